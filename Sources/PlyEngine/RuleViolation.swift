@@ -1,0 +1,49 @@
+/// A move the rules of a game do not allow. Each case has a stable wire code (`rule/...`).
+public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The text does not name a move in this game's notation.
+    case unreadableMove(String)
+    /// The move names a column or square outside the board.
+    case outOfRange(String)
+    /// Connect Four: the column has no free cell.
+    case columnFull(column: Int)
+    /// Reversi: the square already holds a disc.
+    case occupied(String)
+    /// Reversi: the move would flip no disc.
+    case noFlips(String)
+    /// Reversi: the player has no legal placement and must pass.
+    case mustPass
+    /// Reversi: a pass while a legal placement exists.
+    case passNotAllowed
+    /// The game is over; no move is legal.
+    case gameOver
+
+    /// The stable code clients match on.
+    public var code: String {
+        switch self {
+        case .unreadableMove: "rule/unreadable_move"
+        case .outOfRange: "rule/out_of_range"
+        case .columnFull: "rule/column_full"
+        case .occupied: "rule/occupied"
+        case .noFlips: "rule/no_flips"
+        case .mustPass: "rule/must_pass"
+        case .passNotAllowed: "rule/pass_not_allowed"
+        case .gameOver: "rule/game_over"
+        }
+    }
+
+    /// A sentence for people.
+    public var message: String {
+        switch self {
+        case .unreadableMove(let text): "'\(text)' is not a move in this game's notation"
+        case .outOfRange(let text): "'\(text)' is off the board"
+        case .columnFull(let column): "column \(column) is full"
+        case .occupied(let square): "\(square) is already occupied"
+        case .noFlips(let square): "\(square) would flip no disc"
+        case .mustPass: "no legal placement: you must pass"
+        case .passNotAllowed: "you have a legal placement, so you may not pass"
+        case .gameOver: "the game is over"
+        }
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

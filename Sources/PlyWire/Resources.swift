@@ -1,0 +1,114 @@
+import PlyEngine
+
+/// `POST /matches`: `{"game":"connect4"}`, optionally with `"moveTimeLimit"` seconds.
+public struct CreateMatchRequest: Hashable, Sendable, Codable {
+    public var game: GameID
+    public var moveTimeLimit: Int?
+
+    public init(game: GameID, moveTimeLimit: Int? = nil) {
+        self.game = game
+        self.moveTimeLimit = moveTimeLimit
+    }
+}
+
+/// `POST /matches/{id}/seats`: `{"name":"ann"}`.
+public struct JoinRequest: Hashable, Sendable, Codable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
+/// The answer to a join: the seat taken and the secret token that acts for it.
+/// The token is shown once, here, and never appears in events or logs.
+public struct SeatGrant: Hashable, Sendable, Codable {
+    public var match: String
+    public var seat: Seat
+    public var token: String
+    /// The match version after the join.
+    public var version: Int
+
+    public init(match: String, seat: Seat, token: String, version: Int) {
+        self.match = match
+        self.seat = seat
+        self.token = token
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey { case match, seat, token, version = "v" }
+}
+
+/// A game the server offers (`GET /games`).
+public struct GameInfo: Hashable, Sendable, Codable {
+    public var id: GameID
+    public var title: String
+    public var rows: Int
+    public var columns: Int
+
+    public init(_ game: GameID) {
+        id = game
+        title = game.title
+        let board = game.initialPosition.board
+        rows = board.rows
+        columns = board.columns
+    }
+}
+
+/// One seat as a snapshot shows it.
+public struct SeatInfo: Hashable, Sendable, Codable {
+    public var seat: Seat
+    public var name: String?
+    public init(seat: Seat, name: String?) {
+        self.seat = seat
+        self.name = name
+    }
+}
+
+/// The state of a match at a version (`GET /matches/{id}`, and each row of `GET /matches`).
+/// `board` rows are top first: `.` empty, `x` the first seat, `o` the second.
+public struct MatchSnapshot: Hashable, Sendable, Codable {
+    public var id: String
+    public var game: GameID
+    public var status: MatchStatus
+    public var version: Int
+    public var seats: [SeatInfo]
+    /// The seat to move, while playing.
+    public var turn: Seat?
+    public var board: [String]
+    public var legalMoves: [String]
+    public var lastMove: String?
+    /// Discs per seat, for games that count them.
+    public var score: [Int]?
+    public var result: GameResult?
+    public var moveTimeLimit: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, game, status, version = "v", seats, turn, board, legalMoves, lastMove, score, result, moveTimeLimit
+    }
+
+    public init(id: String, match: Match) {
+        self.id = id
+        game = match.game
+        status = match.status
+        version = match.version
+        seats = Seat.allCases.map { SeatInfo(seat: $0, name: match.names[$0.rawValue]) }
+        turn = match.turn
+        board = match.position.board.textRows
+        legalMoves = match.status == .playing ? match.position.legalMoves : []
+        lastMove = match.lastMove?.move
+        score = match.position.score.map { score in Seat.allCases.map { score[$0] ?? 0 } }
+        result = match.result
+        moveTimeLimit = match.options.moveTimeLimit
+    }
+}
+
+/// `GET /health`.
+public struct Health: Hashable, Sendable, Codable {
+    public var status: String
+    public var matches: Int
+    public var connections: Int
+
+    public init(status: String, matches: Int, connections: Int) {
+        self.status = status
+        self.matches = matches
+        self.connections = connections
+    }
+}

@@ -1,0 +1,52 @@
+import PlyEngine
+
+/// The server's answer to a command: `{"id":3,"type":"ack","v":7}`, where `v` is the match
+/// version after the command's events. The body of a `POST .../commands` 200 response and a
+/// WebSocket message are the same bytes.
+public struct Acknowledgement: Hashable, Sendable, Codable {
+    public var type = "ack"
+    public var version: Int
+    public var id: Int?
+
+    public init(version: Int, id: Int? = nil) {
+        self.version = version
+        self.id = id
+    }
+
+    enum CodingKeys: String, CodingKey { case type, version = "v", id }
+}
+
+/// The reply to a WebSocket `hello`: the seat the token acts for.
+public struct Welcome: Hashable, Sendable, Codable {
+    public var type = "welcome"
+    public var seat: Seat
+    public var id: Int?
+
+    public init(seat: Seat, id: Int? = nil) {
+        self.seat = seat
+        self.id = id
+    }
+}
+
+/// What a client can receive on a WebSocket, or read from a response: an event, an
+/// acknowledgement, a welcome or an error. Events are told apart by their `type`.
+public enum ServerMessage: Hashable, Sendable {
+    case event(MatchEvent)
+    case ack(Acknowledgement)
+    case welcome(Welcome)
+    case error(WireError)
+}
+
+extension ServerMessage: Decodable {
+    private enum TypeKey: String, CodingKey { case type }
+
+    public init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
+        switch type {
+        case "ack": self = .ack(try Acknowledgement(from: decoder))
+        case "welcome": self = .welcome(try Welcome(from: decoder))
+        case "error": self = .error(try WireError(from: decoder))
+        default: self = .event(try MatchEvent(from: decoder))
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Ply: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ply",
+        abstract: "A terminal multiplayer turn-based game over HTTP long-polling and WebSocket.",
+        subcommands: [RulesCommand.self]
+    )
+}
