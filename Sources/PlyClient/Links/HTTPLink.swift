@@ -1,0 +1,201 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Why an HTTP link failed.
+public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The TCP connection closed (or failed) before the answer arrived.
+    case connectionClosed
+    /// No answer within the time allowed; the connection was closed.
+    case timedOut
+    /// The server answered the WebSocket upgrade with something other than 101.
+    case upgradeRefused(status: Int, body: String)
+
+    public var description: String {
+        switch self {
+        case .connectionClosed: "the connection closed"
+        case .timedOut: "no answer in time"
+        case .upgradeRefused(let status, let body): "the WebSocket upgrade was refused (\(status)) \(body)"
+        }
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection, carrying one request at a time. The HTTP coding is
+/// swift-nio's; a `WireCounter` at the socket end counts every byte.
+public final class HTTPLink: Sendable {
+    public struct Response: Sendable {
+        public var status: HTTPResponseStatus
+        public var headers: HTTPHeaders
+        public var body: ByteBuffer
+    }
+
+    private let channel: any Channel
+    private let endpoint: Endpoint
+
+    private init(channel: any Channel, endpoint: Endpoint) {
+        self.channel = channel
+        self.endpoint = endpoint
+    }
+
+    public static func connect(
+        to endpoint: Endpoint,
+        stats: WireStats,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connectTimeout: TimeAmount = .seconds(5)
+    ) async throws -> HTTPLink {
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(connectTimeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let counter = WireCounter(stats: stats)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        counter,
+                        HTTPRequestEncoder(),
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                        HTTPExchangeHandler(counter: counter, stats: stats),
+                    ])
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .get()
+        return HTTPLink(channel: channel, endpoint: endpoint)
+    }
+
+    /// Whether the TCP connection is still open.
+    public var isActive: Bool { channel.isActive }
+
+    /// Sends one request and waits for the whole response; closes the connection if it takes
+    /// longer than `timeout`.
+    public func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        headers: [(String, String)] = [],
+        body: ByteBuffer? = nil,
+        timeout: TimeAmount = .seconds(30)
+    ) async throws -> Response {
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "Host", value: endpoint.hostHeader)
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        if let body {
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        let exchange = HTTPExchangeHandler.Exchange(head: head, body: body, promise: promise)
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { [channel] in
+            promise.fail(LinkError.timedOut)
+            channel.close(promise: nil)
+        }
+        channel.writeAndFlush(exchange, promise: nil)
+        defer { timer.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    public func close() {
+        channel.close(promise: nil)
+    }
+
+    public func closed() async {
+        try? await channel.closeFuture.get()
+    }
+}
+
+/// Turns one `Exchange` at a time into request parts and the answer's parts into a
+/// `Response`, and records both in the stats with their overhead and payload.
+final class HTTPExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = Exchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    struct Exchange {
+        var head: HTTPRequestHead
+        var body: ByteBuffer?
+        var promise: EventLoopPromise<HTTPLink.Response>
+    }
+
+    private struct Pending {
+        var exchange: Exchange
+        var sentBefore: Int
+        var receivedBefore: Int
+        var response: HTTPResponseHead?
+        var body: ByteBuffer?
+        var startedAt: ContinuousClock.Instant
+    }
+
+    private let counter: WireCounter
+    private let stats: WireStats
+    private var pending: Pending?
+
+    init(counter: WireCounter, stats: WireStats) {
+        self.counter = counter
+        self.stats = stats
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard pending == nil, context.channel.isActive else {
+            exchange.promise.fail(LinkError.connectionClosed)
+            promise?.fail(LinkError.connectionClosed)
+            return
+        }
+        pending = Pending(exchange: exchange, sentBefore: counter.sent, receivedBefore: counter.received, startedAt: .now)
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        if let body = exchange.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.write(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard var current = pending else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            current.response = head
+            pending = current
+        case .body(var part):
+            if current.body == nil {
+                current.body = part
+            } else {
+                current.body!.writeBuffer(&part)
+            }
+            pending = current
+        case .end:
+            pending = nil
+            guard let head = current.response else { return current.exchange.promise.fail(LinkError.connectionClosed) }
+            let body = current.body ?? ByteBuffer()
+            account(current, head: head, body: body)
+            current.exchange.promise.succeed(HTTPLink.Response(status: head.status, headers: head.headers, body: body))
+            if !head.isKeepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// Splits this exchange's bytes, as counted at the socket, into overhead and payload.
+    private func account(_ exchange: Pending, head: HTTPResponseHead, body: ByteBuffer) {
+        let requestBody = exchange.exchange.body?.readableBytes ?? 0
+        let requestBytes = counter.sent - exchange.sentBefore
+        let responseBytes = counter.received - exchange.receivedBefore
+        let request = exchange.exchange.head
+        stats.update { totals in
+            totals.httpRequests += 1
+            totals.overheadSent += requestBytes - requestBody
+            totals.payloadSent += requestBody
+            totals.overheadReceived += responseBytes - body.readableBytes
+            totals.payloadReceived += body.readableBytes
+        }
+        stats.record(WireRecord(.sent, .request("\(request.method) \(request.uri) HTTP/1.1"),
+                                overhead: requestBytes - requestBody, payload: requestBody, at: exchange.startedAt))
+        stats.record(WireRecord(.received, .response("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)"),
+                                overhead: responseBytes - body.readableBytes, payload: body.readableBytes))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pending?.exchange.promise.fail(LinkError.connectionClosed)
+        pending = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        pending?.exchange.promise.fail(error)
+        pending = nil
+        context.close(promise: nil)
+    }
+}

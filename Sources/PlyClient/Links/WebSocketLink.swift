@@ -1,0 +1,330 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// One WebSocket connection (RFC 6455), built from swift-nio's own parts: the HTTP request
+/// encoder and response decoder for the upgrade, `NIOWebSocketClientUpgrader` for the
+/// handshake, and its frame encoder, decoder and aggregator. A `WireCounter` at the socket
+/// end counts every byte, so frame headers and masks show in the stats.
+///
+/// Frames that arrive together with the `101` response are kept even when the server closes
+/// straight after them (as it does when it refuses a connection with a close code): NIO's
+/// HTTP decoder drops bytes left over after an upgrade once it has seen end-of-input, so an
+/// `EndOfInputGate` holds end-of-input back until the frame decoder is in place.
+public final class WebSocketLink: Sendable {
+    /// What arrives on the connection.
+    public enum Event: Sendable, Equatable {
+        case text(ByteBuffer)
+        case binary(ByteBuffer)
+        /// The connection ended: the server's close code and reason, if it sent a close frame.
+        case closed(code: WebSocketErrorCode?, reason: String?)
+    }
+
+    public let events: AsyncStream<Event>
+    private let channel: any Channel
+    private let stats: WireStats
+
+    private init(channel: any Channel, events: AsyncStream<Event>, stats: WireStats) {
+        self.channel = channel
+        self.events = events
+        self.stats = stats
+    }
+
+    /// Opens a TCP connection, upgrades it and returns once the server has answered `101`.
+    /// Throws `LinkError.upgradeRefused` with the server's status and body otherwise.
+    public static func connect(
+        to endpoint: Endpoint,
+        path: String,
+        headers: [(String, String)] = [],
+        maxFrameSize: Int = 1 << 16,
+        pingInterval: TimeAmount? = nil,
+        stats: WireStats,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        timeout: TimeAmount = .seconds(5)
+    ) async throws -> WebSocketLink {
+        let (events, continuation) = AsyncStream<Event>.makeStream()
+        let upgraded = group.any().makePromise(of: Void.self)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .connectTimeout(timeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let gate = EndOfInputGate()
+                        let refusal = UpgradeRefusalHandler(promise: upgraded, gate: gate)
+                        let encoder = HTTPRequestEncoder()
+                        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                        let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, _ in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandlers([
+                                    NIOWebSocketFrameAggregator(
+                                        minNonFinalFragmentSize: 1,
+                                        maxAccumulatedFrameCount: 64,
+                                        maxAccumulatedFrameSize: maxFrameSize
+                                    ),
+                                    WebSocketFrameHandler(continuation: continuation, stats: stats, pingInterval: pingInterval),
+                                ])
+                                stats.update { $0.handshakes += 1 }
+                                upgraded.succeed()
+                                // Let end-of-input through once the frames that came with the 101 are replayed.
+                                channel.eventLoop.execute { gate.open() }
+                            }
+                        }
+                        let upgradeHandler = NIOHTTPClientUpgradeHandler(
+                            upgraders: [upgrader],
+                            httpHandlers: [encoder, decoder],
+                            upgradeCompletionHandler: { context in
+                                context.pipeline.syncOperations.removeHandler(refusal, promise: nil)
+                            }
+                        )
+                        try channel.pipeline.syncOperations.addHandlers([
+                            WireCounter(stats: stats), gate, encoder, decoder, upgradeHandler, refusal,
+                        ])
+                    }
+                }
+                .connect(host: endpoint.host, port: endpoint.port)
+                .get()
+        } catch {
+            continuation.finish()
+            throw error
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+        head.headers.add(name: "Host", value: endpoint.hostHeader)
+        head.headers.add(name: "Content-Length", value: "0")
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        let timer = channel.eventLoop.scheduleTask(in: timeout) {
+            upgraded.fail(LinkError.timedOut)
+            channel.close(promise: nil)
+        }
+        channel.closeFuture.whenComplete { _ in upgraded.fail(LinkError.connectionClosed) }
+        do {
+            try await upgraded.futureResult.get()
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            channel.close(promise: nil)
+            throw error
+        }
+        return WebSocketLink(channel: channel, events: events, stats: stats)
+    }
+
+    /// Sends one text message (masked, as a client must).
+    public func send(text: ByteBuffer) {
+        send(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: text))
+    }
+
+    /// Sends any frame, e.g. a binary one or a text frame with bytes that are not UTF-8.
+    public func send(_ frame: WebSocketFrame) {
+        if frame.opcode == .text || frame.opcode == .binary { stats.update { $0.messagesSent += 1 } }
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// Starts the closing handshake; the events end when the server answers or the link drops.
+    public func close(code: WebSocketErrorCode = .normalClosure) {
+        var data = channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data), promise: nil)
+        channel.eventLoop.scheduleTask(in: .seconds(2)) { [channel] in channel.close(promise: nil) }
+    }
+
+    /// Drops the TCP connection at once, without a closing handshake (as a network failure would).
+    public func drop() {
+        channel.close(promise: nil)
+    }
+}
+
+/// Catches the answer to an upgrade request that is not `101`, and fails the connection with
+/// its status and body. Removed from the pipeline once the upgrade succeeds.
+private final class UpgradeRefusalHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private let promise: EventLoopPromise<Void>
+    private let gate: EndOfInputGate
+    private var status = 0
+    private var body = ByteBuffer()
+
+    init(promise: EventLoopPromise<Void>, gate: EndOfInputGate) {
+        self.promise = promise
+        self.gate = gate
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+            gate.open()
+        case .body(var part): body.writeBuffer(&part)
+        case .end:
+            promise.fail(LinkError.upgradeRefused(status: status, body: String(buffer: body)))
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            promise.fail(LinkError.upgradeRefused(status: status, body: String(buffer: body)))
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// Holds back end-of-input (the peer's FIN) until `open()`, so that bytes that arrived just
+/// before it are decoded as WebSocket frames rather than dropped with the HTTP decoder.
+/// Needs `allowRemoteHalfClosure`, which turns the FIN into an `inputClosed` event.
+private final class EndOfInputGate: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    // Touched only on the channel's event loop.
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+    private var isOpen = false
+    private var heldEndOfInput = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, !isOpen {
+            heldEndOfInput = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func open() {
+        guard !isOpen, let context else { return }
+        isOpen = true
+        if heldEndOfInput { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+    }
+}
+
+/// After the upgrade: turns whole messages into events, answers pings, completes the closing
+/// handshake, optionally pings the server to find a dead peer, and accounts every frame.
+private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let continuation: AsyncStream<WebSocketLink.Event>.Continuation
+    private let stats: WireStats
+    private let pingInterval: TimeAmount?
+    private var awaitingPong = false
+    private var pinger: RepeatedTask?
+    private var closeSent = false
+    private var closeReceived: (code: WebSocketErrorCode?, reason: String?)?
+
+    init(continuation: AsyncStream<WebSocketLink.Event>.Continuation, stats: WireStats, pingInterval: TimeAmount?) {
+        self.continuation = continuation
+        self.stats = stats
+        self.pingInterval = pingInterval
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        stats.record(WireRecord(.received, .connection("WebSocket upgraded"), overhead: 0, payload: 0))
+        guard let pingInterval else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
+            let (handler, context) = loopBound.value
+            handler.ping(context: context)
+        }
+    }
+
+    private func ping(context: ChannelHandlerContext) {
+        guard !awaitingPong else {
+            // The last ping went unanswered: the server or the path to it is gone.
+            context.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        write(context: context, WebSocketFrame(fin: true, opcode: .ping, maskKey: .random(), data: context.channel.allocator.buffer(capacity: 0)))
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        account(frame, direction: .received)
+        switch frame.opcode {
+        case .text:
+            stats.update { $0.messagesReceived += 1 }
+            continuation.yield(.text(frame.unmaskedData))
+        case .binary:
+            stats.update { $0.messagesReceived += 1 }
+            continuation.yield(.binary(frame.unmaskedData))
+        case .ping:
+            write(context: context, WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readWebSocketErrorCode()
+            let reason = data.readString(length: data.readableBytes)
+            closeReceived = (code, reason)
+            if !closeSent {
+                closeSent = true
+                var echo = context.channel.allocator.buffer(capacity: 2)
+                echo.write(webSocketErrorCode: code ?? .normalClosure)
+                write(context: context, WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: echo))
+            }
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    /// Frames from `WebSocketLink.send` pass here on their way out.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        account(frame, direction: .sent)
+        if frame.opcode == .connectionClose { closeSent = true }
+        context.write(data, promise: promise)
+    }
+
+    private func write(context: ChannelHandlerContext, _ frame: WebSocketFrame) {
+        account(frame, direction: .sent)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The server closed its side: every frame it sent has been read.
+        if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        continuation.yield(.closed(code: closeReceived?.code, reason: closeReceived?.reason))
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// A frame's header is 2 bytes, plus 2 or 8 for longer lengths, plus 4 for a mask (RFC 6455, 5.2).
+    private func account(_ frame: WebSocketFrame, direction: WireRecord.Direction) {
+        let payload = frame.length
+        let header = 2 + (payload > 65_535 ? 8 : payload > 125 ? 2 : 0) + (frame.maskKey == nil ? 0 : 4)
+        stats.update { totals in
+            if direction == .sent {
+                totals.overheadSent += header
+                totals.payloadSent += payload
+            } else {
+                totals.overheadReceived += header
+                totals.payloadReceived += payload
+            }
+        }
+        stats.record(WireRecord(direction, .frame("\(frame.opcode)"), overhead: header, payload: payload))
+    }
+}
+

@@ -1,0 +1,112 @@
+import Histogram
+import Synchronization
+
+/// What one client connection has cost on the wire, whatever its transport, across all the
+/// TCP connections it opened. Bytes are counted at the socket end of each channel pipeline.
+public struct WireTotals: Sendable, Hashable, Codable {
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// Of those, HTTP request and status lines and headers, or WebSocket frame headers and masks.
+    public var overheadSent = 0
+    public var overheadReceived = 0
+    /// Of those, message bodies (JSON).
+    public var payloadSent = 0
+    public var payloadReceived = 0
+    public var httpRequests = 0
+    public var tcpConnections = 0
+    /// WebSocket upgrades completed.
+    public var handshakes = 0
+    /// Times the connection was re-established after a failure.
+    public var reconnects = 0
+    public var messagesSent = 0
+    public var messagesReceived = 0
+
+    public init() {}
+
+    /// The sum of two sets of totals.
+    public static func + (a: WireTotals, b: WireTotals) -> WireTotals {
+        var sum = a
+        sum.bytesSent += b.bytesSent
+        sum.bytesReceived += b.bytesReceived
+        sum.overheadSent += b.overheadSent
+        sum.overheadReceived += b.overheadReceived
+        sum.payloadSent += b.payloadSent
+        sum.payloadReceived += b.payloadReceived
+        sum.httpRequests += b.httpRequests
+        sum.tcpConnections += b.tcpConnections
+        sum.handshakes += b.handshakes
+        sum.reconnects += b.reconnects
+        sum.messagesSent += b.messagesSent
+        sum.messagesReceived += b.messagesReceived
+        return sum
+    }
+}
+
+/// Round trips from a command's send to its acknowledgement.
+public struct RoundTrips: Sendable, Hashable {
+    public var count: Int
+    public var last: Duration?
+    public var p50: Duration?
+    public var p99: Duration?
+}
+
+/// The wire statistics of one client connection: running totals, command round trips
+/// (HdrHistogram, microseconds) and the most recent exchanges for the wire view.
+public final class WireStats: Sendable {
+    public static let recordCapacity = 64
+
+    private struct State {
+        var totals = WireTotals()
+        var records: [WireRecord] = []
+        var nextRecord = 0
+        var roundTrips = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        var lastRoundTrip: Duration?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var totals: WireTotals { state.withLock { $0.totals } }
+
+    /// The latest exchanges, oldest first.
+    public var recentRecords: [WireRecord] {
+        state.withLock { state in
+            guard state.records.count == Self.recordCapacity else { return state.records }
+            return Array(state.records[state.nextRecord...] + state.records[..<state.nextRecord])
+        }
+    }
+
+    public var roundTrips: RoundTrips {
+        state.withLock { state in
+            let count = Int(state.roundTrips.totalCount)
+            func at(_ percentile: Double) -> Duration? {
+                count == 0 ? nil : .microseconds(Int64(state.roundTrips.valueAtPercentile(percentile)))
+            }
+            return RoundTrips(count: count, last: state.lastRoundTrip, p50: at(50), p99: at(99))
+        }
+    }
+
+    func update(_ body: (inout WireTotals) -> Void) {
+        state.withLock { body(&$0.totals) }
+    }
+
+    func record(_ record: WireRecord) {
+        state.withLock { state in
+            if state.records.count < Self.recordCapacity {
+                state.records.append(record)
+            } else {
+                state.records[state.nextRecord] = record
+            }
+            state.nextRecord = (state.nextRecord + 1) % Self.recordCapacity
+        }
+    }
+
+    func recordRoundTrip(_ duration: Duration) {
+        let micros = UInt64(max(0, duration / .microseconds(1)))
+        state.withLock { state in
+            _ = state.roundTrips.record(min(micros, 60_000_000))
+            state.lastRoundTrip = duration
+        }
+    }
+}
