@@ -1,35 +1,87 @@
 // swift-tools-version: 6.0
 // ply: a terminal multiplayer turn-based game served over HTTP long-polling and WebSocket.
 //
-// Dependencies point one way:
-//   PlyEngine (pure rules, matches)  <-  PlyWire (JSON messages)  <-  ply (executable)
+// Dependencies point one way (each module imports only modules above it):
+//   PlyEngine    pure rules and matches (standard library only)
+//   PlyWire      JSON messages shared by server and clients
+//   PlyServer    one game service behind two transports (Hummingbird)
+//   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
+//   ply          the one executable
 import PackageDescription
 
 let package = Package(
     name: "ply",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ply", targets: ["ply"]),
         .library(name: "PlyEngine", targets: ["PlyEngine"]),
         .library(name: "PlyWire", targets: ["PlyWire"]),
+        .library(name: "PlyServer", targets: ["PlyServer"]),
+        .library(name: "PlyClient", targets: ["PlyClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The rules of each game and the match (seats, turns, event log). Standard library only.
         .target(name: "PlyEngine"),
         // Commands, events, acknowledgements and errors as they cross the wire, shared by server and clients.
         .target(name: "PlyWire", dependencies: ["PlyEngine"]),
+        // The game service and its two transports: HTTP long-polling and WebSocket, on one port.
+        .target(
+            name: "PlyServer",
+            dependencies: [
+                "PlyEngine",
+                "PlyWire",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The client side of both transports, with wire statistics counted at the socket.
+        .target(
+            name: "PlyClient",
+            dependencies: [
+                "PlyEngine",
+                "PlyWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "ply",
             dependencies: [
                 "PlyEngine",
                 "PlyWire",
+                "PlyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
+        .testTarget(
+            name: "PlyServerTests",
+            dependencies: [
+                "PlyServer",
+                "PlyClient",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

@@ -54,8 +54,9 @@ public struct Match: Sendable {
         return names.allSatisfy { $0 != nil } ? .playing : .waiting
     }
 
-    /// The seat to move, while the game is being played.
-    public var turn: Seat? { status == .playing ? position.turn : nil }
+    /// The seat to move, while the game is being played. Nil once the game is decided, even
+    /// in a log that stops between the deciding event and its `ended`.
+    public var turn: Seat? { status == .playing && pendingResult == nil ? position.turn : nil }
 
     /// The latest move played, if any.
     public var lastMove: (seat: Seat, move: String)? {

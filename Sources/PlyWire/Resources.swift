@@ -9,6 +9,19 @@ public struct CreateMatchRequest: Hashable, Sendable, Codable {
         self.game = game
         self.moveTimeLimit = moveTimeLimit
     }
+
+    enum CodingKeys: String, CodingKey { case game, moveTimeLimit }
+
+    /// A game name the server does not offer is `match/unknown_game`, not a shape error.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try container.decode(String.self, forKey: .game)
+        guard let game = GameID(rawValue: name) else {
+            throw WireError(.unknownGame, "'\(name)' is not a game here; try \(GameID.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        self.game = game
+        moveTimeLimit = try container.decodeIfPresent(Int.self, forKey: .moveTimeLimit)
+    }
 }
 
 /// `POST /matches/{id}/seats`: `{"name":"ann"}`.

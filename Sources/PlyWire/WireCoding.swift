@@ -37,6 +37,8 @@ extension WireCoding {
                 throw WireError(.invalidMessage, "a number does not fit its field (integers only, within 64 bits)")
             }
             throw describe(error)
+        } catch let error as WireError {
+            throw error
         } catch {
             throw WireError(.malformedJSON, "the body is not valid JSON")
         }

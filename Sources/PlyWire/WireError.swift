@@ -48,6 +48,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let tooLarge = ErrorCode(rawValue: "request/too_large")
     /// A binary WebSocket message; ply speaks text (JSON) only.
     public static let binaryMessage = ErrorCode(rawValue: "request/binary_message")
+    /// A plain HTTP request to the WebSocket endpoint (426).
+    public static let upgradeRequired = ErrorCode(rawValue: "request/upgrade_required")
+    /// Any other malformed HTTP request.
+    public static let badRequest = ErrorCode(rawValue: "request/bad_request")
     /// No such route.
     public static let notFound = ErrorCode(rawValue: "request/not_found")
     /// The route exists but not for this HTTP method.

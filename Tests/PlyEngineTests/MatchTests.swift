@@ -159,3 +159,18 @@ struct MatchTests {
         #expect(throws: MatchError.self) { try Match(replaying: log.events) }
     }
 }
+
+extension MatchTests {
+    /// Clients replay logs that arrive one event at a time; between a deciding move and its
+    /// `ended` event, nobody is to move.
+    @Test func nobodyIsToMoveOnceTheGameIsDecided() throws {
+        var match = try started()
+        for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+            try match.play(column, by: index % 2 == 0 ? .first : .second, against: match.version)
+        }
+        let beforeEnded = try Match(replaying: match.events.dropLast())
+        #expect(beforeEnded.turn == nil)
+        #expect(beforeEnded.status == .playing)
+        #expect(match.turn == nil)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import PlyEngine
+import PlyWire
+
+/// The WebSocket transport: `GET /matches/{id}/ws?after=V` upgrades, then the server sends
+/// every event after V and each new event as one text message (the same JSON as one element
+/// of a long-poll answer), and answers each command message with an ack or an error.
+struct WebSocketTransport: Sendable {
+    let service: GameService
+
+    func add(to router: Router<BasicWebSocketRequestContext>) {
+        router.ws("/matches/:id/ws") { inbound, outbound, context in
+            try await WebSocketSession(service: service, outbound: outbound, context: context).run(inbound)
+        }
+    }
+}
+
+/// Close codes beyond RFC 6455's own, sent after an error message that says why.
+enum PlyCloseCode {
+    static let badParameter = WebSocketErrorCode(codeNumber: 4400)
+    static let missingToken = WebSocketErrorCode(codeNumber: 4401)
+    static let wrongToken = WebSocketErrorCode(codeNumber: 4403)
+    static let unknownMatch = WebSocketErrorCode(codeNumber: 4404)
+
+    static func forRefusal(_ error: WireError) -> WebSocketErrorCode {
+        switch error.code {
+        case .unknownMatch: unknownMatch
+        case .missingToken: missingToken
+        case .wrongToken: wrongToken
+        case .badParameter: badParameter
+        case .shuttingDown: .goingAway
+        default: .unexpectedServerError
+        }
+    }
+}
+
+/// One WebSocket connection: a reader (this task) that runs commands, and a writer (a child
+/// task) that alone writes to the socket, draining the connection's outbox.
+struct WebSocketSession {
+    let service: GameService
+    let outbound: WebSocketOutboundWriter
+    let context: WebSocketRouterContext<BasicWebSocketRequestContext>
+
+    /// Throws the protocol errors WSCore raises while reading (invalid UTF-8, a message over the
+    /// limit), so that WSCore closes with their codes (1007, 1009).
+    func run(_ inbound: WebSocketInboundStream) async throws {
+        service.webSockets.add(1, ordering: .relaxed)
+        defer { service.webSockets.subtract(1, ordering: .relaxed) }
+        var logger = context.logger
+        logger[metadataKey: "match"] = "\(context.requestContext.parameters.get("id") ?? "")"
+
+        let room: MatchRoom, seat: Seat?, after: Int
+        do {
+            (room, seat, after) = try admit()
+        } catch {
+            logger.info("websocket refused", metadata: ["code": "\(error.code)"])
+            try? await write(try JSONBuffer.encode(error))
+            try? await outbound.close(PlyCloseCode.forRefusal(error), reason: error.code.rawValue)
+            return
+        }
+        logger.info("websocket opened", metadata: ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
+
+        let outbox = Outbox()
+        room.subscribe(outbox)
+        outbox.wake()  // the backlog after `after`
+        defer {
+            room.unsubscribe(outbox)
+            logger.info("websocket closed")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await writeLoop(room: room, outbox: outbox, after: after) }
+            defer { outbox.finish() }
+            try await readLoop(inbound, room: room, outbox: outbox, seat: seat)
+        }
+    }
+
+    /// Checks the request before any message flows: the match, `after`, and a token if one was sent.
+    private func admit() throws(WireError) -> (MatchRoom, Seat?, Int) {
+        try service.checkRunning()
+        let room = try service.room(context.requestContext.parameters.get("id"))
+        let version = room.version
+        let query = context.request.uri.queryParameters
+        guard let after = Int(query.get("after") ?? "0"), (0...version).contains(after) else {
+            throw WireError(.badParameter, "after must be an integer from 0 to the match's version, \(version)", version: version)
+        }
+        guard let header = context.request.headers[.authorization] else { return (room, nil, after) }
+        return (room, try room.seat(forToken: SeatToken.bearer(header)), after)
+    }
+
+    /// The only writer to the socket: events first (from the match's log, after the cursor),
+    /// then replies, so a command's events always arrive before its acknowledgement.
+    private func writeLoop(room: MatchRoom, outbox: Outbox, after: Int) async {
+        var cursor = after
+        do {
+            while true {
+                let batch = await outbox.next()
+                if batch.finished { return }
+                if batch.newEvents {
+                    let events = room.encodedEvents(after: cursor)
+                    for event in events { try await write(event) }
+                    cursor += events.count
+                }
+                for reply in batch.replies { try await write(reply) }
+                if let code = batch.close {
+                    try await outbound.close(code, reason: code == .goingAway ? "server shutting down" : nil)
+                    return
+                }
+            }
+        } catch {
+            // The connection is gone; the reader sees it end too.
+        }
+    }
+
+    private func readLoop(_ inbound: WebSocketInboundStream, room: MatchRoom, outbox: Outbox, seat: Seat?) async throws {
+        var seat = seat
+        for try await message in inbound.messages(maxSize: service.configuration.maxMessageBytes) {
+            let reply: any Encodable
+            switch message {
+            case .binary:
+                reply = WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored")
+            case .text(let text):
+                reply = handle(text, room: room, seat: &seat)
+            }
+            outbox.send(try JSONBuffer.encode(reply))
+        }
+    }
+
+    /// Runs one text message and returns the reply: a welcome, an acknowledgement or an error.
+    private func handle(_ text: String, room: MatchRoom, seat: inout Seat?) -> any Encodable {
+        var id: Int?
+        do throws(WireError) {
+            switch try WireCoding.decodeMessage(ClientMessage.self, from: Data(text.utf8)) {
+            case .hello(let hello):
+                id = hello.id
+                guard seat == nil else { throw WireError(.alreadyAuthenticated, "this connection already acts for a seat") }
+                let granted = try room.seat(forToken: hello.token)
+                seat = granted
+                return Welcome(seat: granted, id: id)
+            case .command(let command):
+                id = command.id
+                guard let seat else {
+                    throw WireError(.missingToken, "send a hello with the seat token, or connect with 'Authorization: Bearer TOKEN'")
+                }
+                return try room.execute(command, by: seat)
+            }
+        } catch {
+            var error = error
+            error.id = error.id ?? id
+            return error
+        }
+    }
+
+    private func write(_ message: ByteBuffer) async throws {
+        try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Logging
+import PlyServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a ply server: HTTP long-polling and WebSocket on one port."
+    )
+
+    @Option(help: "The address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port = 8080
+
+    @Option(help: "The largest request body or WebSocket message, in bytes.")
+    var maxMessageBytes = 4096
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let logger = {
+            var logger = Logger(label: "ply.server")
+            logger.logLevel = logLevel
+            return logger
+        }()
+        let configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes)
+        let server = PlyServer(configuration: configuration, logger: logger) { port in
+            logger.info("listening", metadata: ["address": "http://\(configuration.host):\(port)"])
+        }
+        try await server.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PlyEngine
+import PlyServer
+import PlyWire
+import Synchronization
+import Testing
+import NIOWebSocket
+import PlyClient
+
+/// The transports, for tests that run the same scenario over each.
+enum Transport: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case webSocket, longPoll
+    var testDescription: String { rawValue }
+}
+
+/// A real server on a free loopback port, for one test.
+struct LiveServer: Sendable {
+    let port: Int
+    let server: PlyServer
+
+    static func run<T: Sendable>(
+        _ configuration: ServerConfiguration = ServerConfiguration(),
+        _ body: @Sendable (LiveServer) async throws -> T
+    ) async throws -> T {
+        var configuration = configuration
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        var logger = Logger(label: "ply.test")
+        logger.logLevel = ProcessInfo.processInfo.environment["PLY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let server = PlyServer(configuration: configuration, logger: logger, handleSignals: false) { portContinuation.yield($0) }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            let result: T
+            do {
+                result = try await body(LiveServer(port: port, server: server))
+            } catch {
+                await server.shutDown()
+                try? await group.waitForAll()
+                throw error
+            }
+            await server.shutDown()
+            try await group.waitForAll()
+            return result
+        }
+    }
+
+    // MARK: HTTP
+
+    struct Reply: Sendable {
+        let status: Int
+        let body: String
+        let headers: HTTPFields
+
+        func decode<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+            try WireCoding.decode(type, from: Data(body.utf8))
+        }
+
+        var errorCode: String? { (try? decode(WireError.self))?.code.rawValue }
+    }
+
+    /// One request on a fresh connection.
+    func request(
+        _ method: HTTPRequest.Method,
+        _ path: String,
+        body: String? = nil,
+        token: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> Reply {
+        try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: timeout)) { client in
+            try await Self.send(client, method, path, body: body, token: token)
+        }
+    }
+
+    static func send(_ client: TestClient, _ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [:]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if body != nil { headers[.contentType] = "application/json" }
+        let response = try await client.execute(.init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+        return Reply(status: Int(response.status.code), body: response.body.map { String(buffer: $0) } ?? "", headers: response.headers)
+    }
+
+    func createMatch(_ game: GameID = .connect4) async throws -> String {
+        let reply = try await request(.post, "/matches", body: #"{"game":"\#(game.rawValue)"}"#)
+        #expect(reply.status == 201, "\(reply.body)")
+        return try reply.decode(MatchSnapshot.self).id
+    }
+
+    func join(_ match: String, _ name: String) async throws -> SeatGrant {
+        let reply = try await request(.post, "/matches/\(match)/seats", body: #"{"name":"\#(name)"}"#)
+        #expect(reply.status == 201, "\(reply.body)")
+        return try reply.decode(SeatGrant.self)
+    }
+
+    /// A match with both seats taken: its id and the two grants.
+    func startedMatch(_ game: GameID = .connect4) async throws -> (id: String, first: SeatGrant, second: SeatGrant) {
+        let id = try await createMatch(game)
+        return (id, try await join(id, "ann"), try await join(id, "bob"))
+    }
+
+    /// The server's whole log of a match, through a long poll that does not wait.
+    func log(_ match: String) async throws -> [MatchEvent] {
+        try await request(.get, "/matches/\(match)/events?after=0&wait=0").decode()
+    }
+
+    func snapshot(_ match: String) async throws -> MatchSnapshot {
+        try await request(.get, "/matches/\(match)").decode()
+    }
+
+    // MARK: WebSocket
+
+    var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: port) }
+
+    /// Opens a WebSocket to a path on this server.
+    func webSocket(_ path: String, token: String? = nil, stats: WireStats = WireStats()) async throws -> TestSocket {
+        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        return TestSocket(try await WebSocketLink.connect(to: endpoint, path: path, headers: headers, stats: stats))
+    }
+}
+
+/// A WebSocket as a test reads it: one message at a time, then how it closed.
+final class TestSocket {
+    let link: WebSocketLink
+    private var iterator: AsyncStream<WebSocketLink.Event>.AsyncIterator
+    /// The server's close code, once the connection has ended (nil if it sent none).
+    private(set) var closeCode: WebSocketErrorCode??
+
+    init(_ link: WebSocketLink) {
+        self.link = link
+        iterator = link.events.makeAsyncIterator()
+    }
+
+    /// The next text message, or nil once the connection has closed.
+    func nextText() async -> String? {
+        while let event = await iterator.next() {
+            switch event {
+            case .text(let buffer): return String(buffer: buffer)
+            case .binary: continue
+            case .closed(let code, _): closeCode = .some(code)
+            }
+        }
+        return nil
+    }
+
+    /// The next message as a server message, or nil once the connection has closed.
+    func next() async throws -> ServerMessage? {
+        guard let text = await nextText() else { return nil }
+        return try WireCoding.decode(ServerMessage.self, from: Data(text.utf8))
+    }
+
+    /// Reads until the connection closes; returns the server's close code.
+    func closed() async -> WebSocketErrorCode? {
+        while await nextText() != nil {}
+        return closeCode ?? nil
+    }
+
+    func send(_ json: String) {
+        link.send(text: ByteBuffer(string: json))
+    }
+}
+
+/// A value shared between a test and a @Sendable handler.
+final class Box<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func get() -> Value { value.withLock { $0 } }
+    func update<R>(_ body: (inout Value) -> R) -> R { value.withLock { body(&$0) } }
+}
+

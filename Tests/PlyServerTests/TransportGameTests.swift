@@ -1,0 +1,154 @@
+import Foundation
+import NIOCore
+import PlyEngine
+import PlyServer
+import PlyWire
+import Testing
+
+/// Chooses a seat's move from the match as the seat has seen it.
+typealias MoveChoice = @Sendable (Match) -> String
+
+/// Plays the moves of a script in order, whoever's turn it is (Connect Four's drawn game: 42 moves).
+let drawnGame: MoveChoice = { match in
+    let script = "4,5,5,7,1,4,6,3,7,6,1,7,6,1,4,7,6,7,2,4,2,4,7,6,3,1,6,4,5,5,1,2,2,2,1,2,5,3,5,3,3,3".split(separator: ",")
+    let played = match.events.filter { if case .moved = $0.change { true } else { false } }.count
+    return String(script[played])
+}
+
+/// The first legal move in notation order (Reversi plays itself to the end with this).
+let firstLegalMove: MoveChoice = { match in match.position.legalMoves.sorted()[0] }
+
+/// Raw protocol drivers: each plays one seat to the end of the match over one transport and
+/// returns every event it received. They speak the documented protocol directly.
+enum SeatDriver {
+    static func play(_ transport: Transport, on server: LiveServer, match: String, grant: SeatGrant, choose: @escaping MoveChoice) async throws -> [MatchEvent] {
+        switch transport {
+        case .longPoll: try await longPoll(server, match, grant, choose)
+        case .webSocket: try await webSocket(server, match, grant, choose)
+        }
+    }
+
+    static func longPoll(_ server: LiveServer, _ id: String, _ grant: SeatGrant, _ choose: @escaping MoveChoice) async throws -> [MatchEvent] {
+        var events: [MatchEvent] = []
+        while true {
+            let poll = try await server.request(.get, "/matches/\(id)/events?after=\(events.count)&wait=10")
+            #expect(poll.status == 200)
+            events += try poll.decode([MatchEvent].self)
+            let match = try Match(replaying: events)
+            if match.status == .finished { return events }
+            if match.turn == grant.seat {
+                let move = choose(match)
+                let reply = try await server.request(.post, "/matches/\(id)/commands",
+                                                     body: #"{"type":"play","move":"\#(move)","v":\#(match.version)}"#, token: grant.token)
+                #expect(reply.status == 200, "\(reply.body)")
+                #expect(try reply.decode(Acknowledgement.self).version > match.version)
+            }
+        }
+    }
+
+    static func webSocket(_ server: LiveServer, _ id: String, _ grant: SeatGrant, _ choose: @escaping MoveChoice) async throws -> [MatchEvent] {
+        let socket = try await server.webSocket("/matches/\(id)/ws?after=0", token: grant.token)
+        var events: [MatchEvent] = []
+        var sentAt = 0
+        while let message = try await socket.next() {
+            switch message {
+            case .event(let event):
+                events.append(event)
+                let match = try Match(replaying: events)
+                if match.status == .finished {
+                    socket.link.close()
+                } else if match.turn == grant.seat, sentAt != match.version {
+                    sentAt = match.version
+                    socket.send(#"{"type":"play","move":"\#(choose(match))","v":\#(match.version),"id":\#(match.version)}"#)
+                }
+            case .error(let error):
+                Issue.record("unexpected error \(error)")
+            case .ack, .welcome:
+                break
+            }
+        }
+        #expect(socket.closeCode == .some(nil) || socket.closeCode == .some(.normalClosure))
+        return events
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct TransportGameTests {
+    /// Plays a whole game with both seats on the given transports; returns each seat's log and the server's.
+    func playGame(
+        _ server: LiveServer,
+        _ game: GameID,
+        first: Transport,
+        second: Transport,
+        choose: @escaping MoveChoice
+    ) async throws -> (first: [MatchEvent], second: [MatchEvent], server: [MatchEvent]) {
+        let (id, ann, bob) = try await server.startedMatch(game)
+        async let firstLog = SeatDriver.play(first, on: server, match: id, grant: ann, choose: choose)
+        async let secondLog = SeatDriver.play(second, on: server, match: id, grant: bob, choose: choose)
+        let logs = try await (firstLog, secondLog)
+        return (logs.0, logs.1, try await server.log(id))
+    }
+
+    @Test(arguments: Transport.allCases)
+    func aScriptedGameGivesTheSameLogOverEachTransport(_ transport: Transport) async throws {
+        try await LiveServer.run { server in
+            let game = try await playGame(server, .connect4, first: transport, second: transport, choose: drawnGame)
+            #expect(game.first == game.server)
+            #expect(game.second == game.server)
+            #expect(game.server.count == 3 + 42 + 1)
+            #expect(game.server.last?.change == .ended(GameResult(winner: nil, reason: .boardFull)))
+            // Replaying what was played locally gives the very same events on each transport.
+            let expected = try Self.expectedLog(.connect4, choose: drawnGame)
+            #expect(game.server == expected)
+        }
+    }
+
+    @Test(arguments: [(Transport.webSocket, Transport.longPoll), (Transport.longPoll, Transport.webSocket)])
+    func oneSeatPerTransportInTheSameMatch(first: Transport, second: Transport) async throws {
+        try await LiveServer.run { server in
+            let game = try await playGame(server, .reversi, first: first, second: second, choose: firstLegalMove)
+            #expect(game.first == game.server)
+            #expect(game.second == game.server)
+            #expect(game.server == (try Self.expectedLog(.reversi, choose: firstLegalMove)))
+            #expect(game.server.last.map { if case .ended = $0.change { true } else { false } } == true)
+        }
+    }
+
+    /// The same match through both transports: a WebSocket message is byte for byte one
+    /// element of the long-poll answer.
+    @Test func bothTransportsCarryTheSameBytes() async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            let poll = try await server.request(.get, "/matches/\(id)/events?after=0&wait=0")
+            let socket = try await server.webSocket("/matches/\(id)/ws?after=0")
+            var messages: [String] = []
+            while messages.count < 4, let text = await socket.nextText() { messages.append(text) }
+            socket.link.close()
+            #expect(poll.body == "[" + messages.joined(separator: ",") + "]")
+        }
+    }
+
+    @Test func aRetriedCommandIsNeverPlayedTwice() async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let body = #"{"type":"play","move":"4","v":3}"#
+            let first = try await server.request(.post, "/matches/\(id)/commands", body: body, token: ann.token)
+            let retry = try await server.request(.post, "/matches/\(id)/commands", body: body, token: ann.token)
+            #expect(first.status == 200)
+            #expect(retry.status == 409)
+            #expect(retry.errorCode == "match/stale_version")
+            #expect(try retry.decode(WireError.self).version == 4)
+            #expect(try await server.log(id).count == 4)
+        }
+    }
+
+    /// The events a game produces when both seats choose with `choose`, computed without a server.
+    static func expectedLog(_ game: GameID, choose: MoveChoice) throws -> [MatchEvent] {
+        var match = try Match(game: game)
+        try match.join(name: "ann")
+        try match.join(name: "bob")
+        while let seat = match.turn { try match.play(choose(match), by: seat, against: match.version) }
+        return match.events
+    }
+}
