@@ -1,15 +1,16 @@
+import NIOHTTPTypes
 import Logging
 import NIOCore
-import Synchronization
 
-/// Logs one line when an HTTP connection opens and one when it closes (with the number of
-/// requests it carried), and keeps the server's count of open connections. Long polls are
-/// logged per connection, not per poll.
-final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler, Sendable {
-    typealias InboundIn = NIOAny
+/// Logs one line when an HTTP connection opens and one when it closes, with the number of
+/// requests it carried, and keeps the server's count of open connections. Long polls are
+/// logged per connection, not per poll. One instance per connection, on its event loop.
+final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
 
     private let service: GameService
     private let logger: Logger
+    private var requests = 0
 
     init(service: GameService, logger: Logger) {
         self.service = service
@@ -21,8 +22,13 @@ final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler, Se
         logger.info("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .head = unwrapInboundIn(data) { requests += 1 }
+        context.fireChannelRead(data)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         service.httpConnections.subtract(1, ordering: .relaxed)
-        logger.info("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
+        logger.info("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")", "requests": "\(requests)"])
     }
 }
