@@ -5,6 +5,7 @@ import PlyEngine
 import PlyServer
 import PlyWire
 import Testing
+import NIOPosix
 import NIOWebSocket
 
 @Suite(.timeLimit(.minutes(1)))
@@ -98,6 +99,27 @@ struct ResumeAndShutdownTests {
             #expect(answered.body == "[]")
             #expect(await socket.closed() == .goingAway)
             #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+}
+
+extension ResumeAndShutdownTests {
+    /// A peer that completes the upgrade and then never answers a ping is disconnected.
+    @Test func aWebSocketPeerThatStopsAnsweringPingsIsDisconnected() async throws {
+        var configuration = ServerConfiguration()
+        configuration.pingInterval = .milliseconds(200)
+        try await LiveServer.run(configuration) { server in
+            let id = try await server.createMatch()
+            // A bare TCP peer: it sends an upgrade request and then reads nothing, answers nothing.
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: server.port).get()
+            let upgrade = "GET /matches/\(id)/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            try await channel.writeAndFlush(ByteBuffer(string: upgrade))
+            let started = ContinuousClock.now
+            try await channel.closeFuture.get()
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(try await server.request(.get, "/health").decode(Health.self).connections == 1)
         }
     }
 }
