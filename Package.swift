@@ -6,6 +6,8 @@
 //   PlyWire      JSON messages shared by server and clients
 //   PlyServer    one game service behind two transports (Hummingbird)
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
+//   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
+//   PlyRelay     a TCP relay that delays, counts and cuts traffic (tests, benchmark)
 //   ply          the one executable
 import PackageDescription
 
@@ -18,6 +20,8 @@ let package = Package(
         .library(name: "PlyWire", targets: ["PlyWire"]),
         .library(name: "PlyServer", targets: ["PlyServer"]),
         .library(name: "PlyClient", targets: ["PlyClient"]),
+        .library(name: "PlyBots", targets: ["PlyBots"]),
+        .library(name: "PlyRelay", targets: ["PlyRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -65,23 +69,39 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Bot strategies (pure, over the engine) and bots that play over a match connection.
+        .target(name: "PlyBots", dependencies: ["PlyEngine", "PlyWire", "PlyClient"]),
+        // A TCP relay that adds delay, counts bytes and cuts connections.
+        .target(
+            name: "PlyRelay",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "ply",
             dependencies: [
                 "PlyEngine",
                 "PlyWire",
                 "PlyServer",
+                "PlyClient",
+                "PlyBots",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
+        .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
         .testTarget(
-            name: "PlyServerTests",
+            // Tests against a real server on a free port: both transports, the client, bots.
+            name: "LiveTests",
             dependencies: [
                 "PlyServer",
                 "PlyClient",
+                "PlyBots",
+                "PlyRelay",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

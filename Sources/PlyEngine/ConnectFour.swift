@@ -15,7 +15,8 @@ public struct ConnectFour: GameRules, Hashable {
 
         public init() {}
 
-        func pieces(of seat: Seat) -> UInt64 { seat == .first ? first : second }
+        /// A seat's pieces.
+        public func pieces(of seat: Seat) -> UInt64 { seat == .first ? first : second }
 
         var occupied: UInt64 { first | second }
 
@@ -36,7 +37,8 @@ public struct ConnectFour: GameRules, Hashable {
     public var id: GameID { .connect4 }
     public var initialState: State { State() }
 
-    static let stride = rows + 1
+    /// Bits per column in the bitboard: the rows and one spare.
+    public static let stride = rows + 1
     static func columnMask(_ column: Int) -> UInt64 { ((1 << UInt64(rows)) - 1) << UInt64(column * stride) }
 
     public func turn(_ state: State) -> Seat { state.moveCount % 2 == 0 ? .first : .second }

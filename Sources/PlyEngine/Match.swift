@@ -38,12 +38,16 @@ public struct Match: Sendable {
             throw .corruptLog("the first event must be 'created' at version 1")
         }
         try self.init(game: game, options: options)
-        while let event = iterator.next() {
-            guard event.version == version + 1 else {
-                throw .corruptLog("version \(event.version) follows version \(version)")
-            }
-            try record(event.change)
+        while let event = iterator.next() { try apply(event) }
+    }
+
+    /// Appends one event received from elsewhere (a client's replica of a server's match),
+    /// checked like replay: it must be the next version and a legal step.
+    public mutating func apply(_ event: MatchEvent) throws(MatchError) {
+        guard event.version == version + 1 else {
+            throw .corruptLog("version \(event.version) follows version \(version)")
         }
+        try record(event.change)
     }
 
     /// The version of the latest event.

@@ -39,7 +39,8 @@ public struct Reversi: GameRules, Hashable {
             }
         }
 
-        func discs(of seat: Seat) -> UInt64 { seat == .first ? first : second }
+        /// A seat's discs.
+        public func discs(of seat: Seat) -> UInt64 { seat == .first ? first : second }
     }
 
     public enum Move: Hashable, Sendable {
@@ -137,6 +138,11 @@ public struct Reversi: GameRules, Hashable {
 
     public func move(atRow row: Int, column: Int) -> Move? {
         (0..<Self.size).contains(row) && (0..<Self.size).contains(column) ? .place(row * Self.size + column) : nil
+    }
+
+    /// How many squares a seat could place a disc on: its mobility.
+    public func mobility(of seat: Seat, in state: State) -> Int {
+        Self.placements(own: state.discs(of: seat), opponent: state.discs(of: seat.opponent)).nonzeroBitCount
     }
 
     public func score(_ state: State) -> [Seat: Int]? {

@@ -51,8 +51,9 @@ public struct PlyServer: Sendable {
         router.middlewares.add(WireErrorMiddleware())
         HTTPRoutes(service: service).add(to: router)
 
+        // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
-        WebSocketTransport(service: service).add(to: webSocketRouter)
+        if configuration.webSocket { WebSocketTransport(service: service).add(to: webSocketRouter) }
 
         return Application(
             router: router,

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var pingInterval: Duration
     /// How long shutdown waits for WebSockets to finish their close handshake.
     public var shutdownGrace: Duration
+    /// Whether WebSocket upgrades are accepted; without them, only long-polling is served
+    /// (as behind a proxy that strips `Upgrade`).
+    public var webSocket: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -22,7 +25,8 @@ public struct ServerConfiguration: Sendable {
         defaultPollWait: Duration = .seconds(25),
         maxPollWait: Duration = .seconds(60),
         pingInterval: Duration = .seconds(20),
-        shutdownGrace: Duration = .seconds(5)
+        shutdownGrace: Duration = .seconds(5),
+        webSocket: Bool = true
     ) {
         self.host = host
         self.port = port
@@ -31,5 +35,6 @@ public struct ServerConfiguration: Sendable {
         self.maxPollWait = maxPollWait
         self.pingInterval = pingInterval
         self.shutdownGrace = shutdownGrace
+        self.webSocket = webSocket
     }
 }

@@ -64,6 +64,8 @@ struct WebSocketSession {
             return
         }
         logger.info("websocket opened", metadata: ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
+        // Admitted: say so first, so a client knows before any event that it is in, and as whom.
+        try await write(try JSONBuffer.encode(Welcome(seat: seat, version: room.version)))
 
         let outbox = Outbox()
         room.subscribe(outbox)

@@ -16,16 +16,22 @@ public struct Acknowledgement: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey { case type, version = "v", id }
 }
 
-/// The reply to a WebSocket `hello`: the seat the token acts for.
+/// The first message on every WebSocket the server admits (`{"type":"welcome","v":7}`, with
+/// `seat` when the upgrade carried a seat token), and the reply to a `hello` (with its `seat`
+/// and `id`). `v` is the match's version when the welcome was sent.
 public struct Welcome: Hashable, Sendable, Codable {
     public var type = "welcome"
-    public var seat: Seat
+    public var seat: Seat?
+    public var version: Int?
     public var id: Int?
 
-    public init(seat: Seat, id: Int? = nil) {
+    public init(seat: Seat?, version: Int? = nil, id: Int? = nil) {
         self.seat = seat
+        self.version = version
         self.id = id
     }
+
+    enum CodingKeys: String, CodingKey { case type, seat, version = "v", id }
 }
 
 /// What a client can receive on a WebSocket, or read from a response: an event, an

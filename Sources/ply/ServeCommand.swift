@@ -17,6 +17,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest request body or WebSocket message, in bytes.")
     var maxMessageBytes = 4096
 
+    @Flag(help: "Refuse WebSocket upgrades and serve long-polling only.")
+    var noWebsocket = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
@@ -26,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.logLevel = logLevel
             return logger
         }()
-        let configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes)
+        let configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
         let server = PlyServer(configuration: configuration, logger: logger) { port in
             logger.info("listening", metadata: ["address": "http://\(configuration.host):\(port)"])
         }

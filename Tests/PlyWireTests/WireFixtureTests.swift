@@ -32,6 +32,8 @@ struct WireFixtureTests {
         Fixture(json: #"{"id":3,"type":"ack","v":7}"#, message: .ack(Acknowledgement(version: 7, id: 3))),
         Fixture(json: #"{"type":"ack","v":7}"#, message: .ack(Acknowledgement(version: 7))),
         Fixture(json: #"{"id":1,"seat":1,"type":"welcome"}"#, message: .welcome(Welcome(seat: .second, id: 1))),
+        Fixture(json: #"{"seat":0,"type":"welcome","v":7}"#, message: .welcome(Welcome(seat: .first, version: 7))),
+        Fixture(json: #"{"type":"welcome","v":3}"#, message: .welcome(Welcome(seat: nil, version: 3))),
         Fixture(json: #"{"code":"match/stale_version","id":2,"message":"command made against version 3, but the match is at version 4","type":"error","v":4}"#,
                 message: .error(WireError(MatchError.staleVersion(sent: 3, current: 4), version: 4, id: 2))),
     ]

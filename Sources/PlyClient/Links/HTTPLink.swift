@@ -74,6 +74,18 @@ public final class HTTPLink: Sendable {
         body: ByteBuffer? = nil,
         timeout: TimeAmount = .seconds(30)
     ) async throws -> Response {
+        try await send(method, path, headers: headers, body: body, timeout: timeout).get()
+    }
+
+    /// Sends one request; the future completes on the connection's event loop, so a caller
+    /// can act on the answer (and send the next request) without a hop to another task.
+    public func send(
+        _ method: HTTPMethod,
+        _ path: String,
+        headers: [(String, String)] = [],
+        body: ByteBuffer? = nil,
+        timeout: TimeAmount = .seconds(30)
+    ) -> EventLoopFuture<Response> {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
@@ -87,9 +99,10 @@ public final class HTTPLink: Sendable {
             promise.fail(LinkError.timedOut)
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(exchange, promise: nil)
-        defer { timer.cancel() }
-        return try await promise.futureResult.get()
+        // A connection closed just before this write never reaches the exchange handler: fail now.
+        channel.writeAndFlush(exchange).whenFailure { _ in promise.fail(LinkError.connectionClosed) }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
     }
 
     public func close() {
@@ -176,9 +189,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         let request = exchange.exchange.head
         stats.update { totals in
             totals.httpRequests += 1
-            totals.overheadSent += requestBytes - requestBody
             totals.payloadSent += requestBody
-            totals.overheadReceived += responseBytes - body.readableBytes
             totals.payloadReceived += body.readableBytes
         }
         stats.record(WireRecord(.sent, .request("\(request.method) \(request.uri) HTTP/1.1"),

@@ -21,6 +21,7 @@ public final class WebSocketLink: Sendable {
         case closed(code: WebSocketErrorCode?, reason: String?)
     }
 
+    /// What arrives, as a sequence (empty when the link was opened with an `onEvent` handler).
     public let events: AsyncStream<Event>
     private let channel: any Channel
     private let stats: WireStats
@@ -31,8 +32,9 @@ public final class WebSocketLink: Sendable {
         self.stats = stats
     }
 
-    /// Opens a TCP connection, upgrades it and returns once the server has answered `101`.
-    /// Throws `LinkError.upgradeRefused` with the server's status and body otherwise.
+    /// Opens a TCP connection, upgrades it and returns once the server has answered `101`;
+    /// what arrives is read from `events`. Throws `LinkError.upgradeRefused` with the
+    /// server's status and body if it does not upgrade.
     public static func connect(
         to endpoint: Endpoint,
         path: String,
@@ -44,6 +46,47 @@ public final class WebSocketLink: Sendable {
         timeout: TimeAmount = .seconds(5)
     ) async throws -> WebSocketLink {
         let (events, continuation) = AsyncStream<Event>.makeStream()
+        return try await connect(
+            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval,
+            stats: stats, group: group, timeout: timeout, events: events,
+            onEvent: { event in
+                continuation.yield(event)
+                if case .closed = event { continuation.finish() }
+            }
+        )
+    }
+
+    /// As above, but each event is handed to `onEvent` on the connection's event loop, as it
+    /// arrives: no hop to another task before the caller sees it.
+    public static func connect(
+        to endpoint: Endpoint,
+        path: String,
+        headers: [(String, String)] = [],
+        maxFrameSize: Int = 1 << 16,
+        pingInterval: TimeAmount? = nil,
+        stats: WireStats,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        timeout: TimeAmount = .seconds(5),
+        onEvent: @escaping @Sendable (Event) -> Void
+    ) async throws -> WebSocketLink {
+        try await connect(
+            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval,
+            stats: stats, group: group, timeout: timeout, events: AsyncStream { $0.finish() }, onEvent: onEvent
+        )
+    }
+
+    private static func connect(
+        to endpoint: Endpoint,
+        path: String,
+        headers: [(String, String)],
+        maxFrameSize: Int,
+        pingInterval: TimeAmount?,
+        stats: WireStats,
+        group: any EventLoopGroup,
+        timeout: TimeAmount,
+        events: AsyncStream<Event>,
+        onEvent: @escaping @Sendable (Event) -> Void
+    ) async throws -> WebSocketLink {
         let upgraded = group.any().makePromise(of: Void.self)
         let channel: any Channel
         do {
@@ -65,7 +108,7 @@ public final class WebSocketLink: Sendable {
                                         maxAccumulatedFrameCount: 64,
                                         maxAccumulatedFrameSize: maxFrameSize
                                     ),
-                                    WebSocketFrameHandler(continuation: continuation, stats: stats, pingInterval: pingInterval),
+                                    WebSocketFrameHandler(onEvent: onEvent, stats: stats, pingInterval: pingInterval),
                                 ])
                                 stats.update { $0.handshakes += 1 }
                                 upgraded.succeed()
@@ -88,7 +131,8 @@ public final class WebSocketLink: Sendable {
                 .connect(host: endpoint.host, port: endpoint.port)
                 .get()
         } catch {
-            continuation.finish()
+            upgraded.fail(error)
+            onEvent(.closed(code: nil, reason: nil))
             throw error
         }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
@@ -216,7 +260,7 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
     typealias OutboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
 
-    private let continuation: AsyncStream<WebSocketLink.Event>.Continuation
+    private let onEvent: @Sendable (WebSocketLink.Event) -> Void
     private let stats: WireStats
     private let pingInterval: TimeAmount?
     private var awaitingPong = false
@@ -224,8 +268,8 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
     private var closeSent = false
     private var closeReceived: (code: WebSocketErrorCode?, reason: String?)?
 
-    init(continuation: AsyncStream<WebSocketLink.Event>.Continuation, stats: WireStats, pingInterval: TimeAmount?) {
-        self.continuation = continuation
+    init(onEvent: @escaping @Sendable (WebSocketLink.Event) -> Void, stats: WireStats, pingInterval: TimeAmount?) {
+        self.onEvent = onEvent
         self.stats = stats
         self.pingInterval = pingInterval
     }
@@ -256,10 +300,10 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
         switch frame.opcode {
         case .text:
             stats.update { $0.messagesReceived += 1 }
-            continuation.yield(.text(frame.unmaskedData))
+            onEvent(.text(frame.unmaskedData))
         case .binary:
             stats.update { $0.messagesReceived += 1 }
-            continuation.yield(.binary(frame.unmaskedData))
+            onEvent(.binary(frame.unmaskedData))
         case .ping:
             write(context: context, WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData))
         case .pong:
@@ -302,8 +346,7 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
 
     func channelInactive(context: ChannelHandlerContext) {
         pinger?.cancel()
-        continuation.yield(.closed(code: closeReceived?.code, reason: closeReceived?.reason))
-        continuation.finish()
+        onEvent(.closed(code: closeReceived?.code, reason: closeReceived?.reason))
         context.fireChannelInactive()
     }
 
@@ -311,18 +354,14 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
         context.close(promise: nil)
     }
 
-    /// A frame's header is 2 bytes, plus 2 or 8 for longer lengths, plus 4 for a mask (RFC 6455, 5.2).
+    /// Counts a frame's payload (the totals' overhead is the rest of the socket's bytes) and
+    /// records the frame for the wire view. A frame's header is 2 bytes, plus 2 or 8 for
+    /// longer lengths, plus 4 for a mask (RFC 6455, 5.2).
     private func account(_ frame: WebSocketFrame, direction: WireRecord.Direction) {
         let payload = frame.length
         let header = 2 + (payload > 65_535 ? 8 : payload > 125 ? 2 : 0) + (frame.maskKey == nil ? 0 : 4)
         stats.update { totals in
-            if direction == .sent {
-                totals.overheadSent += header
-                totals.payloadSent += payload
-            } else {
-                totals.overheadReceived += header
-                totals.payloadReceived += payload
-            }
+            if direction == .sent { totals.payloadSent += payload } else { totals.payloadReceived += payload }
         }
         stats.record(WireRecord(direction, .frame("\(frame.opcode)"), overhead: header, payload: payload))
     }

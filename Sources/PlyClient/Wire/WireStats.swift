@@ -4,14 +4,15 @@ import Synchronization
 /// What one client connection has cost on the wire, whatever its transport, across all the
 /// TCP connections it opened. Bytes are counted at the socket end of each channel pipeline.
 public struct WireTotals: Sendable, Hashable, Codable {
+    /// Every byte written to and read from the sockets.
     public var bytesSent = 0
     public var bytesReceived = 0
-    /// Of those, HTTP request and status lines and headers, or WebSocket frame headers and masks.
-    public var overheadSent = 0
-    public var overheadReceived = 0
-    /// Of those, message bodies (JSON).
+    /// Of those, message bodies (JSON): HTTP bodies and WebSocket message payloads.
     public var payloadSent = 0
     public var payloadReceived = 0
+    /// The rest: HTTP request, status and header lines, WebSocket handshakes, frame headers and masks.
+    public var overheadSent: Int { bytesSent - payloadSent }
+    public var overheadReceived: Int { bytesReceived - payloadReceived }
     public var httpRequests = 0
     public var tcpConnections = 0
     /// WebSocket upgrades completed.
@@ -28,8 +29,6 @@ public struct WireTotals: Sendable, Hashable, Codable {
         var sum = a
         sum.bytesSent += b.bytesSent
         sum.bytesReceived += b.bytesReceived
-        sum.overheadSent += b.overheadSent
-        sum.overheadReceived += b.overheadReceived
         sum.payloadSent += b.payloadSent
         sum.payloadReceived += b.payloadReceived
         sum.httpRequests += b.httpRequests
@@ -84,6 +83,15 @@ public final class WireStats: Sendable {
                 count == 0 ? nil : .microseconds(Int64(state.roundTrips.valueAtPercentile(percentile)))
             }
             return RoundTrips(count: count, last: state.lastRoundTrip, p50: at(50), p99: at(99))
+        }
+    }
+
+    /// Adds another connection's totals and round trips to these (for a report over many).
+    public func absorb(_ other: WireStats) {
+        let (totals, roundTrips) = other.state.withLock { ($0.totals, $0.roundTrips) }
+        state.withLock { state in
+            state.totals = state.totals + totals
+            state.roundTrips.add(roundTrips)
         }
     }
 

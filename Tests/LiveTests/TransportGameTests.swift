@@ -123,7 +123,9 @@ struct TransportGameTests {
             let poll = try await server.request(.get, "/matches/\(id)/events?after=0&wait=0")
             let socket = try await server.webSocket("/matches/\(id)/ws?after=0")
             var messages: [String] = []
-            while messages.count < 4, let text = await socket.nextText() { messages.append(text) }
+            while messages.count < 4, let text = await socket.nextText() {
+                if case .event = try WireCoding.decode(ServerMessage.self, from: Data(text.utf8)) { messages.append(text) }
+            }
             socket.link.close()
             #expect(poll.body == "[" + messages.joined(separator: ",") + "]")
         }
@@ -150,5 +152,20 @@ struct TransportGameTests {
         try match.join(name: "bob")
         while let seat = match.turn { try match.play(choose(match), by: seat, against: match.version) }
         return match.events
+    }
+}
+
+extension TransportGameTests {
+    @Test func aWebSocketIsWelcomedBeforeAnyEvent() async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let seated = try await server.webSocket("/matches/\(id)/ws?after=0", token: ann.token)
+            #expect(try await seated.next() == .welcome(Welcome(seat: .first, version: 3)))
+            if case .event(let event) = try await seated.next() { #expect(event.version == 1) } else { Issue.record("expected the first event") }
+            let watching = try await server.webSocket("/matches/\(id)/ws?after=3")
+            #expect(try await watching.next() == .welcome(Welcome(seat: nil, version: 3)))
+            seated.link.close()
+            watching.link.close()
+        }
     }
 }

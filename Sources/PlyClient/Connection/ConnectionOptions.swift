@@ -1,0 +1,53 @@
+import NIOCore
+import NIOPosix
+
+/// How long to wait before each reconnection attempt: doubling from `initial` up to `maximum`,
+/// each delay drawn between half and all of that ("equal jitter"), so that clients cut off
+/// together do not all come back in the same instant.
+public struct Backoff: Sendable, Hashable {
+    public var initial: Duration
+    public var maximum: Duration
+
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(5)) {
+        self.initial = initial
+        self.maximum = maximum
+    }
+
+    /// The delay before attempt `attempt` (1 for the first retry).
+    public func delay(attempt: Int, using random: inout some RandomNumberGenerator) -> Duration {
+        let exponent = min(max(attempt - 1, 0), 30)
+        let ceiling = min(maximum, initial * (1 << exponent))
+        return ceiling / 2 + ceiling / 2 * Double.random(in: 0...1, using: &random)
+    }
+}
+
+/// Settings for a match connection.
+public struct ConnectionOptions: Sendable {
+    /// The event loops the connection's sockets run on.
+    public var group: any EventLoopGroup
+    /// Seconds a long poll may be held by the server (`wait`).
+    public var pollWait: Int
+    /// How long a WebSocket upgrade may take; `auto` falls back to long-polling after it.
+    public var upgradeTimeout: TimeAmount
+    /// How often the client pings the server over WebSocket, to notice a dead peer; nil for never.
+    public var pingInterval: TimeAmount?
+    /// How long a command may wait for its answer, reconnections included.
+    public var commandTimeout: Duration
+    public var backoff: Backoff
+
+    public init(
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        pollWait: Int = 25,
+        upgradeTimeout: TimeAmount = .seconds(3),
+        pingInterval: TimeAmount? = .seconds(15),
+        commandTimeout: Duration = .seconds(15),
+        backoff: Backoff = Backoff()
+    ) {
+        self.group = group
+        self.pollWait = pollWait
+        self.upgradeTimeout = upgradeTimeout
+        self.pingInterval = pingInterval
+        self.commandTimeout = commandTimeout
+        self.backoff = backoff
+    }
+}

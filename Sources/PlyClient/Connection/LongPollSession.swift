@@ -1,0 +1,170 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import PlyEngine
+import PlyWire
+import Synchronization
+
+/// A session over HTTP long-polling: one poll outstanding at a time on its own kept-alive
+/// connection, each answer handled on the event loop and followed at once by the next poll;
+/// commands go over a second connection, opened when the first command is sent.
+final class LongPollSession: TransportSession {
+    let kind = TransportKind.longPoll
+    let ended: EventLoopFuture<SessionEnd>
+    private let endPromise: EventLoopPromise<SessionEnd>
+    private let endpoint: Endpoint
+    private let match: String
+    private let authorization: [(String, String)]
+    private let options: ConnectionOptions
+    private let stats: WireStats
+    private let sink: EventSink
+    private let pollLink: HTTPLink
+    private let state: Mutex<State>
+
+    private struct State {
+        /// The version of the last event received.
+        var cursor: Int
+        var commandLink: HTTPLink?
+        var isOver = false
+    }
+
+    private init(endpoint: Endpoint, match: String, token: String?, after: Int, options: ConnectionOptions,
+                 stats: WireStats, pollLink: HTTPLink, sink: @escaping EventSink) {
+        endPromise = options.group.any().makePromise()
+        ended = endPromise.futureResult
+        self.endpoint = endpoint
+        self.match = match
+        authorization = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        self.options = options
+        self.stats = stats
+        self.pollLink = pollLink
+        self.sink = sink
+        state = Mutex(State(cursor: after))
+    }
+
+    static func open(
+        endpoint: Endpoint,
+        match: String,
+        token: String?,
+        after: Int,
+        options: ConnectionOptions,
+        stats: WireStats,
+        sink: @escaping EventSink
+    ) async throws -> LongPollSession {
+        let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
+        let session = LongPollSession(endpoint: endpoint, match: match, token: token, after: after,
+                                      options: options, stats: stats, pollLink: link, sink: sink)
+        // The first poll does not wait, so that a refusal (an unknown match) is known before returning.
+        try await session.firstPoll()
+        return session
+    }
+
+    private func pollPath(after: Int, wait: Int) -> String {
+        "/matches/\(match)/events?after=\(after)&wait=\(wait)"
+    }
+
+    private func firstPoll() async throws {
+        let after = state.withLock { $0.cursor }
+        let response: HTTPLink.Response
+        do {
+            response = try await pollLink.send(.GET, pollPath(after: after, wait: 0))
+        } catch {
+            finish(.lost("\(error)"))
+            throw error
+        }
+        if let end = handle(response) {
+            finish(end)
+            if case .refused(let error) = end { throw error }
+            throw SessionLost()
+        }
+        poll()
+    }
+
+    /// Sends the next poll; its answer is handled on the event loop, which sends the one after.
+    private func poll() {
+        let after: Int? = state.withLock { $0.isOver ? nil : $0.cursor }
+        guard let after else { return }
+        pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), timeout: .seconds(Int64(options.pollWait) + 10))
+            .whenComplete { [self] result in
+                switch result {
+                case .success(let response):
+                    if let end = handle(response) { finish(end) } else { poll() }
+                case .failure(let error):
+                    finish(.lost("\(error)"))
+                }
+            }
+    }
+
+    /// Delivers a poll's events; returns how the session ends if the answer was an error.
+    private func handle(_ response: HTTPLink.Response) -> SessionEnd? {
+        guard response.status == .ok else { return Self.end(for: response) }
+        guard let events = try? JSONDecoder().decode([MatchEvent].self, from: response.body) else {
+            return .lost("the server sent a poll answer that is not ply JSON")
+        }
+        if let last = events.last {
+            state.withLock { $0.cursor = max($0.cursor, last.version) }
+            sink(events)
+        }
+        return nil
+    }
+
+    /// An error answer to a poll: a refusal for good, or a reason to come back later.
+    private static func end(for response: HTTPLink.Response) -> SessionEnd {
+        let error = (try? JSONDecoder().decode(WireError.self, from: response.body))
+            ?? WireError(.badRequest, "HTTP \(response.status.code)")
+        switch response.status.code {
+        case 500..<600: return .lost(error.message)
+        default: return .refused(error)
+        }
+    }
+
+    func send(_ command: Command) async throws -> CommandReply {
+        let link = try await commandLink()
+        let body = try WireCoding.makeEncoder().encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
+        let response: HTTPLink.Response
+        do {
+            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body,
+                                           timeout: .seconds(Int64(options.commandTimeout.components.seconds)))
+        } catch {
+            finish(.lost("the command connection dropped"))
+            throw SessionLost()
+        }
+        if response.status == .ok, let ack = try? JSONDecoder().decode(Acknowledgement.self, from: response.body) {
+            return .ack(ack)
+        }
+        if case .refused(let error) = Self.end(for: response) { return .refused(error) }
+        finish(.lost("the server is unavailable (\(response.status.code))"))
+        throw SessionLost()
+    }
+
+    private func commandLink() async throws -> HTTPLink {
+        if let link = state.withLock({ $0.isOver ? nil : $0.commandLink }), link.isActive { return link }
+        guard !state.withLock({ $0.isOver }) else { throw SessionLost() }
+        do {
+            let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
+            state.withLock { $0.commandLink = link }
+            return link
+        } catch {
+            finish(.lost("could not open the command connection"))
+            throw SessionLost()
+        }
+    }
+
+    /// Ends the session once, closing both connections.
+    private func finish(_ end: SessionEnd) {
+        let commandLink: HTTPLink?? = state.withLock { state in
+            guard !state.isOver else { return .none }
+            state.isOver = true
+            return .some(state.commandLink)
+        }
+        guard case .some(let link) = commandLink else { return }
+        pollLink.close()
+        link?.close()
+        endPromise.succeed(end)
+    }
+
+    func close() {
+        finish(.closed)
+    }
+}

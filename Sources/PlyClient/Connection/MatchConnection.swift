@@ -1,0 +1,321 @@
+import NIOCore
+import PlyEngine
+import PlyWire
+import Synchronization
+
+/// Where a match connection stands.
+public enum ConnectionState: Sendable, Hashable {
+    case connected
+    /// Lost; the next attempt starts at `retryAt`.
+    case reconnecting(attempt: Int, retryAt: ContinuousClock.Instant)
+    /// Refused by the server for good (the match is gone, the token is wrong).
+    case failed(WireError)
+    case closed
+}
+
+/// Why a command did not get an acknowledgement.
+public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The server refused it; nothing was applied.
+    case refused(WireError)
+    /// No connection came back before the command's deadline. It was not applied, or its
+    /// events will show that it was.
+    case timedOut
+    /// The connection was closed or failed for good.
+    case closed
+
+    public var description: String {
+        switch self {
+        case .refused(let error): "\(error)"
+        case .timedOut: "no connection to the server in time"
+        case .closed: "the connection is closed"
+        }
+    }
+}
+
+/// One client's connection to one match, as a seat or a spectator, over either transport.
+///
+/// Events arrive in `events` in version order, each exactly once, however often the
+/// connection is lost and re-established (with capped, jittered exponential backoff, resuming
+/// from the last version seen). A command is acknowledged once or fails with a clear error:
+/// when its connection drops before the answer, it is sent again after reconnecting with the
+/// same version, and a `match/stale_version` answer then counts as success if the match's log
+/// shows the command applied.
+public final class MatchConnection: Sendable {
+    public let endpoint: Endpoint
+    public let match: String
+    /// The seat this connection acts for, or nil for a spectator.
+    public let seat: Seat?
+    public let stats: WireStats
+    /// Every event of the match after the version the connection started from, in order.
+    public let events: AsyncStream<MatchEvent>
+    /// Each change of `state`, newest kept when the reader is slow.
+    public let states: AsyncStream<ConnectionState>
+
+    private let token: String?
+    private let requested: TransportKind
+    private let options: ConnectionOptions
+    private let eventContinuation: AsyncStream<MatchEvent>.Continuation
+    private let stateContinuation: AsyncStream<ConnectionState>.Continuation
+    private let core: Mutex<Core>
+
+    private struct Core {
+        var log: [MatchEvent] = []
+        var lastVersion: Int
+        var state = ConnectionState.connected
+        var session: (any TransportSession)?
+        /// The transport in use; `auto` resolves to one of the others on the first connection.
+        var transport: TransportKind
+        var waitingForSession: [CheckedContinuation<Void, Never>] = []
+        var isClosed = false
+        var commandInFlight = false
+    }
+
+    private init(endpoint: Endpoint, match: String, seat: Seat?, token: String?, transport: TransportKind,
+                 after: Int, options: ConnectionOptions, stats: WireStats) {
+        self.endpoint = endpoint
+        self.match = match
+        self.seat = seat
+        self.token = token
+        requested = transport
+        self.options = options
+        self.stats = stats
+        (events, eventContinuation) = AsyncStream.makeStream()
+        (states, stateContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
+        core = Mutex(Core(lastVersion: after, transport: transport))
+    }
+
+    /// Connects to a match and starts receiving its events after `after`.
+    /// - Parameters:
+    ///   - seat: the seat and its token, to act for a seat; nil to watch.
+    /// - Throws: the server's `WireError` if it refuses (unknown match, wrong token), or the
+    ///   network error if it cannot be reached.
+    public static func open(
+        to endpoint: Endpoint,
+        match: String,
+        seat: (seat: Seat, token: String)? = nil,
+        transport: TransportKind = .webSocket,
+        after: Int = 0,
+        options: ConnectionOptions = ConnectionOptions(),
+        stats: WireStats = WireStats()
+    ) async throws -> MatchConnection {
+        let connection = MatchConnection(endpoint: endpoint, match: match, seat: seat?.seat, token: seat?.token,
+                                         transport: transport, after: after, options: options, stats: stats)
+        let session = try await connection.openSession()
+        connection.core.withLock { $0.session = session }
+        connection.stateContinuation.yield(.connected)
+        Task { await connection.supervise(session) }
+        return connection
+    }
+
+    // MARK: Reading
+
+    public var state: ConnectionState { core.withLock { $0.state } }
+
+    /// The transport in use (for `auto`, the one it settled on).
+    public var transport: TransportKind { core.withLock { $0.transport } }
+
+    /// The version of the last event delivered.
+    public var lastVersion: Int { core.withLock { $0.lastVersion } }
+
+    /// Every event delivered so far, in order.
+    public var log: [MatchEvent] { core.withLock { $0.log } }
+
+    /// Takes events from a session: only the next version is accepted, so an event repeated
+    /// across a reconnection is dropped and order is kept. Called on an event loop.
+    private func deliver(_ batch: [MatchEvent]) {
+        core.withLock { core in
+            for event in batch where event.version == core.lastVersion + 1 {
+                core.lastVersion = event.version
+                core.log.append(event)
+                eventContinuation.yield(event)
+            }
+        }
+    }
+
+    // MARK: Sessions
+
+    private func openSession() async throws -> any TransportSession {
+        let (kind, after) = core.withLock { ($0.transport, $0.lastVersion) }
+        let sink: EventSink = { [weak self] events in self?.deliver(events) }
+        switch kind {
+        case .webSocket:
+            return try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after,
+                                                   options: options, stats: stats, sink: sink)
+        case .longPoll:
+            return try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after,
+                                                  options: options, stats: stats, sink: sink)
+        case .auto:
+            do {
+                let session = try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after,
+                                                              options: options, stats: stats, sink: sink)
+                core.withLock { $0.transport = .webSocket }
+                return session
+            } catch LinkError.upgradeRefused, LinkError.timedOut {
+                // A proxy that strips `Upgrade`, or one that holds the upgrade: use plain HTTP from now on.
+                let session = try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after,
+                                                             options: options, stats: stats, sink: sink)
+                core.withLock { $0.transport = .longPoll }
+                return session
+            }
+        }
+    }
+
+    /// Watches the current session; when it is lost, reconnects with backoff until it is back,
+    /// refused for good, or closed.
+    private func supervise(_ first: any TransportSession) async {
+        var session = first
+        var random = SystemRandomNumberGenerator()
+        while true {
+            let end = (try? await session.ended.get()) ?? .lost("the session failed")
+            switch end {
+            case .closed:
+                return
+            case .refused(let error):
+                return shutDown(.failed(error))
+            case .lost:
+                break
+            }
+            var attempt = 0
+            while true {
+                attempt += 1
+                let delay = options.backoff.delay(attempt: attempt, using: &random)
+                guard setState(.reconnecting(attempt: attempt, retryAt: .now + delay)) else { return }
+                try? await Task.sleep(for: delay)
+                do {
+                    session = try await openSession()
+                    break
+                } catch let error as WireError {
+                    return shutDown(.failed(error))
+                } catch {
+                    continue
+                }
+            }
+            stats.update { $0.reconnects += 1 }
+            let (waiters, closed) = core.withLock { core in
+                core.session = session
+                defer { core.waitingForSession.removeAll() }
+                return (core.waitingForSession, core.isClosed)
+            }
+            if closed { return session.close() }
+            _ = setState(.connected)
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Records a state change; false once the connection is closed.
+    private func setState(_ state: ConnectionState) -> Bool {
+        let open = core.withLock { core in
+            if !core.isClosed { core.state = state }
+            if case .reconnecting = state { core.session = nil }
+            return !core.isClosed
+        }
+        if open { stateContinuation.yield(state) }
+        return open
+    }
+
+    /// Ends the connection for good: no more events or states, waiting commands fail.
+    private func shutDown(_ final: ConnectionState) {
+        let (session, waiters) = core.withLock { core in
+            core.isClosed = true
+            core.state = final
+            defer {
+                core.session = nil
+                core.waitingForSession.removeAll()
+            }
+            return (core.session, core.waitingForSession)
+        }
+        session?.close()
+        for waiter in waiters { waiter.resume() }
+        stateContinuation.yield(final)
+        stateContinuation.finish()
+        eventContinuation.finish()
+    }
+
+    /// Closes the connection.
+    public func close() {
+        shutDown(.closed)
+    }
+
+    // MARK: Commands
+
+    /// Plays a move or resigns, against the last version this connection has seen.
+    @discardableResult
+    public func send(_ action: Command.Action) async throws -> Acknowledgement {
+        try await send(Command(action, version: lastVersion))
+    }
+
+    /// Sends a command (one at a time per connection) and waits for its acknowledgement.
+    @discardableResult
+    public func send(_ command: Command) async throws -> Acknowledgement {
+        let busy = core.withLock { core in
+            defer { core.commandInFlight = true }
+            return core.commandInFlight
+        }
+        precondition(!busy, "MatchConnection sends one command at a time")
+        defer { core.withLock { $0.commandInFlight = false } }
+
+        let deadline = ContinuousClock.now + options.commandTimeout
+        var wasLost = false
+        while true {
+            let session = try await currentSession(before: deadline)
+            let started = ContinuousClock.now
+            do {
+                switch try await session.send(command) {
+                case .ack(let ack):
+                    stats.recordRoundTrip(.now - started)
+                    return ack
+                case .refused(let error):
+                    if wasLost, error.code == ErrorCode(rawValue: "match/stale_version"),
+                       let version = await appliedVersion(of: command, before: deadline) {
+                        return Acknowledgement(version: version, id: command.id)
+                    }
+                    throw CommandError.refused(error)
+                }
+            } catch is SessionLost {
+                // Applied or not, we cannot tell yet: send it again once reconnected.
+                wasLost = true
+            }
+        }
+    }
+
+    /// The session to send on, waiting while the connection is being re-established.
+    private func currentSession(before deadline: ContinuousClock.Instant) async throws -> any TransportSession {
+        while true {
+            let (session, closed) = core.withLock { ($0.session, $0.isClosed) }
+            if closed { throw CommandError.closed }
+            if let session { return session }
+            guard ContinuousClock.now < deadline else { throw CommandError.timedOut }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = core.withLock { core in
+                    if core.session != nil || core.isClosed { return true }
+                    core.waitingForSession.append(continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        }
+    }
+
+    /// After a lost answer: whether the log shows this seat's command applied right after the
+    /// command's version, and the version it led to. Waits for the log to catch up.
+    private func appliedVersion(of command: Command, before deadline: ContinuousClock.Instant) async -> Int? {
+        while ContinuousClock.now < deadline {
+            let log = core.withLock { $0.log }
+            if let next = log.first(where: { $0.version == command.version + 1 }) {
+                let applied = switch (command.action, next.change) {
+                case (.play(let move), .moved(let seat, let played)): seat == self.seat && played == move
+                case (.resign, .resigned(let seat)): seat == self.seat
+                default: false
+                }
+                guard applied else { return nil }
+                // A deciding move is followed by `ended`; the acknowledgement would have named it.
+                if let ended = log.first(where: { $0.version == next.version + 1 }), case .ended = ended.change {
+                    return ended.version
+                }
+                return next.version
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+}

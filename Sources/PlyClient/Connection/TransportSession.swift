@@ -1,0 +1,38 @@
+import NIOCore
+import PlyEngine
+import PlyWire
+
+/// The server's answer to one command.
+enum CommandReply: Sendable {
+    case ack(Acknowledgement)
+    case refused(WireError)
+}
+
+/// Why a transport session ended.
+enum SessionEnd: Sendable {
+    /// The connection was lost (or the server is restarting): reconnect and resume.
+    case lost(String)
+    /// The server refused the session for good (unknown match, wrong token): do not retry.
+    case refused(WireError)
+    /// The client closed it.
+    case closed
+}
+
+/// A command sent on a session whose connection was lost before its answer arrived: it may or
+/// may not have been applied.
+struct SessionLost: Error {}
+
+/// One connection attempt over one transport: it delivers events (in version order) to the
+/// match connection as they arrive, sends commands, and reports once how it ended.
+protocol TransportSession: AnyObject, Sendable {
+    var kind: TransportKind { get }
+    /// Completes once, when the session ends.
+    var ended: EventLoopFuture<SessionEnd> { get }
+    /// Sends a command and returns the server's answer; throws `SessionLost` if the connection
+    /// goes first.
+    func send(_ command: Command) async throws -> CommandReply
+    func close()
+}
+
+/// Where a session hands what it receives: events, on the connection's event loop.
+typealias EventSink = @Sendable ([MatchEvent]) -> Void

@@ -1,0 +1,161 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+import NIOWebSocket
+import PlyEngine
+import PlyWire
+import Synchronization
+
+/// A session over one WebSocket. Messages are decoded on the event loop as they arrive;
+/// events go straight to the sink, answers to the command waiting for their `id`.
+final class WebSocketSession: TransportSession {
+    let kind = TransportKind.webSocket
+    let ended: EventLoopFuture<SessionEnd>
+    private let endPromise: EventLoopPromise<SessionEnd>
+    /// Completes with the server's welcome, or fails with its refusal.
+    private let admitted: EventLoopPromise<Void>
+    private let link: Mutex<WebSocketLink?> = Mutex(nil)
+    private let state = Mutex(State())
+
+    private struct State {
+        var nextID = 1
+        var waiting: [Int: CheckedContinuation<CommandReply, any Error>] = [:]
+        /// An error the server sent without an id: the reason for the close that follows.
+        var refusal: WireError?
+        var isOver = false
+    }
+
+    private init(eventLoop: any EventLoop) {
+        endPromise = eventLoop.makePromise()
+        ended = endPromise.futureResult
+        admitted = eventLoop.makePromise()
+    }
+
+    /// Upgrades `GET /matches/{match}/ws?after=V`, acting for a seat when a token is given, and
+    /// returns once the server has welcomed the connection; throws its refusal otherwise.
+    static func open(
+        endpoint: Endpoint,
+        match: String,
+        token: String?,
+        after: Int,
+        options: ConnectionOptions,
+        stats: WireStats,
+        sink: @escaping EventSink
+    ) async throws -> WebSocketSession {
+        let session = WebSocketSession(eventLoop: options.group.any())
+        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        let link: WebSocketLink
+        do {
+            link = try await WebSocketLink.connect(
+            to: endpoint,
+            path: "/matches/\(match)/ws?after=\(after)",
+            headers: headers,
+            pingInterval: options.pingInterval,
+            stats: stats,
+            group: options.group,
+            timeout: options.upgradeTimeout,
+            onEvent: { [weak session] event in session?.receive(event, sink: sink) }
+            )
+        } catch {
+            session.admitted.fail(error)
+            session.finish(.closed)
+            throw error
+        }
+        session.link.withLock { $0 = link }
+        let timer = options.group.any().scheduleTask(in: options.upgradeTimeout) {
+            session.admitted.fail(LinkError.timedOut)
+        }
+        do {
+            try await session.admitted.futureResult.get()
+            timer.cancel()
+        } catch {
+            timer.cancel()
+            session.close()
+            throw error
+        }
+        return session
+    }
+
+    private func receive(_ event: WebSocketLink.Event, sink: EventSink) {
+        switch event {
+        case .text(let buffer):
+            let message: ServerMessage
+            do {
+                message = try JSONDecoder().decode(ServerMessage.self, from: buffer)
+            } catch {
+                return finish(.lost("the server sent a message that is not ply JSON"))
+            }
+            switch message {
+            case .event(let event):
+                sink([event])
+            case .ack(let ack):
+                answer(ack.id, .ack(ack))
+            case .error(let error):
+                if error.id == nil {
+                    state.withLock { $0.refusal = error }
+                } else {
+                    answer(error.id, .refused(error))
+                }
+            case .welcome(let welcome):
+                if welcome.id == nil { admitted.succeed() }
+            }
+        case .binary:
+            break
+        case .closed(let code, let reason):
+            let refusal = state.withLock { $0.refusal }
+            if case .unknown(let number) = code, (4400..<4500).contains(number) {
+                let error = refusal ?? WireError(.badRequest, reason ?? "closed with code \(number)")
+                admitted.fail(error)
+                finish(.refused(error))
+            } else {
+                admitted.fail(refusal ?? LinkError.connectionClosed)
+                finish(.lost(code.map { "closed with \($0)" } ?? "the connection dropped"))
+            }
+        }
+    }
+
+    private func answer(_ id: Int?, _ reply: CommandReply) {
+        guard let id, let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+        waiter.resume(returning: reply)
+    }
+
+    /// Ends the session once: fails the commands still waiting and reports how it ended.
+    private func finish(_ end: SessionEnd) {
+        let waiting = state.withLock { state -> [CheckedContinuation<CommandReply, any Error>]? in
+            guard !state.isOver else { return nil }
+            state.isOver = true
+            defer { state.waiting.removeAll() }
+            return Array(state.waiting.values)
+        }
+        guard let waiting else { return }
+        for waiter in waiting { waiter.resume(throwing: SessionLost()) }
+        endPromise.succeed(end)
+    }
+
+    func send(_ command: Command) async throws -> CommandReply {
+        guard let link = link.withLock({ $0 }) else { throw SessionLost() }
+        return try await withCheckedThrowingContinuation { continuation in
+            let id: Int? = state.withLock { state in
+                guard !state.isOver else { return nil }
+                let id = state.nextID
+                state.nextID += 1
+                state.waiting[id] = continuation
+                return id
+            }
+            guard let id else { return continuation.resume(throwing: SessionLost()) }
+            var command = command
+            command.id = id
+            do {
+                link.send(text: try WireCoding.makeEncoder().encodeAsByteBuffer(command, allocator: ByteBufferAllocator()))
+            } catch {
+                answer(id, .refused(WireError(.invalidMessage, "the command could not be encoded")))
+            }
+        }
+    }
+
+    func close() {
+        finish(.closed)
+        link.withLock { $0 }?.close()
+    }
+}

@@ -1,0 +1,188 @@
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A TCP relay between clients and a server, for tests and benchmarks: it can add a one-way
+/// delay with jitter to everything it forwards (keeping each direction in order), count the
+/// bytes it forwards each way, and cut every connection at once, as a network failure would.
+public final class TCPRelay: Sendable {
+    /// Delay added to each chunk, each way.
+    public struct Latency: Sendable, Hashable {
+        public var oneWay: Duration
+        public var jitter: Duration
+
+        public init(oneWay: Duration, jitter: Duration = .zero) {
+            self.oneWay = oneWay
+            self.jitter = jitter
+        }
+    }
+
+    /// Bytes forwarded so far.
+    public struct Counts: Sendable, Hashable {
+        /// From clients to the server.
+        public var upstream = 0
+        /// From the server to clients.
+        public var downstream = 0
+    }
+
+    public let port: Int
+    let latency: Latency?
+    private let listener: any Channel
+    private let state = Mutex(State())
+
+    private struct State {
+        var counts = Counts()
+        var connections: [ObjectIdentifier: any Channel] = [:]
+    }
+
+    private init(port: Int, latency: Latency?, listener: any Channel) {
+        self.port = port
+        self.latency = latency
+        self.listener = listener
+    }
+
+    /// Listens on a free loopback port and relays each connection to `host:targetPort`.
+    public static func start(
+        to host: String,
+        port targetPort: Int,
+        latency: Latency? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> TCPRelay {
+        let relay = Box<TCPRelay>()
+        let listener = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 4096)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { inbound in
+                guard let relay = relay.value else { return inbound.close() }
+                return ClientBootstrap(group: inbound.eventLoop)
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connect(host: host, port: targetPort)
+                    .flatMap { outbound in relay.glue(inbound, outbound) }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, listener: listener)
+        relay.value = started
+        return started
+    }
+
+    /// Joins a client's connection and the server's into one relayed pair.
+    private func glue(_ inbound: any Channel, _ outbound: any Channel) -> EventLoopFuture<Void> {
+        inbound.eventLoop.makeCompletedFuture {
+            let up = RelayHandler(relay: self, upstream: true)
+            let down = RelayHandler(relay: self, upstream: false)
+            up.partner = down
+            down.partner = up
+            try inbound.pipeline.syncOperations.addHandler(up)
+            try outbound.pipeline.syncOperations.addHandler(down)
+            state.withLock { state in
+                state.connections[ObjectIdentifier(inbound)] = inbound
+                state.connections[ObjectIdentifier(outbound)] = outbound
+            }
+            for channel in [inbound, outbound] {
+                channel.closeFuture.whenComplete { [weak self] _ in
+                    _ = self?.state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+                }
+            }
+            inbound.setOption(.autoRead, value: true).whenComplete { _ in }
+        }
+    }
+
+    func count(_ bytes: Int, upstream: Bool) {
+        state.withLock { state in
+            if upstream { state.counts.upstream += bytes } else { state.counts.downstream += bytes }
+        }
+    }
+
+    public var counts: Counts { state.withLock { $0.counts } }
+
+    /// How many connections (client side and server side) are open through the relay.
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+
+    /// Drops every relayed connection at once, both sides.
+    public func cutAll() {
+        for channel in state.withLock({ Array($0.connections.values) }) { channel.close(promise: nil) }
+    }
+
+    public func stop() async {
+        cutAll()
+        try? await listener.close()
+    }
+}
+
+/// One side of a relayed pair: what it reads goes out through its partner, after the
+/// relay's delay if it has one, in order.
+private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
+    // Both handlers of a pair run on the same event loop; nothing here is touched elsewhere.
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let relay: TCPRelay
+    private let upstream: Bool
+    var partner: RelayHandler?
+    private var context: ChannelHandlerContext?
+    private var lastDue = NIODeadline.uptimeNanoseconds(0)
+    private var random = SystemRandomNumberGenerator()
+
+    init(relay: TCPRelay, upstream: Bool) {
+        self.relay = relay
+        self.upstream = upstream
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        relay.count(buffer.readableBytes, upstream: upstream)
+        partner?.send(buffer)
+    }
+
+    /// Writes bytes read by the partner, now or after the delay (never before earlier ones).
+    func send(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        guard let latency = relay.latency else {
+            context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+            return
+        }
+        let jitter = latency.jitter > .zero
+            ? Int64.random(in: -latency.jitter.nanoseconds...latency.jitter.nanoseconds, using: &random) : 0
+        let due = max(lastDue, .now() + .nanoseconds(max(0, latency.oneWay.nanoseconds + jitter)))
+        lastDue = due
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(deadline: due) {
+            let (handler, context) = loopBound.value
+            guard handler.context != nil else { return }
+            context.writeAndFlush(handler.wrapOutboundOut(buffer), promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // One side gone: close the other, once what was already due has been written.
+        if let channel = partner?.context?.channel {
+            let delay = relay.latency.map { TimeAmount.nanoseconds($0.oneWay.nanoseconds + $0.jitter.nanoseconds) } ?? .zero
+            channel.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
+        }
+        partner = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+private final class Box<Value: Sendable>: @unchecked Sendable {
+    // Set once, before the listener accepts its first connection.
+    var value: Value?
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import PlyBots
+import PlyClient
+import PlyEngine
+import PlyRelay
+import PlyServer
+import PlyWire
+import Testing
+
+/// The client API and bots against a live server, over each transport.
+@Suite(.timeLimit(.minutes(1)))
+struct ClientTests {
+    static let transports: [SeatTransports] = [.same(.webSocket), .same(.longPoll), .same(.auto), .mixed]
+
+    /// Seats two bots in a new match, each over its transport, optionally through a relay.
+    func playBots(
+        _ server: LiveServer,
+        transports: SeatTransports,
+        game: GameID = .connect4,
+        via endpoint: Endpoint? = nil,
+        strategies: (Strategy, Strategy) = (.random, .greedy),
+        thinkTime: ClosedRange<Duration>? = nil,
+        options: ConnectionOptions = ConnectionOptions(),
+        duringGame: @escaping @Sendable () async throws -> Void = {}
+    ) async throws -> (games: [BotGame], connections: [MatchConnection], log: [MatchEvent]) {
+        let api = PlyAPI(endpoint: server.endpoint)
+        let match = try await api.createMatch(game).id
+        var connections: [MatchConnection] = []
+        for name in ["ann", "bob"] {
+            let grant = try await api.join(match, name: name)
+            connections.append(try await MatchConnection.open(
+                to: endpoint ?? server.endpoint, match: match, seat: (grant.seat, grant.token),
+                transport: transports.kind(for: grant.seat), options: options
+            ))
+        }
+        await api.close()
+        let meanwhile = Task { try await duringGame() }
+        async let first = BotPlayer(strategy: strategies.0, seed: 7, thinkTime: thinkTime).play(connections[0])
+        async let second = BotPlayer(strategy: strategies.1, seed: 8, thinkTime: thinkTime).play(connections[1])
+        let games = try await [first, second]
+        meanwhile.cancel()
+        return (games, connections, try await server.log(match))
+    }
+
+    /// A log is complete when its versions run 1, 2, 3... and it ends with `ended`.
+    func expectComplete(_ log: [MatchEvent], _ comment: Comment? = nil) {
+        #expect(log.map(\.version) == Array(1...max(log.count, 1)), comment)
+        #expect(log.last.map { if case .ended = $0.change { true } else { false } } == true, comment)
+    }
+
+    @Test(arguments: transports)
+    func botsFinishGamesOverEachTransport(_ transports: SeatTransports) async throws {
+        try await LiveServer.run { server in
+            for game in GameID.allCases {
+                let (games, connections, log) = try await playBots(server, transports: transports, game: game)
+                expectComplete(log)
+                #expect(games[0].log == log)
+                #expect(games[1].log == log)
+                #expect(games[0].result == games[1].result)
+                #expect(connections.map(\.transport) == [transports.kind(for: .first), transports.kind(for: .second)]
+                    .map { $0 == .auto ? .webSocket : $0 })
+                #expect(connections.allSatisfy { $0.stats.roundTrips.count == $0.stats.totals.messagesSent || $0.transport == .longPoll })
+            }
+        }
+    }
+
+    @Test func aFleetPlaysManyGamesAtOnce() async throws {
+        try await LiveServer.run { server in
+            let plan = FleetPlan(endpoint: server.endpoint, transports: .mixed, game: .connect4,
+                                 strategies: (.minimax(depth: 2), .random), games: 8, concurrency: 4, seed: 5)
+            let report = await BotFleet(plan: plan).run()
+            #expect(report.finished == 8)
+            #expect(report.errors == 0, "\(report.errorSamples)")
+            #expect(report.moves > 8 * 7)
+            let minimax = try #require(report.records["minimax(2)"])
+            #expect(minimax.wins + minimax.draws + minimax.losses == 8)
+            #expect(report.stats.totals.handshakes == 8)
+            #expect(report.stats.totals.httpRequests > report.moves / 2)
+        }
+    }
+
+    /// The network fails again and again during a game: both bots still finish, with the whole
+    /// log, each event once, in order.
+    @Test(arguments: [SeatTransports.same(.webSocket), .same(.longPoll), .mixed])
+    func connectionsCutMidGameStillEndWithCompleteLogs(_ transports: SeatTransports) async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let relayed = Endpoint(host: "127.0.0.1", port: relay.port)
+            let options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(50)))
+            let (games, connections, log) = try await playBots(
+                server, transports: transports, via: relayed, thinkTime: .milliseconds(15) ... .milliseconds(30), options: options
+            ) {
+                for _ in 0..<6 {
+                    try await Task.sleep(for: .milliseconds(80))
+                    relay.cutAll()
+                }
+            }
+            await relay.stop()
+            expectComplete(log)
+            #expect(games[0].log == log)
+            #expect(games[1].log == log)
+            let reconnects = connections.map(\.stats.totals.reconnects).reduce(0, +)
+            #expect(reconnects >= 2, "the relay cut the game \(reconnects) times")
+        }
+    }
+
+    /// Commands whose connection is cut right after they are sent are acknowledged exactly
+    /// once each: a move is never lost and never played twice.
+    @Test(arguments: [TransportKind.webSocket, .longPoll])
+    func aCommandCutOffBeforeItsAnswerIsAppliedOnce(_ transport: TransportKind) async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let relayed = Endpoint(host: "127.0.0.1", port: relay.port)
+            let api = PlyAPI(endpoint: server.endpoint)
+            let match = try await api.createMatch(.reversi).id
+            let options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(2), maximum: .milliseconds(20)))
+            var seats: [MatchConnection] = []
+            for name in ["ann", "bob"] {
+                let grant = try await api.join(match, name: name)
+                seats.append(try await MatchConnection.open(to: relayed, match: match, seat: (grant.seat, grant.token),
+                                                            transport: transport, options: options))
+            }
+            var replica = try Match(replaying: try await server.log(match))
+            var sent: [String] = []
+            for turn in 0..<12 {
+                guard let seat = replica.turn, let move = replica.position.legalMoves.sorted().first else { break }
+                let connection = seats[seat.rawValue]
+                let command = Command(.play(move), version: replica.version)
+                async let ack = connection.send(command)
+                try await Task.sleep(for: .microseconds(200 * (turn % 5)))
+                relay.cutAll()
+                let acknowledged = try await ack
+                sent.append(move)
+                try replica.play(move, by: seat, against: replica.version)
+                #expect(acknowledged.version == replica.version)
+            }
+            let log = try await server.log(match)
+            let played = log.compactMap { if case .moved(_, let move) = $0.change { move } else { nil } }
+            #expect(played == sent)
+            #expect(log == replica.events)
+            for seat in seats { seat.close() }
+            await api.close()
+            await relay.stop()
+        }
+    }
+
+    @Test func autoFallsBackToLongPollingWhenTheUpgradeIsRefused() async throws {
+        var configuration = ServerConfiguration()
+        configuration.webSocket = false
+        try await LiveServer.run(configuration) { server in
+            let (games, connections, log) = try await playBots(server, transports: .same(.auto))
+            #expect(connections.map(\.transport) == [.longPoll, .longPoll])
+            expectComplete(log)
+            #expect(games[0].log == log)
+            // A WebSocket-only client is refused outright.
+            await #expect(throws: LinkError.self) {
+                _ = try await MatchConnection.open(to: server.endpoint, match: games[0].match, transport: .webSocket)
+            }
+        }
+    }
+
+    /// The bytes each client counted at its sockets are exactly the bytes the relay carried.
+    @Test(arguments: [SeatTransports.same(.webSocket), .same(.longPoll)])
+    func wireCountsMatchAnIndependentCount(_ transports: SeatTransports) async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let (_, connections, _) = try await playBots(server, transports: transports, via: Endpoint(host: "127.0.0.1", port: relay.port))
+            try await Task.sleep(for: .milliseconds(200))
+            let totals = connections.map { $0.stats.totals }.reduce(WireTotals(), +)
+            #expect(totals.bytesSent == relay.counts.upstream)
+            #expect(totals.bytesReceived == relay.counts.downstream)
+            #expect(totals.payloadSent > 0 && totals.overheadSent > 0)
+            #expect(totals.payloadReceived > 0 && totals.overheadReceived > 0)
+            await relay.stop()
+        }
+    }
+
+    @Test(arguments: [TransportKind.webSocket, .longPoll])
+    func aSpectatorSeesEverythingAndCannotMove(_ transport: TransportKind) async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let spectator = try await MatchConnection.open(to: server.endpoint, match: id, transport: transport)
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            var seen: [MatchEvent] = []
+            for await event in spectator.events {
+                seen.append(event)
+                if seen.count == 4 { break }
+            }
+            #expect(seen == (try await server.log(id)))
+            do {
+                try await spectator.send(.play("3"))
+                Issue.record("a spectator's move was acknowledged")
+            } catch CommandError.refused(let error) {
+                #expect(error.code == .missingToken)
+            }
+            spectator.close()
+        }
+    }
+
+    @Test func connectingToAnUnknownMatchFails() async throws {
+        try await LiveServer.run { server in
+            for transport in TransportKind.allCases {
+                await #expect(throws: WireError.self) {
+                    _ = try await MatchConnection.open(to: server.endpoint, match: "nope", transport: transport)
+                }
+            }
+        }
+    }
+}
+
+extension SeatTransports: CustomTestStringConvertible {
+    public var testDescription: String {
+        switch self {
+        case .same(let kind): kind.rawValue
+        case .mixed: "mixed"
+        }
+    }
+}
