@@ -8,6 +8,7 @@
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
 //   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
 //   PlyRelay     a TCP relay that delays, counts and cuts traffic (tests, benchmark)
+//   PlyTerminal  the ncurses client: a pure model and view, and a thin ncurses shell (CNcurses)
 //   ply          the one executable
 import PackageDescription
 
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "PlyClient", targets: ["PlyClient"]),
         .library(name: "PlyBots", targets: ["PlyBots"]),
         .library(name: "PlyRelay", targets: ["PlyRelay"]),
+        .library(name: "PlyTerminal", targets: ["PlyTerminal"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +81,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // ncurses, for the terminal client only.
+        .systemLibrary(name: "CNcurses", providers: [.apt(["libncurses-dev"])]),
+        // The terminal client: state, update and render are pure; Screen is the only ncurses user.
+        .target(name: "PlyTerminal", dependencies: ["PlyEngine", "PlyWire", "PlyClient", "PlyBots", "PlyServer", "CNcurses"]),
         .executableTarget(
             name: "ply",
             dependencies: [
@@ -87,6 +93,7 @@ let package = Package(
                 "PlyServer",
                 "PlyClient",
                 "PlyBots",
+                "PlyTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -94,6 +101,7 @@ let package = Package(
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
+        .testTarget(name: "PlyTerminalTests", dependencies: ["PlyTerminal", "ply"]),
         .testTarget(
             // Tests against a real server on a free port: both transports, the client, bots.
             name: "LiveTests",

@@ -274,8 +274,20 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
         self.pingInterval = pingInterval
     }
 
+    static func name(of opcode: WebSocketOpcode) -> String {
+        switch opcode {
+        case .text: "text"
+        case .binary: "binary"
+        case .continuation: "continuation"
+        case .ping: "ping"
+        case .pong: "pong"
+        case .connectionClose: "close"
+        default: "opcode \(opcode)"
+        }
+    }
+
     func handlerAdded(context: ChannelHandlerContext) {
-        stats.record(WireRecord(.received, .connection("WebSocket upgraded"), overhead: 0, payload: 0))
+        stats.record(WireRecord(.received, .connection("WebSocket handshake: 101 Switching Protocols"), overhead: 0, payload: 0))
         guard let pingInterval else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { _ in
@@ -363,7 +375,7 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
         stats.update { totals in
             if direction == .sent { totals.payloadSent += payload } else { totals.payloadReceived += payload }
         }
-        stats.record(WireRecord(direction, .frame("\(frame.opcode)"), overhead: header, payload: payload))
+        stats.record(WireRecord(direction, .frame(Self.name(of: frame.opcode)), overhead: header, payload: payload))
     }
 }
 

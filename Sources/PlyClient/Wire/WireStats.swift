@@ -47,6 +47,13 @@ public struct RoundTrips: Sendable, Hashable {
     public var last: Duration?
     public var p50: Duration?
     public var p99: Duration?
+
+    public init(count: Int = 0, last: Duration? = nil, p50: Duration? = nil, p99: Duration? = nil) {
+        self.count = count
+        self.last = last
+        self.p50 = p50
+        self.p99 = p99
+    }
 }
 
 /// The wire statistics of one client connection: running totals, command round trips

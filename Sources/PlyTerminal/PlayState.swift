@@ -1,0 +1,95 @@
+import PlyClient
+import PlyEngine
+import PlyWire
+
+/// A cell of the board: row 0 at the top.
+public struct Cell: Sendable, Hashable {
+    public var row: Int
+    public var column: Int
+    public init(row: Int, column: Int) {
+        self.row = row
+        self.column = column
+    }
+}
+
+/// What the connection is doing and what it has cost, as the status bar and wire view show it.
+public struct NetworkStatus: Sendable {
+    public var transport: TransportKind
+    public var state: ConnectionState?
+    public var totals = WireTotals()
+    public var roundTrips = RoundTrips()
+    public var records: [WireRecord] = []
+
+    public init(transport: TransportKind) { self.transport = transport }
+}
+
+/// A match on screen.
+public struct GameScreen: Sendable {
+    public var matchID: String
+    /// The seat this player acts for, or nil when watching.
+    public var seat: Seat?
+    /// The match as its events have built it.
+    public var match: Match
+    public var cursor: Cell
+    /// A move is on its way and not yet acknowledged.
+    public var awaitingAnswer = false
+    /// Resign was pressed once; a second press (`y`) confirms.
+    public var confirmingResign = false
+    /// Whether the other seat is ply's own bot (`ply play` without a server).
+    public var againstBot: Bool
+
+    public init(matchID: String, seat: Seat?, match: Match, againstBot: Bool) {
+        self.matchID = matchID
+        self.seat = seat
+        self.match = match
+        self.againstBot = againstBot
+        let board = match.position.board
+        cursor = Cell(row: board.rows / 2 - 1, column: board.columns / 2)
+    }
+
+    public var isMyTurn: Bool { seat != nil && match.turn == seat }
+}
+
+/// The lobby of a server: its matches, one selected.
+public struct Lobby: Sendable {
+    public var matches: [MatchSnapshot] = []
+    public var selected = 0
+    /// `c` was pressed: choosing the game for a new match.
+    public var choosingGame = false
+    public var loading = true
+
+    public init() {}
+}
+
+/// Everything the terminal shows. `render` draws it; `update` changes it.
+public struct PlayState: Sendable {
+    public enum Mode: Sendable {
+        case lobby(Lobby)
+        case game(GameScreen)
+        /// Waiting for something to open (a server, a match).
+        case opening(String)
+    }
+
+    public enum Notice: Sendable, Hashable {
+        case info(String)
+        case error(String)
+    }
+
+    public var mode: Mode
+    public var network: NetworkStatus
+    public var notice: Notice?
+    public var showHelp = false
+    public var showWire = false
+    /// Whether there is a lobby to go back to (a real server rather than the embedded one).
+    public var hasLobby: Bool
+    public var glyphs: Glyphs
+    public var colour: Bool
+
+    public init(mode: Mode, transport: TransportKind, hasLobby: Bool, glyphs: Glyphs = .unicode, colour: Bool = true) {
+        self.mode = mode
+        network = NetworkStatus(transport: transport)
+        self.hasLobby = hasLobby
+        self.glyphs = glyphs
+        self.colour = colour
+    }
+}

@@ -1,0 +1,301 @@
+import Foundation
+import PlyClient
+import PlyEngine
+import PlyWire
+
+/// The smallest terminal the screens fit in.
+public let minimumSize = (width: 60, height: 20)
+
+/// Draws the whole screen from the state: exactly `height` lines, none wider than `width`.
+/// Pure: the same state, size and clock give the same lines.
+public func render(_ state: PlayState, width: Int, height: Int, now: ContinuousClock.Instant = .now) -> [Line] {
+    guard width >= minimumSize.width, height >= minimumSize.height else {
+        let message = "Terminal too small: \(width)x\(height), ply needs \(minimumSize.width)x\(minimumSize.height)."
+        return (0..<max(height, 1)).map { $0 == max(height, 1) / 2 ? Line(message, .warning).clipped(to: width) : Line() }
+    }
+    var body: [Line]
+    switch state.mode {
+    case _ where state.showHelp: body = helpLines(state)
+    case .game(let screen): body = gameLines(screen, state)
+    case .lobby(let lobby): body = lobbyLines(lobby, state, width: width)
+    case .opening(let message): body = ["", Line("  " + message, .dim)]
+    }
+    let bottom = noticeLines(state)
+    let room = height - 1 - bottom.count
+    if state.showWire {
+        let wire = wireLines(state, width: width, height: max(0, room - body.count - 1))
+        if !wire.isEmpty { body += [""] + wire }
+    }
+    body = Array(body.prefix(room))
+    body += Array(repeating: Line(), count: room - body.count)
+    return (body + bottom + [statusLine(state, now: now).clipped(to: width).padded(to: width, .status)]).map { $0.clipped(to: width) }
+}
+
+// MARK: Game
+
+private func title(_ screen: GameScreen, _ state: PlayState) -> Line {
+    let glyphs = state.glyphs
+    var line = Line(" ply", .title) + Line(glyphs.separator + screen.match.game.title + glyphs.separator + "match " + screen.matchID + glyphs.separator)
+    for seat in Seat.allCases {
+        let name = screen.match.names[seat.rawValue] ?? "(free seat)"
+        let you = seat == screen.seat ? " (you)" : ""
+        line = line + Line([Span(glyphs.piece(seat), .piece(seat: seat.rawValue)), Span(" \(name)\(you)")])
+        if seat == .first { line = line + Line(" vs ") }
+    }
+    if screen.seat == nil { line = line + Line(glyphs.separator + "watching", .dim) }
+    return line
+}
+
+private func gameLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
+    var lines = [title(screen, state), ""]
+    lines += boardLines(screen, state)
+    lines.append("")
+    lines += turnLines(screen, state)
+    return lines
+}
+
+/// The board with its frame and labels: Connect Four's column numbers with the cursor's column
+/// marked above them, Reversi's letters and numbers with the cursor's cell highlighted.
+private func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
+    let glyphs = state.glyphs
+    let match = screen.match
+    let position = match.position
+    let board = position.board
+    let reversi = match.game == .reversi
+    let margin = reversi ? "    " : "  "
+    let legal = screen.isMyTurn ? Set(position.legalMoves) : []
+    let last = lastMoveCell(match)
+    var lines: [Line] = []
+
+    if reversi {
+        let letters = (0..<board.columns).map { column -> Span in
+            let label = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(column)))
+            return Span(" \(label) ", column == screen.cursor.column && screen.seat != nil ? .cursor : .frame)
+        }
+        lines.append(Line([Span(margin + " ")] + letters))
+    } else {
+        let marker = String(repeating: " ", count: margin.count + 1 + 3 * screen.cursor.column + 1) + glyphs.cursorMark
+        lines.append(screen.seat != nil && match.status != .finished ? Line(marker, .cursor) : "")
+        let numbers = (0..<board.columns).map { column in
+            Span(" \(column + 1) ", column == screen.cursor.column && screen.seat != nil ? .cursor : .frame)
+        }
+        lines.append(Line([Span(margin + " ")] + numbers))
+    }
+    let rule = String(repeating: glyphs.frame.horizontal, count: 3 * board.columns)
+    lines.append(Line(margin + glyphs.frame.topLeft + rule + glyphs.frame.topRight, .frame))
+    for row in 0..<board.rows {
+        let label = reversi ? String(format: "%2d  ", row + 1) : margin
+        var spans = [Span(label, .frame), Span(glyphs.frame.vertical, .frame)]
+        for column in 0..<board.columns {
+            let cell = Cell(row: row, column: column)
+            let isCursor = reversi && cell == screen.cursor && screen.seat != nil && match.status != .finished
+            if let seat = board[row, column] {
+                let style: Style = isCursor ? .cursor : cell == last ? .lastMove(seat: seat.rawValue) : .piece(seat: seat.rawValue)
+                spans.append(Span(" \(glyphs.piece(seat)) ", style))
+            } else if let move = position.move(atRow: row, column: column), reversi, legal.contains(move) {
+                spans.append(Span(" \(glyphs.legal) ", isCursor ? .cursor : .legal))
+            } else {
+                spans.append(Span(" \(glyphs.empty) ", isCursor ? .cursor : .dim))
+            }
+        }
+        spans.append(Span(glyphs.frame.vertical, .frame))
+        lines.append(Line(spans))
+    }
+    lines.append(Line(margin + glyphs.frame.bottomLeft + rule + glyphs.frame.bottomRight, .frame))
+    return lines
+}
+
+/// The cell of the last move: for Connect Four the top piece of its column.
+private func lastMoveCell(_ match: Match) -> Cell? {
+    guard let move = match.lastMove?.move else { return nil }
+    let board = match.position.board
+    for row in 0..<board.rows {
+        for column in 0..<board.columns where board[row, column] != nil && match.position.move(atRow: row, column: column) == move {
+            return Cell(row: row, column: column)
+        }
+    }
+    return nil
+}
+
+private func turnLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
+    let glyphs = state.glyphs
+    let match = screen.match
+    var lines: [Line] = []
+    if let score = match.position.score {
+        lines.append(Line([
+            Span("  Discs: "), Span(glyphs.piece(.first), .piece(seat: 0)), Span(" \(score[.first] ?? 0)   "),
+            Span(glyphs.piece(.second), .piece(seat: 1)), Span(" \(score[.second] ?? 0)"),
+        ]))
+    }
+    let name = { (seat: Seat) in match.names[seat.rawValue] ?? "seat \(seat.rawValue)" }
+    switch match.status {
+    case .waiting:
+        lines.append(Line("  Waiting for an opponent to join match \(screen.matchID)…", .dim))
+    case .playing:
+        guard let turn = match.turn else { break }
+        if turn == screen.seat {
+            let piece = Line(glyphs.piece(turn), .piece(seat: turn.rawValue))
+            if match.position.legalMoves == ["pass"] {
+                lines.append(Line("  Your turn (", .good) + piece + Line("): you have no move. Press Enter or p to pass.", .good))
+            } else if match.game == .reversi {
+                lines.append(Line("  Your turn (", .good) + piece + Line("): arrows or hjkl to aim, Enter to place; \(glyphs.legal) marks legal moves.", .good))
+            } else {
+                lines.append(Line("  Your turn (", .good) + piece + Line("): arrows or 1-7 to aim, Enter or Space to drop.", .good))
+            }
+        } else {
+            let who = screen.seat == nil ? "\(name(turn)) to move" : "\(name(turn)) is thinking…"
+            lines.append(Line("  ") + Line(glyphs.piece(turn), .piece(seat: turn.rawValue)) + Line(" \(who)"))
+        }
+    case .finished:
+        guard let result = match.result else { break }
+        let reason = result.reason.rawValue.replacingOccurrences(of: "_", with: " ")
+        let headline: Line
+        switch (result.winner, screen.seat) {
+        case (nil, _): headline = Line("  Draw (\(reason)).", .warning)
+        case (let winner?, let seat?) where winner == seat: headline = Line("  You won! (\(reason))", .good)
+        case (_, _?): headline = Line("  You lost (\(reason)).", .warning)
+        case (let winner?, nil): headline = Line("  \(name(winner)) won (\(reason)).", .good)
+        }
+        lines.append(headline)
+        lines.append(Line("  n: new game" + (state.hasLobby ? glyphs.separator + "l: lobby" : "") + glyphs.separator + "q: quit", .title))
+        return lines
+    }
+    lines.append(Line("  r: resign" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help" + glyphs.separator + "q: quit", .dim))
+    return lines
+}
+
+// MARK: Lobby
+
+private func lobbyLines(_ lobby: Lobby, _ state: PlayState, width: Int) -> [Line] {
+    let glyphs = state.glyphs
+    var lines = [Line(" ply", .title) + Line(glyphs.separator + "lobby"), ""]
+    if lobby.choosingGame {
+        lines.append(Line("  New match: 1 Connect Four" + glyphs.separator + "2 Reversi" + glyphs.separator + "any other key: back", .good))
+    } else {
+        lines.append(Line("  Enter: join a free seat or watch" + glyphs.separator + "v: watch" + glyphs.separator + "c: create"
+            + glyphs.separator + "r: refresh" + glyphs.separator + "q: quit", .dim))
+    }
+    lines.append("")
+    lines.append(Line("    " + pad("MATCH", 12) + pad("GAME", 14) + pad("STATUS", 10) + "PLAYERS", .frame))
+    if lobby.matches.isEmpty {
+        lines.append(Line(lobby.loading ? "    Loading…" : "    No matches yet: press c to create one.", .dim))
+    }
+    for (index, match) in lobby.matches.enumerated() {
+        let players = match.seats.map { $0.name ?? "(free)" }.joined(separator: " vs ")
+        let text = pad(match.id, 12) + pad(match.game.title, 14) + pad(match.status.rawValue, 10) + players
+        lines.append(index == lobby.selected ? Line("  > " + text, .cursor) : Line("    " + text))
+    }
+    return lines
+}
+
+private func pad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? String(text.prefix(width - 1)) + " " : text + String(repeating: " ", count: width - text.count)
+}
+
+// MARK: Help
+
+private func helpLines(_ state: PlayState) -> [Line] {
+    let glyphs = state.glyphs
+    return [
+        Line(" ply", .title) + Line(glyphs.separator + "help"),
+        "",
+        Line("  In a game", .title),
+        "    arrows or h j k l   move the cursor (Reversi: any cell; Connect Four: a column)",
+        "    Enter or Space      play at the cursor (Connect Four: drop in that column)",
+        "    1 to 7              Connect Four: drop in that column",
+        "    p                   Reversi: pass (only when you have no move)",
+        "    r, then y           resign",
+        "    n                   after a game: a new game",
+        "    l                   after a game: back to the lobby (on a server)",
+        Line("  Anywhere", .title),
+        "    w                   show or hide the wire view: the latest exchanges as they crossed the wire",
+        "    ?                   show or hide this help",
+        "    q                   quit (Ctrl-C too)",
+        "",
+        Line("  The status bar shows the transport, the connection, the round trip of your moves", .dim),
+        Line("  (last, p50, p99), the bytes sent and received, HTTP requests and reconnects.", .dim),
+        Line("  Press any key to go back.", .dim),
+    ]
+}
+
+// MARK: Wire view
+
+/// The latest exchanges, newest last: HTTP request and status lines, or WebSocket frames,
+/// each with its overhead (head) and payload (body) in bytes.
+private func wireLines(_ state: PlayState, width: Int, height: Int) -> [Line] {
+    guard height >= 3 else { return [] }
+    let glyphs = state.glyphs
+    let columns = "  head   body"
+    var lines = [Line(pad("  Wire view (\(state.network.transport)): latest exchanges", width - columns.count) + columns, .title)]
+    let records = state.network.records.suffix(height - 1)
+    if records.isEmpty { lines.append(Line("  Nothing has crossed the wire yet.", .dim)) }
+    for record in records {
+        let arrow = record.direction == .sent ? glyphs.sent : glyphs.received
+        let what: String
+        switch record.kind {
+        case .request(let line), .response(let line): what = line
+        case .frame(let opcode): what = "\(opcode) frame"
+        case .connection(let event): what = event
+        }
+        let numbers: String
+        if case .connection = record.kind {
+            numbers = ""
+        } else {
+            numbers = String(format: "%6d %6d", record.overheadBytes, record.payloadBytes)
+        }
+        let text = "  \(arrow) " + what
+        let room = width - numbers.count - 1
+        let clipped = text.count > room ? String(text.prefix(max(0, room - 1))) + "…" : text
+        lines.append(Line(pad(clipped, room + 1) + numbers, record.direction == .sent ? .plain : .dim))
+    }
+    return lines
+}
+
+// MARK: Notice and status
+
+private func noticeLines(_ state: PlayState) -> [Line] {
+    switch state.notice {
+    case .info(let text): [Line("  " + text, .good)]
+    case .error(let text): [Line("  " + text, .warning)]
+    case nil: [""]
+    }
+}
+
+private func statusLine(_ state: PlayState, now: ContinuousClock.Instant) -> Line {
+    let network = state.network
+    let glyphs = state.glyphs
+    var parts = [" \(network.transport)"]
+    switch network.state {
+    case .connected: parts.append("connected")
+    case .reconnecting(let attempt, let retryAt):
+        let seconds = max(0, Double((retryAt - now).components.attoseconds) / 1e18 + Double((retryAt - now).components.seconds))
+        parts.append(String(format: "reconnecting in %.1f s (attempt %d)", seconds, attempt))
+    case .failed(let error): parts.append("failed: \(error.code)")
+    case .closed: parts.append("closed")
+    case nil: parts.append("not connected")
+    }
+    let trips = network.roundTrips
+    if let last = trips.last {
+        parts.append("rtt \(milliseconds(last)) (p50 \(trips.p50.map(milliseconds) ?? "-"), p99 \(trips.p99.map(milliseconds) ?? "-"))")
+    } else {
+        parts.append("rtt -")
+    }
+    let totals = network.totals
+    parts.append("\(glyphs.up)\(bytes(totals.bytesSent)) \(glyphs.down)\(bytes(totals.bytesReceived))")
+    parts.append("\(totals.httpRequests) HTTP requests")
+    parts.append("\(totals.reconnects) reconnects")
+    return Line(parts.joined(separator: glyphs.separator) + " ", .status)
+}
+
+func milliseconds(_ duration: Duration) -> String {
+    let (seconds, attoseconds) = duration.components
+    return String(format: "%.2f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+}
+
+func bytes(_ count: Int) -> String {
+    switch count {
+    case ..<1000: "\(count) B"
+    case ..<1_000_000: String(format: "%.1f kB", Double(count) / 1000)
+    default: String(format: "%.1f MB", Double(count) / 1_000_000)
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import PlyBots
+import PlyClient
+import PlyEngine
+import PlyTerminal
+
+extension TransportKind: ExpressibleByArgument {}
+
+struct PlayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "play",
+        abstract: "Play in the terminal: at once against a bot, or on a server's lobby.",
+        discussion: """
+        Without --server, ply starts a server inside this process on a free loopback port and a \
+        bot to play against, and opens a game at once. With --server, it opens that server's \
+        lobby: create a match, join a free seat, or watch. Press ? in the game for the keys.
+        """
+    )
+
+    @Option(help: "A ply server, http://HOST:PORT; without it, an embedded server and a bot.")
+    var server: String?
+
+    @Option(help: "ws, longpoll or auto (WebSocket, falling back to long-polling).")
+    var transport: TransportKind = .webSocket
+
+    @Option(help: "The game against the bot: connect4 or reversi.")
+    var game: GameID = .connect4
+
+    @Option(help: "The bot's strategy: random, greedy or minimax.")
+    var bot = "minimax"
+
+    @Option(help: "How many moves the bot's minimax looks ahead.")
+    var depth = 4
+
+    @Option(help: "The bot's thinking time in milliseconds, MIN-MAX.")
+    var botThink = "300-700"
+
+    @Option(help: "Your name on the board.")
+    var name = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : String($0.prefix(16)) } ?? "player"
+
+    @Option(help: "The seed of the bot's choices.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Draw with ASCII characters only.")
+    var ascii = false
+
+    @Flag(help: "No colours (also when NO_COLOR is set).")
+    var noColor = false
+
+    func validate() throws {
+        if let server, Endpoint(server) == nil { throw ValidationError("--server must look like http://HOST:PORT") }
+        guard Strategy(name: bot, depth: depth) != nil else { throw ValidationError("--bot must be random, greedy or minimax") }
+        guard thinkTime != nil else { throw ValidationError("--bot-think must be MIN-MAX milliseconds, e.g. 300-700") }
+        guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw ValidationError("ply play needs a terminal") }
+    }
+
+    private var thinkTime: ClosedRange<Duration>? {
+        let parts = botThink.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { return nil }
+        return .milliseconds(parts[0]) ... .milliseconds(parts[1])
+    }
+
+    @MainActor
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
+            .server(endpoint)
+        } else {
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed)
+        }
+        let app = TerminalApp(
+            venue: venue,
+            transport: transport,
+            name: name,
+            glyphs: ascii ? .ascii : Glyphs.forEnvironment(environment),
+            colour: !noColor && (environment["NO_COLOR"] ?? "").isEmpty
+        )
+        try await app.run()
+        if app.wasInterrupted { throw ExitCode(130) }
+    }
+}

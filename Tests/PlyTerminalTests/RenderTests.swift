@@ -1,0 +1,168 @@
+import PlyClient
+import PlyEngine
+import PlyWire
+import Testing
+@testable import PlyTerminal
+
+/// A match replica after these moves, with ann (seat 0) against bob.
+func replica(_ game: GameID, _ moves: [String] = []) throws -> Match {
+    var match = try Match(game: game)
+    try match.join(name: "ann")
+    try match.join(name: "bob")
+    for move in moves { try match.play(move, by: match.turn!, against: match.version) }
+    return match
+}
+
+func gameState(_ match: Match, seat: Seat? = .first, glyphs: Glyphs = .ascii, hasLobby: Bool = false) -> PlayState {
+    var state = PlayState(mode: .game(GameScreen(matchID: "m1", seat: seat, match: match, againstBot: !hasLobby)),
+                          transport: .webSocket, hasLobby: hasLobby, glyphs: glyphs, colour: false)
+    state.network.state = .connected
+    return state
+}
+
+func screenText(_ state: PlayState, width: Int = 80, height: Int = 24, now: ContinuousClock.Instant = .now) -> [String] {
+    render(state, width: width, height: height, now: now).map(\.text)
+}
+
+struct RenderTests {
+    @Test func aConnectFourBoardAsText() throws {
+        let lines = screenText(gameState(try replica(.connect4, ["4", "4", "3"])))
+        #expect(lines[0] == " ply | Connect Four | match m1 | X ann (you) vs O bob")
+        #expect(Array(lines[2...11]) == [
+            "             v",
+            "    1  2  3  4  5  6  7 ",
+            "  +---------------------+",
+            "  | .  .  .  .  .  .  . |",
+            "  | .  .  .  .  .  .  . |",
+            "  | .  .  .  .  .  .  . |",
+            "  | .  .  .  .  .  .  . |",
+            "  | .  .  .  O  .  .  . |",
+            "  | .  .  X  X  .  .  . |",
+            "  +---------------------+",
+        ])
+        #expect(lines.contains { $0.contains("bob is thinking") })
+    }
+
+    @Test func theLastMoveAndTheCursorAreHighlighted() throws {
+        let lines = render(gameState(try replica(.connect4, ["4", "4", "3"])), width: 80, height: 24)
+        let bottomRow = lines[10].spans
+        #expect(bottomRow.contains(Span(" X ", .lastMove(seat: 0))), "column 3's piece is the last move")
+        #expect(bottomRow.contains(Span(" X ", .piece(seat: 0))))
+        #expect(lines[3].spans.contains(Span(" 4 ", .cursor)), "the cursor starts on the middle column")
+    }
+
+    @Test func reversiMarksTheLegalMovesOnYourTurn() throws {
+        let lines = screenText(gameState(try replica(.reversi)))
+        #expect(Array(lines[2...12]) == [
+            "      a  b  c  d  e  f  g  h ",
+            "    +------------------------+",
+            " 1  | .  .  .  .  .  .  .  . |",
+            " 2  | .  .  .  .  .  .  .  . |",
+            " 3  | .  .  .  +  .  .  .  . |",
+            " 4  | .  .  +  O  X  .  .  . |",
+            " 5  | .  .  .  X  O  +  .  . |",
+            " 6  | .  .  .  .  +  .  .  . |",
+            " 7  | .  .  .  .  .  .  .  . |",
+            " 8  | .  .  .  .  .  .  .  . |",
+            "    +------------------------+",
+        ])
+        #expect(lines.contains("  Discs: X 2   O 2"))
+        // Not your turn: no marks.
+        let theirs = screenText(gameState(try replica(.reversi, ["d3"])))
+        #expect(!theirs[4...11].joined().contains("+"))
+    }
+
+    @Test func unicodePiecesWhenTheLocaleAllowsThem() throws {
+        #expect(Glyphs.forEnvironment(["LANG": "en_US.UTF-8"]) == .unicode)
+        #expect(Glyphs.forEnvironment(["LC_ALL": "C", "LANG": "en_US.UTF-8"]) == .ascii)
+        #expect(Glyphs.forEnvironment([:]) == .ascii)
+        let lines = screenText(gameState(try replica(.connect4, ["4"]), glyphs: .unicode))
+        #expect(lines[10] == "  │ ·  ·  ·  ●  ·  ·  · │")
+    }
+
+    @Test func theResultOffersARematch() throws {
+        var match = try replica(.connect4, ["1", "2", "1", "2", "1", "2", "1"])
+        #expect(match.result?.winner == .first)
+        #expect(screenText(gameState(match)).contains("  You won! (four in a row)"))
+        #expect(screenText(gameState(match)).contains("  n: new game | q: quit"))
+        #expect(screenText(gameState(match, seat: .second, hasLobby: true)).contains("  You lost (four in a row)."))
+        #expect(screenText(gameState(match, seat: .second, hasLobby: true)).contains("  n: new game | l: lobby | q: quit"))
+        #expect(screenText(gameState(match, seat: nil, hasLobby: true)).contains("  ann won (four in a row)."))
+        try match = replica(.connect4, ["4"])
+        try match.resign(.second, against: match.version)
+        #expect(screenText(gameState(match)).contains("  You won! (resignation)"))
+    }
+
+    @Test func theStatusBarShowsTheConnectionAndItsCost() throws {
+        var state = gameState(try replica(.connect4))
+        var totals = WireTotals()
+        totals.bytesSent = 1234
+        totals.bytesReceived = 56_789
+        totals.httpRequests = 7
+        totals.reconnects = 2
+        state.network.totals = totals
+        state.network.roundTrips = RoundTrips(count: 3, last: .microseconds(420), p50: .microseconds(380), p99: .microseconds(1200))
+        let bar = " WebSocket | connected | rtt 0.42 ms (p50 0.38 ms, p99 1.20 ms) | up 1.2 kB down 56.8 kB | 7 HTTP requests | 2 reconnects "
+        #expect(screenText(state, width: 140).last == bar + String(repeating: " ", count: 140 - bar.count))
+        let now = ContinuousClock.now
+        state.network.state = .reconnecting(attempt: 3, retryAt: now + .milliseconds(1500))
+        #expect(screenText(state, now: now).last?.contains("reconnecting in 1.5 s (attempt 3)") == true)
+        state.network.state = .failed(WireError(.unknownMatch, "gone"))
+        #expect(screenText(state).last?.contains("failed: match/not_found") == true)
+    }
+
+    @Test func theWireViewShowsEachExchangeWithItsHeadAndBody() throws {
+        var state = gameState(try replica(.connect4))
+        state.showWire = true
+        state.network.transport = .longPoll
+        state.network.records = [
+            WireRecord(.sent, .request("POST /matches/m1/commands HTTP/1.1"), overhead: 176, payload: 32),
+            WireRecord(.received, .response("HTTP/1.1 200 OK"), overhead: 108, payload: 20),
+            WireRecord(.sent, .frame("text"), overhead: 6, payload: 39),
+        ]
+        let lines = screenText(state)
+        let start = try #require(lines.firstIndex { $0.contains("Wire view (long-polling)") })
+        #expect(lines[start].hasSuffix("head   body"))
+        #expect(lines[start + 1].hasPrefix("  > POST /matches/m1/commands HTTP/1.1"))
+        #expect(lines[start + 1].hasSuffix("   176     32"))
+        #expect(lines[start + 2].hasPrefix("  < HTTP/1.1 200 OK"))
+        #expect(lines[start + 2].hasSuffix("   108     20"))
+        #expect(lines[start + 3].hasPrefix("  > text frame"))
+        #expect(lines[start + 3].hasSuffix("     6     39"))
+    }
+
+    @Test func aTerminalTooSmallGetsAClearMessage() throws {
+        let lines = screenText(gameState(try replica(.reversi)), width: 50, height: 12)
+        #expect(lines.count == 12)
+        #expect(lines.contains("Terminal too small: 50x12, ply needs 60x20."))
+    }
+
+    @Test(arguments: [(60, 20), (80, 24), (100, 30), (200, 60)])
+    func everyScreenFillsTheTerminalExactly(width: Int, height: Int) throws {
+        var states = [gameState(try replica(.reversi, ["d3", "c5"])), gameState(try replica(.connect4), glyphs: .unicode)]
+        states[0].showWire = true
+        states[0].network.records = Array(repeating: WireRecord(.received, .frame("text"), overhead: 2, payload: 44), count: 80)
+        var lobby = Lobby()
+        lobby.matches = [MatchSnapshot(id: "abc", match: try replica(.connect4))]
+        states.append(PlayState(mode: .lobby(lobby), transport: .auto, hasLobby: true))
+        var help = states[1]
+        help.showHelp = true
+        states.append(help)
+        for state in states {
+            let lines = render(state, width: width, height: height)
+            #expect(lines.count == height)
+            #expect(lines.allSatisfy { $0.width <= width })
+        }
+    }
+
+    @Test func theLobbyListsMatchesWithTheSelectionMarked() throws {
+        var lobby = Lobby()
+        lobby.loading = false
+        lobby.matches = [MatchSnapshot(id: "m1", match: try replica(.connect4)), MatchSnapshot(id: "m2", match: try Match(game: .reversi))]
+        lobby.selected = 1
+        let lines = screenText(PlayState(mode: .lobby(lobby), transport: .webSocket, hasLobby: true, glyphs: .ascii))
+        #expect(lines.contains("    MATCH       GAME          STATUS    PLAYERS"))
+        #expect(lines.contains("    m1          Connect Four  playing   ann vs bob"))
+        #expect(lines.contains("  > m2          Reversi       waiting   (free) vs (free)"))
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// Runs a program and returns what it printed; throws if it fails. The output goes to a file
+/// (a tmux server started by the command would hold a pipe open forever), and the child is
+/// reaped with `waitpid` directly.
+@discardableResult
+func run(_ arguments: [String]) throws -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("ply-run-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = (["/usr/bin/env"] + arguments).map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    var pid: pid_t = 0
+    guard posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ) == 0 else {
+        throw CommandFailure(command: arguments.joined(separator: " "), output: "could not start")
+    }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
+        throw CommandFailure(command: arguments.joined(separator: " "), output: text)
+    }
+    return text
+}
+
+struct CommandFailure: Error, CustomStringConvertible {
+    let command: String
+    let output: String
+    var description: String { "\(command) failed: \(output)" }
+}
+
+let tmuxAvailable = (try? run(["tmux", "-V"])) != nil
+
+/// tmux on a server of its own, so the tests never touch a person's sessions.
+@discardableResult
+func tmux(_ arguments: [String]) throws -> String {
+    try run(["tmux", "-L", "ply-tests"] + arguments)
+}
+
+/// `ply play` as a person uses it: in a terminal (tmux), typing keys, reading the screen.
+@Suite(.enabled(if: tmuxAvailable, "needs tmux"), .timeLimit(.minutes(2)))
+struct TmuxTests {
+    /// The `ply` binary that `swift test` built next to this test bundle.
+    static let ply = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ply").path
+
+    @Test(arguments: ["ws", "longpoll"])
+    func aWholeGameAgainstTheEmbeddedBot(transport: String) async throws {
+        let session = "ply-e2e-\(transport)-\(getpid())"
+        try tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                 "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --bot random --bot-think 0-20 --seed 3; echo PLY-EXIT=$?; sleep 30"])
+        defer { _ = try? tmux(["kill-session", "-t", session]) }
+
+        var screen = ""
+        var column = 0
+        var moves = 0
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try tmux(["capture-pane", "-p", "-t", session])
+            if ["You won", "You lost", "Draw ("].contains(where: screen.contains) { break }
+            // On our turn, drop in the next column along; a full column is refused and we go on.
+            if screen.contains("Your turn") {
+                column = column % 7 + 1
+                moves += 1
+                try tmux(["send-keys", "-t", session, "\(column)"])
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(["You won", "You lost", "Draw ("].contains(where: screen.contains), "\(screen)")
+        #expect(screen.contains("n: new game | q: quit") || screen.contains("n: new game · q: quit"))
+        #expect(screen.contains("┌─────────────────────┐"))
+        #expect(screen.contains("(you) vs ○ bot") || screen.contains("● bot vs ○"))
+        let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
+        #expect(status.contains(transport == "ws" ? "WebSocket" : "long-polling"), "\(status)")
+        #expect(status.contains("connected"))
+        if transport == "longpoll" { #expect(!status.contains(" 0 HTTP requests")) }
+        let pieces = screen.filter { $0 == "●" || $0 == "○" }.count
+        #expect(pieces >= 7 + 2, "a finished game has at least 7 pieces on the board, plus the two in the title")
+        #expect(moves >= 4)
+
+        try tmux(["send-keys", "-t", session, "q"])
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try tmux(["capture-pane", "-p", "-t", session])
+            if screen.contains("PLY-EXIT=") { break }
+        }
+        #expect(screen.contains("PLY-EXIT=0"), "q leaves ply with status 0 and the shell's screen back: \(screen)")
+    }
+
+    @Test func ctrlCRestoresTheTerminal() async throws {
+        let session = "ply-e2e-sigint-\(getpid())"
+        try tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                 "env LANG=C.UTF-8 \(Self.ply) play --game reversi; echo PLY-EXIT=$?; sleep 30"])
+        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        var screen = ""
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try tmux(["capture-pane", "-p", "-t", session])
+            if screen.contains("a  b  c  d  e  f  g  h") { break }
+        }
+        #expect(screen.contains("Reversi"))
+        try tmux(["send-keys", "-t", session, "C-c"])
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try tmux(["capture-pane", "-p", "-t", session])
+            if screen.contains("PLY-EXIT=") { break }
+        }
+        #expect(screen.contains("PLY-EXIT=130"))
+        #expect(!screen.contains("a  b  c  d"), "the game's screen is gone: the terminal is restored")
+    }
+}
