@@ -9,6 +9,7 @@
 //   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
 //   PlyRelay     a TCP relay that delays, counts and cuts traffic (tests, benchmark)
 //   PlyTerminal  the ncurses client: a pure model and view, and a thin ncurses shell (CNcurses)
+//   PlyBench     the benchmark: both transports and a raw TCP floor, side by side
 //   ply          the one executable
 import PackageDescription
 
@@ -24,6 +25,7 @@ let package = Package(
         .library(name: "PlyBots", targets: ["PlyBots"]),
         .library(name: "PlyRelay", targets: ["PlyRelay"]),
         .library(name: "PlyTerminal", targets: ["PlyTerminal"]),
+        .library(name: "PlyBench", targets: ["PlyBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -85,6 +87,21 @@ let package = Package(
         .systemLibrary(name: "CNcurses", providers: [.apt(["libncurses-dev"])]),
         // The terminal client: state, update and render are pure; Screen is the only ncurses user.
         .target(name: "PlyTerminal", dependencies: ["PlyEngine", "PlyWire", "PlyClient", "PlyBots", "PlyServer", "CNcurses"]),
+        // The benchmark: ply serve and the raw TCP floor as child processes, bots as load, reports.
+        .target(
+            name: "PlyBench",
+            dependencies: [
+                "PlyEngine",
+                "PlyWire",
+                "PlyClient",
+                "PlyRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "ply",
             dependencies: [
@@ -94,6 +111,7 @@ let package = Package(
                 "PlyClient",
                 "PlyBots",
                 "PlyTerminal",
+                "PlyBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

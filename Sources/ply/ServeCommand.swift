@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PlyServer
 
@@ -31,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
         }()
         let configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
         let server = PlyServer(configuration: configuration, logger: logger) { port in
-            logger.info("listening", metadata: ["address": "http://\(configuration.host):\(port)"])
+            // A line for people and for scripts (ply bench waits for it).
+            FileHandle.standardOutput.write(Data("ply serve listening on http://\(configuration.host):\(port)\n".utf8))
         }
         try await server.run()
     }

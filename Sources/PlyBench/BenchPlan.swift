@@ -1,0 +1,60 @@
+import PlyClient
+import PlyEngine
+import PlyRelay
+
+/// What the benchmark compares: ply's two transports and the raw TCP floor.
+public enum BenchTransport: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    case webSocket = "ws"
+    case longPoll = "longpoll"
+    case floor
+
+    public var description: String {
+        switch self {
+        case .webSocket: "WebSocket"
+        case .longPoll: "long-polling"
+        case .floor: "raw TCP floor"
+        }
+    }
+
+    var kind: TransportKind? {
+        switch self {
+        case .webSocket: .webSocket
+        case .longPoll: .longPoll
+        case .floor: nil
+        }
+    }
+}
+
+/// A benchmark run: which transports, at which levels of concurrent matches, for how long.
+public struct BenchPlan: Sendable, Codable {
+    public var transports: [BenchTransport] = [.floor, .webSocket, .longPoll]
+    /// Concurrent matches per level.
+    public var levels: [Int] = [1, 10, 100, 1000]
+    public var game: GameID = .connect4
+    /// Think time per move, drawn uniformly from this range (milliseconds); nil saturates.
+    public var thinkMilliseconds: ClosedRange<Int>? = 50...150
+    /// Spectators per match, besides the two seats.
+    public var spectators = 0
+    public var warmup: Duration = .seconds(2)
+    public var duration: Duration = .seconds(10)
+    public var seed: UInt64 = 1
+    /// A simulated network between clients and server: round-trip time and jitter, in milliseconds.
+    public var rttMilliseconds: Int = 0
+    public var jitterMilliseconds: Int = 0
+    /// Idle clients to hold open on each transport, to measure memory per client (0: skip).
+    public var hold = 0
+    /// A running server to use instead of starting `ply serve` (then its CPU and memory are not read).
+    public var server: String?
+
+    public init() {}
+
+    var latency: TCPRelay.Latency? {
+        rttMilliseconds > 0 || jitterMilliseconds > 0
+            ? TCPRelay.Latency(oneWay: .microseconds(rttMilliseconds * 500), jitter: .microseconds(jitterMilliseconds * 500))
+            : nil
+    }
+
+    var thinkDescription: String {
+        thinkMilliseconds.map { "\($0.lowerBound)-\($0.upperBound) ms think time" } ?? "no think time (saturation)"
+    }
+}

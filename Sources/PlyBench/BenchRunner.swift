@@ -1,0 +1,288 @@
+import Foundation
+import Histogram
+import PlyClient
+import PlyEngine
+import PlyRelay
+import PlyWire
+
+/// Latency percentiles from a histogram of microseconds.
+public struct LatencySummary: Sendable, Codable, Hashable {
+    public var count: Int
+    public var p50: Double
+    public var p90: Double
+    public var p99: Double
+    public var p999: Double
+    public var max: Double
+    public var mean: Double
+    /// (percentile, microseconds) pairs for charts, from 0 to 100 on a log-of-the-tail scale.
+    public var curve: [[Double]]
+
+    static let curvePercentiles: [Double] = [0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96.875, 97.5, 98.4375, 99,
+                                             99.2188, 99.5, 99.6094, 99.75, 99.8047, 99.9, 99.9023, 99.95, 99.99, 99.999, 100]
+
+    init(_ histogram: Histogram<UInt64>) {
+        let total = Int(histogram.totalCount)
+        func at(_ percentile: Double) -> Double { total == 0 ? 0 : Double(histogram.valueAtPercentile(percentile)) }
+        count = total
+        p50 = at(50)
+        p90 = at(90)
+        p99 = at(99)
+        p999 = at(99.9)
+        max = total == 0 ? 0 : Double(histogram.max)
+        mean = total == 0 ? 0 : histogram.mean
+        curve = total == 0 ? [] : Self.curvePercentiles.map { [$0, at($0)] }
+    }
+}
+
+/// What one transport did at one level of concurrent matches, over the measurement window.
+public struct LevelResult: Sendable, Codable {
+    public var transport: BenchTransport
+    public var matches: Int
+    /// Connected clients: two seats per match plus spectators.
+    public var clients: Int
+    public var seconds: Double
+    public var moves: Int
+    public var movesPerSecond: Double
+    public var errors: Int
+    public var errorSamples: [String]
+    /// From when a move was due to when the opponent's client had its event (microseconds).
+    public var latency: LatencySummary
+    /// From a command's send to its acknowledgement (microseconds); none on the floor.
+    public var acknowledgement: LatencySummary?
+    public var latencyHistogram: Histogram<UInt64>
+    /// Bytes per move counted at the clients' sockets, all connections of the level together.
+    public var bytesUpPerMove: Double?
+    public var bytesDownPerMove: Double?
+    public var overheadUpPerMove: Double?
+    public var overheadDownPerMove: Double?
+    public var requestsPerMove: Double?
+    public var connectionsPerMove: Double?
+    /// Server CPU (user + system) per move, and as a share of one core.
+    public var serverMicrosPerMove: Double?
+    public var serverCPUShare: Double?
+    /// Server resident memory at the end of the window, and its growth per connected client.
+    public var serverResidentBytes: Int?
+    public var serverBytesPerClient: Double?
+}
+
+/// How many idle clients one transport held, and what each cost the server in memory.
+public struct HoldResult: Sendable, Codable {
+    public var transport: BenchTransport
+    public var requested: Int
+    public var held: Int
+    public var secondsToConnect: Double
+    public var serverBytesPerClient: Double?
+    public var failures: Int
+}
+
+/// The machine a run was measured on.
+public struct Machine: Sendable, Codable {
+    public var cpu: String
+    public var cores: Int
+    public var memoryGiB: Double
+    public var kernel: String
+    public var os: String
+
+    static func current() -> Machine {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+            .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
+        let kilobytes = meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal") }?
+            .split(separator: " ").compactMap { Double($0) }.first ?? 0
+        let release = (try? String(contentsOfFile: "/proc/sys/kernel/osrelease", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return Machine(cpu: model, cores: ProcessInfo.processInfo.activeProcessorCount, memoryGiB: kilobytes / 1_048_576,
+                       kernel: release, os: ProcessInfo.processInfo.operatingSystemVersionString)
+    }
+}
+
+/// Everything a run measured: `results.json`.
+public struct BenchResults: Sendable, Codable {
+    public var date: Date
+    public var machine: Machine
+    public var command: String
+    public var plan: BenchPlan
+    public var levels: [LevelResult] = []
+    public var holds: [HoldResult] = []
+}
+
+/// Progress for the terminal: which step, and how far through the whole run.
+public struct BenchProgress: Sendable {
+    public var step: String
+    public var fraction: Double
+}
+
+/// Runs a plan: for each level and transport, N matches of seeded random games (against
+/// `ply serve` or the floor, each a child process), a warm-up, then a measured window; then
+/// the hold phase.
+public struct BenchRunner: Sendable {
+    public let plan: BenchPlan
+    public let executable: String
+    public let logDirectory: URL?
+
+    public init(plan: BenchPlan, executable: String = ChildProcess.currentExecutable, logDirectory: URL? = nil) {
+        self.plan = plan
+        self.executable = executable
+        self.logDirectory = logDirectory
+    }
+
+    public func run(command: String, progress: @escaping @Sendable (BenchProgress) -> Void) async throws -> BenchResults {
+        var results = BenchResults(date: Date(), machine: .current(), command: command, plan: plan)
+        let steps = Double(plan.levels.count * plan.transports.count + (plan.hold > 0 ? 2 : 0))
+        var done = 0.0
+        for level in plan.levels {
+            for transport in plan.transports {
+                let report: @Sendable (Double) -> Void = { [done] part in
+                    progress(BenchProgress(step: "\(transport) · \(level) matches", fraction: (done + part) / steps))
+                }
+                results.levels.append(try await runLevel(transport, matches: level, report: report))
+                done += 1
+            }
+        }
+        if plan.hold > 0 {
+            for transport in [BenchTransport.webSocket, .longPoll] {
+                let report: @Sendable (Double) -> Void = { [done] part in
+                    progress(BenchProgress(step: "holding \(plan.hold) idle \(transport) clients", fraction: (done + part) / steps))
+                }
+                results.holds.append(try await runHold(transport, report: report))
+                done += 1
+            }
+        }
+        progress(BenchProgress(step: "done", fraction: 1))
+        return results
+    }
+
+    // MARK: Servers
+
+    /// A fresh server (or floor) for each measurement, so that each starts from the same state.
+    private func startServer(_ transport: BenchTransport) async throws -> (host: String, port: Int, child: ChildProcess?) {
+        if transport != .floor, let server = plan.server {
+            guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
+            return (endpoint.host, endpoint.port, nil)
+        }
+        let arguments = transport == .floor
+            ? ["floor", "--port", "0"]
+            : ["serve", "--port", "0", "--log-level", "warning"]
+        let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-server.log")
+        let child = try await ChildProcess.start(executable, arguments, log: log)
+        return ("127.0.0.1", child.port, child)
+    }
+
+    // MARK: Levels
+
+    private func runLevel(_ transport: BenchTransport, matches: Int, report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
+        let (host, port, child) = try await startServer(transport)
+        // The simulated network, when there is one, sits between every client and the server.
+        let relay: TCPRelay? = if let latency = plan.latency {
+            try await TCPRelay.start(to: host, port: port, latency: latency)
+        } else {
+            nil
+        }
+        let clientHost = relay == nil ? host : "127.0.0.1"
+        let clientPort = relay?.port ?? port
+
+        let ledger = Ledger()
+        let stats = WireStats()
+        let api = transport == .floor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort))
+        let context = SlotContext(plan: plan, host: clientHost, port: clientPort, ledger: ledger, stats: stats, api: api)
+        try await Task.sleep(for: .milliseconds(300))
+        let baseline = child?.usage
+
+        let tasks: [Task<Void, Never>] = (0..<matches).map { index in
+            if let kind = transport.kind {
+                let slot = PlySlot(index: index, kind: kind, context: context)
+                return Task { await slot.run() }
+            }
+            let slot = FloorSlot(index: index, level: matches, context: context)
+            return Task { await slot.run() }
+        }
+        let total = plan.warmup + plan.duration
+        try await Task.sleep(for: plan.warmup)
+        let startTotals = stats.totals, startUsage = child?.usage, started = ContinuousClock.now
+        ledger.measuring = true
+        while ContinuousClock.now - started < plan.duration {
+            try await Task.sleep(for: .milliseconds(250))
+            report(min(1, (plan.warmup + (ContinuousClock.now - started)) / total))
+        }
+        ledger.measuring = false
+        let endTotals = stats.totals, endUsage = child?.usage, seconds = (ContinuousClock.now - started) / .seconds(1)
+
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+        await api?.close()
+        await relay?.stop()
+        await child?.stop()
+
+        let (latency, acknowledgement, moves, errors, samples) = ledger.snapshot
+        let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
+        var result = LevelResult(
+            transport: transport, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
+            seconds: seconds, moves: moves, movesPerSecond: Double(moves) / max(seconds, 0.001),
+            errors: errors, errorSamples: samples,
+            latency: LatencySummary(latency),
+            acknowledgement: transport == .floor ? nil : LatencySummary(acknowledgement),
+            latencyHistogram: latency,
+            bytesUpPerMove: perMove(endTotals.bytesSent - startTotals.bytesSent),
+            bytesDownPerMove: perMove(endTotals.bytesReceived - startTotals.bytesReceived),
+            overheadUpPerMove: perMove(endTotals.overheadSent - startTotals.overheadSent),
+            overheadDownPerMove: perMove(endTotals.overheadReceived - startTotals.overheadReceived),
+            requestsPerMove: perMove(endTotals.httpRequests - startTotals.httpRequests),
+            connectionsPerMove: perMove(endTotals.tcpConnections - startTotals.tcpConnections)
+        )
+        if let startUsage, let endUsage, moves > 0 {
+            result.serverMicrosPerMove = (endUsage.cpuSeconds - startUsage.cpuSeconds) * 1e6 / Double(moves)
+            result.serverCPUShare = (endUsage.cpuSeconds - startUsage.cpuSeconds) / seconds
+            result.serverResidentBytes = endUsage.residentBytes
+            if let baseline { result.serverBytesPerClient = Double(endUsage.residentBytes - baseline.residentBytes) / Double(result.clients) }
+        }
+        return result
+    }
+
+    // MARK: Holding idle clients
+
+    /// Opens `plan.hold` idle spectators of one match (each WebSocket open, each long poll
+    /// held by the server) and reads what they cost the server.
+    private func runHold(_ transport: BenchTransport, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
+        guard let kind = transport.kind else { throw BenchError.badPlan("the floor holds no clients") }
+        let (host, port, child) = try await startServer(transport)
+        let endpoint = Endpoint(host: host, port: port)
+        let api = PlyAPI(endpoint: endpoint)
+        let match = try await api.createMatch(plan.game).id
+        try await Task.sleep(for: .milliseconds(500))
+        let baseline = child?.usage
+        let started = ContinuousClock.now
+        let options = ConnectionOptions(pollWait: 60, pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
+        let stats = WireStats()
+        var connections: [MatchConnection] = []
+        var failures = 0
+        let batch = 250
+        for start in stride(from: 0, to: plan.hold, by: batch) {
+            let opened = await withTaskGroup(of: MatchConnection?.self) { group in
+                for _ in start..<min(start + batch, plan.hold) {
+                    group.addTask { try? await MatchConnection.open(to: endpoint, match: match, transport: kind, options: options, stats: stats) }
+                }
+                var opened: [MatchConnection?] = []
+                for await connection in group { opened.append(connection) }
+                return opened
+            }
+            connections += opened.compactMap { $0 }
+            failures += opened.filter { $0 == nil }.count
+            report(Double(start + batch) / Double(plan.hold) * 0.8)
+        }
+        let secondsToConnect = (ContinuousClock.now - started) / .seconds(1)
+        // Let the polls settle into their held state, then read the server's memory.
+        try await Task.sleep(for: .seconds(2))
+        let held = connections.filter { $0.state == .connected }.count
+        let usage = child?.usage
+        report(0.9)
+        for connection in connections { connection.close() }
+        await api.close()
+        await child?.stop()
+        var result = HoldResult(transport: transport, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
+                                serverBytesPerClient: nil, failures: failures)
+        if let baseline, let usage, held > 0 {
+            result.serverBytesPerClient = Double(usage.residentBytes - baseline.residentBytes) / Double(held)
+        }
+        return result
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+
+/// SVG charts of a run: latency percentile curves per level (one line per transport, on
+/// HdrHistogram's "log of the tail" axis), and bytes per move by transport.
+struct Charts {
+    let results: BenchResults
+
+    static let colours: [BenchTransport: String] = [.floor: "#888888", .webSocket: "#1f77b4", .longPoll: "#d62728"]
+
+    var all: [(String, String)] {
+        Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) } + [("bytes-per-move.svg", bytesPerMove())]
+    }
+
+    private static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+    }
+
+    /// Percentile p maps to -log10(1 - p/100): 90% at 1, 99% at 2, 99.9% at 3; 100% sits at 5.
+    private static func tail(_ percentile: Double) -> Double {
+        percentile >= 100 ? 5 : min(5, -log10(1 - percentile / 100))
+    }
+
+    func latency(matches: Int) -> String {
+        let levels = results.levels.filter { $0.matches == matches && !$0.latency.curve.isEmpty }
+        let width = 720.0, height = 420.0, left = 70.0, right = 170.0, top = 40.0, bottom = 50.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let values = levels.flatMap { $0.latency.curve.map { $0[1] } }.filter { $0 > 0 }
+        let low = floor(log10(max(values.min() ?? 10, 1))), high = ceil(log10(max(values.max() ?? 1000, 10)))
+        func x(_ percentile: Double) -> Double { left + Self.tail(percentile) / 5 * plotWidth }
+        func y(_ micros: Double) -> Double {
+            top + plotHeight - (log10(max(micros, 1)) - low) / max(high - low, 1) * plotHeight
+        }
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
+            ##"<rect width="100%" height="100%" fill="white"/>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Move latency at \##(matches) concurrent match\##(matches == 1 ? "" : "es")</text>"##,
+        ]
+        for (label, percentile) in [("0%", 0.0), ("90%", 90), ("99%", 99), ("99.9%", 99.9), ("99.99%", 99.99), ("max", 100)] {
+            svg.append(##"<line x1="\##(x(percentile))" y1="\##(top)" x2="\##(x(percentile))" y2="\##(top + plotHeight)" stroke="#dddddd"/>"##)
+            svg.append(##"<text x="\##(x(percentile))" y="\##(top + plotHeight + 18)" text-anchor="middle">\##(label)</text>"##)
+        }
+        for exponent in Int(low)...Int(high) {
+            let micros = pow(10, Double(exponent))
+            let label = micros >= 1000 ? "\(Int(micros / 1000)) ms" : micros >= 1 ? "\(Int(micros)) µs" : ""
+            svg.append(##"<line x1="\##(left)" y1="\##(y(micros))" x2="\##(left + plotWidth)" y2="\##(y(micros))" stroke="#dddddd"/>"##)
+            svg.append(##"<text x="\##(left - 8)" y="\##(y(micros) + 4)" text-anchor="end">\##(label)</text>"##)
+        }
+        svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">percentile</text>"##)
+        for (index, level) in levels.enumerated() {
+            let colour = Self.colours[level.transport] ?? "black"
+            let points = level.latency.curve.map { String(format: "%.1f,%.1f", x($0[0]), y($0[1])) }.joined(separator: " ")
+            svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points)"/>"##)
+            let legendY = top + 20 + Double(index) * 22
+            svg.append(##"<line x1="\##(width - right + 15)" y1="\##(legendY)" x2="\##(width - right + 40)" y2="\##(legendY)" stroke="\##(colour)" stroke-width="3"/>"##)
+            svg.append(##"<text x="\##(width - right + 46)" y="\##(legendY + 4)">\##(Self.escape(level.transport.description))</text>"##)
+        }
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+
+    /// Bytes per move up and down, overhead and payload, for each transport at the busiest level
+    /// where both transports ran.
+    func bytesPerMove() -> String {
+        let candidates = results.levels.filter { $0.bytesUpPerMove != nil && $0.moves > 0 }
+        let matches = candidates.map(\.matches).max() ?? 0
+        let levels = candidates.filter { $0.matches == matches }
+        let width = 720.0, height = 360.0, left = 70.0, top = 50.0, bottom = 60.0
+        let plotHeight = height - top - bottom
+        let largest = levels.flatMap { [$0.bytesUpPerMove ?? 0, $0.bytesDownPerMove ?? 0] }.max() ?? 1
+        let scale = plotHeight / (ceil(largest / 100) * 100)
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
+            ##"<rect width="100%" height="100%" fill="white"/>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Bytes on the wire per move (\##(matches) matches)</text>"##,
+            ##"<text x="\##(left)" y="40" fill="#555555">dark: overhead (HTTP lines and headers, WebSocket framing); light: JSON payload</text>"##,
+        ]
+        var x = left + 20
+        for level in levels {
+            let colour = Self.colours[level.transport] ?? "black"
+            for (label, total, overhead) in [("up", level.bytesUpPerMove ?? 0, level.overheadUpPerMove ?? 0),
+                                             ("down", level.bytesDownPerMove ?? 0, level.overheadDownPerMove ?? 0)] {
+                let base = top + plotHeight
+                svg.append(##"<rect x="\##(x)" y="\##(base - overhead * scale)" width="50" height="\##(overhead * scale)" fill="\##(colour)"/>"##)
+                svg.append(##"<rect x="\##(x)" y="\##(base - total * scale)" width="50" height="\##((total - overhead) * scale)" fill="\##(colour)" fill-opacity="0.35"/>"##)
+                svg.append(##"<text x="\##(x + 25)" y="\##(base - total * scale - 6)" text-anchor="middle">\##(Int(total.rounded()))</text>"##)
+                svg.append(##"<text x="\##(x + 25)" y="\##(base + 16)" text-anchor="middle">\##(label)</text>"##)
+                x += 60
+            }
+            svg.append(##"<text x="\##(x - 65)" y="\##(top + plotHeight + 36)" text-anchor="middle">\##(Self.escape(level.transport.description))</text>"##)
+            x += 60
+        }
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+}

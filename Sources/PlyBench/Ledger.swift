@@ -1,0 +1,77 @@
+import Histogram
+import Synchronization
+
+/// Where the players of one level record what they measure: move latencies against the time
+/// each move was due, acknowledgement round trips, moves and errors. Nothing is recorded
+/// outside the measurement window (warm-up is excluded).
+final class Ledger: Sendable {
+    private struct State {
+        var measuring = false
+        /// When each move (by match, then by the version its event will have) was due.
+        var due: [Int: [Int: ContinuousClock.Instant]] = [:]
+        var latency = Ledger.histogram()
+        var acknowledgement = Ledger.histogram()
+        var moves = 0
+        var errors = 0
+        var errorSamples: [String] = []
+    }
+
+    private let state = Mutex(State())
+
+    static func histogram() -> Histogram<UInt64> {
+        Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+    }
+
+    var measuring: Bool {
+        get { state.withLock { $0.measuring } }
+        set { state.withLock { $0.measuring = newValue } }
+    }
+
+    /// The mover: the move that will have `version` was due at `instant`.
+    func due(match: Int, version: Int, at instant: ContinuousClock.Instant) {
+        state.withLock { $0.due[match, default: [:]][version] = instant }
+    }
+
+    /// The opponent: it has the move with `version`; its latency runs from when it was due.
+    func received(match: Int, version: Int, at instant: ContinuousClock.Instant) {
+        state.withLock { state in
+            guard let due = state.due[match]?.removeValue(forKey: version), state.measuring else { return }
+            _ = state.latency.record(Self.micros(instant - due))
+        }
+    }
+
+    func acknowledged(after roundTrip: Duration) {
+        state.withLock { state in
+            guard state.measuring else { return }
+            _ = state.acknowledgement.record(Self.micros(roundTrip))
+            state.moves += 1
+        }
+    }
+
+    /// A floor move has no acknowledgement; it counts when sent.
+    func sent() {
+        state.withLock { state in
+            if state.measuring { state.moves += 1 }
+        }
+    }
+
+    func failed(_ error: any Error) {
+        state.withLock { state in
+            state.errors += 1
+            if state.errorSamples.count < 5 { state.errorSamples.append("\(error)") }
+        }
+    }
+
+    func forget(match: Int) {
+        _ = state.withLock { $0.due.removeValue(forKey: match) }
+    }
+
+    var snapshot: (latency: Histogram<UInt64>, acknowledgement: Histogram<UInt64>, moves: Int, errors: Int, samples: [String]) {
+        state.withLock { ($0.latency, $0.acknowledgement, $0.moves, $0.errors, $0.errorSamples) }
+    }
+
+    static func micros(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+
+/// Writes a run's results: tables for the terminal and Markdown, a CSV, JSON and SVG charts.
+public struct Report: Sendable {
+    public let results: BenchResults
+
+    public init(_ results: BenchResults) {
+        self.results = results
+    }
+
+    // MARK: Formatting
+
+    static func ms(_ micros: Double?) -> String {
+        guard let micros else { return "-" }
+        return micros < 10_000 ? String(format: "%.3f", micros / 1000) : String(format: "%.1f", micros / 1000)
+    }
+
+    static func number(_ value: Double?, _ format: String = "%.0f") -> String {
+        value.map { String(format: format, $0) } ?? "-"
+    }
+
+    /// The floor's p50 at the same level, to read every latency as a multiple of it.
+    func floorRatio(_ level: LevelResult) -> String {
+        guard level.transport != .floor,
+              let floor = results.levels.first(where: { $0.transport == .floor && $0.matches == level.matches }),
+              floor.latency.p50 > 0, level.latency.count > 0 else { return "-" }
+        return String(format: "%.1fx", level.latency.p50 / floor.latency.p50)
+    }
+
+    /// Rows of the latency table.
+    var latencyRows: [[String]] {
+        results.levels.map { level in
+            [level.transport.description, "\(level.matches)", Self.number(level.movesPerSecond),
+             Self.ms(level.latency.p50), Self.ms(level.latency.p90), Self.ms(level.latency.p99),
+             Self.ms(level.latency.p999), Self.ms(level.latency.max), floorRatio(level),
+             Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), "\(level.errors)"]
+        }
+    }
+
+    static let latencyHeader = ["transport", "matches", "moves/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
+                                "p50 / floor", "ack p50 ms", "ack p99 ms", "errors"]
+
+    /// Rows of the cost table: bytes, requests and connections per move, server CPU and memory.
+    var costRows: [[String]] {
+        results.levels.filter { $0.transport != .floor }.map { level in
+            func bytes(_ total: Double?, _ overhead: Double?) -> String {
+                guard let total, let overhead else { return "-" }
+                return String(format: "%.0f (%.0f + %.0f)", total, overhead, total - overhead)
+            }
+            return [level.transport.description, "\(level.matches)",
+                    bytes(level.bytesUpPerMove, level.overheadUpPerMove), bytes(level.bytesDownPerMove, level.overheadDownPerMove),
+                    Self.number(level.requestsPerMove, "%.2f"), Self.number(level.connectionsPerMove, "%.3f"),
+                    Self.number(level.serverMicrosPerMove, "%.1f"), Self.number(level.serverCPUShare.map { $0 * 100 }, "%.0f%%"),
+                    Self.number(level.serverBytesPerClient.map { $0 / 1024 }, "%.1f")]
+        }
+    }
+
+    static let costHeader = ["transport", "matches", "up B/move (overhead + payload)", "down B/move (overhead + payload)",
+                             "HTTP req/move", "TCP conn/move", "server µs CPU/move", "server CPU", "server KiB/client"]
+
+    var holdRows: [[String]] {
+        results.holds.map { hold in
+            [hold.transport.description, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
+             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), "\(hold.failures)"]
+        }
+    }
+
+    static let holdHeader = ["transport", "idle clients held", "s to connect", "server KiB/client", "failed to connect"]
+
+    // MARK: Tables
+
+    /// A table with aligned columns, for the terminal.
+    static func textTable(_ header: [String], _ rows: [[String]]) -> String {
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { column, cell in
+                column == 0 ? cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[column] - cell.count) + cell
+            }.joined(separator: "  ")
+        }
+        return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
+            .joined(separator: "\n")
+    }
+
+    static func markdownTable(_ header: [String], _ rows: [[String]]) -> String {
+        let lines = ["| " + header.joined(separator: " | ") + " |", "|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined()]
+            + rows.map { "| " + $0.joined(separator: " | ") + " |" }
+        return lines.joined(separator: "\n")
+    }
+
+    /// What the terminal shows at the end of a run.
+    public var terminalText: String {
+        var parts = [
+            "Move latency: from when a move was due to when the opponent's client had its event",
+            Self.textTable(Self.latencyHeader, latencyRows),
+            "",
+            "Cost per move (bytes counted at the clients' sockets; server CPU and memory from /proc)",
+            Self.textTable(Self.costHeader, costRows),
+        ]
+        if !results.holds.isEmpty {
+            parts += ["", "Idle clients", Self.textTable(Self.holdHeader, holdRows)]
+        }
+        let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.transport) \(level.matches): \($0)" } }
+        if !errors.isEmpty { parts += ["", "Errors (first few)"] + errors }
+        return parts.joined(separator: "\n")
+    }
+
+    /// `report.md`: the plan, the machine, the tables and the charts.
+    public func markdown(chartPrefix: String = "") -> String {
+        let plan = results.plan
+        let formatter = ISO8601DateFormatter()
+        var lines = [
+            "## Results: \(formatter.string(from: results.date))",
+            "",
+            "- Command: `\(results.command)`",
+            "- Machine: \(results.machine.cpu), \(results.machine.cores) cores, \(String(format: "%.0f", results.machine.memoryGiB)) GiB, Linux \(results.machine.kernel)",
+            "- Workload: \(plan.game.title), seeded random moves (seed \(plan.seed)), \(plan.thinkDescription), "
+                + "\(plan.spectators) spectators per match, \(format(plan.warmup)) warm-up then \(format(plan.duration)) measured per level"
+                + (plan.rttMilliseconds > 0 ? ", simulated network: \(plan.rttMilliseconds) ms RTT ± \(plan.jitterMilliseconds) ms" : ""),
+            "",
+            "### Move latency",
+            "",
+            "From the moment a move was due (the mover saw its turn, plus its think time) to the moment",
+            "the opponent's client had the event; `p50 / floor` divides by the raw TCP floor's p50 at the same level.",
+            "",
+            Self.markdownTable(Self.latencyHeader, latencyRows),
+            "",
+        ]
+        for level in Set(results.levels.map(\.matches)).sorted() {
+            lines.append("![Latency percentiles at \(level) matches](\(chartPrefix)latency-\(level).svg)")
+        }
+        lines += [
+            "",
+            "### Cost per move",
+            "",
+            Self.markdownTable(Self.costHeader, costRows),
+            "",
+            "![Bytes per move](\(chartPrefix)bytes-per-move.svg)",
+        ]
+        if !results.holds.isEmpty {
+            lines += ["", "### Idle clients held", "", Self.markdownTable(Self.holdHeader, holdRows)]
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func format(_ duration: Duration) -> String {
+        String(format: "%g s", duration / .seconds(1))
+    }
+
+    /// `results.csv`: one row per transport and level.
+    public var csv: String {
+        let header = "transport,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
+            + "ack_p50_us,ack_p99_us,up_bytes_per_move,down_bytes_per_move,up_overhead_per_move,down_overhead_per_move,"
+            + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client"
+        func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
+        let rows = results.levels.map { level in
+            [level.transport.rawValue, "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
+             value(level.movesPerSecond), "\(level.errors)", value(level.latency.p50), value(level.latency.p90),
+             value(level.latency.p99), value(level.latency.p999), value(level.latency.max), value(level.latency.mean),
+             value(level.acknowledgement?.p50), value(level.acknowledgement?.p99), value(level.bytesUpPerMove),
+             value(level.bytesDownPerMove), value(level.overheadUpPerMove), value(level.overheadDownPerMove),
+             value(level.requestsPerMove), value(level.connectionsPerMove), value(level.serverMicrosPerMove),
+             value(level.serverCPUShare), level.serverResidentBytes.map(String.init) ?? "", value(level.serverBytesPerClient)]
+                .joined(separator: ",")
+        }
+        return ([header] + rows).joined(separator: "\n") + "\n"
+    }
+
+    /// Writes results.json, results.csv, report.md and the charts into `directory`.
+    public func write(to directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        try encoder.encode(results).write(to: directory.appendingPathComponent("results.json"))
+        try csv.write(to: directory.appendingPathComponent("results.csv"), atomically: true, encoding: .utf8)
+        try markdown().write(to: directory.appendingPathComponent("report.md"), atomically: true, encoding: .utf8)
+        for (name, svg) in Charts(results: results).all {
+            try svg.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import PlyClient
+import PlyEngine
+import PlyWire
+
+/// What every slot of a level shares.
+struct SlotContext: Sendable {
+    let plan: BenchPlan
+    /// Where clients connect: the server, or the relay that simulates a network in front of it.
+    let host: String
+    let port: Int
+    let ledger: Ledger
+    /// Every ply connection of the level counts its bytes here.
+    let stats: WireStats
+    let api: PlyAPI?
+
+    var endpoint: Endpoint { Endpoint(host: host, port: port) }
+
+    /// A game's seed: the same for a slot's n-th game on every transport, so each transport
+    /// plays the very same games.
+    func seed(slot: Int, game: Int) -> UInt64 {
+        var random = SeededRandom(seed: plan.seed &+ UInt64(slot) &* 0x9E37_79B9 &+ UInt64(game) &* 0x85EB_CA6B)
+        return random.next()
+    }
+
+    /// The think time before a move, drawn from the seat's generator (none when saturating).
+    func think(_ random: inout SeededRandom) -> Duration {
+        plan.thinkMilliseconds.map { .milliseconds(Int.random(in: $0, using: &random)) } ?? .zero
+    }
+
+    /// A key for a match in the ledger, unique across slots and games.
+    static func key(slot: Int, game: Int) -> Int { slot << 24 | (game & 0xFF_FFFF) }
+}
+
+/// One concurrent match of a level over a ply transport: it plays seeded random games back to
+/// back until cancelled, each in a new match with two seats (and any spectators).
+struct PlySlot: Sendable {
+    let index: Int
+    let kind: TransportKind
+    let context: SlotContext
+
+    func run() async {
+        var game = 0
+        while !Task.isCancelled {
+            do {
+                try await play(game)
+            } catch {
+                if !Task.isCancelled { context.ledger.failed(error) }
+            }
+            game += 1
+        }
+    }
+
+    private func play(_ game: Int) async throws {
+        guard let api = context.api else { return }
+        let key = SlotContext.key(slot: index, game: game)
+        let seed = context.seed(slot: index, game: game)
+        let options = ConnectionOptions(pingInterval: nil)
+        let match = try await api.createMatch(context.plan.game).id
+        var connections: [MatchConnection] = []
+        defer {
+            for connection in connections { connection.close() }
+            context.ledger.forget(match: key)
+        }
+        for name in ["a", "b"] {
+            let grant = try await api.join(match, name: name)
+            connections.append(try await MatchConnection.open(
+                to: context.endpoint, match: match, seat: (grant.seat, grant.token), transport: kind, options: options, stats: context.stats
+            ))
+        }
+        for _ in 0..<context.plan.spectators {
+            connections.append(try await MatchConnection.open(to: context.endpoint, match: match, transport: kind, options: options, stats: context.stats))
+        }
+        let seats = Array(connections.prefix(2))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (offset, connection) in seats.enumerated() {
+                group.addTask { try await playSeat(connection, key: key, seed: seed &+ UInt64(offset)) }
+            }
+            for spectator in connections.dropFirst(2) {
+                group.addTask { for await _ in spectator.events {} }
+            }
+            // The game is over when both seats have seen `ended`; spectators are then closed.
+            var finished = 0
+            while finished < 2, try await group.next() != nil { finished += 1 }
+            for spectator in connections.dropFirst(2) { spectator.close() }
+            try await group.waitForAll()
+        }
+    }
+
+    /// One seat: on its turn it waits its think time (the move is *due* then), plays a seeded
+    /// random move and records the acknowledgement; on the opponent's move it records the latency
+    /// from when that move was due to now, when this client has it.
+    private func playSeat(_ connection: MatchConnection, key: Int, seed: UInt64) async throws {
+        var random = SeededRandom(seed: seed)
+        var replica: Match?
+        for await event in connection.events {
+            let now = ContinuousClock.now
+            if case .moved(let mover, _) = event.change, mover != connection.seat {
+                context.ledger.received(match: key, version: event.version, at: now)
+            }
+            if replica == nil { replica = try Match(replaying: [event]) } else { try replica!.apply(event) }
+            guard let match = replica else { continue }
+            if match.status == .finished { return }
+            guard match.turn == connection.seat, connection.lastVersion == match.version else { continue }
+            let due = now + context.think(&random)
+            context.ledger.due(match: key, version: match.version + 1, at: due)
+            try await Task.sleep(until: due, clock: .continuous)
+            guard let move = match.position.legalMoves.randomElement(using: &random) else { continue }
+            let sent = ContinuousClock.now
+            try await connection.send(Command(.play(move), version: match.version))
+            context.ledger.acknowledged(after: .now - sent)
+        }
+        throw LevelError.connectionEnded(connection.state)
+    }
+}
+
+enum LevelError: Error, CustomStringConvertible {
+    case connectionEnded(ConnectionState)
+
+    var description: String {
+        switch self {
+        case .connectionEnded(let state): "a connection ended before its game did (\(state))"
+        }
+    }
+}
+
+/// One pair on the raw TCP floor: the two clients play the same seeded games locally and send
+/// each move as the very JSON event ply would send, through the relay; nothing else.
+struct FloorSlot: Sendable {
+    let index: Int
+    let level: Int
+    let context: SlotContext
+
+    func run() async {
+        var game = 0
+        while !Task.isCancelled {
+            do {
+                try await play(game)
+            } catch {
+                if !Task.isCancelled { context.ledger.failed(error) }
+            }
+            game += 1
+        }
+    }
+
+    private func play(_ game: Int) async throws {
+        let key = SlotContext.key(slot: index, game: game)
+        let seed = context.seed(slot: index, game: game)
+        let pair = "\(level)-\(index)-\(game)"
+        async let first = FloorLink.connect(host: context.host, port: context.port, pair: pair)
+        async let second = FloorLink.connect(host: context.host, port: context.port, pair: pair)
+        let links = try await [first, second]
+        defer {
+            for link in links { link.close() }
+            context.ledger.forget(match: key)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (offset, link) in links.enumerated() {
+                group.addTask { try await playSeat(link, seat: Seat(rawValue: offset)!, key: key, seed: seed &+ UInt64(offset)) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func playSeat(_ link: FloorLink, seat: Seat, key: Int, seed: UInt64) async throws {
+        var random = SeededRandom(seed: seed)
+        var match = try Match(game: context.plan.game)
+        try match.join(name: "a")
+        try match.join(name: "b")
+        let encoder = WireCoding.makeEncoder()
+        var frames = link.frames.makeAsyncIterator()
+        var now = ContinuousClock.now
+        while match.status == .playing {
+            if match.turn == seat {
+                let due = now + context.think(&random)
+                context.ledger.due(match: key, version: match.version + 1, at: due)
+                try await Task.sleep(until: due, clock: .continuous)
+                guard let move = match.position.legalMoves.randomElement(using: &random) else { return }
+                let event = try match.play(move, by: seat, against: match.version).first!
+                link.send(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
+                context.ledger.sent()
+            } else {
+                guard let frame = await frames.next() else { throw LevelError.connectionEnded(.closed) }
+                now = .now
+                let event = try JSONDecoder().decode(MatchEvent.self, from: frame)
+                context.ledger.received(match: key, version: event.version, at: now)
+                guard case .moved(let mover, let move) = event.change else { continue }
+                try match.play(move, by: mover, against: match.version)
+            }
+        }
+    }
+}

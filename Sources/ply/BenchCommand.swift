@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import PlyBench
+import PlyEngine
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure long-polling against WebSocket (and a raw TCP floor), side by side.",
+        discussion: """
+        For each level of concurrent matches and each transport, ply bench starts a fresh \
+        `ply serve` as a child process (or the raw TCP floor), plays seeded random games on \
+        it (two bot seats per match, jittered think time), excludes a warm-up, and measures \
+        move latency from when each move was due until the opponent's client had it, \
+        acknowledgement round trips, bytes and requests per move at the clients' sockets, and \
+        the server's CPU and memory from /proc. Build with -c release for real figures.
+        """
+    )
+
+    @Option(help: "Use this running server instead of starting ply serve (its CPU and memory are then not read).")
+    var server: String?
+
+    @Option(help: "Transports to compare, comma-separated: floor, ws, longpoll.")
+    var transports = "floor,ws,longpoll"
+
+    @Option(help: "Levels of concurrent matches, comma-separated.")
+    var levels = "1,10,100,1000"
+
+    @Option(help: "The game: connect4 or reversi.")
+    var game: GameID = .connect4
+
+    @Option(help: "Think time per move in milliseconds, MIN-MAX, drawn with jitter.")
+    var think = "50-150"
+
+    @Flag(help: "No think time: each move is due the moment its turn comes (saturation).")
+    var saturate = false
+
+    @Option(help: "Spectators per match.")
+    var spectators = 0
+
+    @Option(help: "Seconds of warm-up per level, not measured.")
+    var warmup = 2.0
+
+    @Option(help: "Seconds measured per level.")
+    var duration = 10.0
+
+    @Option(help: "The seed: the same seed plays the same games on every transport.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Simulated network round-trip time between clients and server, e.g. 40ms.")
+    var rtt = "0ms"
+
+    @Option(help: "Jitter on the simulated network, e.g. 5ms.")
+    var jitter = "0ms"
+
+    @Option(help: "Idle clients to hold open on each transport, to measure memory per client (0: skip).")
+    var hold = 0
+
+    @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
+    var out: String?
+
+    func run() async throws {
+        var plan = BenchPlan()
+        plan.server = server
+        plan.transports = try transports.split(separator: ",").map { name in
+            guard let transport = BenchTransport(rawValue: String(name)) else { throw ValidationError("unknown transport \(name)") }
+            return transport
+        }
+        plan.levels = try levels.split(separator: ",").map { text in
+            guard let level = Int(text), level > 0 else { throw ValidationError("--levels must be positive integers") }
+            return level
+        }
+        plan.game = game
+        plan.thinkMilliseconds = saturate ? nil : try range(think)
+        plan.spectators = spectators
+        plan.warmup = .milliseconds(Int(warmup * 1000))
+        plan.duration = .milliseconds(Int(duration * 1000))
+        plan.seed = seed
+        plan.rttMilliseconds = try milliseconds(rtt)
+        plan.jitterMilliseconds = try milliseconds(jitter)
+        plan.hold = hold
+
+        let directory = out.map { URL(fileURLWithPath: $0) }
+        let command = (["ply"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+        let interactive = isatty(STDERR_FILENO) != 0
+        let results = try await BenchRunner(plan: plan, logDirectory: directory).run(command: command) { progress in
+            guard interactive else { return }
+            let width = 30, filled = Int(progress.fraction * Double(width))
+            let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+            FileHandle.standardError.write(Data("\r[\(bar)] \(Int(progress.fraction * 100))% \(progress.step)\u{1B}[K".utf8))
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        let report = Report(results)
+        print(report.terminalText)
+        if let directory {
+            try report.write(to: directory)
+            print("\nWrote results.json, results.csv, report.md and charts to \(directory.path)")
+        }
+    }
+
+    private func range(_ text: String) throws -> ClosedRange<Int> {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { throw ValidationError("--think must be MIN-MAX milliseconds") }
+        return parts[0]...parts[1]
+    }
+
+    private func milliseconds(_ text: String) throws -> Int {
+        let digits = text.hasSuffix("ms") ? String(text.dropLast(2)) : text
+        guard let value = Int(digits), value >= 0 else { throw ValidationError("durations look like 40ms") }
+        return value
+    }
+}
+
+/// The raw TCP floor the benchmark compares against; started by `ply bench` as a child.
+struct FloorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "floor",
+        abstract: "Run the benchmark's raw TCP relay (started by ply bench).",
+        shouldDisplay: false
+    )
+
+    @Option var host = "127.0.0.1"
+    @Option var port = 0
+
+    func run() async throws {
+        let channel = try await FloorServer.start(host: host, port: port)
+        FileHandle.standardOutput.write(Data("ply floor listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
+        signal(SIGTERM) { _ in _exit(0) }
+        try await channel.closeFuture.get()
+    }
+}
