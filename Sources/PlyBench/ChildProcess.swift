@@ -56,18 +56,21 @@ public final class ChildProcess: Sendable {
         }
         try process.run()
         let reader = output.fileHandleForReading
-        let port: Int? = await Task.detached {
-            var seen = ""
-            while true {
-                let chunk = reader.availableData
-                if chunk.isEmpty { return nil }
-                seen += String(decoding: chunk, as: UTF8.self)
-                if let line = seen.split(separator: "\n").first(where: { $0.contains("listening on") }),
-                   let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-                    return port
+        // Reading blocks, so it runs on a dispatch thread rather than one of Swift's few cooperative ones.
+        let port: Int? = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var seen = ""
+                while true {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { return continuation.resume(returning: nil) }
+                    seen += String(decoding: chunk, as: UTF8.self)
+                    if let line = seen.split(separator: "\n").first(where: { $0.contains("listening on") }),
+                       let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+                        return continuation.resume(returning: port)
+                    }
                 }
             }
-        }.value
+        }
         guard let port else {
             process.terminate()
             throw BenchError.childFailed("\(executable) \(arguments.joined(separator: " ")) exited before it listened")

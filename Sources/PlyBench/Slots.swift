@@ -58,20 +58,23 @@ struct PlySlot: Sendable {
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)
         let options = ConnectionOptions(pingInterval: nil)
-        let match = try await api.createMatch(context.plan.game).id
+        let match = try await step("create a match") { try await api.createMatch(context.plan.game).id }
         var connections: [MatchConnection] = []
         defer {
             for connection in connections { connection.close() }
             context.ledger.forget(match: key)
         }
         for name in ["a", "b"] {
-            let grant = try await api.join(match, name: name)
-            connections.append(try await MatchConnection.open(
-                to: context.endpoint, match: match, seat: (grant.seat, grant.token), transport: kind, options: options, stats: context.stats
-            ))
+            let grant = try await step("join") { try await api.join(match, name: name) }
+            connections.append(try await step("connect a seat") {
+                try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
+                                               transport: kind, options: options, stats: context.stats)
+            })
         }
         for _ in 0..<context.plan.spectators {
-            connections.append(try await MatchConnection.open(to: context.endpoint, match: match, transport: kind, options: options, stats: context.stats))
+            connections.append(try await step("connect a spectator") {
+                try await MatchConnection.open(to: context.endpoint, match: match, transport: kind, options: options, stats: context.stats)
+            })
         }
         let seats = Array(connections.prefix(2))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -106,7 +109,7 @@ struct PlySlot: Sendable {
             guard match.turn == connection.seat, connection.lastVersion == match.version else { continue }
             let due = now + context.think(&random)
             context.ledger.due(match: key, version: match.version + 1, at: due)
-            try await Task.sleep(until: due, clock: .continuous)
+            try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
             guard let move = match.position.legalMoves.randomElement(using: &random) else { continue }
             let sent = ContinuousClock.now
             try await connection.send(Command(.play(move), version: match.version))
@@ -118,11 +121,22 @@ struct PlySlot: Sendable {
 
 enum LevelError: Error, CustomStringConvertible {
     case connectionEnded(ConnectionState)
+    case failed(step: String, error: any Error)
 
     var description: String {
         switch self {
         case .connectionEnded(let state): "a connection ended before its game did (\(state))"
+        case .failed(let step, let error): "\(step): \(error)"
         }
+    }
+}
+
+/// Runs one step of setting up a game, naming it in any error.
+func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw LevelError.failed(step: name, error: error)
     }
 }
 
@@ -169,14 +183,14 @@ struct FloorSlot: Sendable {
         var match = try Match(game: context.plan.game)
         try match.join(name: "a")
         try match.join(name: "b")
-        let encoder = WireCoding.makeEncoder()
+        let encoder = WireCoding.encoder
         var frames = link.frames.makeAsyncIterator()
         var now = ContinuousClock.now
         while match.status == .playing {
             if match.turn == seat {
                 let due = now + context.think(&random)
                 context.ledger.due(match: key, version: match.version + 1, at: due)
-                try await Task.sleep(until: due, clock: .continuous)
+                try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
                 guard let move = match.position.legalMoves.randomElement(using: &random) else { return }
                 let event = try match.play(move, by: seat, against: match.version).first!
                 link.send(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
@@ -184,7 +198,7 @@ struct FloorSlot: Sendable {
             } else {
                 guard let frame = await frames.next() else { throw LevelError.connectionEnded(.closed) }
                 now = .now
-                let event = try JSONDecoder().decode(MatchEvent.self, from: frame)
+                let event = try WireCoding.decoder.decode(MatchEvent.self, from: frame)
                 context.ledger.received(match: key, version: event.version, at: now)
                 guard case .moved(let mover, let move) = event.change else { continue }
                 try match.play(move, by: mover, against: match.version)

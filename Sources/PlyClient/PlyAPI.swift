@@ -5,13 +5,14 @@ import NIOHTTP1
 import PlyEngine
 import PlyWire
 
-/// The server's HTTP resources: games, matches, snapshots and seats. One kept-alive
-/// connection, reopened when it drops; calls run one at a time.
+/// The server's HTTP resources: games, matches, snapshots and seats. Calls may overlap (an
+/// actor's calls interleave at every await), so each takes an idle kept-alive connection from
+/// a small pool, or opens one, and gives it back when its answer has arrived.
 public actor PlyAPI {
     public nonisolated let endpoint: Endpoint
     public nonisolated let stats: WireStats
     private let group: any EventLoopGroup
-    private var link: HTTPLink?
+    private var idle: [HTTPLink] = []
 
     public init(endpoint: Endpoint, stats: WireStats = WireStats(), options: ConnectionOptions = ConnectionOptions()) {
         self.endpoint = endpoint
@@ -39,8 +40,8 @@ public actor PlyAPI {
     }
 
     public func close() {
-        link?.close()
-        link = nil
+        for link in idle { link.close() }
+        idle.removeAll()
     }
 
     private func get<T: Decodable>(_ path: String) async throws -> T {
@@ -49,16 +50,15 @@ public actor PlyAPI {
 
     /// One request; a 2xx answer decodes as `T`, any other as the `WireError` it carries.
     private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?) async throws -> T {
-        let payload = try body.map { try WireCoding.makeEncoder().encodeAsByteBuffer($0, allocator: ByteBufferAllocator()) }
+        let payload = try body.map { try WireCoding.encoder.encodeAsByteBuffer($0, allocator: ByteBufferAllocator()) }
         let response: HTTPLink.Response
         do {
-            response = try await connection().send(method, path, body: payload)
+            response = try await send(on: try await takeLink(), method, path, payload)
         } catch LinkError.connectionClosed {
-            // A kept-alive connection the server closed while idle: one fresh try.
-            link = nil
-            response = try await connection().send(method, path, body: payload)
+            // A kept-alive connection the server closed while idle: one try on a fresh one.
+            response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, group: group), method, path, payload)
         }
-        let decoder = JSONDecoder()
+        let decoder = WireCoding.decoder
         guard (200..<300).contains(response.status.code) else {
             throw (try? decoder.decode(WireError.self, from: response.body))
                 ?? WireError(.badRequest, "HTTP \(response.status.code) from \(path)")
@@ -66,10 +66,17 @@ public actor PlyAPI {
         return try decoder.decode(T.self, from: response.body)
     }
 
-    private func connection() async throws -> HTTPLink {
-        if let link, link.isActive { return link }
-        let fresh = try await HTTPLink.connect(to: endpoint, stats: stats, group: group)
-        link = fresh
-        return fresh
+    /// Sends on a link that no other call is using, and returns it to the pool afterwards.
+    private func send(on link: HTTPLink, _ method: HTTPMethod, _ path: String, _ payload: ByteBuffer?) async throws -> HTTPLink.Response {
+        let response = try await link.send(method, path, body: payload)
+        if link.isActive, idle.count < 8 { idle.append(link) } else { link.close() }
+        return response
+    }
+
+    private func takeLink() async throws -> HTTPLink {
+        while let link = idle.popLast() {
+            if link.isActive { return link }
+        }
+        return try await HTTPLink.connect(to: endpoint, stats: stats, group: group)
     }
 }

@@ -7,7 +7,7 @@ enum JSONBuffer {
     static let allocator = ByteBufferAllocator()
 
     static func encode(_ value: some Encodable) throws -> ByteBuffer {
-        try WireCoding.makeEncoder().encodeAsByteBuffer(value, allocator: allocator)
+        try WireCoding.encoder.encodeAsByteBuffer(value, allocator: allocator)
     }
 
     /// Joins already-encoded JSON values into one JSON array, copying each once.

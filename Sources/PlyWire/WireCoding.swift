@@ -12,14 +12,19 @@ public enum WireCoding {
 
     public static func makeDecoder() -> JSONDecoder { JSONDecoder() }
 
+    /// One encoder and one decoder for everyone: their settings never change, and Foundation's
+    /// coders may be used from several threads at once.
+    public static let encoder = makeEncoder()
+    public static let decoder = makeDecoder()
+
     /// Encodes a value to UTF-8 JSON bytes.
     public static func encode(_ value: some Encodable) throws -> Data {
-        try makeEncoder().encode(value)
+        try encoder.encode(value)
     }
 
     /// Decodes UTF-8 JSON bytes.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try makeDecoder().decode(type, from: data)
+        try decoder.decode(type, from: data)
     }
 }
 
@@ -28,7 +33,7 @@ extension WireCoding {
     /// and `request/invalid_message` (JSON of the wrong shape), with a readable reason.
     public static func decodeMessage<T: Decodable>(_ type: T.Type, from data: Data) throws(WireError) -> T {
         do {
-            return try makeDecoder().decode(type, from: data)
+            return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
             // Foundation reports a number that fits no Swift type (1.5 for an Int, 1e30) as
             // invalid JSON; on this error path only, a syntax check tells the two apart.

@@ -145,6 +145,7 @@ struct BotCommand: AsyncParsableCommand {
             "  reconnects  \(totals.reconnects)",
             "  wire        up \(perMove(totals.bytesSent)) B/move (\(perMove(totals.payloadSent)) payload), "
                 + "down \(perMove(totals.bytesReceived)) B/move (\(perMove(totals.payloadReceived)) payload)",
+            "  bytes       \(totals.bytesSent) sent, \(totals.bytesReceived) received in all, by the match connections' sockets",
             "  requests    \(String(format: "%.2f", Double(totals.httpRequests) / Double(moves))) HTTP requests per move, "
                 + "\(totals.tcpConnections) TCP connections, \(totals.handshakes) WebSocket handshakes",
             "  round trip  p50 \(ms(report.stats.roundTrips.p50)), p99 \(ms(report.stats.roundTrips.p99)) (command to acknowledgement)",

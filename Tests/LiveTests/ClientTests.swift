@@ -24,14 +24,16 @@ struct ClientTests {
         duringGame: @escaping @Sendable () async throws -> Void = {}
     ) async throws -> (games: [BotGame], connections: [MatchConnection], log: [MatchEvent]) {
         let api = PlyAPI(endpoint: server.endpoint)
-        let match = try await api.createMatch(game).id
+        let match = try await labelled("create") { try await api.createMatch(game).id }
         var connections: [MatchConnection] = []
         for name in ["ann", "bob"] {
-            let grant = try await api.join(match, name: name)
-            connections.append(try await MatchConnection.open(
-                to: endpoint ?? server.endpoint, match: match, seat: (grant.seat, grant.token),
-                transport: transports.kind(for: grant.seat), options: options
-            ))
+            let grant = try await labelled("join") { try await api.join(match, name: name) }
+            connections.append(try await labelled("open \(transports.kind(for: grant.seat))") {
+                try await MatchConnection.open(
+                    to: endpoint ?? server.endpoint, match: match, seat: (grant.seat, grant.token),
+                    transport: transports.kind(for: grant.seat), options: options
+                )
+            })
         }
         await api.close()
         let meanwhile = Task { try await duringGame() }
@@ -206,6 +208,17 @@ struct ClientTests {
             }
         }
     }
+}
+
+struct Labelled: Error, CustomStringConvertible {
+    let label: String
+    let error: any Error
+    var description: String { "\(label): \(error)" }
+}
+
+/// Runs a step, naming it in any error it throws.
+func labelled<T>(_ label: String, _ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch { throw Labelled(label: label, error: error) }
 }
 
 extension SeatTransports: CustomTestStringConvertible {

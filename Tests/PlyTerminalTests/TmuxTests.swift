@@ -36,10 +36,16 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 let tmuxAvailable = (try? run(["tmux", "-V"])) != nil
 
-/// tmux on a server of its own, so the tests never touch a person's sessions.
+/// tmux on a server of its own, so the tests never touch a person's sessions. It waits for the
+/// command on a dispatch thread: blocking in `waitpid` on one of Swift's few cooperative threads
+/// would stall every other test in the process.
 @discardableResult
-func tmux(_ arguments: [String]) throws -> String {
-    try run(["tmux", "-L", "ply-tests"] + arguments)
+func tmux(_ arguments: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try run(["tmux", "-L", "ply-tests"] + arguments) })
+        }
+    }
 }
 
 /// `ply play` as a person uses it: in a terminal (tmux), typing keys, reading the screen.
@@ -51,22 +57,22 @@ struct TmuxTests {
     @Test(arguments: ["ws", "longpoll"])
     func aWholeGameAgainstTheEmbeddedBot(transport: String) async throws {
         let session = "ply-e2e-\(transport)-\(getpid())"
-        try tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                  "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --bot random --bot-think 0-20 --seed 3; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
 
         var screen = ""
         var column = 0
         var moves = 0
         for _ in 0..<600 {
             try await Task.sleep(for: .milliseconds(50))
-            screen = try tmux(["capture-pane", "-p", "-t", session])
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
             if ["You won", "You lost", "Draw ("].contains(where: screen.contains) { break }
             // On our turn, drop in the next column along; a full column is refused and we go on.
             if screen.contains("Your turn") {
                 column = column % 7 + 1
                 moves += 1
-                try tmux(["send-keys", "-t", session, "\(column)"])
+                try await tmux(["send-keys", "-t", session, "\(column)"])
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
@@ -82,10 +88,10 @@ struct TmuxTests {
         #expect(pieces >= 7 + 2, "a finished game has at least 7 pieces on the board, plus the two in the title")
         #expect(moves >= 4)
 
-        try tmux(["send-keys", "-t", session, "q"])
+        try await tmux(["send-keys", "-t", session, "q"])
         for _ in 0..<100 {
             try await Task.sleep(for: .milliseconds(50))
-            screen = try tmux(["capture-pane", "-p", "-t", session])
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
             if screen.contains("PLY-EXIT=") { break }
         }
         #expect(screen.contains("PLY-EXIT=0"), "q leaves ply with status 0 and the shell's screen back: \(screen)")
@@ -93,20 +99,20 @@ struct TmuxTests {
 
     @Test func ctrlCRestoresTheTerminal() async throws {
         let session = "ply-e2e-sigint-\(getpid())"
-        try tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+        try await tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                  "env LANG=C.UTF-8 \(Self.ply) play --game reversi; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? tmux(["kill-session", "-t", session]) }
+        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
         var screen = ""
         for _ in 0..<100 {
             try await Task.sleep(for: .milliseconds(50))
-            screen = try tmux(["capture-pane", "-p", "-t", session])
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
             if screen.contains("a  b  c  d  e  f  g  h") { break }
         }
         #expect(screen.contains("Reversi"))
-        try tmux(["send-keys", "-t", session, "C-c"])
+        try await tmux(["send-keys", "-t", session, "C-c"])
         for _ in 0..<100 {
             try await Task.sleep(for: .milliseconds(50))
-            screen = try tmux(["capture-pane", "-p", "-t", session])
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
             if screen.contains("PLY-EXIT=") { break }
         }
         #expect(screen.contains("PLY-EXIT=130"))

@@ -99,7 +99,7 @@ final class LongPollSession: TransportSession {
     /// Delivers a poll's events; returns how the session ends if the answer was an error.
     private func handle(_ response: HTTPLink.Response) -> SessionEnd? {
         guard response.status == .ok else { return Self.end(for: response) }
-        guard let events = try? JSONDecoder().decode([MatchEvent].self, from: response.body) else {
+        guard let events = try? WireCoding.decoder.decode([MatchEvent].self, from: response.body) else {
             return .lost("the server sent a poll answer that is not ply JSON")
         }
         if let last = events.last {
@@ -111,7 +111,7 @@ final class LongPollSession: TransportSession {
 
     /// An error answer to a poll: a refusal for good, or a reason to come back later.
     private static func end(for response: HTTPLink.Response) -> SessionEnd {
-        let error = (try? JSONDecoder().decode(WireError.self, from: response.body))
+        let error = (try? WireCoding.decoder.decode(WireError.self, from: response.body))
             ?? WireError(.badRequest, "HTTP \(response.status.code)")
         switch response.status.code {
         case 500..<600: return .lost(error.message)
@@ -121,7 +121,7 @@ final class LongPollSession: TransportSession {
 
     func send(_ command: Command) async throws -> CommandReply {
         let link = try await commandLink()
-        let body = try WireCoding.makeEncoder().encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
+        let body = try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
         let response: HTTPLink.Response
         do {
             response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body,
@@ -130,7 +130,7 @@ final class LongPollSession: TransportSession {
             finish(.lost("the command connection dropped"))
             throw SessionLost()
         }
-        if response.status == .ok, let ack = try? JSONDecoder().decode(Acknowledgement.self, from: response.body) {
+        if response.status == .ok, let ack = try? WireCoding.decoder.decode(Acknowledgement.self, from: response.body) {
             return .ack(ack)
         }
         if case .refused(let error) = Self.end(for: response) { return .refused(error) }

@@ -82,7 +82,7 @@ final class WebSocketSession: TransportSession {
         case .text(let buffer):
             let message: ServerMessage
             do {
-                message = try JSONDecoder().decode(ServerMessage.self, from: buffer)
+                message = try WireCoding.decoder.decode(ServerMessage.self, from: buffer)
             } catch {
                 return finish(.lost("the server sent a message that is not ply JSON"))
             }
@@ -147,7 +147,7 @@ final class WebSocketSession: TransportSession {
             var command = command
             command.id = id
             do {
-                link.send(text: try WireCoding.makeEncoder().encodeAsByteBuffer(command, allocator: ByteBufferAllocator()))
+                link.send(text: try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator()))
             } catch {
                 answer(id, .refused(WireError(.invalidMessage, "the command could not be encoded")))
             }

@@ -10,12 +10,15 @@ public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
     case timedOut
     /// The server answered the WebSocket upgrade with something other than 101.
     case upgradeRefused(status: Int, body: String)
+    /// A request was sent while another was still waiting for its answer on the same connection.
+    case busy
 
     public var description: String {
         switch self {
         case .connectionClosed: "the connection closed"
         case .timedOut: "no answer in time"
         case .upgradeRefused(let status, let body): "the WebSocket upgrade was refused (\(status)) \(body)"
+        case .busy: "a request is already waiting for its answer on this connection"
         }
     }
 }
@@ -147,7 +150,12 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
-        guard pending == nil, context.channel.isActive else {
+        guard pending == nil else {
+            exchange.promise.fail(LinkError.busy)
+            promise?.fail(LinkError.busy)
+            return
+        }
+        guard context.channel.isActive else {
             exchange.promise.fail(LinkError.connectionClosed)
             promise?.fail(LinkError.connectionClosed)
             return
