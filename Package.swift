@@ -128,6 +128,7 @@ let package = Package(
                 "PlyClient",
                 "PlyBots",
                 "PlyRelay",
+                "PlyBench",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

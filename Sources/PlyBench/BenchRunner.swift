@@ -49,6 +49,8 @@ public struct LevelResult: Sendable, Codable {
     public var latency: LatencySummary
     /// From a command's send to its acknowledgement (microseconds); none on the floor.
     public var acknowledgement: LatencySummary?
+    /// How late the load generator sent moves after they were due (its timer's share of the latency).
+    public var sendLag: LatencySummary
     public var latencyHistogram: Histogram<UInt64>
     /// Bytes per move counted at the clients' sockets, all connections of the level together.
     public var bytesUpPerMove: Double?
@@ -213,7 +215,7 @@ public struct BenchRunner: Sendable {
         await relay?.stop()
         await child?.stop()
 
-        let (latency, acknowledgement, moves, errors, samples) = ledger.snapshot
+        let (latency, acknowledgement, lag, moves, errors, samples) = ledger.snapshot
         let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
         var result = LevelResult(
             transport: transport, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
@@ -221,6 +223,7 @@ public struct BenchRunner: Sendable {
             errors: errors, errorSamples: samples,
             latency: LatencySummary(latency),
             acknowledgement: transport == .floor ? nil : LatencySummary(acknowledgement),
+            sendLag: LatencySummary(lag),
             latencyHistogram: latency,
             bytesUpPerMove: perMove(endTotals.bytesSent - startTotals.bytesSent),
             bytesDownPerMove: perMove(endTotals.bytesReceived - startTotals.bytesReceived),

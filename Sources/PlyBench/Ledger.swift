@@ -11,6 +11,8 @@ final class Ledger: Sendable {
         var due: [Int: [Int: ContinuousClock.Instant]] = [:]
         var latency = Ledger.histogram()
         var acknowledgement = Ledger.histogram()
+        /// How late the load generator sent each move after it was due: its own timer's part of the latency.
+        var lag = Ledger.histogram()
         var moves = 0
         var errors = 0
         var errorSamples: [String] = []
@@ -40,6 +42,13 @@ final class Ledger: Sendable {
         }
     }
 
+    /// The mover sent a move this long after it was due.
+    func lagged(_ lateness: Duration) {
+        state.withLock { state in
+            if state.measuring { _ = state.lag.record(Self.micros(lateness)) }
+        }
+    }
+
     func acknowledged(after roundTrip: Duration) {
         state.withLock { state in
             guard state.measuring else { return }
@@ -66,8 +75,8 @@ final class Ledger: Sendable {
         _ = state.withLock { $0.due.removeValue(forKey: match) }
     }
 
-    var snapshot: (latency: Histogram<UInt64>, acknowledgement: Histogram<UInt64>, moves: Int, errors: Int, samples: [String]) {
-        state.withLock { ($0.latency, $0.acknowledgement, $0.moves, $0.errors, $0.errorSamples) }
+    var snapshot: (latency: Histogram<UInt64>, acknowledgement: Histogram<UInt64>, lag: Histogram<UInt64>, moves: Int, errors: Int, samples: [String]) {
+        state.withLock { ($0.latency, $0.acknowledgement, $0.lag, $0.moves, $0.errors, $0.errorSamples) }
     }
 
     static func micros(_ duration: Duration) -> UInt64 {

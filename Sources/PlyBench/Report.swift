@@ -33,16 +33,16 @@ public struct Report: Sendable {
             [level.transport.description, "\(level.matches)", Self.number(level.movesPerSecond),
              Self.ms(level.latency.p50), Self.ms(level.latency.p90), Self.ms(level.latency.p99),
              Self.ms(level.latency.p999), Self.ms(level.latency.max), floorRatio(level),
-             Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), "\(level.errors)"]
+             Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), Self.ms(level.sendLag.p50), "\(level.errors)"]
         }
     }
 
     static let latencyHeader = ["transport", "matches", "moves/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                                "p50 / floor", "ack p50 ms", "ack p99 ms", "errors"]
+                                "p50 / floor", "ack p50 ms", "ack p99 ms", "send lag p50 ms", "errors"]
 
     /// Rows of the cost table: bytes, requests and connections per move, server CPU and memory.
     var costRows: [[String]] {
-        results.levels.filter { $0.transport != .floor }.map { level in
+        results.levels.map { level in
             func bytes(_ total: Double?, _ overhead: Double?) -> String {
                 guard let total, let overhead else { return "-" }
                 return String(format: "%.0f (%.0f + %.0f)", total, overhead, total - overhead)
@@ -94,7 +94,7 @@ public struct Report: Sendable {
             "Move latency: from when a move was due to when the opponent's client had its event",
             Self.textTable(Self.latencyHeader, latencyRows),
             "",
-            "Cost per move (bytes counted at the clients' sockets; server CPU and memory from /proc)",
+            "Cost per move (bytes counted at the clients' sockets; server CPU and memory from /proc; the floor's CPU is its relay's)",
             Self.textTable(Self.costHeader, costRows),
         ]
         if !results.holds.isEmpty {
@@ -121,7 +121,8 @@ public struct Report: Sendable {
             "### Move latency",
             "",
             "From the moment a move was due (the mover saw its turn, plus its think time) to the moment",
-            "the opponent's client had the event; `p50 / floor` divides by the raw TCP floor's p50 at the same level.",
+            "the opponent's client had the event; `p50 / floor` divides by the raw TCP floor's p50 at the same level;",
+            "`send lag` is how late the load generator itself sent moves after they were due, which is part of every latency.",
             "",
             Self.markdownTable(Self.latencyHeader, latencyRows),
             "",

@@ -112,6 +112,7 @@ struct PlySlot: Sendable {
             try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
             guard let move = match.position.legalMoves.randomElement(using: &random) else { continue }
             let sent = ContinuousClock.now
+            context.ledger.lagged(sent - due)
             try await connection.send(Command(.play(move), version: match.version))
             context.ledger.acknowledged(after: .now - sent)
         }
@@ -191,6 +192,7 @@ struct FloorSlot: Sendable {
                 let due = now + context.think(&random)
                 context.ledger.due(match: key, version: match.version + 1, at: due)
                 try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
+                context.ledger.lagged(.now - due)
                 guard let move = match.position.legalMoves.randomElement(using: &random) else { return }
                 let event = try match.play(move, by: seat, against: match.version).first!
                 link.send(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))

@@ -59,7 +59,18 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?
 
+    @Option(help: "Do not run: print the tables of an earlier run's results.json (and with --out, write its reports again).")
+    var from: String?
+
     func run() async throws {
+        if let from {
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let report = Report(try decoder.decode(BenchResults.self, from: Data(contentsOf: URL(fileURLWithPath: from))))
+            print(report.terminalText)
+            if let out { try report.write(to: URL(fileURLWithPath: out)) }
+            return
+        }
         var plan = BenchPlan()
         plan.server = server
         plan.transports = try transports.split(separator: ",").map { name in

@@ -1,0 +1,66 @@
+import Foundation
+import NIOCore
+import PlyBench
+import PlyClient
+import Testing
+
+/// The benchmark against a live server: short, but every figure it reports must be there.
+@Suite(.timeLimit(.minutes(1)))
+struct BenchTests {
+    @Test func aShortRunMeasuresBothTransports() async throws {
+        try await LiveServer.run { server in
+            var plan = BenchPlan()
+            plan.server = "http://127.0.0.1:\(server.port)"
+            plan.transports = [.webSocket, .longPoll]
+            plan.levels = [3]
+            plan.thinkMilliseconds = 5...15
+            plan.spectators = 1
+            plan.warmup = .milliseconds(200)
+            plan.duration = .seconds(1)
+            let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
+            #expect(results.levels.map(\.transport) == [.webSocket, .longPoll])
+            for level in results.levels {
+                #expect(level.errors == 0, "\(level.errorSamples)")
+                #expect(level.moves > 10)
+                #expect(level.clients == 9)
+                #expect(level.latency.count > 10)
+                #expect(level.latency.p50 > 0 && level.latency.p50 <= level.latency.p99 && level.latency.p99 <= level.latency.max)
+                #expect((level.acknowledgement?.count ?? 0) > 10)
+                #expect((level.bytesUpPerMove ?? 0) > (level.overheadUpPerMove ?? 0))
+                #expect((level.bytesDownPerMove ?? 0) > (level.overheadDownPerMove ?? 0))
+                #expect(level.serverMicrosPerMove == nil, "a server not started by the bench has no /proc figures")
+            }
+            let webSocket = results.levels[0], longPoll = results.levels[1]
+            #expect(webSocket.requestsPerMove == 0)
+            #expect((longPoll.requestsPerMove ?? 0) > 2, "a long-poll move costs a command and the polls that deliver it")
+            #expect((longPoll.overheadUpPerMove ?? 0) > (webSocket.overheadUpPerMove ?? 0))
+            let report = Report(results)
+            #expect(report.terminalText.contains("WebSocket"))
+            #expect(report.csv.split(separator: "\n").count == 3)
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            try report.write(to: directory)
+            for file in ["results.json", "results.csv", "report.md", "latency-3.svg", "bytes-per-move.svg"] {
+                #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent(file).path), "\(file)")
+            }
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let decoded = try decoder.decode(BenchResults.self, from: Data(contentsOf: directory.appendingPathComponent("results.json")))
+            #expect(decoded.levels.map(\.moves) == results.levels.map(\.moves))
+        }
+    }
+
+    @Test func theFloorRelaysFramesBetweenAPair() async throws {
+        let listener = try await FloorServer.start(host: "127.0.0.1", port: 0)
+        let port = try #require(listener.localAddress?.port)
+        async let first = FloorLink.connect(host: "127.0.0.1", port: port, pair: "p")
+        async let second = FloorLink.connect(host: "127.0.0.1", port: port, pair: "p")
+        let (a, b) = try await (first, second)
+        a.send(ByteBuffer(string: #"{"move":"4","seat":0,"type":"moved","v":4}"#))
+        var frames = b.frames.makeAsyncIterator()
+        #expect(await frames.next().map { String(buffer: $0) } == #"{"move":"4","seat":0,"type":"moved","v":4}"#)
+        a.close()
+        b.close()
+        try await listener.close()
+    }
+}
