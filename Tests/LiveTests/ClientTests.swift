@@ -146,6 +146,29 @@ struct ClientTests {
         }
     }
 
+    /// While the server cannot be reached, a command waits for the connection to come back,
+    /// but only until its deadline, and no longer than its task wants it.
+    @Test(arguments: [TransportKind.webSocket, .longPoll])
+    func aCommandWithNoConnectionTimesOutOrIsCancelled(_ transport: TransportKind) async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let (id, ann, _) = try await server.startedMatch()
+            let options = ConnectionOptions(commandTimeout: .milliseconds(300),
+                                            backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
+            let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
+                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+            await relay.stop()
+            await #expect(throws: CommandError.timedOut) { try await connection.send(Command(.play("4"), version: 3)) }
+            let waiting = Task { try await connection.send(Command(.play("4"), version: 3)) }
+            try await Task.sleep(for: .milliseconds(50))
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(try await server.log(id).count == 3, "nothing was played")
+            if case .reconnecting = connection.state {} else { Issue.record("the connection should still be trying to reconnect: \(connection.state)") }
+            connection.close()
+        }
+    }
+
     @Test func autoFallsBackToLongPollingWhenTheUpgradeIsRefused() async throws {
         var configuration = ServerConfiguration()
         configuration.webSocket = false

@@ -65,7 +65,9 @@ public final class MatchConnection: Sendable {
         var session: (any TransportSession)?
         /// The transport in use; `auto` resolves to one of the others on the first connection.
         var transport: TransportKind
-        var waitingForSession: [CheckedContinuation<Void, Never>] = []
+        /// Commands waiting for a session to send on, by ticket.
+        var waitingForSession: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextTicket = 0
         var isClosed = false
         var commandInFlight = false
     }
@@ -194,7 +196,7 @@ public final class MatchConnection: Sendable {
             let (waiters, closed) = core.withLock { core in
                 core.session = session
                 defer { core.waitingForSession.removeAll() }
-                return (core.waitingForSession, core.isClosed)
+                return (core.waitingForSession.values, core.isClosed)
             }
             if closed { return session.close() }
             _ = setState(.connected)
@@ -222,7 +224,7 @@ public final class MatchConnection: Sendable {
                 core.session = nil
                 core.waitingForSession.removeAll()
             }
-            return (core.session, core.waitingForSession)
+            return (core.session, core.waitingForSession.values)
         }
         session?.close()
         for waiter in waiters { waiter.resume() }
@@ -256,8 +258,9 @@ public final class MatchConnection: Sendable {
 
         let deadline = ContinuousClock.now + options.commandTimeout
         var wasLost = false
+        var lost: (any TransportSession)?
         while true {
-            let session = try await currentSession(before: deadline)
+            let session = try await currentSession(before: deadline, replacing: lost)
             let started = ContinuousClock.now
             do {
                 switch try await session.send(command) {
@@ -272,28 +275,52 @@ public final class MatchConnection: Sendable {
                     throw CommandError.refused(error)
                 }
             } catch is SessionLost {
-                // Applied or not, we cannot tell yet: send it again once reconnected.
+                // Applied or not, we cannot tell yet: send it again once reconnected, on a new
+                // session (the lost one stays current until the supervisor notices).
                 wasLost = true
+                lost = session
             }
         }
     }
 
-    /// The session to send on, waiting while the connection is being re-established.
-    private func currentSession(before deadline: ContinuousClock.Instant) async throws -> any TransportSession {
+    /// The session to send on: the current one unless it is `lost`, else the next one, waiting
+    /// (until the deadline, or until the task is cancelled) while the connection is re-established.
+    private func currentSession(before deadline: ContinuousClock.Instant,
+                                replacing lost: (any TransportSession)?) async throws -> any TransportSession {
+        func usable(_ core: Core) -> Bool { core.isClosed || (core.session != nil && core.session !== lost) }
         while true {
             let (session, closed) = core.withLock { ($0.session, $0.isClosed) }
             if closed { throw CommandError.closed }
-            if let session { return session }
+            if let session, session !== lost { return session }
+            try Task.checkCancellation()
             guard ContinuousClock.now < deadline else { throw CommandError.timedOut }
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = core.withLock { core in
-                    if core.session != nil || core.isClosed { return true }
-                    core.waitingForSession.append(continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
+            let ticket = core.withLock { core in
+                defer { core.nextTicket += 1 }
+                return core.nextTicket
             }
+            let timer = Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                wake(ticket)
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let ready = core.withLock { core in
+                        if usable(core) || Task.isCancelled { return true }
+                        core.waitingForSession[ticket] = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+            } onCancel: {
+                wake(ticket)
+            }
+            timer.cancel()
         }
+    }
+
+    /// Resumes one command waiting for a session, if it still waits.
+    private func wake(_ ticket: Int) {
+        core.withLock { $0.waitingForSession.removeValue(forKey: ticket) }?.resume()
     }
 
     /// After a lost answer: whether the log shows this seat's command applied right after the
