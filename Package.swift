@@ -4,6 +4,7 @@
 // Dependencies point one way (each module imports only modules above it):
 //   PlyEngine    pure rules and matches (standard library only)
 //   PlyWire      JSON messages shared by server and clients
+//   PlyStore     durable match logs (SQLite in WAL mode) behind a small store protocol
 //   PlyServer    one game service behind two transports (Hummingbird)
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
 //   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
@@ -20,6 +21,7 @@ let package = Package(
         .executable(name: "ply", targets: ["ply"]),
         .library(name: "PlyEngine", targets: ["PlyEngine"]),
         .library(name: "PlyWire", targets: ["PlyWire"]),
+        .library(name: "PlyStore", targets: ["PlyStore"]),
         .library(name: "PlyServer", targets: ["PlyServer"]),
         .library(name: "PlyClient", targets: ["PlyClient"]),
         .library(name: "PlyBots", targets: ["PlyBots"]),
@@ -36,18 +38,31 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
     targets: [
         // The rules of each game and the match (seats, turns, event log). Standard library only.
         .target(name: "PlyEngine"),
         // Commands, events, acknowledgements and errors as they cross the wire, shared by server and clients.
         .target(name: "PlyWire", dependencies: ["PlyEngine"]),
+        // Match logs made durable: a store protocol and its SQLite implementation.
+        .target(
+            name: "PlyStore",
+            dependencies: [
+                "PlyEngine",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The game service and its two transports: HTTP long-polling and WebSocket, on one port.
         .target(
             name: "PlyServer",
             dependencies: [
                 "PlyEngine",
                 "PlyWire",
+                "PlyStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
@@ -108,6 +123,7 @@ let package = Package(
                 "PlyEngine",
                 "PlyWire",
                 "PlyServer",
+                "PlyStore",
                 "PlyClient",
                 "PlyBots",
                 "PlyTerminal",
@@ -125,6 +141,7 @@ let package = Package(
             name: "LiveTests",
             dependencies: [
                 "PlyServer",
+                "PlyStore",
                 "PlyClient",
                 "PlyBots",
                 "PlyRelay",

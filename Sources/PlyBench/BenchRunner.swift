@@ -157,23 +157,32 @@ public struct BenchRunner: Sendable {
     // MARK: Servers
 
     /// A fresh server (or floor) for each measurement, so that each starts from the same state.
-    private func startServer(_ transport: BenchTransport) async throws -> (host: String, port: Int, child: ChildProcess?) {
+    private func startServer(_ transport: BenchTransport) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
         if transport != .floor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
-            return (endpoint.host, endpoint.port, nil)
+            return (endpoint.host, endpoint.port, nil, nil)
         }
+        // The server stores matches as it does by default (SQLite, WAL), in a file of its own.
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString).sqlite").path
         let arguments = transport == .floor
             ? ["floor", "--port", "0"]
-            : ["serve", "--port", "0", "--log-level", "warning"]
+            : ["serve", "--port", "0", "--log-level", "warning", "--data", data]
         let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-server.log")
         let child = try await ChildProcess.start(executable, arguments, log: log)
-        return ("127.0.0.1", child.port, child)
+        return ("127.0.0.1", child.port, child, transport == .floor ? nil : data)
+    }
+
+    /// Stops a server started by `startServer` and deletes its store.
+    private func stopServer(_ child: ChildProcess?, data: String?) async {
+        await child?.stop()
+        guard let data else { return }
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + suffix) }
     }
 
     // MARK: Levels
 
     private func runLevel(_ transport: BenchTransport, matches: Int, report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
-        let (host, port, child) = try await startServer(transport)
+        let (host, port, child, data) = try await startServer(transport)
         // The simulated network, when there is one, sits between every client and the server.
         let relay: TCPRelay? = if let latency = plan.latency {
             try await TCPRelay.start(to: host, port: port, latency: latency)
@@ -213,7 +222,7 @@ public struct BenchRunner: Sendable {
         for task in tasks { await task.value }
         await api?.close()
         await relay?.stop()
-        await child?.stop()
+        await stopServer(child, data: data)
 
         let (latency, acknowledgement, lag, moves, errors, samples) = ledger.snapshot
         let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
@@ -247,7 +256,7 @@ public struct BenchRunner: Sendable {
     /// held by the server) and reads what they cost the server.
     private func runHold(_ transport: BenchTransport, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
         guard let kind = transport.kind else { throw BenchError.badPlan("the floor holds no clients") }
-        let (host, port, child) = try await startServer(transport)
+        let (host, port, child, data) = try await startServer(transport)
         let endpoint = Endpoint(host: host, port: port)
         let api = PlyAPI(endpoint: endpoint)
         let match = try await api.createMatch(plan.game).id
@@ -280,7 +289,7 @@ public struct BenchRunner: Sendable {
         report(0.9)
         for connection in connections { connection.close() }
         await api.close()
-        await child?.stop()
+        await stopServer(child, data: data)
         var result = HoldResult(transport: transport, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
                                 serverBytesPerClient: nil, failures: failures)
         if let baseline, let usage, held > 0 {

@@ -80,6 +80,16 @@ public final class ChildProcess: Sendable {
 
     public var usage: ProcessUsage? { ProcessUsage.of(pid: pid) }
 
+    /// Sends a signal (SIGKILL to simulate a crash) and waits up to 10 s for the process to exit.
+    public func kill(_ signal: Int32) async {
+        guard process.isRunning else { return }
+        _ = Foundation.kill(pid, signal)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
     public func stop(grace: Duration = .seconds(10)) async {
         guard process.isRunning else { return }
@@ -88,7 +98,7 @@ public final class ChildProcess: Sendable {
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        if process.isRunning { kill(pid, SIGKILL) }
+        if process.isRunning { _ = Foundation.kill(pid, SIGKILL) }
     }
 }
 

@@ -39,6 +39,11 @@ public actor PlyAPI {
         try await call(.POST, "/matches/\(match)/seats", body: JoinRequest(name: name))
     }
 
+    /// Every event of a match after a version, at once (a long poll that does not wait).
+    public func events(_ match: String, after version: Int = 0) async throws -> [MatchEvent] {
+        try await get("/matches/\(match)/events?after=\(version)&wait=0")
+    }
+
     public func close() {
         for link in idle { link.close() }
         idle.removeAll()

@@ -3,8 +3,10 @@ import Logging
 import NIOCore
 
 /// Logs one line when an HTTP connection opens and one when it closes, with the number of
-/// requests it carried, and keeps the server's count of open connections. Long polls are
-/// logged per connection, not per poll. One instance per connection, on its event loop.
+/// requests it carried, keeps the server's count of open connections and closes a connection
+/// beyond `maxConnections` at once. Long polls are logged per connection, not per poll. One
+/// instance per connection, on its event loop; it leaves the pipeline when a WebSocket upgrade
+/// succeeds, and the WebSocket session counts the connection from then on.
 final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
 
@@ -18,7 +20,12 @@ final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        service.httpConnections.add(1, ordering: .relaxed)
+        let open = service.httpConnections.add(1, ordering: .relaxed).newValue + service.webSockets.load(ordering: .relaxed)
+        if open > service.configuration.maxConnections {
+            logger.warning("connection refused: at the connection limit", metadata: ["limit": "\(service.configuration.maxConnections)"])
+            context.close(promise: nil)
+            return
+        }
         logger.info("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 
@@ -29,6 +36,7 @@ final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         service.httpConnections.subtract(1, ordering: .relaxed)
+        service.forgetConnection(context.channel)
         logger.info("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")", "requests": "\(requests)"])
     }
 }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PlyEngine
+import PlyStore
 import PlyWire
 import ServiceLifecycle
 import Synchronization
@@ -17,6 +18,11 @@ public final class GameService: Service, Sendable {
     let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let rooms = Mutex<[String: MatchRoom]>([:])
+    /// Matches let go for idleness: asked for, they answer `match/expired` rather than not found.
+    private let expired = Mutex<Set<String>>([])
+    /// Where matches are made durable; nil with `--store memory`.
+    let store: (any MatchStore)?
+    private let journal: Journal?
     private let nextSerial = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
     /// Open WebSocket sessions and HTTP connections, for /health and for shutdown.
@@ -25,43 +31,87 @@ public final class GameService: Service, Sendable {
 
     public init(
         configuration: ServerConfiguration = ServerConfiguration(),
+        store: (any MatchStore)? = nil,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "ply.server")
     ) {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.store = store
+        journal = store.map { Journal(store: $0, logger: logger) }
+    }
+
+    /// Rebuilds every live match from the store, as it was when the last change was made
+    /// durable. Call once, before serving.
+    public func restore() async throws {
+        guard let store else { return }
+        var restored: [String: MatchRoom] = [:]
+        var highest = 0
+        for stored in try await store.liveMatches() {
+            let match: Match
+            do {
+                match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+            } catch {
+                logger.error("a stored match could not be rebuilt; it is left out", metadata: ["match": "\(stored.id)", "error": "\(error)"])
+                continue
+            }
+            restored[stored.id] = try MatchRoom(id: stored.id, serial: stored.serial, match: match, tokens: stored.tokens,
+                                                eventLoop: eventLoopGroup.next(), logger: logger, journal: journal)
+            highest = max(highest, stored.serial)
+        }
+        rooms.withLock { $0.merge(restored) { old, _ in old } }
+        _ = nextSerial.add(highest, ordering: .relaxed)
+        logger.info("matches restored", metadata: ["matches": "\(restored.count)"])
     }
 
     public var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     // MARK: Matches
 
-    /// Opens a new match.
-    public func createMatch(_ request: CreateMatchRequest) throws(WireError) -> MatchSnapshot {
+    /// Opens a new match, once it is durable.
+    public func createMatch(_ request: CreateMatchRequest) async throws(WireError) -> MatchSnapshot {
         try checkRunning()
         let match: Match
         do {
-            match = try Match(game: request.game, options: MatchOptions(moveTimeLimit: request.moveTimeLimit))
+            let limit = request.moveTimeLimit ?? configuration.defaultMoveTimeLimit
+            match = try Match(game: request.game, options: MatchOptions(moveTimeLimit: limit))
         } catch {
             throw WireError(error)
         }
         let serial = nextSerial.add(1, ordering: .relaxed).newValue
         let id = Self.makeMatchID()
+        let eventLoop = eventLoopGroup.next()
         let room: MatchRoom
         do {
-            room = try MatchRoom(id: id, serial: serial, match: match, eventLoop: eventLoopGroup.next(), logger: logger)
+            room = try MatchRoom(id: id, serial: serial, match: match, eventLoop: eventLoop, logger: logger, journal: journal)
         } catch {
             throw WireError(.internalError, "the match could not be created")
+        }
+        if let journal {
+            var records: [StoreRecord] = [.match(id: id, serial: serial)]
+            for (event, json) in zip(match.events, room.encodedEvents(after: 0)) {
+                records.append(.event(match: id, version: event.version, json: json))
+            }
+            do {
+                try await journal.append(records, on: eventLoop).get()
+            } catch let error as WireError {
+                throw error
+            } catch {
+                throw WireError(.storageFailed, "the match could not be stored: \(error)")
+            }
         }
         rooms.withLock { $0[id] = room }
         logger.info("match created", metadata: ["match": "\(id)", "game": "\(request.game.rawValue)"])
         return room.snapshot()
     }
 
-    /// The match with an id, or `match/not_found`.
+    /// The match with an id, `match/expired` if it was let go, or `match/not_found`.
     func room(_ id: String?) throws(WireError) -> MatchRoom {
         guard let id, let room = rooms.withLock({ $0[id] }) else {
+            if let id, expired.withLock({ $0.contains(id) }) {
+                throw WireError(.expiredMatch, "match '\(id)' was idle too long and has expired")
+            }
             throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
         }
         return room
@@ -76,6 +126,32 @@ public final class GameService: Service, Sendable {
             if status == nil || snapshot.status == status { result.append(snapshot) }
         }
         return result
+    }
+
+    // MARK: Limits
+
+    /// Per-connection command budgets of HTTP connections, by channel.
+    private let limiters = Mutex<[ObjectIdentifier: RateLimiter]>([:])
+
+    /// Takes one command from a connection's budget, or refuses with `request/rate_limited`.
+    func spendCommand(on channel: any Channel) throws(WireError) {
+        let key = ObjectIdentifier(channel)
+        let allowed = limiters.withLock { limiters in
+            limiters[key, default: makeRateLimiter()].allow()
+        }
+        if !allowed { throw Self.rateLimited(configuration) }
+    }
+
+    func makeRateLimiter() -> RateLimiter {
+        RateLimiter(rate: configuration.commandsPerSecond, burst: configuration.commandBurst)
+    }
+
+    static func rateLimited(_ configuration: ServerConfiguration) -> WireError {
+        WireError(.rateLimited, "more than \(configuration.commandBurst) commands at once or \(configuration.commandsPerSecond) a second on one connection; slow down")
+    }
+
+    func forgetConnection(_ channel: any Channel) {
+        _ = limiters.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     public func health() -> Health {
@@ -97,16 +173,52 @@ public final class GameService: Service, Sendable {
         return String((0..<10).map { _ in alphabet.randomElement(using: &generator)! })
     }
 
+    // MARK: Expiry
+
+    /// Lets go every match with no new event for `matchIdleTimeout`: its polls are answered,
+    /// its WebSockets closed with 4410, and later requests get `match/expired`; the store keeps
+    /// its log. Returns the ids let go.
+    @discardableResult
+    public func expireIdleMatches(now: ContinuousClock.Instant = .now) async -> [String] {
+        guard let timeout = configuration.matchIdleTimeout else { return [] }
+        let idle = rooms.withLock { rooms in rooms.values.filter { now - $0.idleSince >= timeout } }
+        guard !idle.isEmpty else { return [] }
+        let ids = idle.map(\.id)
+        if let journal {
+            do {
+                try await journal.append(ids.map { .expired(match: $0) }, on: eventLoopGroup.next()).get()
+            } catch {
+                logger.error("idle matches could not be marked expired", metadata: ["error": "\(error)"])
+                return []
+            }
+        }
+        expired.withLock { $0.formUnion(ids) }
+        rooms.withLock { rooms in for id in ids { rooms.removeValue(forKey: id) } }
+        for room in idle { room.close(WireError(.expiredMatch, "match '\(room.id)' was idle too long and has expired")) }
+        logger.info("idle matches expired", metadata: ["matches": "\(ids.count)"])
+        return ids
+    }
+
     // MARK: Lifecycle
 
     public func run() async throws {
-        // Park until the service group asks for a graceful shutdown (SIGINT, SIGTERM).
+        // Sweep idle matches until the service group asks for a graceful shutdown (SIGINT, SIGTERM).
+        let sweeper = Task {
+            guard let timeout = configuration.matchIdleTimeout else { return }
+            let period = min(timeout / 4, .seconds(60))
+            while !Task.isCancelled {
+                try? await Task.sleep(for: period)
+                if !Task.isCancelled { await expireIdleMatches() }
+            }
+        }
         try? await gracefulShutdown()
+        sweeper.cancel()
         shutDown()
         let deadline = ContinuousClock.now + configuration.shutdownGrace
         while webSockets.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        await journal?.settle()
         logger.info("game service stopped", metadata: ["websockets.left": "\(webSockets.load(ordering: .relaxed))"])
     }
 

@@ -7,7 +7,8 @@ import PlyWire
 
 /// The HTTP resources (`/health`, `/games`, `/matches`, seats) and the long-polling transport
 /// (`/matches/{id}/events` and `/matches/{id}/commands`).
-struct HTTPRoutes<Context: RequestContext>: Sendable {
+struct HTTPRoutes: Sendable {
+    typealias Context = PlyRequestContext
     let service: GameService
 
     func add(to router: Router<Context>) {
@@ -28,7 +29,7 @@ struct HTTPRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func createMatch(_ request: Request, context: Context) async throws -> Response {
         let body = try await decode(CreateMatchRequest.self, from: request)
-        return try .json(try service.createMatch(body), status: .created)
+        return try .json(try await service.createMatch(body), status: .created)
     }
 
     @Sendable func listMatches(_ request: Request, context: Context) async throws -> Response {
@@ -48,15 +49,19 @@ struct HTTPRoutes<Context: RequestContext>: Sendable {
         let room = try service.room(context.parameters.get("id"))
         try service.checkRunning()
         let body = try await decode(JoinRequest.self, from: request)
-        return try .json(try room.join(name: body.name), status: .created)
+        try service.spendCommand(on: context.channel)
+        return try .json(try await room.join(name: body.name), status: .created)
     }
 
     // MARK: Long polling
 
     /// Answers at once with every event after `after`, or holds the request until one arrives
     /// or `wait` seconds pass (then `[]`). The same bytes per event as a WebSocket message.
+    /// A poll with a seat's token ends that seat's older waiting poll (which answers `[]`).
     @Sendable func poll(_ request: Request, context: Context) async throws -> Response {
         let room = try service.room(context.parameters.get("id"))
+        let header = request.headers[.authorization]
+        let seat = try header.map { header throws(WireError) in try room.seat(forToken: SeatToken.bearer(header)) }
         let query = request.uri.queryParameters
         let version = room.version
         guard let after = Int(query.get("after") ?? "0"), (0...version).contains(after) else {
@@ -71,7 +76,7 @@ struct HTTPRoutes<Context: RequestContext>: Sendable {
             wait = .milliseconds(Int64(seconds * 1000))
         }
         if service.isShuttingDown { wait = .zero }
-        return .json(JSONBuffer.array(await room.waitForEvents(after: after, timeout: wait)))
+        return .json(JSONBuffer.array(await room.waitForEvents(after: after, timeout: wait, seat: seat)))
     }
 
     /// Runs a seat's command; the answer is the acknowledgement or the error, as JSON.
@@ -79,8 +84,9 @@ struct HTTPRoutes<Context: RequestContext>: Sendable {
         let room = try service.room(context.parameters.get("id"))
         let seat = try room.seat(forToken: SeatToken.bearer(request.headers[.authorization]))
         try service.checkRunning()
+        try service.spendCommand(on: context.channel)
         let command = try await decode(Command.self, from: request)
-        return try .json(try room.execute(command, by: seat))
+        return try .json(try await room.execute(command, by: seat))
     }
 
     // MARK: Parsing

@@ -7,6 +7,10 @@ import Synchronization
 /// slow reader costs no copies), replies to its commands in order, and an optional close.
 ///
 /// Other tasks only flip flags and append here; they never wait on this connection's socket.
+///
+/// The queue is bounded: when events not yet written plus replies waiting pass `limit` (the
+/// client stopped reading, so the writer is stuck behind a full socket), `onOverflow` runs
+/// once, and the session drops the connection.
 final class Outbox: Sendable {
     struct Batch {
         var newEvents = false
@@ -18,30 +22,55 @@ final class Outbox: Sendable {
     private struct State {
         var pending = Batch()
         var waiting: CheckedContinuation<Void, Never>?
+        /// The newest published version, and the newest the writer has written.
+        var published = 0
+        var written = 0
+        var overflowed = false
         var hasWork: Bool { pending.newEvents || !pending.replies.isEmpty || pending.close != nil || pending.finished }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    private let limit: Int
+    private let onOverflow: @Sendable () -> Void
 
-    /// The match has new events.
-    func wake() { update { $0.newEvents = true } }
+    /// - Parameter after: the version the writer starts from.
+    init(after: Int, limit: Int, onOverflow: @escaping @Sendable () -> Void) {
+        state = Mutex(State(published: after, written: after))
+        self.limit = limit
+        self.onOverflow = onOverflow
+    }
+
+    /// The match has published events up to `version`.
+    func wake(_ version: Int) {
+        update { state in
+            state.pending.newEvents = true
+            state.published = max(state.published, version)
+        }
+    }
 
     /// Queues a reply (an acknowledgement or an error) after any events already signalled.
-    func send(_ reply: ByteBuffer) { update { $0.replies.append(reply) } }
+    func send(_ reply: ByteBuffer) { update { $0.pending.replies.append(reply) } }
+
+    /// The writer has written every event up to `version`.
+    func written(_ version: Int) { state.withLock { $0.written = version } }
 
     /// Asks the writer to close the connection with a code.
-    func close(_ code: WebSocketErrorCode) { update { $0.close = $0.close ?? code } }
+    func close(_ code: WebSocketErrorCode) { update { $0.pending.close = $0.pending.close ?? code } }
 
     /// Tells the writer that the connection is gone.
-    func finish() { update { $0.finished = true } }
+    func finish() { update { $0.pending.finished = true } }
 
-    private func update(_ body: (inout Batch) -> Void) {
-        let waiting = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            body(&state.pending)
+    private func update(_ body: (inout State) -> Void) {
+        let (waiting, overflow) = state.withLock { state -> (CheckedContinuation<Void, Never>?, Bool) in
+            body(&state)
+            let backlog = state.published - state.written + state.pending.replies.count
+            let overflow = backlog > limit && !state.overflowed
+            if overflow { state.overflowed = true }
             defer { state.waiting = nil }
-            return state.waiting
+            return (state.waiting, overflow)
         }
         waiting?.resume()
+        if overflow { onOverflow() }
     }
 
     /// Waits until there is something to do, then takes all of it.

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import PlyStore
 import ServiceLifecycle
 
 /// The ply server: one `GameService` behind HTTP long-polling and WebSocket on one port.
@@ -12,14 +13,20 @@ public struct PlyServer: Sendable {
     public let service: GameService
     private let group: ServiceGroup
 
+    private let store: (any MatchStore)?
+
+    /// - Parameter store: where matches are made durable (the server closes it when it stops);
+    ///   nil keeps them in memory only.
     /// - Parameter onRunning: called with the bound port once the server listens (useful with port 0).
     public init(
         configuration: ServerConfiguration,
+        store: (any MatchStore)? = nil,
         logger: Logger = Logger(label: "ply.server"),
         handleSignals: Bool = true,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
-        let service = GameService(configuration: configuration, logger: logger)
+        let service = GameService(configuration: configuration, store: store, logger: logger)
+        self.store = store
         let application = Self.buildApplication(service: service, logger: logger, onRunning: onRunning)
         self.service = service
         // Graceful shutdown runs in reverse order: the game service, then the HTTP server.
@@ -30,9 +37,16 @@ public struct PlyServer: Sendable {
         ))
     }
 
-    /// Runs until a signal (or `shutDown()`) stops the server.
+    /// Rebuilds the stored matches, then runs until a signal (or `shutDown()`) stops the server.
     public func run() async throws {
-        try await group.run()
+        do {
+            try await service.restore()
+            try await group.run()
+        } catch {
+            await store?.close()
+            throw error
+        }
+        await store?.close()
     }
 
     /// Starts a graceful shutdown, as SIGTERM would.
@@ -47,12 +61,12 @@ public struct PlyServer: Sendable {
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         let configuration = service.configuration
-        let router = Router(context: BasicWebSocketRequestContext.self)
+        let router = Router(context: PlyRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
         HTTPRoutes(service: service).add(to: router)
 
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: PlyRequestContext.self)
         if configuration.webSocket { WebSocketTransport(service: service).add(to: webSocketRouter) }
 
         return Application(

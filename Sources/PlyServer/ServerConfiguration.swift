@@ -17,6 +17,22 @@ public struct ServerConfiguration: Sendable {
     /// Whether WebSocket upgrades are accepted; without them, only long-polling is served
     /// (as behind a proxy that strips `Upgrade`).
     public var webSocket: Bool
+    /// The most TCP connections open at once; a connection beyond it is closed at once.
+    public var maxConnections: Int
+    /// Commands (and WebSocket messages) a connection may send per second, on average, and
+    /// in a burst; beyond that they are refused with `request/rate_limited` (429).
+    public var commandsPerSecond: Double
+    public var commandBurst: Int
+    /// Messages a WebSocket may have waiting to be written (events not yet sent plus replies);
+    /// a client that stops reading and falls further behind is disconnected.
+    public var maxOutboundMessages: Int
+    /// A match with no new event for this long is let go (`match/expired`); nil keeps matches forever.
+    public var matchIdleTimeout: Duration?
+    /// The per-move time limit of a match whose creator did not choose one; nil for none.
+    public var defaultMoveTimeLimit: Int?
+    /// Origins allowed to open WebSockets (the `Origin` header, as `scheme://host[:port]`);
+    /// nil allows any. Requests without an `Origin` (non-browser clients) are always allowed.
+    public var allowedOrigins: Set<String>?
 
     public init(
         host: String = "127.0.0.1",
@@ -26,7 +42,14 @@ public struct ServerConfiguration: Sendable {
         maxPollWait: Duration = .seconds(60),
         pingInterval: Duration = .seconds(20),
         shutdownGrace: Duration = .seconds(5),
-        webSocket: Bool = true
+        webSocket: Bool = true,
+        maxConnections: Int = 16_384,
+        commandsPerSecond: Double = 20,
+        commandBurst: Int = 40,
+        maxOutboundMessages: Int = 256,
+        matchIdleTimeout: Duration? = .seconds(3600),
+        defaultMoveTimeLimit: Int? = 300,
+        allowedOrigins: Set<String>? = nil
     ) {
         self.host = host
         self.port = port
@@ -36,5 +59,12 @@ public struct ServerConfiguration: Sendable {
         self.pingInterval = pingInterval
         self.shutdownGrace = shutdownGrace
         self.webSocket = webSocket
+        self.maxConnections = maxConnections
+        self.commandsPerSecond = commandsPerSecond
+        self.commandBurst = commandBurst
+        self.maxOutboundMessages = maxOutboundMessages
+        self.matchIdleTimeout = matchIdleTimeout
+        self.defaultMoveTimeLimit = defaultMoveTimeLimit
+        self.allowedOrigins = allowedOrigins
     }
 }

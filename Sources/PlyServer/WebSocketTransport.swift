@@ -13,7 +13,7 @@ import PlyWire
 struct WebSocketTransport: Sendable {
     let service: GameService
 
-    func add(to router: Router<BasicWebSocketRequestContext>) {
+    func add(to router: Router<PlyRequestContext>) {
         router.ws("/matches/:id/ws") { inbound, outbound, context in
             try await WebSocketSession(service: service, outbound: outbound, context: context).run(inbound)
         }
@@ -26,12 +26,14 @@ enum PlyCloseCode {
     static let missingToken = WebSocketErrorCode(codeNumber: 4401)
     static let wrongToken = WebSocketErrorCode(codeNumber: 4403)
     static let unknownMatch = WebSocketErrorCode(codeNumber: 4404)
+    static let expiredMatch = WebSocketErrorCode(codeNumber: 4410)
 
     static func forRefusal(_ error: WireError) -> WebSocketErrorCode {
         switch error.code {
         case .unknownMatch: unknownMatch
         case .missingToken: missingToken
-        case .wrongToken: wrongToken
+        case .wrongToken, .forbiddenOrigin: wrongToken
+        case .expiredMatch: expiredMatch
         case .badParameter: badParameter
         case .shuttingDown: .goingAway
         default: .unexpectedServerError
@@ -44,7 +46,7 @@ enum PlyCloseCode {
 struct WebSocketSession {
     let service: GameService
     let outbound: WebSocketOutboundWriter
-    let context: WebSocketRouterContext<BasicWebSocketRequestContext>
+    let context: WebSocketRouterContext<PlyRequestContext>
 
     /// Throws the protocol errors WSCore raises while reading (invalid UTF-8, a message over the
     /// limit), so that WSCore closes with their codes (1007, 1009).
@@ -67,9 +69,14 @@ struct WebSocketSession {
         // Admitted: say so first, so a client knows before any event that it is in, and as whom.
         try await write(try JSONBuffer.encode(Welcome(seat: seat, version: room.version)))
 
-        let outbox = Outbox()
+        let channel = context.requestContext.channel
+        let outbox = Outbox(after: after, limit: service.configuration.maxOutboundMessages) { [logger] in
+            // The client stopped reading: the writer is stuck behind a full socket, so no close
+            // frame could reach it. Drop the connection; it can resume with `after` later.
+            logger.warning("websocket dropped: the client is not reading", metadata: ["limit": "\(service.configuration.maxOutboundMessages)"])
+            channel.close(promise: nil)
+        }
         room.subscribe(outbox)
-        outbox.wake()  // the backlog after `after`
         defer {
             room.unsubscribe(outbox)
             logger.info("websocket closed")
@@ -84,6 +91,9 @@ struct WebSocketSession {
     /// Checks the request before any message flows: the match, `after`, and a token if one was sent.
     private func admit() throws(WireError) -> (MatchRoom, Seat?, Int) {
         try service.checkRunning()
+        if let allowed = service.configuration.allowedOrigins, let origin = context.request.headers[.origin], !allowed.contains(origin) {
+            throw WireError(.forbiddenOrigin, "WebSockets from origin '\(origin)' are not allowed")
+        }
         let room = try service.room(context.requestContext.parameters.get("id"))
         let version = room.version
         let query = context.request.uri.queryParameters
@@ -106,6 +116,7 @@ struct WebSocketSession {
                     let events = room.encodedEvents(after: cursor)
                     for event in events { try await write(event) }
                     cursor += events.count
+                    outbox.written(cursor)
                 }
                 for reply in batch.replies { try await write(reply) }
                 if let code = batch.close {
@@ -120,20 +131,23 @@ struct WebSocketSession {
 
     private func readLoop(_ inbound: WebSocketInboundStream, room: MatchRoom, outbox: Outbox, seat: Seat?) async throws {
         var seat = seat
+        var limiter = service.makeRateLimiter()
         for try await message in inbound.messages(maxSize: service.configuration.maxMessageBytes) {
             let reply: any Encodable
             switch message {
+            case _ where !limiter.allow():
+                reply = GameService.rateLimited(service.configuration)
             case .binary:
                 reply = WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored")
             case .text(let text):
-                reply = handle(text, room: room, seat: &seat)
+                reply = await handle(text, room: room, seat: &seat)
             }
             outbox.send(try JSONBuffer.encode(reply))
         }
     }
 
     /// Runs one text message and returns the reply: a welcome, an acknowledgement or an error.
-    private func handle(_ text: String, room: MatchRoom, seat: inout Seat?) -> any Encodable {
+    private func handle(_ text: String, room: MatchRoom, seat: inout Seat?) async -> any Encodable {
         var id: Int?
         do throws(WireError) {
             switch try WireCoding.decodeMessage(ClientMessage.self, from: Data(text.utf8)) {
@@ -148,7 +162,7 @@ struct WebSocketSession {
                 guard let seat else {
                     throw WireError(.missingToken, "send a hello with the seat token, or connect with 'Authorization: Bearer TOKEN'")
                 }
-                return try room.execute(command, by: seat)
+                return try await room.execute(command, by: seat)
             }
         } catch {
             var error = error

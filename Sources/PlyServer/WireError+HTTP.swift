@@ -14,7 +14,9 @@ extension WireError {
         case "request/upgrade_required": .upgradeRequired
         case "auth/missing_token": .unauthorized
         case "auth/wrong_token": .forbidden
-        case "server/shutting_down", "server/overloaded": .serviceUnavailable
+        case "match/expired": .gone
+        case "request/forbidden_origin": .forbidden
+        case "server/shutting_down", "server/overloaded", "server/storage_failed": .serviceUnavailable
         case "server/internal": .internalServerError
         case let code where code.hasPrefix("rule/"): .unprocessableContent
         case "match/stale_version", "match/not_your_turn", "match/not_started", "match/finished", "match/full": .conflict

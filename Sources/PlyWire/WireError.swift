@@ -72,6 +72,12 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let shuttingDown = ErrorCode(rawValue: "server/shutting_down")
     /// The server is at its connection limit.
     public static let overloaded = ErrorCode(rawValue: "server/overloaded")
+    /// The server could not make a change durable, so it made none; it refuses changes until restarted.
+    public static let storageFailed = ErrorCode(rawValue: "server/storage_failed")
+    /// The match was idle for longer than the server keeps matches; its log is kept for `ply replay`.
+    public static let expiredMatch = ErrorCode(rawValue: "match/expired")
+    /// A WebSocket upgrade from an origin the server does not allow.
+    public static let forbiddenOrigin = ErrorCode(rawValue: "request/forbidden_origin")
     /// A fault in the server; the request changed nothing.
     public static let internalError = ErrorCode(rawValue: "server/internal")
 }

@@ -2,11 +2,16 @@ import ArgumentParser
 import Foundation
 import Logging
 import PlyServer
+import PlyStore
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run a ply server: HTTP long-polling and WebSocket on one port."
+        abstract: "Run a ply server: HTTP long-polling and WebSocket on one port.",
+        discussion: """
+        Every match is stored in SQLite (--data) before any change is acknowledged, so a
+        restarted server, even after kill -9, carries on every match where it was.
+        """
     )
 
     @Option(help: "The address to listen on.")
@@ -15,8 +20,31 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on (0 picks a free one).")
     var port = 8080
 
+    @OptionGroup var storage: StorageOptions
+
+    @Option(help: "SQLite synchronous mode: normal (survives a killed process) or full (also a power loss; an fsync per write).")
+    var sync: SQLiteStore.Sync = .normal
+
     @Option(help: "The largest request body or WebSocket message, in bytes.")
     var maxMessageBytes = 4096
+
+    @Option(help: "The most connections open at once; more are closed at once.")
+    var maxConnections = 16_384
+
+    @Option(help: "Commands per second one connection may send on average (bursts of twice as many).")
+    var commandsPerSecond = 20.0
+
+    @Option(help: "Messages a WebSocket may have waiting to be written before a client that does not read is dropped.")
+    var maxOutboundMessages = 256
+
+    @Option(help: "Seconds without a new event after which a match expires (0: never).")
+    var idleExpiry = 3600
+
+    @Option(help: "Seconds per move when a match's creator sets no limit (0: no limit).")
+    var moveTimeLimit = 300
+
+    @Option(name: .customLong("allow-origin"), help: "An Origin allowed to open WebSockets, e.g. https://example.com (repeat; default: any).")
+    var allowedOrigins: [String] = []
 
     @Flag(help: "Refuse WebSocket upgrades and serve long-polling only.")
     var noWebsocket = false
@@ -24,19 +52,72 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: Logger.Level = .info
 
+    func validate() throws {
+        guard moveTimeLimit == 0 || (1...86_400).contains(moveTimeLimit) else {
+            throw ValidationError("--move-time-limit must be 0 or 1 to 86400 seconds")
+        }
+        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0 else {
+            throw ValidationError("limits must be positive")
+        }
+    }
+
     func run() async throws {
         let logger = {
             var logger = Logger(label: "ply.server")
             logger.logLevel = logLevel
             return logger
         }()
-        let configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
-        let server = PlyServer(configuration: configuration, logger: logger) { port in
+        var configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
+        configuration.maxConnections = maxConnections
+        configuration.commandsPerSecond = commandsPerSecond
+        configuration.commandBurst = max(1, Int(commandsPerSecond * 2))
+        configuration.maxOutboundMessages = maxOutboundMessages
+        configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
+        configuration.defaultMoveTimeLimit = moveTimeLimit == 0 ? nil : moveTimeLimit
+        configuration.allowedOrigins = allowedOrigins.isEmpty ? nil : Set(allowedOrigins)
+        let store = try await storage.open(sync: sync, logger: logger)
+        if let store = store as? SQLiteStore { logger.info("matches are stored", metadata: ["path": "\(store.path)"]) }
+        let host = host
+        let server = PlyServer(configuration: configuration, store: store, logger: logger) { port in
             // A line for people and for scripts (ply bench waits for it).
-            FileHandle.standardOutput.write(Data("ply serve listening on http://\(configuration.host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("ply serve listening on http://\(host):\(port)\n".utf8))
         }
         try await server.run()
     }
 }
 
+/// Where matches are kept: `--data PATH` (SQLite) or `--store memory`.
+struct StorageOptions: ParsableArguments {
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case sqlite, memory
+    }
+
+    @Option(help: "Where matches are kept: sqlite (durable) or memory (lost when the server stops).")
+    var store: Kind = .sqlite
+
+    @Option(help: "The SQLite file (default: $XDG_DATA_HOME/ply/matches.sqlite, or ~/.local/share/ply/matches.sqlite).")
+    var data: String?
+
+    var path: String { data ?? Self.defaultPath }
+
+    static var defaultPath: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (FileManager.default.homeDirectoryForCurrentUser.path + "/.local/share")
+        return base + "/ply/matches.sqlite"
+    }
+
+    func open(sync: SQLiteStore.Sync = .normal, logger: Logger) async throws -> (any MatchStore)? {
+        switch store {
+        case .memory: return nil
+        case .sqlite: return try await SQLiteStore.open(path: path, sync: sync, logger: logger)
+        }
+    }
+}
+
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension SQLiteStore.Sync: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.uppercased()) }
+    public var defaultValueDescription: String { rawValue.lowercased() }
+    public static var allValueStrings: [String] { allCases.map { $0.rawValue.lowercased() } }
+}

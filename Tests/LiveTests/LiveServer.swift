@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import PlyEngine
 import PlyServer
+import PlyStore
 import PlyWire
 import Synchronization
 import Testing
@@ -24,6 +25,7 @@ struct LiveServer: Sendable {
 
     static func run<T: Sendable>(
         _ configuration: ServerConfiguration = ServerConfiguration(),
+        store: (any MatchStore)? = nil,
         _ body: @Sendable (LiveServer) async throws -> T
     ) async throws -> T {
         var configuration = configuration
@@ -32,7 +34,7 @@ struct LiveServer: Sendable {
         var logger = Logger(label: "ply.test")
         logger.logLevel = ProcessInfo.processInfo.environment["PLY_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let server = PlyServer(configuration: configuration, logger: logger, handleSignals: false) { portContinuation.yield($0) }
+        let server = PlyServer(configuration: configuration, store: store, logger: logger, handleSignals: false) { portContinuation.yield($0) }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             var iterator = ports.makeAsyncIterator()

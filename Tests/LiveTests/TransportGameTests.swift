@@ -146,8 +146,9 @@ struct TransportGameTests {
     }
 
     /// The events a game produces when both seats choose with `choose`, computed without a server.
+    /// The log the server should keep, with the move time limit it gives a match by default.
     static func expectedLog(_ game: GameID, choose: MoveChoice) throws -> [MatchEvent] {
-        var match = try Match(game: game)
+        var match = try Match(game: game, options: MatchOptions(moveTimeLimit: ServerConfiguration().defaultMoveTimeLimit))
         try match.join(name: "ann")
         try match.join(name: "bob")
         while let seat = match.turn { try match.play(choose(match), by: seat, against: match.version) }

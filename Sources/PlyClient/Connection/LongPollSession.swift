@@ -8,7 +8,8 @@ import Synchronization
 
 /// A session over HTTP long-polling: one poll outstanding at a time on its own kept-alive
 /// connection, each answer handled on the event loop and followed at once by the next poll;
-/// commands go over a second connection, opened when the first command is sent.
+/// commands go over a second connection, opened when the first command is sent. A seat's
+/// polls carry its token, so the server keeps one poll per seat.
 final class LongPollSession: TransportSession {
     let kind = TransportKind.longPoll
     let ended: EventLoopFuture<SessionEnd>
@@ -68,7 +69,7 @@ final class LongPollSession: TransportSession {
         let after = state.withLock { $0.cursor }
         let response: HTTPLink.Response
         do {
-            response = try await pollLink.send(.GET, pollPath(after: after, wait: 0))
+            response = try await pollLink.send(.GET, pollPath(after: after, wait: 0), headers: authorization)
         } catch {
             finish(.lost("\(error)"))
             throw error
@@ -85,7 +86,7 @@ final class LongPollSession: TransportSession {
     private func poll() {
         let after: Int? = state.withLock { $0.isOver ? nil : $0.cursor }
         guard let after else { return }
-        pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), timeout: .seconds(Int64(options.pollWait) + 10))
+        pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), headers: authorization, timeout: .seconds(Int64(options.pollWait) + 10))
             .whenComplete { [self] result in
                 switch result {
                 case .success(let response):

@@ -1,0 +1,43 @@
+/// A match's log as text for people, move by move: what `ply replay` prints.
+public enum Transcript {
+    /// - Parameter boards: also draw the board after every move.
+    public static func text(id: String, log: [MatchEvent], boards: Bool = false) throws(MatchError) -> String {
+        guard let first = log.first else { throw .corruptLog("the log is empty") }
+        var match = try Match(replaying: [first])
+        var lines = ["Match \(id) · \(match.game.title)"
+            + (match.options.moveTimeLimit.map { " · \($0) s per move" } ?? "")]
+        var moves = 0
+        func name(_ seat: Seat) -> String {
+            "\(match.names[seat.rawValue] ?? "seat \(seat.rawValue)") (\(seat == .first ? "x" : "o"))"
+        }
+        for event in log.dropFirst() {
+            try match.apply(event)
+            switch event.change {
+            case .created:
+                break
+            case .joined(let seat, _):
+                lines.append("  \(name(seat)) takes seat \(seat.rawValue)")
+            case .moved(let seat, let move):
+                moves += 1
+                let number = String(moves).leftPadded(to: 3)
+                lines.append("\(number). \(name(seat)) \(move)")
+                if boards { lines += match.position.board.textRows.map { "       \($0)" } }
+            case .resigned(let seat):
+                lines.append("     \(name(seat)) resigns")
+            case .timedOut(let seat):
+                lines.append("     \(name(seat)) ran out of time")
+            case .ended(let result):
+                let outcome = result.winner.map { "\(name($0)) wins" } ?? "Draw"
+                lines.append("Result: \(outcome) (\(result.reason.rawValue.replacingUnderscores)) after \(moves) moves")
+            }
+        }
+        if match.status != .finished { lines.append("Not finished: \(match.status.rawValue) at version \(match.version)") }
+        if !boards || moves == 0 { lines += match.position.board.textRows.map { "       \($0)" } }
+        return lines.joined(separator: "\n")
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+    var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+
+/// Match logs in one SQLite file in WAL mode.
+///
+/// All statements run on a single thread of their own, in the order they were asked for, so
+/// a batch written by one caller never interleaves with another's. With `synchronous=NORMAL`
+/// (the default) a committed batch survives the process being killed; with `FULL` it also
+/// survives the machine losing power, at the cost of an fsync per batch.
+public final class SQLiteStore: MatchStore {
+    public enum Sync: String, Sendable, CaseIterable {
+        case normal = "NORMAL"
+        case full = "FULL"
+    }
+
+    public let path: String
+    private let connection: SQLiteConnection
+    private let threadPool: NIOThreadPool
+
+    /// The most rows one INSERT carries (three parameters each, well under SQLite's limit).
+    private static let rowsPerStatement = 500
+    static let schemaVersion = 1
+
+    private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool) {
+        self.path = path
+        self.connection = connection
+        self.threadPool = threadPool
+    }
+
+    /// Opens (creating if needed) the store at `path`, readable and writable by its owner only.
+    public static func open(path: String, sync: Sync = .normal, logger: Logger = Logger(label: "ply.store")) async throws -> SQLiteStore {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger,
+                                                         on: MultiThreadedEventLoopGroup.singleton.any())
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw StoreError("cannot open the match store at \(path): \(error)")
+        }
+        let store = SQLiteStore(path: path, connection: connection, threadPool: threadPool)
+        do {
+            try await store.prepare(sync: sync)
+        } catch {
+            await store.close()
+            throw StoreError("cannot use the match store at \(path): \(error)")
+        }
+        return store
+    }
+
+    private func prepare(sync: Sync) async throws {
+        let mode = try await connection.query("PRAGMA journal_mode=WAL").first?.column("journal_mode")?.string
+        guard mode?.lowercased() == "wal" else { throw StoreError("the file cannot use write-ahead logging (journal_mode=\(mode ?? "?"))") }
+        _ = try await connection.query("PRAGMA synchronous=\(sync.rawValue)")
+        _ = try await connection.query("PRAGMA foreign_keys=ON")
+        let version = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
+        if version > Self.schemaVersion {
+            throw StoreError("the file was written by a newer ply (schema \(version), this ply knows \(Self.schemaVersion))")
+        }
+        for statement in [
+            """
+            CREATE TABLE IF NOT EXISTS matches (
+                id TEXT PRIMARY KEY,
+                serial INTEGER NOT NULL,
+                expired INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS seats (
+                match TEXT NOT NULL REFERENCES matches(id),
+                seat INTEGER NOT NULL,
+                token TEXT NOT NULL,
+                PRIMARY KEY (match, seat)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS events (
+                match TEXT NOT NULL REFERENCES matches(id),
+                version INTEGER NOT NULL,
+                event TEXT NOT NULL,
+                PRIMARY KEY (match, version)
+            ) WITHOUT ROWID
+            """,
+            "PRAGMA user_version=\(Self.schemaVersion)",
+        ] {
+            _ = try await connection.query(statement)
+        }
+    }
+
+    // MARK: Writing
+
+    public func write(_ batch: [StoreRecord]) async throws {
+        guard !batch.isEmpty else { return }
+        var matches: [SQLiteData] = [], tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = []
+        for record in batch {
+            switch record {
+            case .match(let id, let serial): matches += [.text(id), .integer(serial)]
+            case .token(let match, let seat, let token): tokens += [.text(match), .integer(seat), .text(token)]
+            case .event(let match, let version, let json): events += [.text(match), .integer(version), .text(String(buffer: json))]
+            case .expired(let match): expired.append(.text(match))
+            }
+        }
+        var statements: [(String, [SQLiteData])] = []
+        statements += Self.inserts("INSERT INTO matches (id, serial) VALUES", columns: 2, matches)
+        statements += Self.inserts("INSERT INTO seats (match, seat, token) VALUES", columns: 3, tokens)
+        statements += Self.inserts("INSERT INTO events (match, version, event) VALUES", columns: 3, events)
+        for id in expired { statements.append(("UPDATE matches SET expired = 1 WHERE id = ?", [id])) }
+        // One statement is atomic on its own; several share a transaction.
+        if statements.count == 1 {
+            _ = try await connection.query(statements[0].0, statements[0].1)
+            return
+        }
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            for (sql, binds) in statements { _ = try await connection.query(sql, binds) }
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Multi-row INSERTs for a flat list of values, `columns` per row.
+    private static func inserts(_ prefix: String, columns: Int, _ values: [SQLiteData]) -> [(String, [SQLiteData])] {
+        let rows = values.count / columns
+        let row = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        return stride(from: 0, to: rows, by: rowsPerStatement).map { start in
+            let count = min(rowsPerStatement, rows - start)
+            let sql = prefix + " " + Array(repeating: row, count: count).joined(separator: ", ")
+            return (sql, Array(values[start * columns..<(start + count) * columns]))
+        }
+    }
+
+    // MARK: Reading
+
+    public func liveMatches() async throws -> [StoredMatch] {
+        try await read(where: "WHERE m.expired = 0")
+    }
+
+    public func match(_ id: String) async throws -> StoredMatch? {
+        try await read(where: "WHERE m.id = ?", [.text(id)]).first
+    }
+
+    public func matchIDs(limit: Int) async throws -> [String] {
+        try await connection.query("SELECT id FROM matches ORDER BY serial DESC LIMIT ?", [.integer(limit)])
+            .compactMap { $0.column("id")?.string }
+    }
+
+    private func read(where filter: String, _ binds: [SQLiteData] = []) async throws -> [StoredMatch] {
+        var matches: [String: StoredMatch] = [:]
+        for row in try await connection.query("SELECT id, serial, expired FROM matches m \(filter)", binds) {
+            guard let id = row.column("id")?.string, let serial = row.column("serial")?.integer else { continue }
+            matches[id] = StoredMatch(id: id, serial: serial, expired: row.column("expired")?.integer == 1)
+        }
+        let seats = "SELECT s.match, s.seat, s.token FROM seats s JOIN matches m ON m.id = s.match \(filter)"
+        for row in try await connection.query(seats, binds) {
+            guard let id = row.column("match")?.string, let seat = row.column("seat")?.integer,
+                  let token = row.column("token")?.string, (0..<2).contains(seat) else { continue }
+            matches[id]?.tokens[seat] = token
+        }
+        let events = "SELECT e.match, e.version, e.event FROM events e JOIN matches m ON m.id = e.match \(filter) ORDER BY e.match, e.version"
+        for row in try await connection.query(events, binds) {
+            guard let id = row.column("match")?.string, let version = row.column("version")?.integer,
+                  let json = row.column("event")?.string else { continue }
+            guard matches[id]?.events.count == version - 1 else {
+                throw StoreError("the log of match \(id) has a gap before version \(version)")
+            }
+            matches[id]?.events.append(ByteBuffer(string: json))
+        }
+        return matches.values.sorted { $0.serial < $1.serial }
+    }
+
+    public func close() async {
+        try? await connection.close()
+        try? await threadPool.shutdownGracefully()
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import NIOWebSocket
+import PlyBench
+import PlyBots
+import PlyClient
+import PlyEngine
+import PlyServer
+import PlyStore
+import PlyWire
+import Testing
+
+/// Matches kept in SQLite: made durable before they are acknowledged, rebuilt after a crash.
+@Suite(.timeLimit(.minutes(2)))
+struct DurabilityTests {
+    /// The `ply` binary that `swift test` built next to this test bundle.
+    static let ply = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ply").path
+
+    static func temporaryStorePath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("ply-test-\(UUID().uuidString).sqlite").path
+    }
+
+    static func removeStore(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    /// Two bots play over both transports while the server is killed with SIGKILL mid-game and
+    /// started again on the same file and port: both finish, and both logs and the server's
+    /// are the same complete log; `ply replay` prints it from the file.
+    @Test func aServerKilledMidGameIsRebuiltAndTheGameFinishes() async throws {
+        let data = Self.temporaryStorePath()
+        defer { Self.removeStore(data) }
+        let arguments = ["serve", "--log-level", "warning", "--data", data]
+        var server = try await ChildProcess.start(Self.ply, arguments + ["--port", "0"])
+        let port = server.port
+        let endpoint = Endpoint(host: "127.0.0.1", port: port)
+        let api = PlyAPI(endpoint: endpoint)
+        let match = try await api.createMatch(.reversi).id
+        let options = ConnectionOptions(commandTimeout: .seconds(20), backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)))
+        var connections: [MatchConnection] = []
+        for (name, transport) in [("ann", TransportKind.webSocket), ("bob", .longPoll)] {
+            let grant = try await api.join(match, name: name)
+            connections.append(try await MatchConnection.open(to: endpoint, match: match, seat: (grant.seat, grant.token),
+                                                              transport: transport, options: options))
+        }
+        await api.close()
+        let seats = connections
+        let think: ClosedRange<Duration> = .milliseconds(5) ... .milliseconds(15)
+        async let first = BotPlayer(strategy: .greedy, seed: 1, thinkTime: think).play(seats[0])
+        async let second = BotPlayer(strategy: .random, seed: 2, thinkTime: think).play(seats[1])
+
+        // Kill the server once the game is well under way, then start it again.
+        while connections[0].lastVersion < 12 { try await Task.sleep(for: .milliseconds(5)) }
+        await server.kill(SIGKILL)
+        let versionAtCrash = connections[0].lastVersion
+        try await Task.sleep(for: .milliseconds(200))
+        server = try await ChildProcess.start(Self.ply, arguments + ["--port", "\(port)"])
+
+        let games = try await [first, second]
+        let reader = PlyAPI(endpoint: endpoint)
+        let log = try await reader.events(match, after: 0)
+        await reader.close()
+        #expect(log.map(\.version) == Array(1...log.count))
+        if case .ended = log.last?.change {} else { Issue.record("the game did not end: \(log.last.map { "\($0)" } ?? "no events")") }
+        #expect(log.count > versionAtCrash, "the game went on after the restart")
+        #expect(games[0].log == log)
+        #expect(games[1].log == log)
+        #expect(connections.allSatisfy { $0.stats.totals.reconnects >= 1 }, "both clients reconnected")
+        for connection in connections { connection.close() }
+        await server.stop()
+
+        // The file holds the same log, and `ply replay` prints it.
+        let store = try await SQLiteStore.open(path: data)
+        let stored = try #require(try await store.match(match))
+        await store.close()
+        #expect(try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) } == log)
+        let replay = try runPly(["replay", match, "--data", data])
+        #expect(replay.contains("Match \(match) · Reversi"))
+        #expect(replay.contains("Result: "), "\(replay)")
+        let moves = log.filter { if case .moved = $0.change { true } else { false } }.count
+        #expect(replay.contains("\(String(moves).count < 3 ? String(repeating: " ", count: 3 - String(moves).count) : "")\(moves). "))
+    }
+
+    /// A server stopped and started again on its file has every match, and every seat token
+    /// still acts for its seat.
+    @Test func aRestartedServerKeepsMatchesAndTokens() async throws {
+        let data = Self.temporaryStorePath()
+        defer { Self.removeStore(data) }
+        let (id, ann, bob) = try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            let (id, ann, bob) = try await server.startedMatch()
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            #expect(reply.status == 200, "\(reply.body)")
+            return (id, ann, bob)
+        }
+        try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            let snapshot = try await server.snapshot(id)
+            #expect(snapshot.version == 4)
+            #expect(snapshot.status == .playing)
+            #expect(snapshot.lastMove == "4")
+            let wrongSeat = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"3","type":"play","v":4}"#, token: ann.token)
+            #expect(wrongSeat.errorCode == "match/not_your_turn")
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"3","type":"play","v":4}"#, token: bob.token)
+            #expect(reply.status == 200, "\(reply.body)")
+            // New matches go on from the stored ones.
+            let newer = try await server.createMatch()
+            let listed = try await server.request(.get, "/matches").decode([MatchSnapshot].self).map(\.id)
+            #expect(listed == [newer, id])
+        }
+    }
+
+    /// A match idle for longer than the limit expires: requests get `match/expired` (410), its
+    /// WebSockets are closed with 4410, and its log stays in the store.
+    @Test func anIdleMatchExpiresAndItsLogStays() async throws {
+        let data = Self.temporaryStorePath()
+        defer { Self.removeStore(data) }
+        var configuration = ServerConfiguration()
+        configuration.matchIdleTimeout = .seconds(3600)
+        let store = try await SQLiteStore.open(path: data)
+        try await LiveServer.run(configuration, store: store) { server in
+            let (id, _, _) = try await server.startedMatch()
+            let busy = try await server.createMatch()
+            let watcher = try await server.webSocket("/matches/\(id)/ws")
+            for _ in 0..<4 { _ = try await watcher.next() }  // the welcome and the backlog
+            let expired = await server.server.service.expireIdleMatches(now: .now + .seconds(3600))
+            #expect(Set(expired) == [id, busy])
+            let reply = try await server.request(.get, "/matches/\(id)")
+            #expect(reply.status == 410)
+            #expect(reply.errorCode == "match/expired")
+            #expect(await watcher.closed() == WebSocketErrorCode(codeNumber: 4410))
+            #expect(try await server.request(.get, "/matches").decode([MatchSnapshot].self).isEmpty)
+        }
+        let reopened = try await SQLiteStore.open(path: data)
+        #expect(try await reopened.liveMatches().isEmpty, "expired matches are not rebuilt")
+        #expect(try await reopened.matchIDs(limit: 10).count == 2, "but their logs stay")
+        await reopened.close()
+    }
+}
+
+/// Runs the `ply` binary built with the tests and returns its standard output.
+func runPly(_ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: DurabilityTests.ply)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
