@@ -209,6 +209,12 @@ public struct BenchRunner: Sendable {
         }
         let total = plan.warmup + plan.duration
         try await Task.sleep(for: plan.warmup)
+        // The window opens once every match is under way too (setting up many takes a while on
+        // a busy machine), or after a minute, whichever is first.
+        let setupDeadline = ContinuousClock.now + .seconds(60)
+        while ledger.slotsUnderWay < matches, ContinuousClock.now < setupDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let startTotals = stats.totals, startUsage = child?.usage, started = ContinuousClock.now
         ledger.measuring = true
         while ContinuousClock.now - started < plan.duration {

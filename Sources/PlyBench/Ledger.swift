@@ -16,6 +16,8 @@ final class Ledger: Sendable {
         var moves = 0
         var errors = 0
         var errorSamples: [String] = []
+        /// Slots that have had a move due: their matches are under way.
+        var slotsUnderWay: Set<Int> = []
     }
 
     private let state = Mutex(State())
@@ -31,8 +33,14 @@ final class Ledger: Sendable {
 
     /// The mover: the move that will have `version` was due at `instant`.
     func due(match: Int, version: Int, at instant: ContinuousClock.Instant) {
-        state.withLock { $0.due[match, default: [:]][version] = instant }
+        state.withLock { state in
+            state.due[match, default: [:]][version] = instant
+            state.slotsUnderWay.insert(match >> 24)
+        }
     }
+
+    /// How many slots have a match under way (see `SlotContext.key`).
+    var slotsUnderWay: Int { state.withLock { $0.slotsUnderWay.count } }
 
     /// The opponent: it has the move with `version`; its latency runs from when it was due.
     func received(match: Int, version: Int, at instant: ContinuousClock.Instant) {

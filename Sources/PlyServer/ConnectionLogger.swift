@@ -34,6 +34,13 @@ final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// A client that closes its side while its poll waits is gone: end the poll now, rather than
+    /// when its wait runs out (the server allows half-closure, so no `channelInactive` comes yet).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { service.endPoll(on: context.channel) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         service.httpConnections.subtract(1, ordering: .relaxed)
         service.forgetConnection(context.channel)

@@ -117,6 +117,11 @@ public final class GameService: Service, Sendable {
         return room
     }
 
+    /// How many WebSockets are open on a match (nil for no such match).
+    public func webSocketCount(match id: String) -> Int? {
+        rooms.withLock { $0[id] }?.webSocketCount
+    }
+
     /// Matches, newest first, optionally only those in one status.
     public func matches(status: MatchStatus? = nil, limit: Int = 100) -> [MatchSnapshot] {
         let all = rooms.withLock { Array($0.values) }.sorted { $0.serial > $1.serial }
@@ -150,15 +155,40 @@ public final class GameService: Service, Sendable {
         WireError(.rateLimited, "more than \(configuration.commandBurst) commands at once or \(configuration.commandsPerSecond) a second on one connection; slow down")
     }
 
+    /// The poll each HTTP connection has waiting (HTTP/1.1 runs one request at a time per
+    /// connection), so that a client that goes away does not leave its poll behind.
+    private let pollsByConnection = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
+
+    /// Waits for a room's events on behalf of an HTTP connection, ending the wait early (with
+    /// no events) if the connection closes.
+    func poll(_ room: MatchRoom, after version: Int, timeout: Duration, seat: Seat?, on channel: any Channel) async -> ArraySlice<ByteBuffer> {
+        let key = ObjectIdentifier(channel)
+        defer { _ = pollsByConnection.withLock { $0.removeValue(forKey: key) } }
+        return await room.waitForEvents(after: version, timeout: timeout, seat: seat) { cancel in
+            pollsByConnection.withLock { $0[key] = cancel }
+        }
+    }
+
+    /// A connection has closed: forget its command budget and end its waiting poll.
     func forgetConnection(_ channel: any Channel) {
         _ = limiters.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        endPoll(on: channel)
+    }
+
+    /// Ends the poll waiting on a connection, if there is one (its answer is `[]`).
+    func endPoll(on channel: any Channel) {
+        pollsByConnection.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }?()
     }
 
     public func health() -> Health {
-        Health(
+        let all = rooms.withLock { Array($0.values) }
+        let webSockets = webSockets.load(ordering: .relaxed)
+        return Health(
             status: isShuttingDown ? "shutting_down" : "ok",
-            matches: rooms.withLock { $0.count },
-            connections: webSockets.load(ordering: .relaxed) + httpConnections.load(ordering: .relaxed)
+            matches: all.count,
+            connections: webSockets + httpConnections.load(ordering: .relaxed),
+            webSockets: webSockets,
+            waitingPolls: all.reduce(0) { $0 + $1.waitingPolls }
         )
     }
 

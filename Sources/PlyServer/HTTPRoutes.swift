@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOFoundationCompat
@@ -23,7 +24,24 @@ struct HTTPRoutes: Sendable {
         router.get("/matches/:id/ws") { _, _ -> Response in
             throw WireError(.upgradeRequired, "this endpoint speaks WebSocket: send 'Upgrade: websocket'")
         }
+        // A known resource asked with a method it does not have: 405 with `Allow`, not 404.
+        for (path, allowed) in Self.resources {
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { request, _ -> Response in
+                    var response = WireError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed.map(\.rawValue).joined(separator: " or "))").response
+                    response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                    return response
+                }
+            }
+        }
     }
+
+    /// Every resource and the methods it answers.
+    static let resources: [(String, [HTTPRequest.Method])] = [
+        ("/health", [.get]), ("/games", [.get]), ("/matches", [.get, .post]), ("/matches/:id", [.get]),
+        ("/matches/:id/seats", [.post]), ("/matches/:id/events", [.get]), ("/matches/:id/commands", [.post]),
+        ("/matches/:id/ws", [.get]),
+    ]
 
     // MARK: Resources
 
@@ -76,7 +94,8 @@ struct HTTPRoutes: Sendable {
             wait = .milliseconds(Int64(seconds * 1000))
         }
         if service.isShuttingDown { wait = .zero }
-        return .json(JSONBuffer.array(await room.waitForEvents(after: after, timeout: wait, seat: seat)))
+        let events = await service.poll(room, after: after, timeout: wait, seat: seat, on: context.channel)
+        return .json(JSONBuffer.array(events))
     }
 
     /// Runs a seat's command; the answer is the acknowledgement or the error, as JSON.

@@ -270,7 +270,9 @@ final class MatchRoom: Sendable {
     /// The encoded events after `version`: at once if there are any, else when the next event
     /// arrives, the timeout passes (empty), the server shuts down (empty), or, for a seat's
     /// poll, a newer poll of the same seat arrives (empty).
-    func waitForEvents(after version: Int, timeout: Duration, seat: Seat? = nil) async -> ArraySlice<ByteBuffer> {
+    /// - Parameter register: given a way to end the wait early, once the poll waits.
+    func waitForEvents(after version: Int, timeout: Duration, seat: Seat? = nil,
+                       register: (@escaping @Sendable () -> Void) -> Void = { _ in }) async -> ArraySlice<ByteBuffer> {
         let ready = encodedEvents(after: version)
         if !ready.isEmpty || timeout <= .zero { return ready }
         let current = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
@@ -300,7 +302,11 @@ final class MatchRoom: Sendable {
                 state.waiters[waiterID]?.timeout = timer
                 return true
             }
-            if !stillWaiting { timer.cancel() }
+            if stillWaiting {
+                register { [weak self] in self?.expireWaiter(waiterID) }
+            } else {
+                timer.cancel()
+            }
         }
         return current ? encodedEvents(after: version) : []
     }
@@ -324,6 +330,9 @@ final class MatchRoom: Sendable {
         outbox.wake(version)  // the backlog after the client's `after`
         if let closed { outbox.close(Self.closeCode(for: closed)) }
     }
+
+    /// How many WebSockets watch this match.
+    var webSocketCount: Int { state.withLock { $0.outboxes.count } }
 
     func unsubscribe(_ outbox: Outbox) {
         _ = state.withLock { $0.outboxes.removeValue(forKey: ObjectIdentifier(outbox)) }

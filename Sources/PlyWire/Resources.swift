@@ -116,12 +116,20 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
 /// `GET /health`.
 public struct Health: Hashable, Sendable, Codable {
     public var status: String
+    /// Matches held in memory.
     public var matches: Int
+    /// Open TCP connections: HTTP and WebSocket.
     public var connections: Int
+    /// Of those, WebSockets.
+    public var webSockets: Int
+    /// Long polls waiting for an event.
+    public var waitingPolls: Int
 
-    public init(status: String, matches: Int, connections: Int) {
+    public init(status: String, matches: Int, connections: Int, webSockets: Int = 0, waitingPolls: Int = 0) {
         self.status = status
         self.matches = matches
         self.connections = connections
+        self.webSockets = webSockets
+        self.waitingPolls = waitingPolls
     }
 }

@@ -32,6 +32,10 @@ extension WireCoding {
     /// Decodes a client's message, sorting failures into `request/malformed_json` (not JSON)
     /// and `request/invalid_message` (JSON of the wrong shape), with a readable reason.
     public static func decodeMessage<T: Decodable>(_ type: T.Type, from data: Data) throws(WireError) -> T {
+        // JSON is UTF-8: anything else (stray bytes, encoded surrogates) is not JSON at all.
+        guard String(validating: data, as: UTF8.self) != nil else {
+            throw WireError(.malformedJSON, "the body is not valid UTF-8, so not JSON")
+        }
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {

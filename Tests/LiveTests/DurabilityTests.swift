@@ -29,8 +29,18 @@ struct DurabilityTests {
     @Test func aServerKilledMidGameIsRebuiltAndTheGameFinishes() async throws {
         let data = Self.temporaryStorePath()
         defer { Self.removeStore(data) }
+        let servers = Children()
+        do {
+            try await killAndRestart(data: data, servers: servers)
+        } catch {
+            await servers.stopAll()
+            throw error
+        }
+    }
+
+    private func killAndRestart(data: String, servers: Children) async throws {
         let arguments = ["serve", "--log-level", "warning", "--data", data]
-        var server = try await ChildProcess.start(Self.ply, arguments + ["--port", "0"])
+        var server = try await servers.start(Self.ply, arguments + ["--port", "0"])
         let port = server.port
         let endpoint = Endpoint(host: "127.0.0.1", port: port)
         let api = PlyAPI(endpoint: endpoint)
@@ -53,7 +63,7 @@ struct DurabilityTests {
         await server.kill(SIGKILL)
         let versionAtCrash = connections[0].lastVersion
         try await Task.sleep(for: .milliseconds(200))
-        server = try await ChildProcess.start(Self.ply, arguments + ["--port", "\(port)"])
+        server = try await servers.start(Self.ply, arguments + ["--port", "\(port)"])
 
         let games = try await [first, second]
         let reader = PlyAPI(endpoint: endpoint)
@@ -132,6 +142,21 @@ struct DurabilityTests {
         #expect(try await reopened.liveMatches().isEmpty, "expired matches are not rebuilt")
         #expect(try await reopened.matchIDs(limit: 10).count == 2, "but their logs stay")
         await reopened.close()
+    }
+}
+
+/// Child processes a test started, so that a failing test stops them too.
+actor Children {
+    private var started: [ChildProcess] = []
+
+    func start(_ executable: String, _ arguments: [String]) async throws -> ChildProcess {
+        let child = try await ChildProcess.start(executable, arguments)
+        started.append(child)
+        return child
+    }
+
+    func stopAll() async {
+        for child in started { await child.stop(grace: .seconds(2)) }
     }
 }
 

@@ -68,23 +68,30 @@ struct LiveServer: Sendable {
     }
 
     /// One request on a fresh connection.
+    /// - Parameters:
+    ///   - bytes: a body that need not be UTF-8 (instead of `body`).
+    ///   - authorization: a raw `Authorization` header (instead of `token`).
     func request(
         _ method: HTTPRequest.Method,
         _ path: String,
         body: String? = nil,
+        bytes: [UInt8]? = nil,
         token: String? = nil,
+        authorization: String? = nil,
         timeout: Duration = .seconds(30)
     ) async throws -> Reply {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: timeout)) { client in
-            try await Self.send(client, method, path, body: body, token: token)
+            try await Self.send(client, method, path, body: body, bytes: bytes, token: token, authorization: authorization)
         }
     }
 
-    static func send(_ client: TestClient, _ method: HTTPRequest.Method, _ path: String, body: String? = nil, token: String? = nil) async throws -> Reply {
+    static func send(_ client: TestClient, _ method: HTTPRequest.Method, _ path: String, body: String? = nil, bytes: [UInt8]? = nil,
+                     token: String? = nil, authorization: String? = nil) async throws -> Reply {
         var headers: HTTPFields = [:]
-        if let token { headers[.authorization] = "Bearer \(token)" }
-        if body != nil { headers[.contentType] = "application/json" }
-        let response = try await client.execute(.init(path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }))
+        if let header = authorization ?? token.map({ "Bearer \($0)" }) { headers[.authorization] = header }
+        let payload = bytes.map { ByteBuffer(bytes: $0) } ?? body.map { ByteBuffer(string: $0) }
+        if payload != nil { headers[.contentType] = "application/json" }
+        let response = try await client.execute(.init(path, method: method, headers: headers, body: payload))
         return Reply(status: Int(response.status.code), body: response.body.map { String(buffer: $0) } ?? "", headers: response.headers)
     }
 
@@ -120,8 +127,8 @@ struct LiveServer: Sendable {
     var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: port) }
 
     /// Opens a WebSocket to a path on this server.
-    func webSocket(_ path: String, token: String? = nil, stats: WireStats = WireStats()) async throws -> TestSocket {
-        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+    func webSocket(_ path: String, token: String? = nil, authorization: String? = nil, stats: WireStats = WireStats()) async throws -> TestSocket {
+        let headers = (authorization ?? token.map { "Bearer \($0)" }).map { [("Authorization", $0)] } ?? []
         return TestSocket(try await WebSocketLink.connect(to: endpoint, path: path, headers: headers, stats: stats))
     }
 }

@@ -176,6 +176,14 @@ public final class WebSocketLink: Sendable {
         channel.eventLoop.scheduleTask(in: .seconds(2)) { [channel] in channel.close(promise: nil) }
     }
 
+    /// Stops reading from the socket, as a client that has stopped reading would: the server's
+    /// messages pile up in the network's buffers, whose receiving end is also shrunk (Linux
+    /// would otherwise let it grow to tens of megabytes) so that the server soon sees it.
+    public func stopReading() {
+        _ = channel.setOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096)
+            .flatMap { [channel] in channel.setOption(ChannelOptions.autoRead, value: false) }
+    }
+
     /// Drops the TCP connection at once, without a closing handshake (as a network failure would).
     public func drop() {
         channel.close(promise: nil)

@@ -1,0 +1,230 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+import PlyBench
+import PlyBots
+import PlyClient
+import PlyEngine
+import PlyServer
+import PlyWire
+import Testing
+
+/// The server's documented limits, each met by a client that passes it.
+@Suite(.timeLimit(.minutes(1)))
+struct LimitTests {
+    static let badCommand = ByteBuffer(string: #"{"type":"play","move":"9","v":3}"#)
+
+    @Test func commandsBeyondTheRateOfAnHTTPConnectionAreRefused() async throws {
+        var configuration = ServerConfiguration()
+        configuration.commandsPerSecond = 0.001
+        configuration.commandBurst = 3
+        try await LiveServer.run(configuration) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let link = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+            var codes: [String] = []
+            for _ in 0..<5 {
+                let response = try await link.send(.POST, "/matches/\(id)/commands", headers: [("Authorization", "Bearer \(ann.token)")],
+                                                   body: Self.badCommand)
+                codes.append((try? WireCoding.decoder.decode(WireError.self, from: response.body))?.code.rawValue ?? "\(response.status.code)")
+            }
+            link.close()
+            #expect(codes == Array(repeating: "rule/out_of_range", count: 3) + Array(repeating: "request/rate_limited", count: 2))
+            // Another connection has a budget of its own, and nothing was played.
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            #expect(reply.status == 200, "\(reply.body)")
+        }
+    }
+
+    @Test func messagesBeyondTheRateOfAWebSocketAreRefused() async throws {
+        var configuration = ServerConfiguration()
+        configuration.commandsPerSecond = 0.001
+        configuration.commandBurst = 3
+        try await LiveServer.run(configuration) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let socket = try await server.webSocket("/matches/\(id)/ws?after=3", token: ann.token)
+            _ = try await socket.next()  // welcome
+            for _ in 0..<5 { socket.send(String(buffer: Self.badCommand)) }
+            var codes: [String] = []
+            while codes.count < 5, case .error(let error) = try await socket.next() { codes.append(error.code.rawValue) }
+            #expect(codes == Array(repeating: "rule/out_of_range", count: 3) + Array(repeating: "request/rate_limited", count: 2))
+            socket.link.close()
+            #expect(await socket.closed() == .normalClosure, "a rate-limited connection stays open")
+        }
+    }
+
+    /// A seat's newer poll ends its older one with `[]`; spectators' polls are not limited.
+    @Test func aSeatHasOnePollWaiting() async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let path = "/matches/\(id)/events?after=3&wait=30"
+            async let older = server.request(.get, path, token: ann.token)
+            async let spectator = server.request(.get, path)
+            try await waitFor { server.server.service.health().waitingPolls == 2 }
+            async let newer = server.request(.get, path, token: ann.token)
+            let first = try await older
+            #expect(first.status == 200)
+            #expect(first.body == "[]", "the older poll of the seat ends empty")
+            try await waitFor { server.server.service.health().waitingPolls == 2 }
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            #expect(try await newer.decode([MatchEvent].self).map(\.version) == [4])
+            #expect(try await spectator.decode([MatchEvent].self).map(\.version) == [4])
+        }
+    }
+
+    /// A client that goes away leaves no poll waiting on the server.
+    @Test func aPollEndsWhenItsConnectionCloses() async throws {
+        try await LiveServer.run { server in
+            let id = try await server.createMatch()
+            let link = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+            let answer: EventLoopFuture<HTTPLink.Response> = link.send(.GET, "/matches/\(id)/events?after=1&wait=60", timeout: .seconds(60))
+            try await waitFor { server.server.service.health().waitingPolls == 1 }
+            link.close()
+            _ = try? await answer.get()
+            try await waitFor { server.server.service.health().waitingPolls == 0 }
+        }
+    }
+
+    @Test func connectionsBeyondTheLimitAreClosed() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxConnections = 3
+        try await LiveServer.run(configuration) { server in
+            var links: [HTTPLink] = []
+            for _ in 0..<3 {
+                let link = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+                #expect(try await link.send(.GET, "/health").status == .ok)
+                links.append(link)
+            }
+            let extra = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+            await #expect(throws: (any Error).self) { _ = try await extra.send(.GET, "/health") }
+            links.removeLast().close()
+            try await waitFor { server.server.service.health().connections < 3 }
+            let again = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+            #expect(try await again.send(.GET, "/health").status == .ok)
+            for link in links + [extra, again] { link.close() }
+        }
+    }
+
+    @Test func webSocketsFromAnOriginNotAllowedAreRefused() async throws {
+        var configuration = ServerConfiguration()
+        configuration.allowedOrigins = ["https://ply.example"]
+        try await LiveServer.run(configuration) { server in
+            let id = try await server.createMatch()
+            let path = "/matches/\(id)/ws"
+            let refused = TestSocket(try await WebSocketLink.connect(to: server.endpoint, path: path, headers: [("Origin", "https://evil.example")], stats: WireStats()))
+            guard case .error(let error) = try await refused.next() else { Issue.record("no error"); return }
+            #expect(error.code == .forbiddenOrigin)
+            #expect(await refused.closed() == WebSocketErrorCode(codeNumber: 4403))
+            for headers in [[("Origin", "https://ply.example")], []] {
+                let allowed = TestSocket(try await WebSocketLink.connect(to: server.endpoint, path: path, headers: headers, stats: WireStats()))
+                guard case .welcome = try await allowed.next() else { Issue.record("not welcomed with \(headers)"); return }
+                allowed.link.close()
+            }
+        }
+    }
+
+    /// A WebSocket client that stops reading falls behind until the server drops it, while a
+    /// game on another match goes on at its pace.
+    @Test func aWebSocketThatStopsReadingIsDroppedWithoutSlowingOthers() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxOutboundMessages = 64
+        configuration.commandsPerSecond = 1_000_000
+        configuration.commandBurst = 1_000_000
+        try await LiveServer.run(configuration) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let stuck = try await server.webSocket("/matches/\(id)/ws?after=3", token: ann.token)
+            stuck.link.stopReading()
+
+            // Meanwhile two bots play a whole game on another match.
+            let api = PlyAPI(endpoint: server.endpoint)
+            let other = try await api.createMatch(.connect4).id
+            var seats: [MatchConnection] = []
+            for name in ["cy", "di"] {
+                let grant = try await api.join(other, name: name)
+                seats.append(try await MatchConnection.open(to: server.endpoint, match: other, seat: (grant.seat, grant.token), transport: .webSocket))
+            }
+            await api.close()
+            let players = seats
+            let game = Task {
+                async let first = BotPlayer(strategy: .random, seed: 1).play(players[0])
+                async let second = BotPlayer(strategy: .random, seed: 2).play(players[1])
+                return try await [first, second]
+            }
+
+            // Every bad message earns an error reply the client never reads: a few thousand fill
+            // the network's buffers, then the server's queue. (Sent in batches, with pauses: the
+            // event loops are shared with the other tests running meanwhile.)
+            let service = server.server.service
+            for _ in 0..<40 where service.webSocketCount(match: id) == 1 {
+                for _ in 0..<500 { stuck.link.send(text: Self.badCommand) }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await waitFor(seconds: 30) { service.webSocketCount(match: id) == 0 }
+            let games = try await game.value
+            #expect(games[0].log == games[1].log)
+            #expect(games[0].log.last.map { if case .ended = $0.change { true } else { false } } == true)
+            #expect(try await server.snapshot(id).version == 3, "none of the flood changed the match")
+            for seat in seats { seat.close() }
+        }
+    }
+
+    /// Many clients coming and going leave nothing behind on the server: no connections, no
+    /// polls, no file descriptors.
+    @Test func connectionChurnLeavesNothingBehind() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-churn-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
+        let children = Children()
+        let server = try await children.start(DurabilityTests.ply, ["serve", "--port", "0", "--log-level", "warning", "--data", data])
+        do {
+            try await churn(server)
+        } catch {
+            await children.stopAll()
+            throw error
+        }
+        await server.stop()
+    }
+
+    private func churn(_ server: ChildProcess) async throws {
+        let endpoint = Endpoint(host: "127.0.0.1", port: server.port)
+        let api = PlyAPI(endpoint: endpoint)
+        let match = try await api.createMatch(.connect4).id
+        let grant = try await api.join(match, name: "ann")
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/fd").count) ?? -1 }
+        let before = descriptors()
+        for round in 0..<4 {
+            let connections = try await withThrowingTaskGroup(of: MatchConnection.self) { group in
+                for index in 0..<50 {
+                    let transport: TransportKind = index % 2 == 0 ? .webSocket : .longPoll
+                    let seat = index == 0 && round == 0 ? (grant.seat, grant.token) : nil
+                    group.addTask { try await MatchConnection.open(to: endpoint, match: match, seat: seat, transport: transport) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(try await api.health().connections >= 50)
+            for connection in connections { connection.close() }
+        }
+        let health = try await waitForValue(seconds: 15) {
+            let health = try await api.health()
+            return health.connections <= 1 && health.waitingPolls == 0 ? health : nil
+        }
+        #expect(health.webSockets == 0)
+        #expect(descriptors() <= before + 1, "descriptors: \(before) before, \(descriptors()) after")
+        await api.close()
+    }
+}
+
+/// Waits (up to `seconds`) until a condition holds.
+func waitFor(seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    _ = try await waitForValue(seconds: seconds) { try await condition() ? true : nil }
+}
+
+func waitForValue<T>(seconds: Double = 10, _ value: () async throws -> T?) async throws -> T {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while true {
+        if let value = try await value() { return value }
+        guard ContinuousClock.now < deadline else { throw WaitTimedOut() }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+struct WaitTimedOut: Error {}
