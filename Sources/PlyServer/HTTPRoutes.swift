@@ -67,7 +67,6 @@ struct HTTPRoutes: Sendable {
         let room = try service.room(context.parameters.get("id"))
         try service.checkRunning()
         let body = try await decode(JoinRequest.self, from: request)
-        try service.spendCommand(on: context.channel)
         return try .json(try await room.join(name: body.name), status: .created)
     }
 
