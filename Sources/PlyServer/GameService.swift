@@ -27,6 +27,8 @@ public final class GameService: Service, Sendable {
     private let shuttingDown = Atomic<Bool>(false)
     /// Open WebSocket sessions and HTTP connections, for /health and for shutdown.
     let webSockets = Atomic<Int>(0)
+    /// The channels of open WebSockets, to drop any still open when shutdown's grace ends.
+    private let webSocketChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
     let httpConnections = Atomic<Int>(0)
 
     public init(
@@ -134,6 +136,16 @@ public final class GameService: Service, Sendable {
     }
 
     // MARK: Limits
+
+    func opened(webSocket channel: any Channel) {
+        webSockets.add(1, ordering: .relaxed)
+        webSocketChannels.withLock { $0[ObjectIdentifier(channel)] = channel }
+    }
+
+    func closed(webSocket channel: any Channel) {
+        webSocketChannels.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        webSockets.subtract(1, ordering: .relaxed)
+    }
 
     /// Per-connection command budgets of HTTP connections, by channel.
     private let limiters = Mutex<[ObjectIdentifier: RateLimiter]>([:])
@@ -248,6 +260,9 @@ public final class GameService: Service, Sendable {
         while webSockets.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        // A client that stopped reading never receives its close frame: drop what is left.
+        let lingering = webSocketChannels.withLock { Array($0.values) }
+        for channel in lingering { channel.close(promise: nil) }
         await journal?.settle()
         logger.info("game service stopped", metadata: ["websockets.left": "\(webSockets.load(ordering: .relaxed))"])
     }

@@ -26,6 +26,9 @@ public struct ServerConfiguration: Sendable {
     /// Messages a WebSocket may have waiting to be written (events not yet sent plus replies);
     /// a client that stops reading and falls further behind is disconnected.
     public var maxOutboundMessages: Int
+    /// The kernel send buffer of each WebSocket (SO_SNDBUF), or nil for the system's autotuning.
+    /// Smaller buffers hold less for a client that stops reading, so it is found out sooner.
+    public var webSocketSendBuffer: Int?
     /// A match with no new event for this long is let go (`match/expired`); nil keeps matches forever.
     public var matchIdleTimeout: Duration?
     /// The per-move time limit of a match whose creator did not choose one; nil for none.
@@ -47,6 +50,7 @@ public struct ServerConfiguration: Sendable {
         commandsPerSecond: Double = 20,
         commandBurst: Int = 40,
         maxOutboundMessages: Int = 256,
+        webSocketSendBuffer: Int? = nil,
         matchIdleTimeout: Duration? = .seconds(3600),
         defaultMoveTimeLimit: Int? = 300,
         allowedOrigins: Set<String>? = nil
@@ -63,6 +67,7 @@ public struct ServerConfiguration: Sendable {
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
         self.maxOutboundMessages = maxOutboundMessages
+        self.webSocketSendBuffer = webSocketSendBuffer
         self.matchIdleTimeout = matchIdleTimeout
         self.defaultMoveTimeLimit = defaultMoveTimeLimit
         self.allowedOrigins = allowedOrigins

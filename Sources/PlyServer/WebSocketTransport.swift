@@ -51,8 +51,12 @@ struct WebSocketSession {
     /// Throws the protocol errors WSCore raises while reading (invalid UTF-8, a message over the
     /// limit), so that WSCore closes with their codes (1007, 1009).
     func run(_ inbound: WebSocketInboundStream) async throws {
-        service.webSockets.add(1, ordering: .relaxed)
-        defer { service.webSockets.subtract(1, ordering: .relaxed) }
+        let channel = context.requestContext.channel
+        service.opened(webSocket: channel)
+        defer { service.closed(webSocket: channel) }
+        if let size = service.configuration.webSocketSendBuffer {
+            _ = try? await channel.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(size)).get()
+        }
         var logger = context.logger
         logger[metadataKey: "match"] = "\(context.requestContext.parameters.get("id") ?? "")"
 
@@ -69,7 +73,6 @@ struct WebSocketSession {
         // Admitted: say so first, so a client knows before any event that it is in, and as whom.
         try await write(try JSONBuffer.encode(Welcome(seat: seat, version: room.version)))
 
-        let channel = context.requestContext.channel
         let outbox = Outbox(after: after, limit: service.configuration.maxOutboundMessages) { [logger] in
             // The client stopped reading: the writer is stuck behind a full socket, so no close
             // frame could reach it. Drop the connection; it can resume with `after` later.

@@ -37,6 +37,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Messages a WebSocket may have waiting to be written before a client that does not read is dropped.")
     var maxOutboundMessages = 256
 
+    @Option(help: "The kernel send buffer of each WebSocket in bytes (default: the system's autotuning).")
+    var webSocketSendBuffer: Int?
+
     @Option(help: "Seconds without a new event after which a match expires (0: never).")
     var idleExpiry = 3600
 
@@ -72,6 +75,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.commandsPerSecond = commandsPerSecond
         configuration.commandBurst = max(1, Int(commandsPerSecond * 2))
         configuration.maxOutboundMessages = maxOutboundMessages
+        configuration.webSocketSendBuffer = webSocketSendBuffer
         configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
         configuration.defaultMoveTimeLimit = moveTimeLimit == 0 ? nil : moveTimeLimit
         configuration.allowedOrigins = allowedOrigins.isEmpty ? nil : Set(allowedOrigins)
