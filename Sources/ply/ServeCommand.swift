@@ -8,10 +8,8 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run a ply server: HTTP long-polling and WebSocket on one port.",
-        discussion: """
-        Every match is stored in SQLite (--data) before any change is acknowledged, so a
-        restarted server, even after kill -9, carries on every match where it was.
-        """
+        discussion: "Every match is stored in SQLite (--data) before any change is acknowledged, "
+            + "so a restarted server, even after kill -9, carries on every match where it was."
     )
 
     @Option(help: "The address to listen on.")
@@ -22,8 +20,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    enum SyncMode: String, ExpressibleByArgument, CaseIterable {
+        case normal, full
+        var store: SQLiteStore.Sync { self == .normal ? .normal : .full }
+    }
+
     @Option(help: "SQLite synchronous mode: normal (survives a killed process) or full (also a power loss; an fsync per write).")
-    var sync: SQLiteStore.Sync = .normal
+    var sync: SyncMode = .normal
 
     @Option(help: "The largest request body or WebSocket message, in bytes.")
     var maxMessageBytes = 4096
@@ -79,7 +82,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
         configuration.defaultMoveTimeLimit = moveTimeLimit == 0 ? nil : moveTimeLimit
         configuration.allowedOrigins = allowedOrigins.isEmpty ? nil : Set(allowedOrigins)
-        let store = try await storage.open(sync: sync, logger: logger)
+        let store = try await storage.open(sync: sync.store, logger: logger)
         if let store = store as? SQLiteStore { logger.info("matches are stored", metadata: ["path": "\(store.path)"]) }
         let host = host
         let server = PlyServer(configuration: configuration, store: store, logger: logger) { port in
@@ -120,8 +123,3 @@ struct StorageOptions: ParsableArguments {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension SQLiteStore.Sync: ExpressibleByArgument {
-    public init?(argument: String) { self.init(rawValue: argument.uppercased()) }
-    public var defaultValueDescription: String { rawValue.lowercased() }
-    public static var allValueStrings: [String] { allCases.map { $0.rawValue.lowercased() } }
-}
