@@ -28,7 +28,7 @@ public enum Transcript {
                 lines.append("     \(name(seat)) ran out of time")
             case .ended(let result):
                 let outcome = result.winner.map { "\(name($0)) wins" } ?? "Draw"
-                lines.append("Result: \(outcome) (\(result.reason.rawValue.replacingUnderscores)) after \(moves) moves")
+                lines.append("Result: \(outcome) (\(result.reason.rawValue.replacingUnderscores)) after \(moves) move\(moves == 1 ? "" : "s")")
             }
         }
         if match.status != .finished { lines.append("Not finished: \(match.status.rawValue) at version \(match.version)") }
