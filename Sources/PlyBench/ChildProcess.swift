@@ -84,7 +84,11 @@ public final class ChildProcess: Sendable {
     public func kill(_ signal: Int32) async {
         guard process.isRunning else { return }
         _ = Foundation.kill(pid, signal)
-        let deadline = ContinuousClock.now + .seconds(10)
+        await waitForExit(within: .seconds(10))
+    }
+
+    private func waitForExit(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
@@ -94,10 +98,7 @@ public final class ChildProcess: Sendable {
     public func stop(grace: Duration = .seconds(10)) async {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-        }
+        await waitForExit(within: grace)
         if process.isRunning { _ = Foundation.kill(pid, SIGKILL) }
     }
 }

@@ -30,6 +30,19 @@ struct SlotContext: Sendable {
         plan.thinkMilliseconds.map { .milliseconds(Int.random(in: $0, using: &random)) } ?? .zero
     }
 
+    /// Plays games 0, 1, 2... back to back until the task is cancelled, counting failures.
+    func playGames(_ play: (Int) async throws -> Void) async {
+        var game = 0
+        while !Task.isCancelled {
+            do {
+                try await play(game)
+            } catch {
+                if !Task.isCancelled { ledger.failed(error) }
+            }
+            game += 1
+        }
+    }
+
     /// A key for a match in the ledger, unique across slots and games.
     static func key(slot: Int, game: Int) -> Int { slot << 24 | (game & 0xFF_FFFF) }
 }
@@ -42,15 +55,7 @@ struct PlySlot: Sendable {
     let context: SlotContext
 
     func run() async {
-        var game = 0
-        while !Task.isCancelled {
-            do {
-                try await play(game)
-            } catch {
-                if !Task.isCancelled { context.ledger.failed(error) }
-            }
-            game += 1
-        }
+        await context.playGames(play)
     }
 
     private func play(_ game: Int) async throws {
@@ -149,15 +154,7 @@ struct FloorSlot: Sendable {
     let context: SlotContext
 
     func run() async {
-        var game = 0
-        while !Task.isCancelled {
-            do {
-                try await play(game)
-            } catch {
-                if !Task.isCancelled { context.ledger.failed(error) }
-            }
-            game += 1
-        }
+        await context.playGames(play)
     }
 
     private func play(_ game: Int) async throws {

@@ -20,7 +20,7 @@ final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let open = service.httpConnections.add(1, ordering: .relaxed).newValue + service.webSockets.load(ordering: .relaxed)
+        let open = service.httpConnections.add(1, ordering: .relaxed).newValue + service.webSockets
         if open > service.configuration.maxConnections {
             logger.warning("connection refused: at the connection limit", metadata: ["limit": "\(service.configuration.maxConnections)"])
             context.close(promise: nil)

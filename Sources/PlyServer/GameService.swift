@@ -25,11 +25,13 @@ public final class GameService: Service, Sendable {
     private let journal: Journal?
     private let nextSerial = Atomic<Int>(0)
     private let shuttingDown = Atomic<Bool>(false)
-    /// Open WebSocket sessions and HTTP connections, for /health and for shutdown.
-    let webSockets = Atomic<Int>(0)
-    /// The channels of open WebSockets, to drop any still open when shutdown's grace ends.
-    private let webSocketChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Open HTTP connections, for /health and the connection limit.
     let httpConnections = Atomic<Int>(0)
+    /// The channels of open WebSockets: counted for /health and the connection limit, and
+    /// dropped if still open when shutdown's grace ends.
+    private let webSocketChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    var webSockets: Int { webSocketChannels.withLock { $0.count } }
 
     public init(
         configuration: ServerConfiguration = ServerConfiguration(),
@@ -58,7 +60,7 @@ public final class GameService: Service, Sendable {
                 logger.error("a stored match could not be rebuilt; it is left out", metadata: ["match": "\(stored.id)", "error": "\(error)"])
                 continue
             }
-            restored[stored.id] = try MatchRoom(id: stored.id, serial: stored.serial, match: match, tokens: stored.tokens,
+            restored[stored.id] = try MatchRoom(id: stored.id, serial: stored.serial, match: match, encoded: stored.events, tokens: stored.tokens,
                                                 eventLoop: eventLoopGroup.next(), logger: logger, journal: journal)
             highest = max(highest, stored.serial)
         }
@@ -95,13 +97,7 @@ public final class GameService: Service, Sendable {
             for (event, json) in zip(match.events, room.encodedEvents(after: 0)) {
                 records.append(.event(match: id, version: event.version, json: json))
             }
-            do {
-                try await journal.append(records, on: eventLoop).get()
-            } catch let error as WireError {
-                throw error
-            } catch {
-                throw WireError(.storageFailed, "the match could not be stored: \(error)")
-            }
+            try await journal.write(records, on: eventLoop)
         }
         rooms.withLock { $0[id] = room }
         logger.info("match created", metadata: ["match": "\(id)", "game": "\(request.game.rawValue)"])
@@ -138,13 +134,11 @@ public final class GameService: Service, Sendable {
     // MARK: Limits
 
     func opened(webSocket channel: any Channel) {
-        webSockets.add(1, ordering: .relaxed)
         webSocketChannels.withLock { $0[ObjectIdentifier(channel)] = channel }
     }
 
     func closed(webSocket channel: any Channel) {
         webSocketChannels.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
-        webSockets.subtract(1, ordering: .relaxed)
     }
 
     /// Per-connection command budgets of HTTP connections, by channel.
@@ -194,7 +188,7 @@ public final class GameService: Service, Sendable {
 
     public func health() -> Health {
         let all = rooms.withLock { Array($0.values) }
-        let webSockets = webSockets.load(ordering: .relaxed)
+        let webSockets = webSockets
         return Health(
             status: isShuttingDown ? "shutting_down" : "ok",
             matches: all.count,
@@ -228,7 +222,7 @@ public final class GameService: Service, Sendable {
         let ids = idle.map(\.id)
         if let journal {
             do {
-                try await journal.append(ids.map { .expired(match: $0) }, on: eventLoopGroup.next()).get()
+                try await journal.write(ids.map { .expired(match: $0) }, on: eventLoopGroup.next())
             } catch {
                 logger.error("idle matches could not be marked expired", metadata: ["error": "\(error)"])
                 return []
@@ -257,21 +251,21 @@ public final class GameService: Service, Sendable {
         sweeper.cancel()
         shutDown()
         let deadline = ContinuousClock.now + configuration.shutdownGrace
-        while webSockets.load(ordering: .relaxed) > 0, ContinuousClock.now < deadline {
+        while webSockets > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         // A client that stopped reading never receives its close frame: drop what is left.
         let lingering = webSocketChannels.withLock { Array($0.values) }
         for channel in lingering { channel.close(promise: nil) }
         await journal?.settle()
-        logger.info("game service stopped", metadata: ["websockets.left": "\(webSockets.load(ordering: .relaxed))"])
+        logger.info("game service stopped", metadata: ["websockets.left": "\(webSockets)"])
     }
 
     /// Refuses new work, answers waiting polls and closes WebSockets with 1001.
     public func shutDown() {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
         let all = rooms.withLock { Array($0.values) }
-        logger.info("shutting down", metadata: ["matches": "\(all.count)", "websockets": "\(webSockets.load(ordering: .relaxed))"])
+        logger.info("shutting down", metadata: ["matches": "\(all.count)", "websockets": "\(webSockets)"])
         for room in all { room.close() }
     }
 }

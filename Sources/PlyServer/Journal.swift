@@ -79,6 +79,22 @@ final class Journal: Sendable {
         }
     }
 
+    /// Waits until an append's records are durable, as the documented error if they cannot be.
+    static func durable(_ future: EventLoopFuture<Void>) async throws(WireError) {
+        do {
+            try await future.get()
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw Self.error("\(error)")
+        }
+    }
+
+    /// Appends records and waits until they are durable.
+    func write(_ records: [StoreRecord], on eventLoop: any EventLoop) async throws(WireError) {
+        try await Self.durable(append(records, on: eventLoop))
+    }
+
     /// Waits (up to a second) for writes in flight to finish, before the store is closed.
     func settle() async {
         let deadline = ContinuousClock.now + .seconds(1)

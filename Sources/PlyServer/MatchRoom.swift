@@ -69,8 +69,9 @@ final class MatchRoom: Sendable {
     }
 
     /// A match whose whole log is already durable (new and stored, or loaded from the store).
-    init(id: String, serial: Int, match: Match, tokens: [String?] = [nil, nil], eventLoop: any EventLoop,
-         logger: Logger, journal: Journal?) throws {
+    /// - Parameter encoded: the events' JSON when it is at hand (from the store); else encoded here.
+    init(id: String, serial: Int, match: Match, encoded: [ByteBuffer]? = nil, tokens: [String?] = [nil, nil],
+         eventLoop: any EventLoop, logger: Logger, journal: Journal?) throws {
         self.id = id
         self.serial = serial
         self.eventLoop = eventLoop
@@ -78,7 +79,7 @@ final class MatchRoom: Sendable {
         logger[metadataKey: "match"] = "\(id)"
         self.logger = logger
         self.journal = journal
-        let encoded = try match.events.map(JSONBuffer.encode)
+        let encoded = try encoded ?? match.events.map(JSONBuffer.encode)
         state = Mutex(State(match: match, visible: match, encoded: encoded, tokens: tokens))
         state.withLock { armTurnTimer(&$0) }
     }
@@ -160,14 +161,7 @@ final class MatchRoom: Sendable {
         let started: Bool
 
         func durable() async throws(WireError) {
-            guard let future else { return }
-            do {
-                try await future.get()
-            } catch let error as WireError {
-                throw error
-            } catch {
-                throw WireError(.storageFailed, "the server could not store the change: \(error)")
-            }
+            if let future { try await Journal.durable(future) }
         }
     }
 
@@ -192,7 +186,7 @@ final class MatchRoom: Sendable {
                 do {
                     let json = try JSONBuffer.encode(event)
                     state.encoded.append(json)
-                    records.append(.event(match: id, version: event.version, json: json))
+                    if journal != nil { records.append(.event(match: id, version: event.version, json: json)) }
                 } catch {
                     preconditionFailure("a match event failed to encode: \(error)")
                 }
@@ -217,11 +211,15 @@ final class MatchRoom: Sendable {
     /// Makes events up to a version visible and collects whom to wake.
     private func publish(_ state: inout State, upTo version: Int) -> Wakeups {
         guard version > state.visible.version else { return Wakeups() }
-        for event in state.match.events(after: state.visible.version) where event.version <= version {
-            do {
-                try state.visible.apply(event)
-            } catch {
-                preconditionFailure("a match event that applied once failed to apply again: \(error)")
+        if version == state.match.version {
+            state.visible = state.match
+        } else {
+            for event in state.match.events(after: state.visible.version) where event.version <= version {
+                do {
+                    try state.visible.apply(event)
+                } catch {
+                    preconditionFailure("a match event that applied once failed to apply again: \(error)")
+                }
             }
         }
         state.lastActivity = .now

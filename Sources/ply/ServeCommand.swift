@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlyEngine
 import PlyServer
 import PlyStore
 
@@ -59,8 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func validate() throws {
-        guard moveTimeLimit == 0 || (1...86_400).contains(moveTimeLimit) else {
-            throw ValidationError("--move-time-limit must be 0 or 1 to 86400 seconds")
+        let range = MatchOptions.moveTimeLimitRange
+        guard moveTimeLimit == 0 || range.contains(moveTimeLimit) else {
+            throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
         guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0 else {
             throw ValidationError("limits must be positive")
