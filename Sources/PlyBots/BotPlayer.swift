@@ -79,7 +79,7 @@ public struct BotPlayer: Sendable {
             do {
                 try await connection.send(Command(.play(move), version: current.version))
                 played += 1
-            } catch CommandError.refused(let error) where error.code.rawValue == "match/stale_version" || error.code.rawValue == "match/finished" {
+            } catch CommandError.refused(let error) where error.code == .staleVersion || error.code == .finished {
                 // The opponent resigned or timed out meanwhile: the events will say so.
                 continue
             } catch CommandError.refused(let error) {

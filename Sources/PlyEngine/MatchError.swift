@@ -19,17 +19,17 @@ public enum MatchError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A log that is not a valid history of a match (replay only).
     case corruptLog(String)
 
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
         case .rule(let violation): violation.code
-        case .staleVersion: "match/stale_version"
-        case .notYourTurn: "match/not_your_turn"
-        case .notStarted: "match/not_started"
-        case .finished: "match/finished"
-        case .full: "match/full"
-        case .invalidName: "match/invalid_name"
-        case .invalidOptions: "match/invalid_options"
-        case .corruptLog: "match/corrupt_log"
+        case .staleVersion: .staleVersion
+        case .notYourTurn: .notYourTurn
+        case .notStarted: .notStarted
+        case .finished: .finished
+        case .full: .full
+        case .invalidName: .invalidName
+        case .invalidOptions: .invalidOptions
+        case .corruptLog: .corruptLog
         }
     }
 

@@ -18,16 +18,16 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
     case gameOver
 
     /// The stable code clients match on.
-    public var code: String {
+    public var code: ErrorCode {
         switch self {
-        case .unreadableMove: "rule/unreadable_move"
-        case .outOfRange: "rule/out_of_range"
-        case .columnFull: "rule/column_full"
-        case .occupied: "rule/occupied"
-        case .noFlips: "rule/no_flips"
-        case .mustPass: "rule/must_pass"
-        case .passNotAllowed: "rule/pass_not_allowed"
-        case .gameOver: "rule/game_over"
+        case .unreadableMove: .unreadableMove
+        case .outOfRange: .outOfRange
+        case .columnFull: .columnFull
+        case .occupied: .occupied
+        case .noFlips: .noFlips
+        case .mustPass: .mustPass
+        case .passNotAllowed: .passNotAllowed
+        case .gameOver: .gameOver
         }
     }
 

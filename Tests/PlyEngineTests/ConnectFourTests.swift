@@ -67,7 +67,7 @@ struct ConnectFourTests {
     func violation(_ violation: Violation) throws {
         let state = try connectFour(violation.before)
         #expect(throws: violation.expected) { try rules.apply(notation: violation.move, to: state) }
-        #expect(violation.expected.code == violation.code)
+        #expect(violation.expected.code.rawValue == violation.code)
     }
 
     @Test func piecesFallToTheLowestFreeCell() throws {

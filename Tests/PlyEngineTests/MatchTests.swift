@@ -88,7 +88,7 @@ struct MatchTests {
             try refusal.attempt(&match)
             Issue.record("expected \(refusal.code)")
         } catch {
-            #expect(error.code == refusal.code)
+            #expect(error.code.rawValue == refusal.code)
         }
         // Whatever the refusal, the log is still a valid history that replays to the same match.
         let replayed = try Match(replaying: match.events)
