@@ -3,7 +3,9 @@ import PlyEngine
 
 /// One thing to make durable. A batch of records is written atomically, in order.
 public enum StoreRecord: Sendable, Equatable {
-    /// A new match, with its place in the server's creation order.
+    /// A new match, with its place in the server's creation order. It is written only if no
+    /// match, live or long finished, has this id; otherwise the receipt names the id and the
+    /// batch's other records of that match are left out (the rest of the batch is written).
     case match(id: String, serial: Int)
     /// A seat's secret token (it must survive a restart for the player to reconnect).
     case token(match: String, seat: Int, token: String)
@@ -11,6 +13,23 @@ public enum StoreRecord: Sendable, Equatable {
     case event(match: String, version: Int, json: ByteBuffer)
     /// The server let an idle match go; its log stays for `ply replay`.
     case expired(match: String)
+
+    /// The match the record belongs to.
+    public var matchID: String {
+        switch self {
+        case .match(let id, _): id
+        case .token(let match, _, _), .event(let match, _, _), .expired(let match): match
+        }
+    }
+}
+
+/// What a write did beyond writing: the ids of new matches that were already taken.
+public struct StoreReceipt: Sendable, Equatable {
+    public var takenMatchIDs: Set<String>
+
+    public init(takenMatchIDs: Set<String> = []) {
+        self.takenMatchIDs = takenMatchIDs
+    }
 }
 
 /// A match as the store holds it: enough to rebuild it exactly.
@@ -33,11 +52,14 @@ public struct StoredMatch: Sendable {
 }
 
 /// Where match logs are kept. The server writes through it before it acknowledges or
-/// broadcasts anything, and reads it once at start-up. SQLite is the one store today; the
-/// protocol is small so that another (PostgreSQL) can follow.
+/// broadcasts anything, and reads it at start-up and for `ply replay`. `SQLiteStore` keeps
+/// them on disk, `MemoryStore` for as long as the process runs; both behave the same, so the
+/// server has one code path whichever it is given.
 public protocol MatchStore: Sendable {
-    /// Writes a batch atomically; when this returns, the batch survives a crash of the process.
-    func write(_ batch: [StoreRecord]) async throws
+    /// Writes a batch atomically. `completion` runs once, when the batch survives a crash of the
+    /// process or has failed; a store may run it before `write` returns, on the caller's thread.
+    /// A record that would overwrite another (an event version already stored) fails the batch.
+    func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void)
     /// Every match that has not expired, with its tokens and log, in creation order.
     func liveMatches() async throws -> [StoredMatch]
     /// One match, expired or not, or nil.
@@ -45,6 +67,16 @@ public protocol MatchStore: Sendable {
     /// Matches, newest first.
     func matchIDs(limit: Int) async throws -> [String]
     func close() async
+}
+
+extension MatchStore {
+    /// Writes a batch and waits until it is durable.
+    @discardableResult
+    public func write(_ batch: [StoreRecord]) async throws -> StoreReceipt {
+        try await withCheckedThrowingContinuation { continuation in
+            write(batch) { continuation.resume(with: $0) }
+        }
+    }
 }
 
 /// Why a store could not do what it was asked.

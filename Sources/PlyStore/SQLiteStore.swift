@@ -62,6 +62,8 @@ public final class SQLiteStore: MatchStore {
         guard mode?.lowercased() == "wal" else { throw StoreError("the file cannot use write-ahead logging (journal_mode=\(mode ?? "?"))") }
         _ = try await connection.query("PRAGMA synchronous=\(sync.rawValue)")
         _ = try await connection.query("PRAGMA foreign_keys=ON")
+        // Another process holding a lock (a backup, a second reader) makes a write wait, not fail.
+        _ = try await connection.query("PRAGMA busy_timeout=5000")
         let version = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
         if version > Self.schemaVersion {
             throw StoreError("the file was written by a newer ply (schema \(version), this ply knows \(Self.schemaVersion))")
@@ -98,34 +100,74 @@ public final class SQLiteStore: MatchStore {
 
     // MARK: Writing
 
-    public func write(_ batch: [StoreRecord]) async throws {
-        guard !batch.isEmpty else { return }
-        var matches: [SQLiteData] = [], tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = []
+    public func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
+        guard !batch.isEmpty else { return completion(.success(StoreReceipt())) }
+        let claims = batch.compactMap { record -> (String, Int)? in
+            if case .match(let id, let serial) = record { (id, serial) } else { nil }
+        }
+        let written: EventLoopFuture<StoreReceipt>
+        if claims.isEmpty {
+            // The common case (moves): usually one multi-row INSERT, atomic on its own.
+            let statements = Self.statements(for: batch)
+            written = (statements.count == 1 ? run(statements) : transaction { self.run(statements) }).map { StoreReceipt() }
+        } else {
+            // New matches claim their ids first; a taken id leaves that match's records out.
+            written = transaction {
+                self.claim(claims[...], taken: []).flatMap { taken in
+                    let rest = batch.filter { record in
+                        if case .match = record { return false }
+                        return !taken.contains(record.matchID)
+                    }
+                    return self.run(Self.statements(for: rest)).map { StoreReceipt(takenMatchIDs: taken) }
+                }
+            }
+        }
+        written.whenComplete { completion($0.mapError { $0 }) }
+    }
+
+    /// Inserts each new match whose id is free; returns the ids that were taken.
+    private func claim(_ claims: ArraySlice<(String, Int)>, taken: Set<String>) -> EventLoopFuture<Set<String>> {
+        guard let (id, serial) = claims.first else { return connection.eventLoop.makeSucceededFuture(taken) }
+        let sql = "INSERT INTO matches (id, serial) VALUES (?, ?) ON CONFLICT(id) DO NOTHING RETURNING id"
+        return connection.query(sql, [.text(id), .integer(serial)]).flatMap { rows in
+            self.claim(claims.dropFirst(), taken: rows.isEmpty ? taken.union([id]) : taken)
+        }
+    }
+
+    /// The statements that write a batch's tokens, events and expiries (not its new matches).
+    private static func statements(for batch: [StoreRecord]) -> [(String, [SQLiteData])] {
+        var tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = []
         for record in batch {
             switch record {
-            case .match(let id, let serial): matches += [.text(id), .integer(serial)]
+            case .match: continue
             case .token(let match, let seat, let token): tokens += [.text(match), .integer(seat), .text(token)]
             case .event(let match, let version, let json): events += [.text(match), .integer(version), .text(String(buffer: json))]
             case .expired(let match): expired.append(.text(match))
             }
         }
         var statements: [(String, [SQLiteData])] = []
-        statements += Self.inserts("INSERT INTO matches (id, serial) VALUES", columns: 2, matches)
-        statements += Self.inserts("INSERT INTO seats (match, seat, token) VALUES", columns: 3, tokens)
-        statements += Self.inserts("INSERT INTO events (match, version, event) VALUES", columns: 3, events)
+        statements += inserts("INSERT INTO seats (match, seat, token) VALUES", columns: 3, tokens)
+        statements += inserts("INSERT INTO events (match, version, event) VALUES", columns: 3, events)
         for id in expired { statements.append(("UPDATE matches SET expired = 1 WHERE id = ?", [id])) }
-        // One statement is atomic on its own; several share a transaction.
-        if statements.count == 1 {
-            _ = try await connection.query(statements[0].0, statements[0].1)
-            return
+        return statements
+    }
+
+    /// Runs statements one after the other on the store's thread.
+    private func run(_ statements: [(String, [SQLiteData])]) -> EventLoopFuture<Void> {
+        statements.reduce(connection.eventLoop.makeSucceededVoidFuture()) { previous, statement in
+            previous.flatMap { self.connection.query(statement.0, statement.1).map { _ in } }
         }
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            for (sql, binds) in statements { _ = try await connection.query(sql, binds) }
-            _ = try await connection.query("COMMIT")
-        } catch {
-            _ = try? await connection.query("ROLLBACK")
-            throw error
+    }
+
+    /// Runs `body` inside a transaction: committed if it succeeds, rolled back if it fails.
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable () -> EventLoopFuture<T>) -> EventLoopFuture<T> {
+        connection.query("BEGIN IMMEDIATE").flatMap { _ in
+            body().flatMap { value in
+                self.connection.query("COMMIT").map { _ in value }
+            }.flatMapError { error in
+                self.connection.query("ROLLBACK").flatMapThrowing { _ in throw error }
+                    .flatMapErrorThrowing { _ in throw error }
+            }
         }
     }
 
