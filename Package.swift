@@ -4,8 +4,9 @@
 // Dependencies point one way (each module imports only modules above it):
 //   PlyEngine    pure rules and matches (standard library only)
 //   PlyWire      JSON messages shared by server and clients
-//   PlyStore     durable match logs (SQLite in WAL mode) behind a small store protocol
-//   PlyServer    one game service behind two transports (Hummingbird)
+//   PlyStore     durable match logs behind a small store protocol (SQLite in WAL mode, or memory)
+//   PlyAuthority the transport-free authority over every match: commands in, encoded events out
+//   PlyServer    the authority behind two transports on one port (Hummingbird, swift-nio's WebSocket parts)
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
 //   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
 //   PlyRelay     a TCP relay that delays, counts and cuts traffic (tests, benchmark)
@@ -22,6 +23,7 @@ let package = Package(
         .library(name: "PlyEngine", targets: ["PlyEngine"]),
         .library(name: "PlyWire", targets: ["PlyWire"]),
         .library(name: "PlyStore", targets: ["PlyStore"]),
+        .library(name: "PlyAuthority", targets: ["PlyAuthority"]),
         .library(name: "PlyServer", targets: ["PlyServer"]),
         .library(name: "PlyClient", targets: ["PlyClient"]),
         .library(name: "PlyBots", targets: ["PlyBots"]),
@@ -36,7 +38,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
     ],
@@ -56,20 +57,37 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The game service and its two transports: HTTP long-polling and WebSocket, on one port.
+        // The authority over every match, knowing no transport: commands in, durable encoded events
+        // out to subscribers. Unit-testable with the memory store and a manual clock.
+        .target(
+            name: "PlyAuthority",
+            dependencies: [
+                "PlyEngine",
+                "PlyWire",
+                "PlyStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // The authority's two transports, HTTP long-polling and WebSocket, and the connection layer, on one port.
         .target(
             name: "PlyServer",
             dependencies: [
                 "PlyEngine",
                 "PlyWire",
                 "PlyStore",
+                "PlyAuthority",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -124,6 +142,7 @@ let package = Package(
                 "PlyWire",
                 "PlyServer",
                 "PlyStore",
+                "PlyAuthority",
                 "PlyClient",
                 "PlyBots",
                 "PlyTerminal",
@@ -135,6 +154,8 @@ let package = Package(
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
+        // The authority without any network: the memory store, a failing store, a manual clock.
+        .testTarget(name: "PlyAuthorityTests", dependencies: ["PlyAuthority", "PlyStore"]),
         .testTarget(name: "PlyTerminalTests", dependencies: ["PlyTerminal", "ply"]),
         .testTarget(
             // Tests against a real server on a free port: both transports, the client, bots.
@@ -142,11 +163,13 @@ let package = Package(
             dependencies: [
                 "PlyServer",
                 "PlyStore",
+                "PlyAuthority",
                 "PlyClient",
                 "PlyBots",
                 "PlyRelay",
                 "PlyBench",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
     ]

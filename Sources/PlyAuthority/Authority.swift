@@ -1,58 +1,62 @@
 import Logging
 import NIOCore
-import NIOPosix
 import PlyEngine
 import PlyStore
 import PlyWire
-import ServiceLifecycle
 import Synchronization
 
-/// The one authority over every match. Both transports are thin adapters over this service:
-/// they parse a request, call one method here and send back the bytes it returns.
-///
-/// As a `Service` it takes part in graceful shutdown: it answers every waiting poll, closes
-/// every WebSocket with 1001 and waits (up to the configured grace) for them to finish,
-/// before the HTTP server itself stops.
-public final class GameService: Service, Sendable {
-    public let configuration: ServerConfiguration
-    let logger: Logger
-    private let eventLoopGroup: any EventLoopGroup
-    private let rooms = Mutex<[String: MatchRoom]>([:])
-    /// Matches let go for idleness: asked for, they answer `match/expired` rather than not found.
-    private let expired = Mutex<Set<String>>([])
-    /// Where matches are made durable; nil with `--store memory`.
-    let store: (any MatchStore)?
-    private let journal: Journal?
-    private let nextSerial = Atomic<Int>(0)
-    private let shuttingDown = Atomic<Bool>(false)
-    /// Open HTTP connections, for /health and the connection limit.
-    let httpConnections = Atomic<Int>(0)
-    /// The channels of open WebSockets: counted for /health and the connection limit, and
-    /// dropped if still open when shutdown's grace ends.
-    private let webSocketChannels = Mutex<[ObjectIdentifier: any Channel]>([:])
+/// The authority over every match of a server: it opens matches, finds them, lists them, keeps
+/// their turn clocks and lets idle ones go. Like each `MatchAuthority`, it knows no transport:
+/// the server's transports call it, and time reaches it through `sweep(now:)`.
+public final class Authority: Sendable {
+    public struct Configuration: Sendable {
+        /// The per-move time limit of a match whose creator did not choose one; nil for none.
+        public var defaultMoveTimeLimit: Int?
+        /// A match with no new event for this long is let go (`match/expired`); nil keeps matches forever.
+        public var matchIdleTimeout: Duration?
 
-    var webSockets: Int { webSocketChannels.withLock { $0.count } }
-
-    public init(
-        configuration: ServerConfiguration = ServerConfiguration(),
-        store: (any MatchStore)? = nil,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "ply.server")
-    ) {
-        self.configuration = configuration
-        self.eventLoopGroup = eventLoopGroup
-        self.logger = logger
-        self.store = store
-        journal = store.map { Journal(store: $0, logger: logger) }
+        public init(defaultMoveTimeLimit: Int? = 300, matchIdleTimeout: Duration? = .seconds(3600)) {
+            self.defaultMoveTimeLimit = defaultMoveTimeLimit
+            self.matchIdleTimeout = matchIdleTimeout
+        }
     }
 
-    /// Rebuilds every live match from the store, as it was when the last change was made
+    public let configuration: Configuration
+    public let store: any MatchStore
+    public let journal: Journal
+    public let clock: ServiceClock
+    private let logger: Logger
+    private let makeID: @Sendable () -> String
+    private let registry = Mutex(Registry())
+    private let nextSerial = Atomic<Int>(0)
+    private let closing = Atomic<Bool>(false)
+
+    private struct Registry {
+        var live: [String: MatchAuthority] = [:]
+        /// Matches let go for idleness: asked for, they answer `match/expired` rather than not found.
+        var expired: Set<String> = []
+        /// Matches being let go (their expiry is being written).
+        var expiring: Set<String> = []
+    }
+
+    /// - Parameter makeID: new match ids (tests pass their own to force collisions).
+    public init(store: any MatchStore, configuration: Configuration = Configuration(), clock: ServiceClock = .system,
+                logger: Logger = Logger(label: "ply.authority"), makeID: @escaping @Sendable () -> String = Authority.randomMatchID) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.makeID = makeID
+        journal = Journal(store: store, logger: logger)
+    }
+
+    /// Rebuilds every live match from the store, as it was when its last change was made
     /// durable. Call once, before serving.
     public func restore() async throws {
-        guard let store else { return }
-        var restored: [String: MatchRoom] = [:]
+        var restored: [String: MatchAuthority] = [:]
         var highest = 0
         for stored in try await store.liveMatches() {
+            highest = max(highest, stored.serial)
             let match: Match
             do {
                 match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
@@ -60,21 +64,25 @@ public final class GameService: Service, Sendable {
                 logger.error("a stored match could not be rebuilt; it is left out", metadata: ["match": "\(stored.id)", "error": "\(error)"])
                 continue
             }
-            restored[stored.id] = try MatchRoom(id: stored.id, serial: stored.serial, match: match, encoded: stored.events, tokens: stored.tokens,
-                                                eventLoop: eventLoopGroup.next(), logger: logger, journal: journal)
-            highest = max(highest, stored.serial)
+            restored[stored.id] = try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events,
+                                                     tokens: stored.tokens, journal: journal, clock: clock, logger: logger)
         }
-        rooms.withLock { $0.merge(restored) { old, _ in old } }
+        registry.withLock { $0.live.merge(restored) { old, _ in old } }
         _ = nextSerial.add(highest, ordering: .relaxed)
         logger.info("matches restored", metadata: ["matches": "\(restored.count)"])
     }
 
-    public var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+    public var isShuttingDown: Bool { closing.load(ordering: .relaxed) }
+
+    public func checkRunning() throws(WireError) {
+        if isShuttingDown { throw WireError(.shuttingDown, "the server is shutting down") }
+    }
 
     // MARK: Matches
 
-    /// Opens a new match, once it is durable.
-    public func createMatch(_ request: CreateMatchRequest) async throws(WireError) -> MatchSnapshot {
+    /// Opens a new match, once it is durable. An id already taken (in memory or in the store)
+    /// is never reused: another is drawn.
+    public func create(_ request: CreateMatchRequest) async throws(WireError) -> MatchSnapshot {
         try checkRunning()
         let match: Match
         do {
@@ -83,189 +91,120 @@ public final class GameService: Service, Sendable {
         } catch {
             throw WireError(error)
         }
-        let serial = nextSerial.add(1, ordering: .relaxed).newValue
-        let id = Self.makeMatchID()
-        let eventLoop = eventLoopGroup.next()
-        let room: MatchRoom
-        do {
-            room = try MatchRoom(id: id, serial: serial, match: match, eventLoop: eventLoop, logger: logger, journal: journal)
-        } catch {
-            throw WireError(.internalError, "the match could not be created")
-        }
-        if let journal {
+        for _ in 0..<8 {
+            let id = makeID()
+            guard registry.withLock({ $0.live[id] == nil && !$0.expired.contains(id) && !$0.expiring.contains(id) }) else { continue }
+            let serial = nextSerial.add(1, ordering: .relaxed).newValue
+            let authority: MatchAuthority
+            do {
+                authority = try MatchAuthority(id: id, serial: serial, match: match, journal: journal, clock: clock, logger: logger)
+            } catch {
+                throw WireError(.internalError, "the match could not be created")
+            }
             var records: [StoreRecord] = [.match(id: id, serial: serial)]
-            for (event, json) in zip(match.events, room.encodedEvents(after: 0)) {
+            for (event, json) in zip(match.events, authority.events(after: 0)) {
                 records.append(.event(match: id, version: event.version, json: json))
             }
-            try await journal.write(records, on: eventLoop)
+            let receipt = try await journal.write(records)
+            guard !receipt.takenMatchIDs.contains(id) else {
+                logger.warning("a new match id was already taken; drawing another", metadata: ["match": "\(id)"])
+                continue
+            }
+            let added = registry.withLock { registry -> Bool in
+                guard registry.live[id] == nil else { return false }
+                registry.live[id] = authority
+                return true
+            }
+            guard added else { continue }
+            logger.debug("match created", metadata: ["match": "\(id)", "game": "\(request.game.rawValue)"])
+            return authority.snapshot()
         }
-        rooms.withLock { $0[id] = room }
-        logger.info("match created", metadata: ["match": "\(id)", "game": "\(request.game.rawValue)"])
-        return room.snapshot()
+        throw WireError(.internalError, "no free match id was found; the request changed nothing")
     }
 
     /// The match with an id, `match/expired` if it was let go, or `match/not_found`.
-    func room(_ id: String?) throws(WireError) -> MatchRoom {
-        guard let id, let room = rooms.withLock({ $0[id] }) else {
-            if let id, expired.withLock({ $0.contains(id) }) {
-                throw WireError(.expiredMatch, "match '\(id)' was idle too long and has expired")
-            }
-            throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
+    public func match(_ id: String?) throws(WireError) -> MatchAuthority {
+        let (found, expired) = registry.withLock { registry in
+            (id.flatMap { registry.live[$0] }, id.map { registry.expired.contains($0) } ?? false)
         }
-        return room
-    }
-
-    /// How many WebSockets are open on a match (nil for no such match).
-    public func webSocketCount(match id: String) -> Int? {
-        rooms.withLock { $0[id] }?.webSocketCount
+        if let found { return found }
+        if expired, let id { throw MatchClosure.expired.error(match: id) }
+        throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
     }
 
     /// Matches, newest first, optionally only those in one status.
     public func matches(status: MatchStatus? = nil, limit: Int = 100) -> [MatchSnapshot] {
-        let all = rooms.withLock { Array($0.values) }.sorted { $0.serial > $1.serial }
+        let all = registry.withLock { Array($0.live.values) }.sorted { $0.serial > $1.serial }
         var result: [MatchSnapshot] = []
-        for room in all where result.count < limit {
-            let snapshot = room.snapshot()
+        for match in all where result.count < limit {
+            let snapshot = match.snapshot()
             if status == nil || snapshot.status == status { result.append(snapshot) }
         }
         return result
     }
 
-    // MARK: Limits
+    /// How many matches are held in memory.
+    public var liveMatchCount: Int { registry.withLock { $0.live.count } }
 
-    func opened(webSocket channel: any Channel) {
-        webSocketChannels.withLock { $0[ObjectIdentifier(channel)] = channel }
-    }
-
-    func closed(webSocket channel: any Channel) {
-        webSocketChannels.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
-    }
-
-    /// Per-connection command budgets of HTTP connections, by channel.
-    private let limiters = Mutex<[ObjectIdentifier: RateLimiter]>([:])
-
-    /// Takes one command from a connection's budget, or refuses with `request/rate_limited`.
-    func spendCommand(on channel: any Channel) throws(WireError) {
-        let key = ObjectIdentifier(channel)
-        let allowed = limiters.withLock { limiters in
-            limiters[key, default: makeRateLimiter()].allow()
-        }
-        if !allowed { throw Self.rateLimited(configuration) }
-    }
-
-    func makeRateLimiter() -> RateLimiter {
-        RateLimiter(rate: configuration.commandsPerSecond, burst: configuration.commandBurst)
-    }
-
-    static func rateLimited(_ configuration: ServerConfiguration) -> WireError {
-        WireError(.rateLimited, "more than \(configuration.commandBurst) commands at once or \(configuration.commandsPerSecond) a second on one connection; slow down")
-    }
-
-    /// The poll each HTTP connection has waiting (HTTP/1.1 runs one request at a time per
-    /// connection), so that a client that goes away does not leave its poll behind.
-    private let pollsByConnection = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
-
-    /// Waits for a room's events on behalf of an HTTP connection, ending the wait early (with
-    /// no events) if the connection closes.
-    func poll(_ room: MatchRoom, after version: Int, timeout: Duration, seat: Seat?, on channel: any Channel) async -> ArraySlice<ByteBuffer> {
-        let key = ObjectIdentifier(channel)
-        defer { _ = pollsByConnection.withLock { $0.removeValue(forKey: key) } }
-        return await room.waitForEvents(after: version, timeout: timeout, seat: seat) { cancel in
-            pollsByConnection.withLock { $0[key] = cancel }
-        }
-    }
-
-    /// A connection has closed: forget its command budget and end its waiting poll.
-    func forgetConnection(_ channel: any Channel) {
-        _ = limiters.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
-        endPoll(on: channel)
-    }
-
-    /// Ends the poll waiting on a connection, if there is one (its answer is `[]`).
-    func endPoll(on channel: any Channel) {
-        pollsByConnection.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }?()
-    }
-
-    public func health() -> Health {
-        let all = rooms.withLock { Array($0.values) }
-        let webSockets = webSockets
-        return Health(
-            status: isShuttingDown ? "shutting_down" : "ok",
-            matches: all.count,
-            connections: webSockets + httpConnections.load(ordering: .relaxed),
-            webSockets: webSockets,
-            waitingPolls: all.reduce(0) { $0 + $1.waitingPolls }
-        )
-    }
-
-    func checkRunning() throws(WireError) {
-        if isShuttingDown { throw WireError(.shuttingDown, "the server is shutting down") }
-    }
-
-    /// Ten characters from a 32-letter alphabet: 50 bits, unique in practice, easy to type.
-    static func makeMatchID() -> String {
+    /// Ten characters from a 32-letter alphabet: 50 bits, easy to type; `create` checks them.
+    public static func randomMatchID() -> String {
         let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789")
         var generator = SystemRandomNumberGenerator()
-        return String((0..<10).map { _ in alphabet.randomElement(using: &generator)! })
+        return String((0..<10).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
     }
 
-    // MARK: Expiry
+    // MARK: Time
 
-    /// Lets go every match with no new event for `matchIdleTimeout`: its polls are answered,
-    /// its WebSockets closed with 4410, and later requests get `match/expired`; the store keeps
-    /// its log. Returns the ids let go.
+    /// Runs whatever is due by `now`: turn clocks that ran out, and matches idle for too long.
+    /// The server calls it from one repeating timer; tests call it with a manual clock.
+    public func sweep(now: ContinuousClock.Instant) {
+        let live = registry.withLock { Array($0.live.values) }
+        for match in live { match.expireTurnIfDue(now: now) }
+        guard let timeout = configuration.matchIdleTimeout else { return }
+        let idle = live.filter { now - $0.lastActivity >= timeout }
+        guard !idle.isEmpty else { return }
+        let ids = registry.withLock { registry in
+            idle.map(\.id).filter { registry.expiring.insert($0).inserted }
+        }
+        guard !ids.isEmpty else { return }
+        journal.append(ids.map { .expired(match: $0) }) { [self] written in
+            let letGo = registry.withLock { registry -> [MatchAuthority] in
+                registry.expiring.subtract(ids)
+                guard case .success = written else { return [] }
+                registry.expired.formUnion(ids)
+                return ids.compactMap { registry.live.removeValue(forKey: $0) }
+            }
+            if case .failure = written {
+                logger.error("idle matches could not be marked expired", metadata: ["matches": "\(ids.count)"])
+            }
+            for match in letGo { match.close(.expired) }
+            if !letGo.isEmpty { logger.info("idle matches expired", metadata: ["matches": "\(letGo.count)"]) }
+        }
+        journal.flush()
+    }
+
+    /// Lets go every match with no new event for the idle timeout, as of `now`, and returns
+    /// their ids once that is durable.
     @discardableResult
-    public func expireIdleMatches(now: ContinuousClock.Instant = .now) async -> [String] {
-        guard let timeout = configuration.matchIdleTimeout else { return [] }
-        let idle = rooms.withLock { rooms in rooms.values.filter { now - $0.idleSince >= timeout } }
-        guard !idle.isEmpty else { return [] }
-        let ids = idle.map(\.id)
-        if let journal {
-            do {
-                try await journal.write(ids.map { .expired(match: $0) }, on: eventLoopGroup.next())
-            } catch {
-                logger.error("idle matches could not be marked expired", metadata: ["error": "\(error)"])
-                return []
-            }
-        }
-        expired.withLock { $0.formUnion(ids) }
-        rooms.withLock { rooms in for id in ids { rooms.removeValue(forKey: id) } }
-        for room in idle { room.close(WireError(.expiredMatch, "match '\(room.id)' was idle too long and has expired")) }
-        logger.info("idle matches expired", metadata: ["matches": "\(ids.count)"])
-        return ids
+    public func expireIdleMatches(now: ContinuousClock.Instant) async -> [String] {
+        let before = registry.withLock { $0.expired }
+        sweep(now: now)
+        await journal.idle()
+        return Array(registry.withLock { $0.expired }.subtracting(before))
     }
 
-    // MARK: Lifecycle
+    // MARK: Shutdown
 
-    public func run() async throws {
-        // Sweep idle matches until the service group asks for a graceful shutdown (SIGINT, SIGTERM).
-        let sweeper = Task {
-            guard let timeout = configuration.matchIdleTimeout else { return }
-            let period = min(timeout / 4, .seconds(60))
-            while !Task.isCancelled {
-                try? await Task.sleep(for: period)
-                if !Task.isCancelled { await expireIdleMatches() }
-            }
-        }
-        try? await gracefulShutdown()
-        sweeper.cancel()
-        shutDown()
-        let deadline = ContinuousClock.now + configuration.shutdownGrace
-        while webSockets > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        // A client that stopped reading never receives its close frame: drop what is left.
-        let lingering = webSocketChannels.withLock { Array($0.values) }
-        for channel in lingering { channel.close(promise: nil) }
-        await journal?.settle()
-        logger.info("game service stopped", metadata: ["websockets.left": "\(webSockets)"])
-    }
-
-    /// Refuses new work, answers waiting polls and closes WebSockets with 1001.
+    /// Refuses new work and closes every match: subscribers are told the server is shutting down.
     public func shutDown() {
-        guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
-        let all = rooms.withLock { Array($0.values) }
-        logger.info("shutting down", metadata: ["matches": "\(all.count)", "websockets": "\(webSockets)"])
-        for room in all { room.close() }
+        guard !closing.exchange(true, ordering: .relaxed) else { return }
+        let all = registry.withLock { Array($0.live.values) }
+        logger.info("shutting down", metadata: ["matches": "\(all.count)"])
+        for match in all { match.close(.shuttingDown) }
+    }
+
+    /// Waits until every change handed to the store is written.
+    public func drain() async {
+        await journal.idle()
     }
 }

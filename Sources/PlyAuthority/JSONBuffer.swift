@@ -3,15 +3,15 @@ import NIOFoundationCompat
 import PlyWire
 
 /// JSON straight into NIO buffers, with the wire's encoder settings.
-enum JSONBuffer {
-    static let allocator = ByteBufferAllocator()
+public enum JSONBuffer {
+    public static let allocator = ByteBufferAllocator()
 
-    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+    public static func encode(_ value: some Encodable) throws -> ByteBuffer {
         try WireCoding.encoder.encodeAsByteBuffer(value, allocator: allocator)
     }
 
     /// Joins already-encoded JSON values into one JSON array, copying each once.
-    static func array(_ elements: some Collection<ByteBuffer>) -> ByteBuffer {
+    public static func array(_ elements: some Collection<ByteBuffer>) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: elements.reduce(2) { $0 + $1.readableBytes + 1 })
         buffer.writeInteger(UInt8(ascii: "["))
         for (index, element) in elements.enumerated() {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Seat tokens: the secret that lets a client act for a seat.
-enum SeatToken {
+public enum SeatToken {
     /// 24 bytes (192 bits) from the system's CSPRNG (getrandom on Linux), as 32 base64url characters.
-    static func generate() -> String {
+    public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         return Data(bytes).base64EncodedString()
@@ -13,7 +13,7 @@ enum SeatToken {
 
     /// Compares a presented token with a seat's token in time that does not depend on where
     /// they differ, so response times leak nothing about a token.
-    static func matches(_ presented: String, _ actual: String) -> Bool {
+    public static func matches(_ presented: String, _ actual: String) -> Bool {
         let a = Array(presented.utf8), b = Array(actual.utf8)
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
@@ -21,12 +21,19 @@ enum SeatToken {
         return difference == 0
     }
 
-    /// The token in an `Authorization: Bearer TOKEN` header value, if that is its form.
-    static func bearer(_ header: String?) -> String? {
+    /// The token in an `Authorization: Bearer TOKEN` header value, if that is its form (the
+    /// scheme in any case, spaces around the token ignored). Runs on every poll and command,
+    /// so it works on the UTF-8 bytes rather than through Foundation.
+    public static func bearer(_ header: String?) -> String? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let bytes = header.utf8
+        let scheme = Array("bearer".utf8)
+        guard bytes.count > scheme.count,
+              zip(bytes, scheme).allSatisfy({ $0 | 0x20 == $1 }),
+              bytes[bytes.index(bytes.startIndex, offsetBy: scheme.count)] == UInt8(ascii: " ") else { return nil }
+        let rest = bytes.dropFirst(scheme.count)
+        guard let start = rest.firstIndex(where: { $0 != UInt8(ascii: " ") }),
+              let end = rest.lastIndex(where: { $0 != UInt8(ascii: " ") }) else { return nil }
+        return String(header[start...end])
     }
 }

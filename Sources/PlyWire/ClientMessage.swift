@@ -18,10 +18,16 @@ public struct Hello: Hashable, Sendable, Codable {
 }
 
 extension ClientMessage: Decodable {
-    private enum TypeKey: String, CodingKey { case type }
+    private enum CodingKeys: String, CodingKey { case type, token, id }
 
+    /// One keyed container for both kinds: a command reads its own fields from it.
     public init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
-        self = type == "hello" ? .hello(try Hello(from: decoder)) : .command(try Command(from: decoder))
+        let container = try decoder.container(keyedBy: Command.CodingKeys.self)
+        if try container.decode(String.self, forKey: .type) == "hello" {
+            let hello = try decoder.container(keyedBy: CodingKeys.self)
+            self = .hello(Hello(token: try hello.decode(String.self, forKey: .token), id: try hello.decodeIfPresent(Int.self, forKey: .id)))
+        } else {
+            self = .command(try Command(from: container))
+        }
     }
 }

@@ -27,7 +27,11 @@ extension Command: Codable {
     enum CodingKeys: String, CodingKey { case type, move, version = "v", id }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(from: try decoder.container(keyedBy: CodingKeys.self))
+    }
+
+    /// A command from a container already open on its object.
+    init(from container: KeyedDecodingContainer<CodingKeys>) throws {
         switch try container.decode(String.self, forKey: .type) {
         case "play": action = .play(try container.decode(String.self, forKey: .move))
         case "resign": action = .resign

@@ -33,9 +33,19 @@ extension WireCoding {
     /// and `request/invalid_message` (JSON of the wrong shape), with a readable reason.
     public static func decodeMessage<T: Decodable>(_ type: T.Type, from data: Data) throws(WireError) -> T {
         // JSON is UTF-8: anything else (stray bytes, encoded surrogates) is not JSON at all.
-        guard String(validating: data, as: UTF8.self) != nil else {
+        guard isUTF8(data) else {
             throw WireError(.malformedJSON, "the body is not valid UTF-8, so not JSON")
         }
+        return try decodeMessage(type, fromUTF8: data)
+    }
+
+    /// Whether bytes are valid UTF-8.
+    public static func isUTF8(_ data: Data) -> Bool {
+        String(validating: data, as: UTF8.self) != nil
+    }
+
+    /// `decodeMessage(_:from:)` for bytes already known to be valid UTF-8.
+    public static func decodeMessage<T: Decodable>(_ type: T.Type, fromUTF8 data: Data) throws(WireError) -> T {
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {

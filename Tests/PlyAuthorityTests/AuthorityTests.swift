@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import NIOCore
+import PlyAuthority
+import PlyEngine
+import PlyStore
+import PlyWire
+import Synchronization
+import Testing
+
+/// The authority on its own: no socket, no event loop, no transport.
+struct AuthorityTests {
+    func authority(store: any MatchStore = MemoryStore(), clock: ManualClock = ManualClock(),
+                   configuration: Authority.Configuration = Authority.Configuration(), ids: ScriptedIDs = ScriptedIDs([])) -> Authority {
+        Authority(store: store, configuration: configuration, clock: clock.serviceClock, logger: .quiet, makeID: { ids.next() })
+    }
+
+    /// A started Connect Four match: its authority and both seats' grants.
+    func started(_ authority: Authority, limit: Int? = nil) async throws -> (MatchAuthority, SeatGrant, SeatGrant) {
+        let snapshot = try await authority.create(CreateMatchRequest(game: .connect4, moveTimeLimit: limit))
+        let match = try authority.match(snapshot.id)
+        return (match, try await match.join(name: "ann"), try await match.join(name: "bob"))
+    }
+
+    @Test func aGameIsPublishedInOrderAndEachMoveAcknowledgedAfterItsEvents() async throws {
+        let authority = authority()
+        let (match, ann, bob) = try await started(authority)
+        let watcher = RecordingSubscriber(after: match.version)
+        #expect(match.subscribe(watcher).closure == nil)
+        // Columns 1 and 2 alternately: ann lines up four in column 1.
+        var seen: [Int] = []
+        for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+            let seat = index % 2 == 0 ? ann.seat : bob.seat
+            let ack = try await match.play(column, by: seat).get()
+            // Every subscriber was told before the acknowledgement was given.
+            #expect(watcher.cursor == ack.version)
+            seen.append(ack.version)
+        }
+        #expect(seen == [4, 5, 6, 7, 8, 9, 11])
+        #expect(watcher.events.map(\.version) == Array(4...11))
+        #expect(watcher.events.last?.change == .ended(GameResult(winner: .first, reason: .fourInARow)))
+        #expect(match.status == .finished)
+        // The bytes a subscriber reads are the events exactly as stored.
+        let stored = try #require(try await authority.store.match(match.id))
+        #expect(Array(match.events(after: 0)) == stored.events)
+    }
+
+    @Test func aRefusedCommandChangesNothingAndIsAnsweredAtOnce() async throws {
+        let store = HeldStore()
+        let authority = authority(store: store)
+        let create = Task { try await authority.create(CreateMatchRequest(game: .connect4)) }
+        while store.waiting.isEmpty { await Task.yield() }
+        store.completeOne()
+        let match = try authority.match(try await create.value.id)
+        let refused = Mutex<WireError?>(nil)
+        match.execute(Command(.play("4"), version: 1), by: .first) { result in
+            if case .failure(let error) = result { refused.withLock { $0 = error } }
+        }
+        #expect(refused.withLock { $0 }?.code == .notStarted, "answered before execute returned, with nothing written")
+        #expect(store.waiting.isEmpty)
+        #expect(match.version == 1)
+    }
+
+    /// Nothing is published before it is durable, and writes made while one is in flight go
+    /// out together (group commit), their answers in order.
+    @Test func changesArePublishedOnlyOnceDurableAndGroupedWhileAWriteIsInFlight() async throws {
+        let store = HeldStore()
+        let authority = authority(store: store)
+        let create = Task { try await authority.create(CreateMatchRequest(game: .reversi)) }
+        while store.waiting.isEmpty { await Task.yield() }
+        store.completeOne()
+        let match = try authority.match(try await create.value.id)
+        let watcher = RecordingSubscriber(after: 1)
+        _ = match.subscribe(watcher)
+        let first = Task { try await match.join(name: "ann") }
+        while store.waiting.isEmpty { await Task.yield() }
+        let second = Task { try await match.join(name: "bob") }
+        // The second join waits behind the first write: not yet written, not yet published.
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(store.waiting.count == 1)
+        #expect(watcher.events.isEmpty)
+        #expect(match.version == 1)
+        store.completeOne()
+        #expect(try await first.value.seat == .first)
+        while store.waiting.isEmpty { await Task.yield() }
+        #expect(watcher.events.map(\.version) == [2])
+        store.completeOne()
+        #expect(try await second.value.seat == .second)
+        #expect(watcher.events.map(\.version) == [2, 3])
+    }
+
+    /// When the store fails, the change is refused with `server/storage_failed`, the match is
+    /// rolled back to what was published, nothing is published, and every later change is
+    /// refused without touching the match.
+    @Test func aStorageFailureRefusesTheChangeAndRollsTheMatchBack() async throws {
+        let store = FailingStore()
+        let authority = authority(store: store)
+        let (match, ann, bob) = try await started(authority)
+        let watcher = RecordingSubscriber(after: 3)
+        _ = match.subscribe(watcher)
+        let before = match.snapshot()
+        store.failFromNow()
+        let failed = await match.play("4", by: ann.seat)
+        #expect(failed.error?.code == .storageFailed)
+        #expect(failed.error?.message.contains("disk") == false, "storage internals stay out of client messages")
+        #expect(match.snapshot() == before)
+        #expect(watcher.events.isEmpty)
+        let writes = store.writeCount
+        let again = await match.play("4", by: ann.seat)
+        #expect(again.error?.code == .storageFailed)
+        #expect(store.writeCount == writes, "refused before reaching the store")
+        // The other seat's view is the same: it is still ann's turn at version 3.
+        let wrongTurn = await match.play("4", by: bob.seat)
+        #expect(wrongTurn.error?.code == .storageFailed)
+        #expect(match.version == 3)
+        await #expect(throws: WireError.self) { _ = try await authority.create(CreateMatchRequest(game: .connect4)) }
+    }
+
+    @Test func aTurnClockThatRunsOutEndsTheMatchOnce() async throws {
+        let clock = ManualClock()
+        let authority = authority(clock: clock)
+        let (match, _, _) = try await started(authority, limit: 30)
+        let watcher = RecordingSubscriber(after: 3)
+        _ = match.subscribe(watcher)
+        clock.advance(by: .seconds(29))
+        authority.sweep(now: clock.now)
+        await authority.drain()
+        #expect(match.version == 3)
+        clock.advance(by: .seconds(2))
+        authority.sweep(now: clock.now)
+        authority.sweep(now: clock.now)
+        await authority.drain()
+        #expect(watcher.events.map(\.change) == [.timedOut(seat: .first), .ended(GameResult(winner: .second, reason: .timeout))])
+        #expect(match.turnDeadline == nil)
+    }
+
+    @Test func aMoveRestartsTheClockOfTheSeatToMove() async throws {
+        let clock = ManualClock()
+        let authority = authority(clock: clock)
+        let (match, ann, _) = try await started(authority, limit: 30)
+        clock.advance(by: .seconds(20))
+        _ = try await match.play("4", by: ann.seat).get()
+        clock.advance(by: .seconds(20))
+        authority.sweep(now: clock.now)
+        await authority.drain()
+        #expect(match.version == 4, "bob still has 10 s")
+        clock.advance(by: .seconds(11))
+        authority.sweep(now: clock.now)
+        await authority.drain()
+        #expect(match.version == 6)
+        #expect(match.snapshot().result == GameResult(winner: .first, reason: .timeout))
+    }
+
+    @Test func anIdleMatchIsLetGoAndItsSubscribersAreTold() async throws {
+        let clock = ManualClock()
+        let authority = authority(clock: clock, configuration: .init(defaultMoveTimeLimit: nil, matchIdleTimeout: .seconds(60)))
+        let (match, _, _) = try await started(authority)
+        let watcher = RecordingSubscriber(after: 3)
+        _ = match.subscribe(watcher)
+        clock.advance(by: .seconds(59))
+        #expect(await authority.expireIdleMatches(now: clock.now).isEmpty)
+        clock.advance(by: .seconds(2))
+        #expect(await authority.expireIdleMatches(now: clock.now) == [match.id])
+        #expect(watcher.closure == .expired)
+        #expect(throws: WireError(.expiredMatch, "match '\(match.id)' was idle too long and has expired")) { try authority.match(match.id) }
+        #expect(try await authority.store.liveMatches().isEmpty)
+    }
+
+    /// A new match never takes an id already in use, whether the match is held in memory or
+    /// only in the store (an old, expired one).
+    @Test func aNewMatchDrawsAnotherIdWhenItsIdIsTaken() async throws {
+        let store = MemoryStore()
+        try await store.write([.match(id: "oldmatch01", serial: 1)])
+        let ids = ScriptedIDs(["first00001", "first00001", "oldmatch01", "third00003"])
+        let authority = authority(store: store, ids: ids)
+        #expect(try await authority.create(CreateMatchRequest(game: .connect4)).id == "first00001")
+        #expect(try await authority.create(CreateMatchRequest(game: .connect4)).id == "third00003")
+        #expect(try await store.matchIDs(limit: 10) == ["third00003", "first00001", "oldmatch01"])
+        #expect(try await store.match("oldmatch01")?.events.isEmpty == true, "the old match's log is untouched")
+    }
+
+    @Test func shutdownClosesEveryMatchAndRefusesChanges() async throws {
+        let authority = authority()
+        let (match, ann, _) = try await started(authority)
+        let watcher = RecordingSubscriber(after: 3)
+        _ = match.subscribe(watcher)
+        authority.shutDown()
+        #expect(watcher.closure == .shuttingDown)
+        #expect(await match.play("4", by: ann.seat).error?.code == .shuttingDown)
+        #expect(match.subscribe(RecordingSubscriber()).closure == .shuttingDown)
+        await #expect(throws: WireError.self) { _ = try await authority.create(CreateMatchRequest(game: .connect4)) }
+    }
+
+    /// A restarted authority rebuilds every live match from the store, tokens included.
+    @Test func aRestoredAuthorityHasEveryMatchAndToken() async throws {
+        let store = MemoryStore()
+        let first = authority(store: store)
+        let (match, ann, bob) = try await started(first)
+        _ = try await match.play("3", by: ann.seat).get()
+        let second = authority(store: store)
+        try await second.restore()
+        let restored = try second.match(match.id)
+        #expect(restored.snapshot() == match.snapshot())
+        #expect(try restored.seat(forToken: bob.token) == .second)
+        #expect(try await restored.play("3", by: bob.seat).get().version == 5)
+        #expect(throws: WireError.self) { try restored.seat(forToken: "not-a-token") }
+    }
+}
+
+extension Result {
+    var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+struct SeatTokenTests {
+    @Test(arguments: [
+        ("Bearer abc", "abc"), ("bearer abc", "abc"), ("BEARER  abc  ", "abc"), ("Bearer a b", "a b"),
+        ("Bearer ", nil), ("Bearer", nil), ("Basic abc", nil), ("Bearerabc", nil), ("", nil),
+    ] as [(String, String?)])
+    func theTokenOfABearerHeader(_ header: String, _ token: String?) {
+        #expect(SeatToken.bearer(header) == token)
+    }
+
+    @Test func tokensAreLongRandomAndURLSafe() {
+        let tokens = (0..<100).map { _ in SeatToken.generate() }
+        #expect(Set(tokens).count == 100)
+        #expect(tokens.allSatisfy { $0.count == 32 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
+        #expect(SeatToken.matches(tokens[0], tokens[0]))
+        #expect(!SeatToken.matches(tokens[0], tokens[1]))
+    }
+}
