@@ -1,49 +1,52 @@
-import NIOHTTPTypes
 import Logging
 import NIOCore
 
-/// Logs one line when an HTTP connection opens and one when it closes, with the number of
-/// requests it carried, keeps the server's count of open connections and closes a connection
-/// beyond `maxConnections` at once. Long polls are logged per connection, not per poll. One
-/// instance per connection, on its event loop; it leaves the pipeline when a WebSocket upgrade
-/// succeeds, and the WebSocket session counts the connection from then on.
-final class ConnectionLogger: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
+/// The first handler of every accepted TCP connection, HTTP or WebSocket alike: it counts the
+/// connection from the moment it is accepted until it closes, closes one beyond
+/// `maxConnections` at once, and tells the connection layer when the client goes away (so a
+/// waiting poll ends then, not when its wait runs out). It sees raw bytes and passes them on.
+final class ConnectionDoor: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
 
-    private let service: GameService
+    private let connections: Connections
     private let logger: Logger
-    private var requests = 0
+    private var admitted = false
 
-    init(service: GameService, logger: Logger) {
-        self.service = service
+    init(connections: Connections, logger: Logger) {
+        self.connections = connections
         self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let open = service.httpConnections.add(1, ordering: .relaxed).newValue + service.webSockets
-        if open > service.configuration.maxConnections {
-            logger.warning("connection refused: at the connection limit", metadata: ["limit": "\(service.configuration.maxConnections)"])
+        admitted = connections.admit()
+        guard admitted else {
+            logger.warning("connection refused: at the connection limit", metadata: ["limit": "\(connections.maxConnections)"])
             context.close(promise: nil)
             return
         }
-        logger.info("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
+        logger.debug("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { requests += 1 }
-        context.fireChannelRead(data)
-    }
-
-    /// A client that closes its side while its poll waits is gone: end the poll now, rather than
-    /// when its wait runs out (the server allows half-closure, so no `channelInactive` comes yet).
+    /// A client that closes its side while its poll waits is gone: end the poll now (the server
+    /// allows half-closure, so no `channelInactive` comes yet).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { service.endPoll(on: context.channel) }
+        if case ChannelEvent.inputClosed = event { connections.clientLeft(context.channel) }
         context.fireUserInboundEventTriggered(event)
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        release(context)
+        context.fireChannelInactive()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
-        service.httpConnections.subtract(1, ordering: .relaxed)
-        service.forgetConnection(context.channel)
-        logger.info("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")", "requests": "\(requests)"])
+        release(context)
+    }
+
+    private func release(_ context: ChannelHandlerContext) {
+        guard admitted else { return }
+        admitted = false
+        connections.closed(context.channel)
+        logger.debug("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 }

@@ -1,35 +1,43 @@
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
+import PlyAuthority
 import PlyStore
+import PlyWire
 import ServiceLifecycle
 
-/// The ply server: one `GameService` behind HTTP long-polling and WebSocket on one port.
+/// The ply server: the authority over every match behind HTTP long-polling and WebSocket on
+/// one port.
 ///
-/// Its service group runs the HTTP server and the game service; on SIGINT or SIGTERM the game
-/// service shuts down first (answering polls, closing WebSockets with 1001), then the HTTP server.
+/// Its service group runs the HTTP server and the authority's service; on SIGINT or SIGTERM
+/// the authority shuts down first (answering polls, closing WebSockets with 1001, finishing
+/// its writes), then the HTTP server.
 public struct PlyServer: Sendable {
-    public let service: GameService
+    public let authority: Authority
+    public let connections: Connections
     private let group: ServiceGroup
 
-    private let store: (any MatchStore)?
-
-    /// - Parameter store: where matches are made durable (the server closes it when it stops);
-    ///   nil keeps them in memory only.
+    /// - Parameter store: where matches are made durable (the server closes it when it stops).
+    /// - Parameter clock: the time for turn clocks and idle expiry.
     /// - Parameter onRunning: called with the bound port once the server listens (useful with port 0).
     public init(
         configuration: ServerConfiguration,
-        store: (any MatchStore)? = nil,
+        store: any MatchStore = MemoryStore(),
+        clock: ServiceClock = .system,
         logger: Logger = Logger(label: "ply.server"),
         handleSignals: Bool = true,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
-        let service = GameService(configuration: configuration, store: store, logger: logger)
-        self.store = store
-        let application = Self.buildApplication(service: service, logger: logger, onRunning: onRunning)
-        self.service = service
-        // Graceful shutdown runs in reverse order: the game service, then the HTTP server.
+        let authority = Authority(store: store, configuration: configuration.authority, clock: clock, logger: logger)
+        let connections = Connections(configuration: configuration)
+        self.authority = authority
+        self.connections = connections
+        let application = Self.buildApplication(authority: authority, connections: connections, configuration: configuration,
+                                                logger: logger, onRunning: onRunning)
+        let service = AuthorityService(authority: authority, connections: connections, configuration: configuration, logger: logger)
+        // Graceful shutdown runs in reverse order: the authority, then the HTTP server.
         group = ServiceGroup(configuration: .init(
             services: [application, service],
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
@@ -40,13 +48,13 @@ public struct PlyServer: Sendable {
     /// Rebuilds the stored matches, then runs until a signal (or `shutDown()`) stops the server.
     public func run() async throws {
         do {
-            try await service.restore()
+            try await authority.restore()
             try await group.run()
         } catch {
-            await store?.close()
+            await authority.store.close()
             throw error
         }
-        await store?.close()
+        await authority.store.close()
     }
 
     /// Starts a graceful shutdown, as SIGTERM would.
@@ -54,38 +62,72 @@ public struct PlyServer: Sendable {
         await group.triggerGracefulShutdown()
     }
 
+    /// What `GET /health` says.
+    public func health() -> Health {
+        Self.health(authority, connections)
+    }
+
+    static func health(_ authority: Authority, _ connections: Connections) -> Health {
+        Health(
+            status: authority.isShuttingDown ? "shutting_down" : "ok",
+            matches: authority.liveMatchCount,
+            connections: connections.openConnections,
+            webSockets: connections.webSockets,
+            waitingPolls: connections.waitingPolls
+        )
+    }
+
     /// The Hummingbird application: HTTP routes and the WebSocket upgrade on one port.
     static func buildApplication(
-        service: GameService,
+        authority: Authority,
+        connections: Connections,
+        configuration: ServerConfiguration,
         logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let configuration = service.configuration
         let router = Router(context: PlyRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
-        HTTPRoutes(service: service).add(to: router)
-
+        HTTPRoutes(authority: authority, configuration: configuration, health: { health(authority, connections) }).add(to: router)
+        LongPollTransport(authority: authority, connections: connections, configuration: configuration, seatPolls: SeatPolls()).add(to: router)
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
-        let webSocketRouter = Router(context: PlyRequestContext.self)
-        if configuration.webSocket { WebSocketTransport(service: service).add(to: webSocketRouter) }
-
+        let webSocket = configuration.webSocket
+            ? WebSocketTransport(authority: authority, connections: connections, configuration: configuration)
+            : nil
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(
-                    http1: .init(additionalChannelHandlers: [ConnectionLogger(service: service, logger: logger)]),
-                    ws: .init(
-                        maxFrameSize: configuration.maxMessageBytes,
-                        autoPing: .enabled(timePeriod: configuration.pingInterval),
-                        closeTimeout: configuration.shutdownGrace,
-                        validateUTF8: true
-                    )
-                )
-            ),
+            server: HTTPServerBuilder { responder in
+                PlyChildChannel(responder: responder, webSocket: webSocket, connections: connections, configuration: configuration)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            eventLoopGroupProvider: configuration.eventLoopThreads.map { .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0)) } ?? .singleton,
             logger: logger
         )
+    }
+}
+
+/// The authority as a service of the server's group: it keeps time for every match (one
+/// repeating timer for all turn clocks and idle expiry) and, on shutdown, closes every match,
+/// gives WebSockets the grace period to finish their closing handshake, drops those still open,
+/// and waits until every change is written.
+struct AuthorityService: Service {
+    let authority: Authority
+    let connections: Connections
+    let configuration: ServerConfiguration
+    let logger: Logger
+
+    func run() async throws {
+        let clock = authority.clock
+        let sweeper = MultiThreadedEventLoopGroup.singleton.next().scheduleRepeatedTask(
+            initialDelay: TimeAmount(configuration.sweepInterval), delay: TimeAmount(configuration.sweepInterval)
+        ) { [authority] _ in authority.sweep(now: clock.now) }
+        try? await gracefulShutdown()
+        sweeper.cancel()
+        authority.shutDown()
+        await connections.webSocketsClosed(within: configuration.shutdownGrace)
+        // A client that stopped reading never receives its close frame: drop what is left.
+        for channel in connections.openWebSockets() { channel.close(promise: nil) }
+        await authority.drain()
+        logger.info("game service stopped", metadata: ["websockets.left": "\(connections.webSockets)"])
     }
 }

@@ -1,3 +1,5 @@
+import PlyAuthority
+
 /// Everything `ply serve` can be told. Every limit here is documented in docs/protocol.md.
 public struct ServerConfiguration: Sendable {
     /// The address to listen on.
@@ -6,6 +8,10 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The largest request body or WebSocket message accepted, in bytes (413, or close 1009).
     public var maxMessageBytes: Int
+    /// The most frames one fragmented WebSocket message may arrive in (close 1009 beyond).
+    public var maxMessageFragments: Int
+    /// How long a WebSocket message sent in fragments may take to complete (close 1008 beyond).
+    public var maxFragmentedMessageTime: Duration
     /// How long a long poll waits for an event when the client does not say.
     public var defaultPollWait: Duration
     /// The longest wait a client may ask for with `?wait=`.
@@ -23,8 +29,9 @@ public struct ServerConfiguration: Sendable {
     /// in a burst; beyond that they are refused with `request/rate_limited` (429).
     public var commandsPerSecond: Double
     public var commandBurst: Int
-    /// Messages a WebSocket may have waiting to be written (events not yet sent plus replies);
-    /// a client that stops reading and falls further behind is disconnected.
+    /// Messages a WebSocket may queue while its socket is blocked (the client is not reading,
+    /// the kernel's and ply's write buffers are full); a client that falls further behind is
+    /// disconnected.
     public var maxOutboundMessages: Int
     /// The kernel send buffer of each WebSocket (SO_SNDBUF), or nil for the system's autotuning.
     /// Smaller buffers hold less for a client that stops reading, so it is found out sooner.
@@ -36,11 +43,17 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed to open WebSockets (the `Origin` header, as `scheme://host[:port]`);
     /// nil allows any. Requests without an `Origin` (non-browser clients) are always allowed.
     public var allowedOrigins: Set<String>?
+    /// How often the server checks turn clocks and idle matches: one timer for all matches.
+    public var sweepInterval: Duration
+    /// Event loop threads for connections; nil for one per core (swift-nio's shared group).
+    public var eventLoopThreads: Int?
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
         maxMessageBytes: Int = 4096,
+        maxMessageFragments: Int = 16,
+        maxFragmentedMessageTime: Duration = .seconds(10),
         defaultPollWait: Duration = .seconds(25),
         maxPollWait: Duration = .seconds(60),
         pingInterval: Duration = .seconds(20),
@@ -53,11 +66,15 @@ public struct ServerConfiguration: Sendable {
         webSocketSendBuffer: Int? = nil,
         matchIdleTimeout: Duration? = .seconds(3600),
         defaultMoveTimeLimit: Int? = 300,
-        allowedOrigins: Set<String>? = nil
+        allowedOrigins: Set<String>? = nil,
+        sweepInterval: Duration = .milliseconds(100),
+        eventLoopThreads: Int? = nil
     ) {
         self.host = host
         self.port = port
         self.maxMessageBytes = maxMessageBytes
+        self.maxMessageFragments = maxMessageFragments
+        self.maxFragmentedMessageTime = maxFragmentedMessageTime
         self.defaultPollWait = defaultPollWait
         self.maxPollWait = maxPollWait
         self.pingInterval = pingInterval
@@ -71,5 +88,12 @@ public struct ServerConfiguration: Sendable {
         self.matchIdleTimeout = matchIdleTimeout
         self.defaultMoveTimeLimit = defaultMoveTimeLimit
         self.allowedOrigins = allowedOrigins
+        self.sweepInterval = sweepInterval
+        self.eventLoopThreads = eventLoopThreads
+    }
+
+    /// The part of the configuration the authority keeps.
+    var authority: Authority.Configuration {
+        Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout)
     }
 }

@@ -32,13 +32,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The largest request body or WebSocket message, in bytes.")
     var maxMessageBytes = 4096
 
+    @Option(help: "The most frames one WebSocket message may arrive in (more: close 1009).")
+    var maxMessageFragments = 16
+
     @Option(help: "The most connections open at once; more are closed at once.")
     var maxConnections = 16_384
 
     @Option(help: "Commands per second one connection may send on average (bursts of twice as many).")
     var commandsPerSecond = 20.0
 
-    @Option(help: "Messages a WebSocket may have waiting to be written before a client that does not read is dropped.")
+    @Option(help: "Messages a WebSocket may queue behind a blocked socket before a client that does not read is dropped.")
     var maxOutboundMessages = 256
 
     @Option(help: "The kernel send buffer of each WebSocket in bytes (default: the system's autotuning).")
@@ -53,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-origin"), help: "An Origin allowed to open WebSockets, e.g. https://example.com (repeat; default: any).")
     var allowedOrigins: [String] = []
 
+    @Option(help: "Event loop threads for connections (default: one per core).")
+    var threads: Int?
+
     @Flag(help: "Refuse WebSocket upgrades and serve long-polling only.")
     var noWebsocket = false
 
@@ -64,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard moveTimeLimit == 0 || range.contains(moveTimeLimit) else {
             throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
-        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0 else {
+        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0 else {
             throw ValidationError("limits must be positive")
         }
     }
@@ -76,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
             return logger
         }()
         var configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
+        configuration.maxMessageFragments = maxMessageFragments
+        configuration.eventLoopThreads = threads
         configuration.maxConnections = maxConnections
         configuration.commandsPerSecond = commandsPerSecond
         configuration.commandBurst = max(1, Int(commandsPerSecond * 2))
@@ -116,9 +124,9 @@ struct StorageOptions: ParsableArguments {
         return base + "/ply/matches.sqlite"
     }
 
-    func open(sync: SQLiteStore.Sync = .normal, logger: Logger) async throws -> (any MatchStore)? {
+    func open(sync: SQLiteStore.Sync = .normal, logger: Logger) async throws -> any MatchStore {
         switch store {
-        case .memory: return nil
+        case .memory: return MemoryStore()
         case .sqlite: return try await SQLiteStore.open(path: path, sync: sync, logger: logger)
         }
     }

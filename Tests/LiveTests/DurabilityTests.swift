@@ -83,7 +83,7 @@ struct DurabilityTests {
         let stored = try #require(try await store.match(match))
         await store.close()
         #expect(try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) } == log)
-        let replay = try runPly(["replay", match, "--data", data])
+        let replay = try await runPly(["replay", match, "--data", data])
         #expect(replay.contains("Match \(match) · Reversi"))
         #expect(replay.contains("Result: "), "\(replay)")
         let moves = log.filter { if case .moved = $0.change { true } else { false } }.count
@@ -130,7 +130,7 @@ struct DurabilityTests {
             let busy = try await server.createMatch()
             let watcher = try await server.webSocket("/matches/\(id)/ws")
             for _ in 0..<4 { _ = try await watcher.next() }  // the welcome and the backlog
-            let expired = await server.server.service.expireIdleMatches(now: .now + .seconds(3600))
+            let expired = await server.server.authority.expireIdleMatches(now: .now + .seconds(3600))
             #expect(Set(expired) == [id, busy])
             let reply = try await server.request(.get, "/matches/\(id)")
             #expect(reply.status == 410)
@@ -160,16 +160,7 @@ actor Children {
     }
 }
 
-/// Runs the `ply` binary built with the tests and returns its standard output.
-func runPly(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: DurabilityTests.ply)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+/// Runs the `ply` binary built with the tests and returns what it printed.
+func runPly(_ arguments: [String]) async throws -> String {
+    try await ChildProcess.run(DurabilityTests.ply, arguments).output
 }

@@ -6,7 +6,7 @@ import PlyBench
 import PlyBots
 import PlyClient
 import PlyEngine
-@testable import PlyServer
+import PlyServer
 import Synchronization
 import PlyWire
 import Testing
@@ -61,12 +61,12 @@ struct LimitTests {
             let path = "/matches/\(id)/events?after=3&wait=30"
             async let older = server.request(.get, path, token: ann.token)
             async let spectator = server.request(.get, path)
-            try await waitFor { server.server.service.health().waitingPolls == 2 }
+            try await waitFor { server.server.health().waitingPolls == 2 }
             async let newer = server.request(.get, path, token: ann.token)
             let first = try await older
             #expect(first.status == 200)
             #expect(first.body == "[]", "the older poll of the seat ends empty")
-            try await waitFor { server.server.service.health().waitingPolls == 2 }
+            try await waitFor { server.server.health().waitingPolls == 2 }
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
             #expect(try await newer.decode([MatchEvent].self).map(\.version) == [4])
             #expect(try await spectator.decode([MatchEvent].self).map(\.version) == [4])
@@ -79,10 +79,10 @@ struct LimitTests {
             let id = try await server.createMatch()
             let link = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
             let answer: EventLoopFuture<HTTPLink.Response> = link.send(.GET, "/matches/\(id)/events?after=1&wait=60", timeout: .seconds(60))
-            try await waitFor { server.server.service.health().waitingPolls == 1 }
+            try await waitFor { server.server.health().waitingPolls == 1 }
             link.close()
             _ = try? await answer.get()
-            try await waitFor { server.server.service.health().waitingPolls == 0 }
+            try await waitFor { server.server.health().waitingPolls == 0 }
         }
     }
 
@@ -99,7 +99,7 @@ struct LimitTests {
             let extra = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
             await #expect(throws: (any Error).self) { _ = try await extra.send(.GET, "/health") }
             links.removeLast().close()
-            try await waitFor { server.server.service.health().connections < 3 }
+            try await waitFor { server.server.health().connections < 3 }
             let again = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
             #expect(try await again.send(.GET, "/health").status == .ok)
             for link in links + [extra, again] { link.close() }
@@ -151,23 +151,6 @@ struct LimitTests {
             #expect(games[0].log.last.map { if case .ended = $0.change { true } else { false } } == true)
             for seat in seats { seat.close() }
         }
-    }
-
-    /// The outbound queue of a WebSocket is bounded: once more messages wait than the limit
-    /// (events published but not written, plus replies), the overflow handler runs, once.
-    @Test func aWebSocketOutboxOverflowsPastItsLimit() {
-        let overflows = Mutex(0)
-        let outbox = Outbox(after: 3, limit: 4) { overflows.withLock { $0 += 1 } }
-        outbox.wake(5)                                        // two events waiting
-        outbox.send(ByteBuffer(string: "{}"))
-        outbox.send(ByteBuffer(string: "{}"))                 // four in all: at the limit
-        #expect(overflows.withLock { $0 } == 0)
-        outbox.written(5)                                     // the writer caught up on events
-        outbox.wake(7)
-        outbox.send(ByteBuffer(string: "{}"))                 // 2 events + 3 replies: over
-        #expect(overflows.withLock { $0 } == 1)
-        outbox.send(ByteBuffer(string: "{}"))
-        #expect(overflows.withLock { $0 } == 1, "it runs once")
     }
 
     /// Many clients coming and going leave nothing behind on the server: no connections, no

@@ -25,7 +25,7 @@ struct LiveServer: Sendable {
 
     static func run<T: Sendable>(
         _ configuration: ServerConfiguration = ServerConfiguration(),
-        store: (any MatchStore)? = nil,
+        store: any MatchStore = MemoryStore(),
         _ body: @Sendable (LiveServer) async throws -> T
     ) async throws -> T {
         var configuration = configuration

@@ -1,0 +1,343 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOWebSocket
+import PlyAuthority
+import PlyEngine
+import PlyWire
+
+/// One WebSocket, handled on its channel's event loop with no task of its own: messages are
+/// decided as they arrive (a command goes straight to the match's authority), and events are
+/// written as the pre-encoded bytes the authority holds, the same buffers for every
+/// subscriber. Below it, swift-nio's frame decoder, encoder and aggregator do the framing and
+/// bound each message (its size, and how many fragments it may arrive in), and
+/// `WebSocketFrameGuard` checks each frame as it arrives.
+final class WebSocketConnection: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let admission: WebSocketTransport.Admission
+    private let connections: Connections
+    private let configuration: ServerConfiguration
+    private var logger: Logger
+
+    private var context: ChannelHandlerContext?
+    private var match: MatchAuthority?
+    private var seat: Seat?
+    /// The version of the last event written.
+    private var cursor = 0
+    private var subscriber: WebSocketSubscriber?
+    private var limiter: RateLimiter
+    private var pinger: RepeatedTask?
+    private var awaitingPong = false
+    /// The server has sent its close frame: only the client's close is awaited now.
+    private var closeSent = false
+    private var closeTimer: Scheduled<Void>?
+    /// Between `channelRead` and `channelReadComplete`, which flushes what the reads wrote.
+    private var reading = false
+    private var needsFlush = false
+    /// Messages queued while the channel was not writable (the client is not reading).
+    private var blockedMessages = 0
+    private var dropped = false
+
+    init(admission: WebSocketTransport.Admission, connections: Connections, configuration: ServerConfiguration, logger: Logger) {
+        self.admission = admission
+        self.connections = connections
+        self.configuration = configuration
+        self.logger = logger
+        limiter = connections.makeRateLimiter()
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        connections.openedWebSocket(context.channel)
+        if let size = configuration.webSocketSendBuffer {
+            try? context.channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(size))
+        }
+        switch admission {
+        case .refused(let error):
+            logger.debug("websocket refused", metadata: ["code": "\(error.code)"])
+            send(error)
+            close(code: error.code.upgradeRefusalCloseCode ?? .unexpectedServerError, reason: error.code.rawValue)
+        case .admitted(let match, let seat, let after):
+            self.match = match
+            self.seat = seat
+            cursor = after
+            logger[metadataKey: "match"] = "\(match.id)"
+            logger.debug("websocket opened", metadata: ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
+            let subscriber = WebSocketSubscriber(self, eventLoop: context.eventLoop)
+            self.subscriber = subscriber
+            // Subscribed before the backlog is read, so that no event can slip between the two.
+            let (version, closure) = match.subscribe(subscriber)
+            // Admitted: say so first, so a client knows before any event that it is in, and as whom.
+            send(Welcome(seat: seat, version: version))
+            deliverEvents(upTo: version)
+            if let closure { return matchClosed(closure) }
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let interval = TimeAmount(configuration.pingInterval)
+            pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in loopBound.value.pingTick() }
+        }
+        flushIfNeeded()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        closeTimer?.cancel()
+        if let subscriber { match?.unsubscribe(subscriber) }
+        subscriber = nil
+        connections.closedWebSocket(context.channel)
+        logger.debug("websocket closed")
+        context.fireChannelInactive()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            if !closeSent { receive(frame) }
+        case .ping:
+            if !closeSent { write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)) }
+        case .pong:
+            awaitingPong = false
+        case .connectionClose:
+            receivedClose(frame)
+        default:
+            protocolError("a reserved opcode")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    /// One whole text or binary message.
+    private func receive(_ frame: WebSocketFrame) {
+        guard limiter.allow() else { return send(connections.rateLimited) }
+        guard frame.opcode == .text else {
+            return send(WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored"))
+        }
+        let data = Data(buffer: frame.unmaskedData, byteTransferStrategy: .noCopy)
+        guard WireCoding.isUTF8(data) else {
+            return close(code: .dataInconsistentWithMessage, reason: "a text message that is not UTF-8")
+        }
+        guard let match else { return }
+        var id: Int?
+        do throws(WireError) {
+            switch try WireCoding.decodeMessage(ClientMessage.self, fromUTF8: data) {
+            case .hello(let hello):
+                id = hello.id
+                guard seat == nil else { throw WireError(.alreadyAuthenticated, "this connection already acts for a seat") }
+                let granted = try match.seat(forToken: hello.token)
+                seat = granted
+                send(Welcome(seat: granted, id: id))
+            case .command(let command):
+                id = command.id
+                guard let seat, let subscriber else {
+                    throw WireError(.missingToken, "send a hello with the seat token, or connect with 'Authorization: Bearer TOKEN'")
+                }
+                match.execute(command, by: seat) { result in subscriber.run { $0.reply(result) } }
+            }
+        } catch {
+            send(error.with(id: error.id ?? id))
+        }
+    }
+
+    /// A command's answer: its events first (they are published before it is acknowledged),
+    /// then the acknowledgement; or the error.
+    fileprivate func reply(_ result: Result<Acknowledgement, WireError>) {
+        switch result {
+        case .success(let acknowledgement):
+            deliverEvents(upTo: acknowledgement.version)
+            send(acknowledgement)
+        case .failure(let error):
+            send(error)
+        }
+        flushUnlessReading()
+    }
+
+    // MARK: Events
+
+    /// Writes every published event after the cursor.
+    fileprivate func deliverEvents(upTo version: Int) {
+        guard let match, version > cursor, !closeSent, !dropped else { return }
+        let events = match.events(after: cursor)
+        for event in events { write(WebSocketFrame(fin: true, opcode: .text, data: event)) }
+        cursor += events.count
+        flushUnlessReading()
+    }
+
+    fileprivate func matchClosed(_ closure: MatchClosure) {
+        close(code: closure.closeCode, reason: closure == .shuttingDown ? "server shutting down" : nil)
+        flushUnlessReading()
+    }
+
+    // MARK: Writing
+
+    private func send(_ message: some Encodable) {
+        let json = (try? JSONBuffer.encode(message)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
+        write(WebSocketFrame(fin: true, opcode: .text, data: json))
+    }
+
+    private func write(_ frame: WebSocketFrame) {
+        guard let context, !dropped else { return }
+        if !context.channel.isWritable {
+            blockedMessages += 1
+            if blockedMessages > configuration.maxOutboundMessages {
+                // No close frame could reach a client that does not read: drop the connection.
+                // It can resume with `after` later.
+                dropped = true
+                logger.warning("websocket dropped: the client is not reading", metadata: ["limit": "\(configuration.maxOutboundMessages)"])
+                context.close(promise: nil)
+                return
+            }
+        }
+        context.write(wrapOutboundOut(frame), promise: nil)
+        needsFlush = true
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { blockedMessages = 0 }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Writes made while reading are flushed once, when the reads are done; others at once.
+    private func flushUnlessReading() {
+        if !reading { flushIfNeeded() }
+    }
+
+    private func flushIfNeeded() {
+        guard needsFlush else { return }
+        needsFlush = false
+        context?.flush()
+    }
+
+    // MARK: Closing
+
+    /// Starts the closing handshake: the close frame, then the client's answer or, after the
+    /// grace period, the end of the connection.
+    private func close(code: WebSocketErrorCode, reason: String?) {
+        guard !closeSent, let context else { return }
+        closeSent = true
+        pinger?.cancel()
+        var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
+        data.write(webSocketErrorCode: code)
+        if let reason { data.writeString(reason) }
+        write(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))
+        flushUnlessReading()
+        let channel = context.channel
+        closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.shutdownGrace)) { channel.close(promise: nil) }
+    }
+
+    /// The client's close frame: the answer to ours, or its own, which is echoed.
+    private func receivedClose(_ frame: WebSocketFrame) {
+        guard let context else { return }
+        guard !closeSent else {
+            context.close(promise: nil)
+            return
+        }
+        closeSent = true
+        pinger?.cancel()
+        var payload = frame.unmaskedData
+        let code: WebSocketErrorCode = switch payload.readableBytes {
+        case 0: .normalClosure
+        case 1: .protocolError
+        default: payload.readWebSocketErrorCode() ?? .protocolError
+        }
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    private func protocolError(_ what: String) {
+        logger.debug("websocket protocol error", metadata: ["error": "\(what)"])
+        close(code: .protocolError, reason: nil)
+        flushIfNeeded()
+        context?.close(promise: nil)
+    }
+
+    private func pingTick() {
+        guard !closeSent, let context else { return }
+        if awaitingPong {
+            close(code: .goingAway, reason: "Ping timeout")
+            context.close(promise: nil)
+            return
+        }
+        awaitingPong = true
+        write(WebSocketFrame(fin: true, opcode: .ping, data: context.channel.allocator.buffer(capacity: 0)))
+        flushIfNeeded()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            close(code: .goingAway, reason: "server shutting down")
+            flushIfNeeded()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case WebSocketFrameGuard.Violation.malformedFrame:
+            protocolError("an unmasked frame or reserved bits")
+        case WebSocketFrameGuard.Violation.messageTooSlow:
+            close(code: .policyViolation, reason: "a fragmented message took too long")
+            flushIfNeeded()
+            context.close(promise: nil)
+        case is NIOWebSocketError:
+            // swift-nio's protocol error handler has sent the close frame (1002, or 1009 for a
+            // frame over the size limit) and closes the connection.
+            closeSent = true
+        case let error as NIOWebSocketFrameAggregator.Error:
+            switch error {
+            case .tooManyFragments, .accumulatedFrameSizeIsTooLarge, .nonFinalFragmentSizeIsTooSmall:
+                close(code: .messageTooLarge, reason: nil)
+            default:
+                close(code: .protocolError, reason: nil)
+            }
+            flushIfNeeded()
+            context.close(promise: nil)
+        default:
+            logger.debug("websocket failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+}
+
+/// The bridge from the authority (any thread) to a connection (its event loop): each call runs
+/// on the loop, at once when it is already there.
+final class WebSocketSubscriber: MatchSubscriber {
+    private let eventLoop: any EventLoop
+    private let connection: NIOLoopBound<WebSocketConnection>
+
+    init(_ connection: WebSocketConnection, eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
+    }
+
+    func run(_ body: @escaping @Sendable (WebSocketConnection) -> Void) {
+        if eventLoop.inEventLoop {
+            body(connection.value)
+        } else {
+            eventLoop.execute { body(self.connection.value) }
+        }
+    }
+
+    func matchPublished(_ match: MatchAuthority, upTo version: Int) {
+        run { $0.deliverEvents(upTo: version) }
+    }
+
+    func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
+        run { $0.matchClosed(closure) }
+    }
+}

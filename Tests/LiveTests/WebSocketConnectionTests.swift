@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import PlyAuthority
+import PlyEngine
+import PlyStore
+import PlyWire
+@testable import PlyServer
+import Testing
+
+/// The WebSocket handler on an embedded channel: frames in, frames out, time moved by hand.
+/// What only a socket can show (upgrades, real clients) is in the live tests.
+@Suite(.timeLimit(.minutes(1)))
+struct WebSocketConnectionTests {
+    /// A started match, a channel with the handler (and the aggregator before it) admitted as
+    /// a spectator after version 3, and the frames it wrote on opening (welcome, backlog).
+    func open(_ configuration: ServerConfiguration = ServerConfiguration()) async throws -> (NIOAsyncTestingChannel, MatchAuthority, SeatGrant, [WebSocketFrame]) {
+        var logger = Logger(label: "ply.test")
+        logger.logLevel = .critical
+        let authority = Authority(store: MemoryStore(), logger: logger)
+        let match = try authority.match(try await authority.create(CreateMatchRequest(game: .connect4)).id)
+        let ann = try await match.join(name: "ann")
+        _ = try await match.join(name: "bob")
+        let connections = Connections(configuration: configuration)
+        let quiet = logger
+        let channel = NIOAsyncTestingChannel()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        // Added once connected, as the upgrade adds it to a live connection.
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandlers([
+                WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime)),
+                NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: configuration.maxMessageFragments,
+                                            maxAccumulatedFrameSize: configuration.maxMessageBytes),
+                WebSocketConnection(admission: .admitted(match, nil, after: 3), connections: connections, configuration: configuration, logger: quiet),
+            ])
+        }
+        return (channel, match, ann, try await outbound(channel))
+    }
+
+    /// Everything written so far, once the loop has run what the authority handed it.
+    func outbound(_ channel: NIOAsyncTestingChannel) async throws -> [WebSocketFrame] {
+        await channel.testingEventLoop.run()
+        var frames: [WebSocketFrame] = []
+        while let frame = try await channel.readOutbound(as: WebSocketFrame.self) { frames.append(frame) }
+        return frames
+    }
+
+    func send(_ channel: NIOAsyncTestingChannel, _ frame: WebSocketFrame) async {
+        _ = try? await channel.writeInbound(frame)
+    }
+
+    func closeCode(_ frames: [WebSocketFrame]) -> WebSocketErrorCode? {
+        guard var data = frames.last(where: { $0.opcode == .connectionClose })?.data else { return nil }
+        return data.readWebSocketErrorCode()
+    }
+
+    /// A client frame as it arrives: its payload masked with its key.
+    func text(_ string: String, fin: Bool = true, opcode: WebSocketOpcode = .text) -> WebSocketFrame {
+        let key = WebSocketMaskingKey.random()
+        var data = ByteBuffer(string: string)
+        data.webSocketMask(key)
+        return WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: data)
+    }
+
+    @Test func aSpectatorIsWelcomedAndGetsEachEventAsItIsPublished() async throws {
+        let (channel, match, ann, opening) = try await open()
+        #expect(opening.map { String(buffer: $0.data) } == [#"{"type":"welcome","v":3}"#])
+        _ = try await match.execute(Command(.play("4"), version: 3), by: ann.seat)
+        #expect(try await outbound(channel).map { String(buffer: $0.data) } == [#"{"move":"4","seat":0,"type":"moved","v":4}"#])
+        _ = try? await channel.close()
+    }
+
+    /// The fragment bomb: a message in more fragments than the limit, however small, is refused
+    /// with 1009 where the frames arrive, and nothing of it is kept.
+    @Test func aMessageInTooManyFragmentsIsRefused() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxMessageFragments = 4
+        let (channel, _, _, _) = try await open(configuration)
+        await send(channel, text(#"{"ty"#, fin: false))
+        for _ in 0..<5 { await send(channel, text("x", fin: false, opcode: .continuation)) }
+        #expect(closeCode(try await outbound(channel)) == .messageTooLarge)
+        #expect(!channel.isActive)
+    }
+
+    @Test func emptyFragmentsAreRefused() async throws {
+        let (channel, _, _, _) = try await open()
+        await send(channel, text("", fin: false))
+        #expect(closeCode(try await outbound(channel)) == .messageTooLarge)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aMessageInAFewFragmentsIsServed() async throws {
+        let (channel, _, _, _) = try await open()
+        for (index, part) in [#"{"type":"#, #""play","move":"4","#, #""v":3}"#].enumerated() {
+            await send(channel, text(part, fin: index == 2, opcode: index == 0 ? .text : .continuation))
+        }
+        let replies = try await outbound(channel).map { String(buffer: $0.data) }
+        #expect(replies.count == 1)
+        #expect(replies.first?.contains("auth/missing_token") == true, "a spectator's command: answered, connection open: \(replies)")
+        #expect(channel.isActive)
+        _ = try? await channel.close()
+    }
+
+    /// A client cannot keep a half-sent message open: it must be complete in time.
+    @Test func aFragmentedMessageMustBeCompleteInTime() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxFragmentedMessageTime = .seconds(2)
+        configuration.pingInterval = .seconds(60)
+        let (channel, _, _, _) = try await open(configuration)
+        await send(channel, text(#"{"ty"#, fin: false))
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        await send(channel, text(#"pe":"#, fin: false, opcode: .continuation))
+        #expect(try await outbound(channel).isEmpty)
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        #expect(closeCode(try await outbound(channel)) == .policyViolation)
+        #expect(!channel.isActive)
+    }
+
+    @Test func anUnmaskedFrameIsAProtocolError() async throws {
+        let (channel, _, _, _) = try await open()
+        await send(channel, WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "{}")))
+        #expect(closeCode(try await outbound(channel)) == .protocolError)
+        #expect(!channel.isActive)
+    }
+
+    @Test func aPeerThatDoesNotAnswerPingsIsClosed() async throws {
+        var configuration = ServerConfiguration()
+        configuration.pingInterval = .seconds(1)
+        let (channel, _, _, _) = try await open(configuration)
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        #expect(try await outbound(channel).map(\.opcode) == [.ping])
+        await send(channel, WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: ByteBuffer()))
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        #expect(try await outbound(channel).map(\.opcode) == [.ping], "answered: pinged again")
+        await channel.testingEventLoop.advanceTime(by: .seconds(1))
+        let frames = try await outbound(channel)
+        #expect(closeCode(frames) == .goingAway)
+        #expect(!channel.isActive)
+    }
+
+    /// A client that stops reading: once the socket is blocked, more than the limit of messages
+    /// queued behind it drops the connection (no close frame could reach the client).
+    @Test func aClientThatStopsReadingIsDroppedPastTheLimit() async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxOutboundMessages = 3
+        let (channel, match, ann, _) = try await open(configuration)
+        channel.isWritable = false
+        var seat = ann.seat
+        for column in ["1", "2", "1"] {
+            _ = try await match.execute(Command(.play(column), version: match.version), by: seat)
+            seat = seat.opponent
+        }
+        await channel.testingEventLoop.run()
+        #expect(channel.isActive, "three messages queued: at the limit")
+        _ = try await match.execute(Command(.play("2"), version: match.version), by: seat)
+        await channel.testingEventLoop.run()
+        #expect(!channel.isActive)
+    }
+}
