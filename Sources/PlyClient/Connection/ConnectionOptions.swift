@@ -21,25 +21,25 @@ public struct Backoff: Sendable, Hashable {
     }
 }
 
-/// Settings for a match connection.
+/// Settings for a match connection. Every span of time is a `Duration`.
 public struct ConnectionOptions: Sendable {
     /// The event loops the connection's sockets run on.
     public var group: any EventLoopGroup
-    /// Seconds a long poll may be held by the server (`wait`).
-    public var pollWait: Int
+    /// How long a long poll may be held by the server (`wait`).
+    public var pollWait: Duration
     /// How long a WebSocket upgrade may take; `auto` falls back to long-polling after it.
-    public var upgradeTimeout: TimeAmount
+    public var upgradeTimeout: Duration
     /// How often the client pings the server over WebSocket, to notice a dead peer; nil for never.
-    public var pingInterval: TimeAmount?
-    /// How long a command may wait for its answer, reconnections included.
+    public var pingInterval: Duration?
+    /// How long a command may wait for its answer, reconnections and retries included.
     public var commandTimeout: Duration
     public var backoff: Backoff
 
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        pollWait: Int = 25,
-        upgradeTimeout: TimeAmount = .seconds(3),
-        pingInterval: TimeAmount? = .seconds(15),
+        pollWait: Duration = .seconds(25),
+        upgradeTimeout: Duration = .seconds(3),
+        pingInterval: Duration? = .seconds(15),
         commandTimeout: Duration = .seconds(15),
         backoff: Backoff = Backoff()
     ) {

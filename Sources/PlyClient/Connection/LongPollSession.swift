@@ -61,15 +61,21 @@ final class LongPollSession: TransportSession {
         return session
     }
 
-    private func pollPath(after: Int, wait: Int) -> String {
-        "/matches/\(match)/events?after=\(after)&wait=\(wait)"
+    private func pollPath(after: Int, wait: Duration) -> String {
+        "/matches/\(match)/events?after=\(after)&wait=\(Self.seconds(wait))"
+    }
+
+    /// A duration as the server reads `wait`: seconds, with decimals when it is not whole.
+    static func seconds(_ duration: Duration) -> String {
+        let milliseconds = Int(duration / .milliseconds(1))
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000)" : String(format: "%.3f", Double(milliseconds) / 1000)
     }
 
     private func firstPoll() async throws {
         let after = state.withLock { $0.cursor }
         let response: HTTPLink.Response
         do {
-            response = try await pollLink.send(.GET, pollPath(after: after, wait: 0), headers: authorization)
+            response = try await pollLink.send(.GET, pollPath(after: after, wait: .zero), headers: authorization)
         } catch {
             finish(.lost("\(error)"))
             throw error
@@ -86,7 +92,8 @@ final class LongPollSession: TransportSession {
     private func poll() {
         let after: Int? = state.withLock { $0.isOver ? nil : $0.cursor }
         guard let after else { return }
-        pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), headers: authorization, timeout: .seconds(Int64(options.pollWait) + 10))
+        pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), headers: authorization,
+                      timeout: TimeAmount(options.pollWait + .seconds(10)))
             .whenComplete { [self] result in
                 switch result {
                 case .success(let response):
@@ -120,13 +127,17 @@ final class LongPollSession: TransportSession {
         }
     }
 
-    func send(_ command: Command) async throws -> CommandReply {
+    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
         let link = try await commandLink()
         let body = try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
         let response: HTTPLink.Response
         do {
-            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body,
-                                           timeout: .seconds(Int64(options.commandTimeout.components.seconds)))
+            // This attempt has what is left of the command's time, not a full timeout of its own.
+            let left = deadline - .now
+            guard left > .zero else { throw CommandError.timedOut }
+            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body, timeout: TimeAmount(left))
+        } catch CommandError.timedOut {
+            throw CommandError.timedOut
         } catch {
             finish(.lost("the command connection dropped"))
             throw SessionLost()

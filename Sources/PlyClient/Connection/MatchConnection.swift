@@ -263,12 +263,12 @@ public final class MatchConnection: Sendable {
             let session = try await currentSession(before: deadline, replacing: lost)
             let started = ContinuousClock.now
             do {
-                switch try await session.send(command) {
+                switch try await session.send(command, before: deadline) {
                 case .ack(let ack):
                     stats.recordRoundTrip(.now - started)
                     return ack
                 case .refused(let error):
-                    if wasLost, error.code == ErrorCode(rawValue: "match/stale_version"),
+                    if wasLost, error.code == .staleVersion,
                        let version = await appliedVersion(of: command, before: deadline) {
                         return Acknowledgement(version: version, id: command.id)
                     }

@@ -29,8 +29,8 @@ protocol TransportSession: AnyObject, Sendable {
     /// Completes once, when the session ends.
     var ended: EventLoopFuture<SessionEnd> { get }
     /// Sends a command and returns the server's answer; throws `SessionLost` if the connection
-    /// goes first.
-    func send(_ command: Command) async throws -> CommandReply
+    /// goes first, and `CommandError.timedOut` if no answer comes by the deadline.
+    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply
     func close()
 }
 

@@ -51,10 +51,10 @@ final class WebSocketSession: TransportSession {
             to: endpoint,
             path: "/matches/\(match)/ws?after=\(after)",
             headers: headers,
-            pingInterval: options.pingInterval,
+            pingInterval: options.pingInterval.map(TimeAmount.init),
             stats: stats,
             group: options.group,
-            timeout: options.upgradeTimeout,
+            timeout: TimeAmount(options.upgradeTimeout),
             onEvent: { [weak session] event in session?.receive(event, sink: sink) }
             )
         } catch {
@@ -63,7 +63,7 @@ final class WebSocketSession: TransportSession {
             throw error
         }
         session.link.withLock { $0 = link }
-        let timer = options.group.any().scheduleTask(in: options.upgradeTimeout) {
+        let timer = options.group.any().scheduleTask(in: TimeAmount(options.upgradeTimeout)) {
             session.admitted.fail(LinkError.timedOut)
         }
         do {
@@ -133,8 +133,17 @@ final class WebSocketSession: TransportSession {
         endPromise.succeed(end)
     }
 
-    func send(_ command: Command) async throws -> CommandReply {
+    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
         guard let link = link.withLock({ $0 }) else { throw SessionLost() }
+        let left = deadline - .now
+        guard left > .zero else { throw CommandError.timedOut }
+        let sent = Mutex<Int?>(nil)
+        // No answer by the deadline: the command may or may not have been applied; its events will tell.
+        let timer = link.eventLoop.scheduleTask(in: TimeAmount(left)) { [self] in
+            guard let id = sent.withLock({ $0 }), let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
+            waiter.resume(throwing: CommandError.timedOut)
+        }
+        defer { timer.cancel() }
         return try await withCheckedThrowingContinuation { continuation in
             let id: Int? = state.withLock { state in
                 guard !state.isOver else { return nil }
@@ -144,6 +153,7 @@ final class WebSocketSession: TransportSession {
                 return id
             }
             guard let id else { return continuation.resume(throwing: SessionLost()) }
+            sent.withLock { $0 = id }
             var command = command
             command.id = id
             do {

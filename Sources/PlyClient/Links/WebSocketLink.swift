@@ -157,6 +157,9 @@ public final class WebSocketLink: Sendable {
         return WebSocketLink(channel: channel, events: events, stats: stats)
     }
 
+    /// The event loop the connection runs on.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Sends one text message (masked, as a client must).
     public func send(text: ByteBuffer) {
         send(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: text))
