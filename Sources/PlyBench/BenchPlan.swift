@@ -25,9 +25,21 @@ public enum BenchTransport: String, Sendable, Hashable, Codable, CaseIterable, C
     }
 }
 
+/// Where the benchmarked `ply serve` keeps its matches.
+public enum BenchStore: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    /// SQLite, durable: the server's default.
+    case sqlite
+    /// In memory only (`--store memory`).
+    case memory
+
+    public var description: String { self == .sqlite ? "SQLite" : "memory store" }
+}
+
 /// A benchmark run: which transports, at which levels of concurrent matches, for how long.
 public struct BenchPlan: Sendable, Codable {
     public var transports: [BenchTransport] = [.floor, .webSocket, .longPoll]
+    /// The stores each ply transport is measured with (the floor has none).
+    public var stores: [BenchStore] = [.sqlite]
     /// Concurrent matches per level.
     public var levels: [Int] = [1, 10, 100, 1000]
     public var game: GameID = .connect4

@@ -37,6 +37,8 @@ public struct LatencySummary: Sendable, Codable, Hashable {
 /// What one transport did at one level of concurrent matches, over the measurement window.
 public struct LevelResult: Sendable, Codable {
     public var transport: BenchTransport
+    /// Where the server kept matches; nil for the floor.
+    public var store: BenchStore?
     public var matches: Int
     /// Connected clients: two seats per match plus spectators.
     public var clients: Int
@@ -44,6 +46,8 @@ public struct LevelResult: Sendable, Codable {
     public var moves: Int
     public var movesPerSecond: Double
     public var errors: Int
+    /// Of the errors, refusals by the server's rate limiter (nil in runs before it was counted).
+    public var rateLimited: Int?
     public var errorSamples: [String]
     /// From when a move was due to when the opponent's client had its event (microseconds).
     public var latency: LatencySummary
@@ -65,6 +69,11 @@ public struct LevelResult: Sendable, Codable {
     /// Server resident memory at the end of the window, and its growth per connected client.
     public var serverResidentBytes: Int?
     public var serverBytesPerClient: Double?
+
+    /// The transport, and the store when it is not the default.
+    public var label: String {
+        store == .memory ? "\(transport) (memory store)" : transport.description
+    }
 }
 
 /// How many idle clients one transport held, and what each cost the server in memory.
@@ -119,25 +128,33 @@ public struct BenchProgress: Sendable {
 /// the hold phase.
 public struct BenchRunner: Sendable {
     public let plan: BenchPlan
+    /// The ply binary that runs the floor, and `ply serve` unless `serverExecutable` is given.
     public let executable: String
+    /// Another build's ply binary to serve with (a before-and-after comparison with the same load).
+    public let serverExecutable: String?
     public let logDirectory: URL?
 
-    public init(plan: BenchPlan, executable: String = ChildProcess.currentExecutable, logDirectory: URL? = nil) {
+    public init(plan: BenchPlan, executable: String = ChildProcess.currentExecutable, serverExecutable: String? = nil, logDirectory: URL? = nil) {
         self.plan = plan
         self.executable = executable
+        self.serverExecutable = serverExecutable
         self.logDirectory = logDirectory
     }
 
     public func run(command: String, progress: @escaping @Sendable (BenchProgress) -> Void) async throws -> BenchResults {
         var results = BenchResults(date: Date(), machine: .current(), command: command, plan: plan)
-        let steps = Double(plan.levels.count * plan.transports.count + (plan.hold > 0 ? 2 : 0))
+        let runs = plan.transports.flatMap { transport in
+            transport == .floor ? [(transport, BenchStore?.none)] : plan.stores.map { (transport, Optional($0)) }
+        }
+        let steps = Double(plan.levels.count * runs.count + (plan.hold > 0 ? 2 : 0))
         var done = 0.0
         for level in plan.levels {
-            for transport in plan.transports {
+            for (transport, store) in runs {
                 let report: @Sendable (Double) -> Void = { [done] part in
-                    progress(BenchProgress(step: "\(transport) · \(level) matches", fraction: (done + part) / steps))
+                    let name = store == .memory ? "\(transport) (memory)" : "\(transport)"
+                    progress(BenchProgress(step: "\(name) · \(level) matches", fraction: (done + part) / steps))
                 }
-                results.levels.append(try await runLevel(transport, matches: level, report: report))
+                results.levels.append(try await runLevel(transport, store: store, matches: level, report: report))
                 done += 1
             }
         }
@@ -157,19 +174,25 @@ public struct BenchRunner: Sendable {
     // MARK: Servers
 
     /// A fresh server (or floor) for each measurement, so that each starts from the same state.
-    private func startServer(_ transport: BenchTransport) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
+    /// Its per-connection rate limit is lifted: the load generator shares connections among
+    /// many games, and a benchmark must measure transports, never a limiter.
+    private func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
         if transport != .floor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
             return (endpoint.host, endpoint.port, nil, nil)
         }
-        // The server stores matches as it does by default (SQLite, WAL), in a file of its own.
+        guard transport != .floor else {
+            let log = logDirectory?.appendingPathComponent("floor-server.log")
+            let child = try await ChildProcess.start(executable, ["floor", "--port", "0"], log: log)
+            return ("127.0.0.1", child.port, child, nil)
+        }
+        // SQLite (WAL), as `ply serve` does by default, in a file of its own; or the memory store.
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString).sqlite").path
-        let arguments = transport == .floor
-            ? ["floor", "--port", "0"]
-            : ["serve", "--port", "0", "--log-level", "warning", "--data", data]
-        let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-server.log")
-        let child = try await ChildProcess.start(executable, arguments, log: log)
-        return ("127.0.0.1", child.port, child, transport == .floor ? nil : data)
+        var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000"]
+        arguments += store == .memory ? ["--store", "memory"] : ["--data", data]
+        let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-\(store?.rawValue ?? "sqlite")-server.log")
+        let child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
+        return ("127.0.0.1", child.port, child, store == .memory ? nil : data)
     }
 
     /// Stops a server started by `startServer` and deletes its store.
@@ -181,8 +204,9 @@ public struct BenchRunner: Sendable {
 
     // MARK: Levels
 
-    private func runLevel(_ transport: BenchTransport, matches: Int, report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
-        let (host, port, child, data) = try await startServer(transport)
+    private func runLevel(_ transport: BenchTransport, store: BenchStore?, matches: Int,
+                          report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
+        let (host, port, child, data) = try await startServer(transport, store: store)
         // The simulated network, when there is one, sits between every client and the server.
         let relay: TCPRelay? = if let latency = plan.latency {
             try await TCPRelay.start(to: host, port: port, latency: latency)
@@ -230,12 +254,12 @@ public struct BenchRunner: Sendable {
         await relay?.stop()
         await stopServer(child, data: data)
 
-        let (latency, acknowledgement, lag, moves, errors, samples) = ledger.snapshot
+        let (latency, acknowledgement, lag, moves, errors, rateLimited, samples) = ledger.snapshot
         let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
         var result = LevelResult(
-            transport: transport, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
+            transport: transport, store: store, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
             seconds: seconds, moves: moves, movesPerSecond: Double(moves) / max(seconds, 0.001),
-            errors: errors, errorSamples: samples,
+            errors: errors, rateLimited: rateLimited, errorSamples: samples,
             latency: LatencySummary(latency),
             acknowledgement: transport == .floor ? nil : LatencySummary(acknowledgement),
             sendLag: LatencySummary(lag),
@@ -269,7 +293,7 @@ public struct BenchRunner: Sendable {
         try await Task.sleep(for: .milliseconds(500))
         let baseline = child?.usage
         let started = ContinuousClock.now
-        let options = ConnectionOptions(pollWait: 60, pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
+        let options = ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
         let stats = WireStats()
         var connections: [MatchConnection] = []
         var failures = 0

@@ -48,11 +48,12 @@ struct Charts {
         svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">percentile</text>"##)
         for (index, level) in levels.enumerated() {
             let colour = Self.colours[level.transport] ?? "black"
+            let dash = level.store == .memory ? ##" stroke-dasharray="6,4""## : ""
             let points = level.latency.curve.map { String(format: "%.1f,%.1f", x($0[0]), y($0[1])) }.joined(separator: " ")
-            svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points)"/>"##)
+            svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2"\##(dash) points="\##(points)"/>"##)
             let legendY = top + 20 + Double(index) * 22
-            svg.append(##"<line x1="\##(width - right + 15)" y1="\##(legendY)" x2="\##(width - right + 40)" y2="\##(legendY)" stroke="\##(colour)" stroke-width="3"/>"##)
-            svg.append(##"<text x="\##(width - right + 46)" y="\##(legendY + 4)">\##(Self.escape(level.transport.description))</text>"##)
+            svg.append(##"<line x1="\##(width - right + 15)" y1="\##(legendY)" x2="\##(width - right + 40)" y2="\##(legendY)" stroke="\##(colour)" stroke-width="3"\##(dash)/>"##)
+            svg.append(##"<text x="\##(width - right + 46)" y="\##(legendY + 4)">\##(Self.escape(level.label))</text>"##)
         }
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
@@ -63,7 +64,7 @@ struct Charts {
     func bytesPerMove() -> String {
         let candidates = results.levels.filter { $0.bytesUpPerMove != nil && $0.moves > 0 }
         let matches = candidates.map(\.matches).max() ?? 0
-        let levels = candidates.filter { $0.matches == matches }
+        let levels = candidates.filter { $0.matches == matches && $0.store != .memory }
         let width = 720.0, height = 360.0, left = 70.0, top = 50.0, bottom = 60.0
         let plotHeight = height - top - bottom
         let largest = levels.flatMap { [$0.bytesUpPerMove ?? 0, $0.bytesDownPerMove ?? 0] }.max() ?? 1

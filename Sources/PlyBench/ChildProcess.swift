@@ -1,38 +1,41 @@
 import Foundation
+import Synchronization
 
-/// CPU time and resident memory of a process, read from /proc.
+/// CPU time and resident memory of a process.
 public struct ProcessUsage: Sendable, Hashable, Codable {
-    /// User plus system CPU time, in seconds.
+    /// User plus system CPU time of every thread the process has had, in seconds, at
+    /// nanosecond resolution.
     public var cpuSeconds: Double
     /// Resident set size, in bytes.
     public var residentBytes: Int
 
-    /// Reads `/proc/PID/stat` (fields 14 and 15: utime and stime, in clock ticks) and
-    /// `/proc/PID/statm` (field 2: resident pages).
+    /// Reads the process's CPU-time clock (`clock_getcpuclockid`, the kernel's own sum over all
+    /// its threads, in nanoseconds, not the 10 ms ticks of /proc/PID/stat) and `/proc/PID/statm`
+    /// (field 2: resident pages).
     public static func of(pid: Int32) -> ProcessUsage? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        var clock = clockid_t()
+        var time = timespec()
+        guard clock_getcpuclockid(pid, &clock) == 0, clock_gettime(clock, &time) == 0,
               let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        // Fields after the command name, which may contain spaces: state is field 3.
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]),
               let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
-        return ProcessUsage(cpuSeconds: (user + system) / ticks, residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
+        return ProcessUsage(cpuSeconds: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9,
+                            residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
     }
 }
 
-/// A child process the benchmark starts: `ply serve`, or the raw TCP floor. It prints
-/// `... listening on http://HOST:PORT` on its standard output once it accepts connections.
+/// A child process the benchmark and the tests start: `ply serve`, or the raw TCP floor. It
+/// prints `... listening on http://HOST:PORT` on its standard output once it accepts connections.
 public final class ChildProcess: Sendable {
     public let pid: Int32
     public let port: Int
     private let process: Process
+    private let exit: ExitSignal
 
-    private init(process: Process, port: Int) {
+    private init(process: Process, port: Int, exit: ExitSignal) {
         self.process = process
         pid = process.processIdentifier
         self.port = port
+        self.exit = exit
     }
 
     /// The path of the running ply binary, to start children of the same build.
@@ -40,8 +43,10 @@ public final class ChildProcess: Sendable {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
-    /// Starts `executable arguments...` and waits (up to 30 s) for its listening line.
-    public static func start(_ executable: String, _ arguments: [String], log: URL? = nil) async throws -> ChildProcess {
+    /// Starts `executable arguments...` and waits, up to `timeout`, for its listening line; a
+    /// child that has not said it listens by then is killed.
+    public static func start(_ executable: String, _ arguments: [String], log: URL? = nil,
+                             timeout: Duration = .seconds(30)) async throws -> ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -54,52 +59,114 @@ public final class ChildProcess: Sendable {
         } else {
             process.standardError = FileHandle.nullDevice
         }
+        let exit = ExitSignal()
+        process.terminationHandler = { _ in exit.fire() }
         try process.run()
         let reader = output.fileHandleForReading
-        // Reading blocks, so it runs on a dispatch thread rather than one of Swift's few cooperative ones.
         let port: Int? = await withCheckedContinuation { continuation in
+            let answered = Atomic<Bool>(false)
+            let answer = { @Sendable (port: Int?) in
+                if !answered.exchange(true, ordering: .relaxed) { continuation.resume(returning: port) }
+            }
+            // Reading blocks, so it runs on a dispatch thread rather than one of Swift's few cooperative ones.
             DispatchQueue.global().async {
                 var seen = ""
                 while true {
                     let chunk = reader.availableData
-                    if chunk.isEmpty { return continuation.resume(returning: nil) }
+                    if chunk.isEmpty { return answer(nil) }
                     seen += String(decoding: chunk, as: UTF8.self)
                     if let line = seen.split(separator: "\n").first(where: { $0.contains("listening on") }),
                        let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
-                        return continuation.resume(returning: port)
+                        return answer(port)
                     }
                 }
             }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout / .seconds(1)) { answer(nil) }
         }
         guard let port else {
-            process.terminate()
-            throw BenchError.childFailed("\(executable) \(arguments.joined(separator: " ")) exited before it listened")
+            if process.isRunning { _ = Foundation.kill(process.processIdentifier, SIGKILL) }
+            throw BenchError.childFailed("\(executable) \(arguments.joined(separator: " ")) did not listen within \(timeout)")
         }
-        return ChildProcess(process: process, port: port)
+        return ChildProcess(process: process, port: port, exit: exit)
     }
 
     public var usage: ProcessUsage? { ProcessUsage.of(pid: pid) }
+
+    public var isRunning: Bool { process.isRunning }
 
     /// Sends a signal (SIGKILL to simulate a crash) and waits up to 10 s for the process to exit.
     public func kill(_ signal: Int32) async {
         guard process.isRunning else { return }
         _ = Foundation.kill(pid, signal)
-        await waitForExit(within: .seconds(10))
-    }
-
-    private func waitForExit(within limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await exit.wait(within: .seconds(10))
     }
 
     /// SIGTERM, then SIGKILL if it has not exited within `grace`.
     public func stop(grace: Duration = .seconds(10)) async {
         guard process.isRunning else { return }
         process.terminate()
-        await waitForExit(within: grace)
-        if process.isRunning { _ = Foundation.kill(pid, SIGKILL) }
+        if await !exit.wait(within: grace) {
+            _ = Foundation.kill(pid, SIGKILL)
+            await exit.wait(within: .seconds(5))
+        }
+    }
+
+    /// Runs `executable arguments...` to the end, up to `timeout` (then kills it), and returns
+    /// its exit status and everything it printed (standard output and error together). Nothing
+    /// blocks a cooperative thread.
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let exit = ExitSignal()
+        process.terminationHandler = { _ in exit.fire() }
+        try process.run()
+        let reader = pipe.fileHandleForReading
+        let output = await withCheckedContinuation { (continuation: CheckedContinuation<Data, Never>) in
+            DispatchQueue.global().async { continuation.resume(returning: reader.readDataToEndOfFile()) }
+        }
+        if await !exit.wait(within: timeout) {
+            _ = Foundation.kill(process.processIdentifier, SIGKILL)
+            await exit.wait(within: .seconds(5))
+            throw BenchError.childFailed("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+        }
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// Fires once, when a child process exits; waiting on it never blocks a thread.
+final class ExitSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [Int: CheckedContinuation<Bool, Never>], next: Int)>((false, [:], 0))
+
+    func fire() {
+        let waiters = state.withLock { state in
+            state.fired = true
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// True once the process has exited, false if `limit` passed first.
+    @discardableResult
+    func wait(within limit: Duration) async -> Bool {
+        let ticket = state.withLock { state in
+            defer { state.next += 1 }
+            return state.next
+        }
+        return await withCheckedContinuation { continuation in
+            let fired = state.withLock { state in
+                if !state.fired { state.waiters[ticket] = continuation }
+                return state.fired
+            }
+            if fired { return continuation.resume(returning: true) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + limit / .seconds(1)) { [self] in
+                state.withLock { $0.waiters.removeValue(forKey: ticket) }?.resume(returning: false)
+            }
+        }
     }
 }
 

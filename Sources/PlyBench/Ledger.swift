@@ -1,4 +1,5 @@
 import Histogram
+import PlyEngine
 import Synchronization
 
 /// Where the players of one level record what they measure: move latencies against the time
@@ -15,6 +16,8 @@ final class Ledger: Sendable {
         var lag = Ledger.histogram()
         var moves = 0
         var errors = 0
+        /// Of the errors, refusals by the server's rate limiter: a run with any measured a limiter.
+        var rateLimited = 0
         var errorSamples: [String] = []
         /// Slots that have had a move due: their matches are under way.
         var slotsUnderWay: Set<Int> = []
@@ -73,9 +76,11 @@ final class Ledger: Sendable {
     }
 
     func failed(_ error: any Error) {
+        let text = "\(error)"
         state.withLock { state in
             state.errors += 1
-            if state.errorSamples.count < 5 { state.errorSamples.append("\(error)") }
+            if text.contains(ErrorCode.rateLimited.rawValue) { state.rateLimited += 1 }
+            if state.errorSamples.count < 5 { state.errorSamples.append(text) }
         }
     }
 
@@ -83,8 +88,9 @@ final class Ledger: Sendable {
         _ = state.withLock { $0.due.removeValue(forKey: match) }
     }
 
-    var snapshot: (latency: Histogram<UInt64>, acknowledgement: Histogram<UInt64>, lag: Histogram<UInt64>, moves: Int, errors: Int, samples: [String]) {
-        state.withLock { ($0.latency, $0.acknowledgement, $0.lag, $0.moves, $0.errors, $0.errorSamples) }
+    var snapshot: (latency: Histogram<UInt64>, acknowledgement: Histogram<UInt64>, lag: Histogram<UInt64>, moves: Int, errors: Int,
+                   rateLimited: Int, samples: [String]) {
+        state.withLock { ($0.latency, $0.acknowledgement, $0.lag, $0.moves, $0.errors, $0.rateLimited, $0.errorSamples) }
     }
 
     static func micros(_ duration: Duration) -> UInt64 {

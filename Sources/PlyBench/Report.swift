@@ -21,16 +21,41 @@ public struct Report: Sendable {
 
     /// The floor's p50 at the same level, to read every latency as a multiple of it.
     func floorRatio(_ level: LevelResult) -> String {
-        guard level.transport != .floor,
-              let floor = results.levels.first(where: { $0.transport == .floor && $0.matches == level.matches }),
-              floor.latency.p50 > 0, level.latency.count > 0 else { return "-" }
+        guard level.transport != .floor, let floor = floor(at: level.matches), floor.latency.p50 > 0, level.latency.count > 0 else { return "-" }
         return String(format: "%.1fx", level.latency.p50 / floor.latency.p50)
     }
+
+    func floor(at matches: Int) -> LevelResult? {
+        results.levels.first { $0.transport == .floor && $0.matches == matches }
+    }
+
+    static func ratio(_ value: Double?, _ base: Double?) -> String {
+        guard let value, let base, base > 0 else { return "-" }
+        return String(format: "%.2fx", value / base)
+    }
+
+    /// The ratios the targets are stated in, all within this run: each ply transport against
+    /// the raw TCP floor at the same level, and SQLite against the memory store.
+    var ratioRows: [[String]] {
+        results.levels.filter { $0.transport != .floor }.map { level in
+            let floor = floor(at: level.matches)
+            let memory = level.store == .sqlite
+                ? results.levels.first { $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory }
+                : nil
+            return [level.label, "\(level.matches)",
+                    Self.ratio(level.serverMicrosPerMove, floor?.serverMicrosPerMove),
+                    floor.map { String(format: "%.0f%%", level.movesPerSecond / max($0.movesPerSecond, 0.001) * 100) } ?? "-",
+                    Self.ratio(level.latency.p99, floor?.latency.p99),
+                    Self.ratio(level.serverMicrosPerMove, memory?.serverMicrosPerMove)]
+        }
+    }
+
+    static let ratioHeader = ["transport", "matches", "server CPU/move ÷ floor", "moves/s of floor", "p99 ÷ floor", "CPU/move ÷ memory store"]
 
     /// Rows of the latency table.
     var latencyRows: [[String]] {
         results.levels.map { level in
-            [level.transport.description, "\(level.matches)", Self.number(level.movesPerSecond),
+            [level.label, "\(level.matches)", Self.number(level.movesPerSecond),
              Self.ms(level.latency.p50), Self.ms(level.latency.p90), Self.ms(level.latency.p99),
              Self.ms(level.latency.p999), Self.ms(level.latency.max), floorRatio(level),
              Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), Self.ms(level.sendLag.p50), "\(level.errors)"]
@@ -47,7 +72,7 @@ public struct Report: Sendable {
                 guard let total, let overhead else { return "-" }
                 return String(format: "%.0f (%.0f + %.0f)", total, overhead, total - overhead)
             }
-            return [level.transport.description, "\(level.matches)",
+            return [level.label, "\(level.matches)",
                     bytes(level.bytesUpPerMove, level.overheadUpPerMove), bytes(level.bytesDownPerMove, level.overheadDownPerMove),
                     Self.number(level.requestsPerMove, "%.2f"), Self.number(level.connectionsPerMove, "%.3f"),
                     Self.number(level.serverMicrosPerMove, "%.1f"), Self.number(level.serverCPUShare.map { $0 * 100 }, "%.0f%%"),
@@ -94,15 +119,26 @@ public struct Report: Sendable {
             "Move latency: from when a move was due to when the opponent's client had its event",
             Self.textTable(Self.latencyHeader, latencyRows),
             "",
-            "Cost per move (bytes counted at the clients' sockets; server CPU and memory from /proc; the floor's CPU is its relay's)",
+            "Cost per move (bytes counted at the clients' sockets; server CPU from its CPU clock, memory from /proc; the floor's CPU is its relay's)",
             Self.textTable(Self.costHeader, costRows),
         ]
+        if !ratioRows.isEmpty {
+            parts += ["", "Ratios within this run", Self.textTable(Self.ratioHeader, ratioRows)]
+        }
         if !results.holds.isEmpty {
             parts += ["", "Idle clients", Self.textTable(Self.holdHeader, holdRows)]
         }
-        let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.transport) \(level.matches): \($0)" } }
+        if let warning = limiterWarning { parts += ["", warning] }
+        let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.label) \(level.matches): \($0)" } }
         if !errors.isEmpty { parts += ["", "Errors (first few)"] + errors }
         return parts.joined(separator: "\n")
+    }
+
+    /// Said when the server's rate limiter refused anything: then a figure measured the limiter.
+    var limiterWarning: String? {
+        let limited = results.levels.reduce(0) { $0 + ($1.rateLimited ?? 0) }
+        guard limited > 0 else { return nil }
+        return "Warning: the server's rate limiter refused \(limited) commands; the figures above include a limiter, not only the transports."
     }
 
     /// `report.md`: the plan, the machine, the tables and the charts.
@@ -138,6 +174,10 @@ public struct Report: Sendable {
             "",
             "![Bytes per move](\(chartPrefix)bytes-per-move.svg)",
         ]
+        if !ratioRows.isEmpty {
+            lines += ["", "### Ratios within this run", "", Self.markdownTable(Self.ratioHeader, ratioRows)]
+        }
+        if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
         if !results.holds.isEmpty {
             lines += ["", "### Idle clients held", "", Self.markdownTable(Self.holdHeader, holdRows)]
         }
@@ -150,12 +190,12 @@ public struct Report: Sendable {
 
     /// `results.csv`: one row per transport and level.
     public var csv: String {
-        let header = "transport,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
+        let header = "transport,store,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
             + "ack_p50_us,ack_p99_us,up_bytes_per_move,down_bytes_per_move,up_overhead_per_move,down_overhead_per_move,"
             + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client"
         func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
         let rows = results.levels.map { level in
-            [level.transport.rawValue, "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
+            [level.transport.rawValue, level.store?.rawValue ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
              value(level.movesPerSecond), "\(level.errors)", value(level.latency.p50), value(level.latency.p90),
              value(level.latency.p99), value(level.latency.p999), value(level.latency.max), value(level.latency.mean),
              value(level.acknowledgement?.p50), value(level.acknowledgement?.p99), value(level.bytesUpPerMove),

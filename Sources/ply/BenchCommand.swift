@@ -13,15 +13,23 @@ struct BenchCommand: AsyncParsableCommand {
         it (two bot seats per match, jittered think time), excludes a warm-up, and measures \
         move latency from when each move was due until the opponent's client had it, \
         acknowledgement round trips, bytes and requests per move at the clients' sockets, and \
-        the server's CPU and memory from /proc. Build with -c release for real figures.
+        the server's CPU (the kernel's CPU clock of the process, in nanoseconds) and memory. \
+        The server's rate limit is lifted, so the figures are the transports', not a limiter's. \
+        Build with -c release for real figures.
         """
     )
 
     @Option(help: "Use this running server instead of starting ply serve (its CPU and memory are then not read).")
     var server: String?
 
+    @Option(help: "Serve with this ply binary instead of this one (to compare two builds under the same load).")
+    var serverExecutable: String?
+
     @Option(help: "Transports to compare, comma-separated: floor, ws, longpoll.")
     var transports = "floor,ws,longpoll"
+
+    @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
+    var stores = "sqlite"
 
     @Option(help: "Levels of concurrent matches, comma-separated.")
     var levels = "1,10,100,1000"
@@ -77,6 +85,10 @@ struct BenchCommand: AsyncParsableCommand {
             guard let transport = BenchTransport(rawValue: String(name)) else { throw ValidationError("unknown transport \(name)") }
             return transport
         }
+        plan.stores = try stores.split(separator: ",").map { name in
+            guard let store = BenchStore(rawValue: String(name)) else { throw ValidationError("unknown store \(name): sqlite or memory") }
+            return store
+        }
         plan.levels = try levels.split(separator: ",").map { text in
             guard let level = Int(text), level > 0 else { throw ValidationError("--levels must be positive integers") }
             return level
@@ -94,7 +106,7 @@ struct BenchCommand: AsyncParsableCommand {
         let directory = out.map { URL(fileURLWithPath: $0) }
         let command = (["ply"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let interactive = isatty(STDERR_FILENO) != 0
-        let results = try await BenchRunner(plan: plan, logDirectory: directory).run(command: command) { progress in
+        let results = try await BenchRunner(plan: plan, serverExecutable: serverExecutable, logDirectory: directory).run(command: command) { progress in
             guard interactive else { return }
             let width = 30, filled = Int(progress.fraction * Double(width))
             let bar = String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
