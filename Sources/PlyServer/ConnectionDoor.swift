@@ -2,9 +2,8 @@ import Logging
 import NIOCore
 
 /// The first handler of every accepted TCP connection, HTTP or WebSocket alike: it counts the
-/// connection from the moment it is accepted until it closes, closes one beyond
-/// `maxConnections` at once, and tells the connection layer when the client goes away (so a
-/// waiting poll ends then, not when its wait runs out). It sees raw bytes and passes them on.
+/// connection from the moment it is accepted until it closes, and closes one beyond
+/// `maxConnections` at once. It sees raw bytes and passes them on.
 final class ConnectionDoor: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
@@ -27,13 +26,6 @@ final class ConnectionDoor: ChannelInboundHandler {
         logger.debug("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 
-    /// A client that closes its side while its poll waits is gone: end the poll now (the server
-    /// allows half-closure, so no `channelInactive` comes yet).
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { connections.clientLeft(context.channel) }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
         release(context)
         context.fireChannelInactive()
@@ -46,7 +38,7 @@ final class ConnectionDoor: ChannelInboundHandler {
     private func release(_ context: ChannelHandlerContext) {
         guard admitted else { return }
         admitted = false
-        connections.closed(context.channel)
+        connections.closed()
         logger.debug("connection closed", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
     }
 }

@@ -3,8 +3,7 @@ import PlyWire
 import Synchronization
 
 /// What the server knows about its connections, apart from any match: how many are open, which
-/// are WebSockets, how many polls wait, and each HTTP connection's command budget. The
-/// authority never sees any of it.
+/// are WebSockets, how many polls wait. The authority never sees any of it.
 public final class Connections: Sendable {
     public let maxConnections: Int
     private let commandsPerSecond: Double
@@ -16,10 +15,6 @@ public final class Connections: Sendable {
     private struct State {
         /// Open WebSockets, dropped if still open when shutdown's grace ends.
         var webSockets: [ObjectIdentifier: any Channel] = [:]
-        /// Command budgets of HTTP connections.
-        var limiters: [ObjectIdentifier: RateLimiter] = [:]
-        /// What to do when a connection's client goes away (end its waiting poll).
-        var onLeave: [ObjectIdentifier: @Sendable () -> Void] = [:]
         /// Waiting for the last WebSocket to close, by ticket.
         var closedWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextTicket = 0
@@ -42,28 +37,8 @@ public final class Connections: Sendable {
     }
 
     /// A counted connection has closed.
-    func closed(_ channel: any Channel) {
+    func closed() {
         open.subtract(1, ordering: .relaxed)
-        let key = ObjectIdentifier(channel)
-        let leave = state.withLock { state in
-            state.limiters.removeValue(forKey: key)
-            return state.onLeave.removeValue(forKey: key)
-        }
-        leave?()
-    }
-
-    /// The client closed its side of a connection.
-    func clientLeft(_ channel: any Channel) {
-        state.withLock { $0.onLeave.removeValue(forKey: ObjectIdentifier(channel)) }?()
-    }
-
-    /// Runs `action` if the connection's client goes away before `cancel` is called.
-    func onClientLeaving(_ channel: any Channel, _ action: @escaping @Sendable () -> Void) {
-        state.withLock { $0.onLeave[ObjectIdentifier(channel)] = action }
-    }
-
-    func cancelOnClientLeaving(_ channel: any Channel) {
-        _ = state.withLock { $0.onLeave.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
     // MARK: WebSockets and polls
@@ -129,14 +104,6 @@ public final class Connections: Sendable {
     /// A fresh budget for one connection's commands.
     func makeRateLimiter() -> RateLimiter {
         RateLimiter(rate: commandsPerSecond, burst: commandBurst)
-    }
-
-    /// Takes one command from an HTTP connection's budget, or refuses with `request/rate_limited`.
-    func spendCommand(on channel: any Channel) throws(WireError) {
-        let allowed = state.withLock { state in
-            state.limiters[ObjectIdentifier(channel), default: makeRateLimiter()].allow()
-        }
-        if !allowed { throw rateLimited }
     }
 
     var rateLimited: WireError {

@@ -8,9 +8,9 @@ import PlyEngine
 import PlyWire
 
 /// The HTTP resources: `/health`, `/games`, `/matches`, a match's snapshot and its seats.
-/// The long-polling transport adds its own two routes (`LongPollTransport`).
+/// The long-polling transport's two requests never reach the router (`LongPollHandler`).
 struct HTTPRoutes: Sendable {
-    typealias Context = PlyRequestContext
+    typealias Context = BasicRequestContext
     let authority: Authority
     let configuration: ServerConfiguration
     let health: @Sendable () -> Health

@@ -1,7 +1,8 @@
 import Foundation
-import Hummingbird
+import HummingbirdCore
 import NIOCore
 import NIOFoundationCompat
+import NIOHTTP1
 import PlyAuthority
 import PlyEngine
 import PlyWire
@@ -9,28 +10,48 @@ import Synchronization
 
 /// The long-polling transport: `GET /matches/{id}/events` answers with the events after a
 /// version, holding the request until there is one, and `POST /matches/{id}/commands` runs a
-/// seat's command. Waiting, one poll per seat, and ending a poll whose client left live here;
+/// seat's command. Both are served by a `LongPollHandler` on the connection's event loop, so a
+/// waiting poll costs no task and an event reaches it with no hop; every other request goes on
+/// to Hummingbird. Waiting, one poll per seat, and ending a poll whose client left live here;
 /// the authority only says when a match has news.
 struct LongPollTransport: Sendable {
-    typealias Context = PlyRequestContext
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
-    let seatPolls: SeatPolls
+    let seatPolls = SeatPolls()
 
-    func add(to router: Router<Context>) {
-        router.get("/matches/:id/events", use: poll)
-        router.post("/matches/:id/commands", use: command)
+    /// The two requests this transport serves.
+    enum Route {
+        case poll(match: String)
+        case command(match: String)
     }
 
-    /// Answers at once with every event after `after`, or holds the request until one arrives
-    /// or `wait` seconds pass (then `[]`). The same bytes per event as a WebSocket message.
-    /// A poll with a seat's token ends that seat's older waiting poll (which answers `[]`).
-    @Sendable func poll(_ request: Request, context: Context) async throws -> Response {
-        let match = try authority.match(context.parameters.get("id"))
-        let header = request.headers[.authorization]
-        let seat = try header.map { header throws(WireError) in try match.seat(forToken: SeatToken.bearer(header)) }
-        let query = request.uri.queryParameters
+    /// The route of a request head, or nil for one Hummingbird serves (any other path or method).
+    static func route(_ head: HTTPRequestHead) -> Route? {
+        guard head.method == .GET || head.method == .POST else { return nil }
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", !parts[2].isEmpty else { return nil }
+        switch (head.method, parts[3]) {
+        case (.GET, "events"): return .poll(match: String(parts[2]))
+        case (.POST, "commands"): return .command(match: String(parts[2]))
+        default: return nil
+        }
+    }
+
+    /// A poll's request, judged: what to answer at once, or what to wait for.
+    enum PollPlan {
+        case answer(ArraySlice<ByteBuffer>)
+        case wait(MatchAuthority, after: Int, seat: Seat?, timeout: Duration)
+    }
+
+    /// Checks a poll (the match, a token if sent, `after`, `wait`) and says what to do.
+    func plan(poll id: String, _ head: HTTPRequestHead) throws(WireError) -> PollPlan {
+        let match = try authority.match(id)
+        let seat = try head.headers["Authorization"].first.map { header throws(WireError) in
+            try match.seat(forToken: SeatToken.bearer(header))
+        }
+        let query = URI(head.uri).queryParameters
         let version = match.version
         guard let after = Int(query.get("after") ?? "0"), (0...version).contains(after) else {
             throw WireError(.badParameter, "after must be an integer from 0 to the match's version, \(version)", version: version)
@@ -45,19 +66,18 @@ struct LongPollTransport: Sendable {
         }
         if authority.isShuttingDown { wait = .zero }
         let ready = match.events(after: after)
-        guard ready.isEmpty, wait > .zero else { return .json(JSONBuffer.array(ready)) }
-        let news = await PollWaiter(match: match, after: after, seat: seat, channel: context.channel, transport: self).wait(wait)
-        return .json(JSONBuffer.array(news ? match.events(after: after) : []))
+        guard ready.isEmpty, wait > .zero else { return .answer(ready) }
+        return .wait(match, after: after, seat: seat, timeout: wait)
     }
 
-    /// Runs a seat's command; the answer is the acknowledgement or the error, as JSON.
-    @Sendable func command(_ request: Request, context: Context) async throws -> Response {
-        let match = try authority.match(context.parameters.get("id"))
-        let seat = try match.seat(forToken: SeatToken.bearer(request.headers[.authorization]))
+    /// Checks a command (the match, the token, the server running, the body) and returns what
+    /// to run and for whom. The connection's budget is checked by the caller.
+    func plan(command id: String, _ head: HTTPRequestHead, body: ByteBuffer?) throws(WireError) -> (MatchAuthority, Command, Seat) {
+        let match = try authority.match(id)
+        let seat = try match.seat(forToken: SeatToken.bearer(head.headers["Authorization"].first))
         try authority.checkRunning()
-        try connections.spendCommand(on: context.channel)
-        let command = try await request.message(Command.self, upTo: configuration.maxMessageBytes)
-        return try .json(try await match.execute(command, by: seat))
+        let data = body.map { Data(buffer: $0, byteTransferStrategy: .noCopy) } ?? Data()
+        return (match, try WireCoding.decodeMessage(Command.self, from: data), seat)
     }
 }
 
@@ -84,68 +104,33 @@ final class SeatPolls: Sendable {
     }
 }
 
-/// One poll parked until the match has news, its wait passes, a newer poll of the same seat
-/// arrives, its client leaves or the match closes; whichever comes first ends it, once.
+/// One waiting poll as the authority and other connections see it. Whatever ends it first
+/// (news, its wait running out, a newer poll of its seat, its client leaving, the match
+/// closing) ends it once, and its connection answers on its own event loop.
 final class PollWaiter: MatchSubscriber {
-    private let match: MatchAuthority
-    private let after: Int
-    private let seat: Seat?
-    private let channel: any Channel
-    private let transport: LongPollTransport
-    /// The waiting request, and whether it has been answered; nil once answered.
-    private let state = Mutex<(continuation: CheckedContinuation<Bool, Never>?, ended: Bool, news: Bool)>((nil, false, false))
+    let match: MatchAuthority
+    let after: Int
+    let seat: Seat?
+    private let eventLoop: any EventLoop
+    private let handler: NIOLoopBound<LongPollHandler>
+    private let ended = Atomic<Bool>(false)
 
-    init(match: MatchAuthority, after: Int, seat: Seat?, channel: any Channel, transport: LongPollTransport) {
+    init(match: MatchAuthority, after: Int, seat: Seat?, handler: LongPollHandler, eventLoop: any EventLoop) {
         self.match = match
         self.after = after
         self.seat = seat
-        self.channel = channel
-        self.transport = transport
+        self.eventLoop = eventLoop
+        self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
-    /// Waits up to `timeout`; true when there are events after `after` to send.
-    func wait(_ timeout: Duration) async -> Bool {
-        let connections = transport.connections
-        connections.pollStarted()
-        defer { connections.pollEnded() }
-        let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { [self] in end(news: true) }
-        let news = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let ended = state.withLock { state -> Bool in
-                state.continuation = continuation
-                return state.ended
-            }
-            if ended { return resume() }
-            let (version, closure) = match.subscribe(self)
-            if version > after || closure != nil { return end(news: closure == nil) }
-            if let seat, let older = transport.seatPolls.replace(match, seat, with: self) { older.end(news: false) }
-            connections.onClientLeaving(channel) { [self] in end(news: false) }
-        }
-        timer.cancel()
-        match.unsubscribe(self)
-        if let seat { transport.seatPolls.remove(match, seat, self) }
-        connections.cancelOnClientLeaving(channel)
-        return news
-    }
-
-    /// Answers the poll, once: with the events after its version (`news`), or `[]`.
+    /// Ends the poll: with the events after its version (`news`), or with `[]`.
     func end(news: Bool) {
-        let first = state.withLock { state -> Bool in
-            guard !state.ended else { return false }
-            state.ended = true
-            state.news = news
-            return true
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if eventLoop.inEventLoop {
+            handler.value.pollEnded(self, news: news)
+        } else {
+            eventLoop.execute { self.handler.value.pollEnded(self, news: news) }
         }
-        if first { resume() }
-    }
-
-    /// Resumes the waiting request if both it waits and the poll has ended.
-    private func resume() {
-        let resumption = state.withLock { state -> (CheckedContinuation<Bool, Never>, Bool)? in
-            guard state.ended, let continuation = state.continuation else { return nil }
-            state.continuation = nil
-            return (continuation, state.news)
-        }
-        if let (continuation, news) = resumption { continuation.resume(returning: news) }
     }
 
     func matchPublished(_ match: MatchAuthority, upTo version: Int) {
@@ -154,5 +139,265 @@ final class PollWaiter: MatchSubscriber {
 
     func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
         end(news: false)
+    }
+}
+
+/// Serves the long-polling transport's two requests on a connection's event loop, between
+/// swift-nio's HTTP codec and Hummingbird, and passes every other request on. Requests and
+/// responses stay in order: while one side has a request in flight, whatever the client
+/// sends next (a pipelined request) is held until that response is written.
+final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Current {
+        case idle
+        /// A request for Hummingbird: its parts go on.
+        case passing
+        /// A request of ours, its body being read.
+        case reading(LongPollTransport.Route, HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)
+        /// A request of ours, fully read, its answer not yet written.
+        case serving(HTTPRequestHead)
+    }
+
+    private let transport: LongPollTransport
+    /// Builds Hummingbird's side of the connection, the first time a request needs it.
+    private var startRouter: (() throws -> Void)?
+    private var context: ChannelHandlerContext?
+    private var current = Current.idle
+    /// Hummingbird owes the client a response (from a head passed on to its response's end).
+    private var hummingbirdResponding = false
+    /// Parts of requests that arrived while a response was owed, held in order.
+    private var held: [HTTPServerRequestPart] = []
+    private var heldBytes = 0
+    private var waiter: PollWaiter?
+    private var timer: Scheduled<Void>?
+    private var limiter: RateLimiter
+    /// The server is stopping: close the connection once nothing is owed.
+    private var quiescing = false
+
+    init(transport: LongPollTransport, startRouter: @escaping () throws -> Void) {
+        self.transport = transport
+        self.startRouter = startRouter
+        limiter = transport.connections.makeRateLimiter()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    private var busy: Bool {
+        if case .serving = current { return true }
+        if case .idle = current { return hummingbirdResponding }
+        return false
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data))
+    }
+
+    private func receive(_ part: HTTPServerRequestPart) {
+        guard let context else { return }
+        if busy || !held.isEmpty {
+            return hold(part)
+        }
+        switch (part, current) {
+        case (.head(let head), .idle):
+            if let route = LongPollTransport.route(head) {
+                current = .reading(route, head, body: nil, tooLarge: false)
+            } else {
+                if let start = startRouter {
+                    startRouter = nil
+                    do {
+                        try start()
+                    } catch {
+                        return context.close(promise: nil)
+                    }
+                }
+                current = .passing
+                hummingbirdResponding = true
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case (.body(var chunk), .reading(let route, let head, var body, var tooLarge)):
+            if !tooLarge {
+                if (body?.readableBytes ?? 0) + chunk.readableBytes > transport.configuration.maxMessageBytes {
+                    tooLarge = true
+                    body = nil
+                } else if body == nil {
+                    body = chunk
+                } else {
+                    body?.writeBuffer(&chunk)
+                }
+            }
+            current = .reading(route, head, body: body, tooLarge: tooLarge)
+        case (.end, .reading(let route, let head, let body, let tooLarge)):
+            current = .serving(head)
+            serve(route, head, body: body, tooLarge: tooLarge)
+        case (.end, .passing):
+            current = .idle
+            context.fireChannelRead(wrapInboundOut(part))
+        case (_, .passing):
+            context.fireChannelRead(wrapInboundOut(part))
+        default:
+            // Parts out of order cannot come from swift-nio's decoder; end the connection if they do.
+            context.close(promise: nil)
+        }
+    }
+
+    /// Keeps a pipelined request's part until the response owed is written. A client that sends
+    /// more than a request's worth ahead is cut off.
+    private func hold(_ part: HTTPServerRequestPart) {
+        if case .body(let chunk) = part { heldBytes += chunk.readableBytes }
+        held.append(part)
+        if held.count > 64 || heldBytes > transport.configuration.maxMessageBytes * 2 {
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Takes up held parts once nothing is owed.
+    private func release() {
+        while !busy, !held.isEmpty {
+            let part = held.removeFirst()
+            if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
+            receive(part)
+        }
+    }
+
+    // MARK: Serving
+
+    private func serve(_ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
+        do throws(WireError) {
+            switch route {
+            case .poll(let id):
+                switch try transport.plan(poll: id, head) {
+                case .answer(let events):
+                    answer(.ok, JSONBuffer.array(events))
+                case .wait(let match, let after, let seat, let timeout):
+                    wait(match, after: after, seat: seat, timeout: timeout)
+                }
+            case .command(let id):
+                guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
+                let (match, command, seat) = try transport.plan(command: id, head, body: body)
+                guard limiter.allow() else { throw transport.connections.rateLimited }
+                guard let eventLoop = context?.eventLoop else { return }
+                let handler = NIOLoopBound(self, eventLoop: eventLoop)
+                match.execute(command, by: seat) { result in
+                    if eventLoop.inEventLoop {
+                        handler.value.answer(result)
+                    } else {
+                        eventLoop.execute { handler.value.answer(result) }
+                    }
+                }
+            }
+        } catch {
+            answer(error)
+        }
+    }
+
+    private func answer(_ result: Result<Acknowledgement, WireError>) {
+        switch result {
+        case .success(let acknowledgement):
+            answer(.ok, (try? JSONBuffer.encode(acknowledgement)) ?? ByteBuffer())
+        case .failure(let error):
+            answer(error)
+        }
+    }
+
+    private func answer(_ error: WireError) {
+        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
+        let status = HTTPResponseStatus(statusCode: Int(error.code.httpStatus?.code ?? 400))
+        answer(status, body, authenticate: error.code == .missingToken)
+    }
+
+    /// Writes the response to the request being served (the same headers Hummingbird writes),
+    /// then takes up what the client sent meanwhile.
+    private func answer(_ status: HTTPResponseStatus, _ body: ByteBuffer, authenticate: Bool = false) {
+        guard let context, case .serving(let request) = current else { return }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "Content-Type", value: "application/json")
+        if authenticate { headers.add(name: "WWW-Authenticate", value: "Bearer") }
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Date", value: HTTPDate.now)
+        let keepAlive = request.isKeepAlive && !quiescing && !transport.authority.isShuttingDown
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        guard keepAlive else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            current = .idle
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        current = .idle
+        release()
+    }
+
+    // MARK: Waiting
+
+    private func wait(_ match: MatchAuthority, after: Int, seat: Seat?, timeout: Duration) {
+        guard let context else { return }
+        let waiter = PollWaiter(match: match, after: after, seat: seat, handler: self, eventLoop: context.eventLoop)
+        self.waiter = waiter
+        transport.connections.pollStarted()
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { waiter.end(news: true) }
+        let (version, closure) = match.subscribe(waiter)
+        if version > after || closure != nil { return waiter.end(news: closure == nil) }
+        if let seat, let older = transport.seatPolls.replace(match, seat, with: waiter) { older.end(news: false) }
+    }
+
+    /// The poll has ended: answer it (unless its connection is gone).
+    fileprivate func pollEnded(_ ended: PollWaiter, news: Bool) {
+        guard waiter === ended else { return }
+        stopWaiting()
+        answer(.ok, JSONBuffer.array(news ? ended.match.events(after: ended.after) : []))
+    }
+
+    private func stopWaiting() {
+        guard let waiter else { return }
+        self.waiter = nil
+        timer?.cancel()
+        timer = nil
+        waiter.match.unsubscribe(waiter)
+        if let seat = waiter.seat { transport.seatPolls.remove(waiter.match, seat, waiter) }
+        transport.connections.pollEnded()
+    }
+
+    /// A client that closes its side while its poll waits is gone: end the poll now. At
+    /// shutdown (Hummingbird quiesces every connection and waits for it to close), close once
+    /// nothing is owed; Hummingbird's side, if the connection has one, does the same for its part.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { waiter?.end(news: false) }
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if startRouter != nil, case .idle = current { return context.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopWaiting()
+        current = .idle
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Outbound
+
+    /// Hummingbird's responses pass through; the end of one lets held requests go on.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let isEnd = if case .end = unwrapOutboundIn(data) { true } else { false }
+        context.write(data, promise: promise)
+        if isEnd {
+            hummingbirdResponding = false
+            if !held.isEmpty {
+                context.eventLoop.assumeIsolated().execute { [self] in release() }
+            }
+        }
     }
 }

@@ -85,10 +85,10 @@ public struct PlyServer: Sendable {
         logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = Router(context: PlyRequestContext.self)
+        let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
         HTTPRoutes(authority: authority, configuration: configuration, health: { health(authority, connections) }).add(to: router)
-        LongPollTransport(authority: authority, connections: connections, configuration: configuration, seatPolls: SeatPolls()).add(to: router)
+        let longPoll = LongPollTransport(authority: authority, connections: connections, configuration: configuration)
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
         let webSocket = configuration.webSocket
             ? WebSocketTransport(authority: authority, connections: connections, configuration: configuration)
@@ -96,7 +96,7 @@ public struct PlyServer: Sendable {
         return Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                PlyChildChannel(responder: responder, webSocket: webSocket, connections: connections, configuration: configuration)
+                PlyChildChannel(responder: responder, webSocket: webSocket, longPoll: longPoll, connections: connections, configuration: configuration)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

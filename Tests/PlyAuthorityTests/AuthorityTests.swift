@@ -45,13 +45,18 @@ struct AuthorityTests {
         #expect(Array(match.events(after: 0)) == stored.events)
     }
 
-    @Test func aRefusedCommandChangesNothingAndIsAnsweredAtOnce() async throws {
-        let store = HeldStore()
+    /// A new match on a store that holds writes: its creation is let through.
+    func created(_ game: GameID, on store: HeldStore) async throws -> (Authority, MatchAuthority) {
         let authority = authority(store: store)
-        let create = Task { try await authority.create(CreateMatchRequest(game: .connect4)) }
+        let create = Task { try await authority.create(CreateMatchRequest(game: game)) }
         while store.waiting.isEmpty { await Task.yield() }
         store.completeOne()
-        let match = try authority.match(try await create.value.id)
+        return (authority, try authority.match(try await create.value.id))
+    }
+
+    @Test func aRefusedCommandChangesNothingAndIsAnsweredAtOnce() async throws {
+        let store = HeldStore()
+        let (_, match) = try await created(.connect4, on: store)
         let refused = Mutex<WireError?>(nil)
         match.execute(Command(.play("4"), version: 1), by: .first) { result in
             if case .failure(let error) = result { refused.withLock { $0 = error } }
@@ -65,11 +70,7 @@ struct AuthorityTests {
     /// out together (group commit), their answers in order.
     @Test func changesArePublishedOnlyOnceDurableAndGroupedWhileAWriteIsInFlight() async throws {
         let store = HeldStore()
-        let authority = authority(store: store)
-        let create = Task { try await authority.create(CreateMatchRequest(game: .reversi)) }
-        while store.waiting.isEmpty { await Task.yield() }
-        store.completeOne()
-        let match = try authority.match(try await create.value.id)
+        let (_, match) = try await created(.reversi, on: store)
         let watcher = RecordingSubscriber(after: 1)
         _ = match.subscribe(watcher)
         let first = Task { try await match.join(name: "ann") }
