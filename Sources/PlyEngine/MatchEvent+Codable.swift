@@ -1,7 +1,7 @@
 /// Events code as flat objects: `{"move":"4","seat":0,"type":"moved","v":4}`.
 /// This is both the wire form and the stored form, so it must not drift (see the fixture tests).
 extension MatchEvent: Codable {
-    enum CodingKeys: String, CodingKey {
+    public enum CodingKeys: String, CodingKey {
         case version = "v", type, game, options, seat, name, move, winner, reason
     }
 
@@ -24,7 +24,12 @@ extension MatchEvent: Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(from: try decoder.container(keyedBy: CodingKeys.self))
+    }
+
+    /// An event from a container already open on its object (a reader that looked at `type`
+    /// first need not open a second one).
+    public init(from container: KeyedDecodingContainer<CodingKeys>) throws {
         version = try container.decode(Int.self, forKey: .version)
         switch try container.decode(Kind.self, forKey: .type) {
         case .created:

@@ -44,15 +44,14 @@ public enum ServerMessage: Hashable, Sendable {
 }
 
 extension ServerMessage: Decodable {
-    private enum TypeKey: String, CodingKey { case type }
-
+    /// Events, the most common message, are read from the one container opened to look at `type`.
     public init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: TypeKey.self).decode(String.self, forKey: .type)
-        switch type {
+        let container = try decoder.container(keyedBy: MatchEvent.CodingKeys.self)
+        switch try container.decode(String.self, forKey: .type) {
         case "ack": self = .ack(try Acknowledgement(from: decoder))
         case "welcome": self = .welcome(try Welcome(from: decoder))
         case "error": self = .error(try WireError(from: decoder))
-        default: self = .event(try MatchEvent(from: decoder))
+        default: self = .event(try MatchEvent(from: container))
         }
     }
 }

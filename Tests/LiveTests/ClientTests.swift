@@ -158,7 +158,7 @@ struct ClientTests {
             let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
                                                             seat: (ann.seat, ann.token), transport: transport, options: options)
             await relay.stop()
-            await #expect(throws: CommandError.timedOut) { try await connection.send(Command(.play("4"), version: 3)) }
+            await #expect(throws: CommandError.timedOut, "state: \(connection.state)") { try await connection.send(Command(.play("4"), version: 3)) }
             let waiting = Task { try await connection.send(Command(.play("4"), version: 3)) }
             try await Task.sleep(for: .milliseconds(50))
             waiting.cancel()
