@@ -48,6 +48,8 @@ public struct LevelResult: Sendable, Codable {
     public var errors: Int
     /// Of the errors, refusals by the server's rate limiter (nil in runs before it was counted).
     public var rateLimited: Int?
+    /// Connections lost and made again during the window (nil in runs before it was counted).
+    public var reconnects: Int?
     public var errorSamples: [String]
     /// From when a move was due to when the opponent's client had its event (microseconds).
     public var latency: LatencySummary
@@ -259,7 +261,8 @@ public struct BenchRunner: Sendable {
         var result = LevelResult(
             transport: transport, store: store, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
             seconds: seconds, moves: moves, movesPerSecond: Double(moves) / max(seconds, 0.001),
-            errors: errors, rateLimited: rateLimited, errorSamples: samples,
+            errors: errors, rateLimited: rateLimited, reconnects: transport == .floor ? nil : endTotals.reconnects - startTotals.reconnects,
+            errorSamples: samples,
             latency: LatencySummary(latency),
             acknowledgement: transport == .floor ? nil : LatencySummary(acknowledgement),
             sendLag: LatencySummary(lag),

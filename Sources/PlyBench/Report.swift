@@ -58,12 +58,13 @@ public struct Report: Sendable {
             [level.label, "\(level.matches)", Self.number(level.movesPerSecond),
              Self.ms(level.latency.p50), Self.ms(level.latency.p90), Self.ms(level.latency.p99),
              Self.ms(level.latency.p999), Self.ms(level.latency.max), floorRatio(level),
-             Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), Self.ms(level.sendLag.p50), "\(level.errors)"]
+             Self.ms(level.acknowledgement?.p50), Self.ms(level.acknowledgement?.p99), Self.ms(level.sendLag.p50), "\(level.errors)",
+             level.reconnects.map(String.init) ?? "-"]
         }
     }
 
     static let latencyHeader = ["transport", "matches", "moves/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms",
-                                "p50 / floor", "ack p50 ms", "ack p99 ms", "send lag p50 ms", "errors"]
+                                "p50 / floor", "ack p50 ms", "ack p99 ms", "send lag p50 ms", "errors", "reconnects"]
 
     /// Rows of the cost table: bytes, requests and connections per move, server CPU and memory.
     var costRows: [[String]] {
@@ -158,7 +159,8 @@ public struct Report: Sendable {
             "",
             "From the moment a move was due (the mover saw its turn, plus its think time) to the moment",
             "the opponent's client had the event; `p50 / floor` divides by the raw TCP floor's p50 at the same level;",
-            "`send lag` is how late the load generator itself sent moves after they were due, which is part of every latency.",
+            "`send lag` is how late the load generator itself sent moves after they were due, which is part of every latency;",
+            "`reconnects` counts client connections lost and made again during the window.",
             "",
             Self.markdownTable(Self.latencyHeader, latencyRows),
             "",

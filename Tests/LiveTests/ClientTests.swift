@@ -146,6 +146,32 @@ struct ClientTests {
         }
     }
 
+    /// A winning move whose answer is lost is applied once and acknowledged once: sent again, it
+    /// is refused as coming after the end, and the log shows it was the move that ended the game.
+    @Test(arguments: [TransportKind.webSocket, .longPoll])
+    func aWinningMoveCutOffBeforeItsAnswerIsAcknowledged(_ transport: TransportKind) async throws {
+        try await LiveServer.run { server in
+            // Answers take 300 ms through the relay: time to cut the connection once the move is in.
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, latency: TCPRelay.Latency(oneWay: .milliseconds(150)))
+            let (id, ann, bob) = try await server.startedMatch()
+            for (index, column) in ["1", "2", "1", "2", "1", "2"].enumerated() {
+                let grant = index % 2 == 0 ? ann : bob
+                let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"\#(column)","v":\#(index + 3)}"#, token: grant.token)
+                #expect(reply.status == 200, "\(reply.body)")
+            }
+            let options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)))
+            let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
+                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+            async let answer = connection.send(Command(.play("1"), version: 9))
+            try await waitFor { try await server.log(id).count == 11 }
+            relay.cutAll()
+            #expect(try await answer.version == 11, "acknowledged with the version of its ended event")
+            #expect(try await server.log(id).filter { if case .moved = $0.change { true } else { false } }.count == 7)
+            connection.close()
+            await relay.stop()
+        }
+    }
+
     /// While the server cannot be reached, a command waits for the connection to come back,
     /// but only until its deadline, and no longer than its task wants it.
     @Test(arguments: [TransportKind.webSocket, .longPoll])

@@ -268,7 +268,9 @@ public final class MatchConnection: Sendable {
                     stats.recordRoundTrip(.now - started)
                     return ack
                 case .refused(let error):
-                    if wasLost, error.code == .staleVersion,
+                    // Sent again after a lost answer: a command that was applied is refused as
+                    // stale, or, when it ended the game, as coming after the end. The log tells.
+                    if wasLost, error.code == .staleVersion || error.code == .finished,
                        let version = await appliedVersion(of: command, before: deadline) {
                         return Acknowledgement(version: version, id: command.id)
                     }

@@ -1,0 +1,265 @@
+import NIOCore
+import NIOHTTP1
+import PlyAuthority
+import PlyEngine
+import PlyWire
+
+/// Serves the long-polling transport's two requests on a connection's event loop, between
+/// swift-nio's HTTP codec and Hummingbird, and passes every other request on. Requests and
+/// responses stay in order: while one side has a request in flight, whatever the client
+/// sends next (a pipelined request) is held until that response is written.
+final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Current {
+        case idle
+        /// A request for Hummingbird: its parts go on.
+        case passing
+        /// A request of ours, its body being read.
+        case reading(LongPollTransport.Route, HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)
+        /// A request of ours, fully read, its answer not yet written.
+        case serving(HTTPRequestHead)
+    }
+
+    private let transport: LongPollTransport
+    /// Builds Hummingbird's side of the connection, the first time a request needs it.
+    private var startRouter: (() throws -> Void)?
+    private var context: ChannelHandlerContext?
+    private var current = Current.idle
+    /// Hummingbird owes the client a response (from a head passed on to its response's end).
+    private var hummingbirdResponding = false
+    /// Parts of requests that arrived while a response was owed, held in order.
+    private var held: [HTTPServerRequestPart] = []
+    private var heldBytes = 0
+    private var waiter: PollWaiter?
+    private var timer: Scheduled<Void>?
+    private var limiter: RateLimiter
+    /// The server is stopping: close the connection once nothing is owed.
+    private var quiescing = false
+
+    init(transport: LongPollTransport, startRouter: @escaping () throws -> Void) {
+        self.transport = transport
+        self.startRouter = startRouter
+        limiter = transport.connections.makeRateLimiter()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    private var busy: Bool {
+        if case .serving = current { return true }
+        if case .idle = current { return hummingbirdResponding }
+        return false
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        receive(unwrapInboundIn(data))
+    }
+
+    private func receive(_ part: HTTPServerRequestPart) {
+        guard let context else { return }
+        if busy || !held.isEmpty {
+            return hold(part)
+        }
+        switch (part, current) {
+        case (.head(let head), .idle):
+            if let route = LongPollTransport.route(head) {
+                current = .reading(route, head, body: nil, tooLarge: false)
+            } else {
+                if let start = startRouter {
+                    startRouter = nil
+                    do {
+                        try start()
+                    } catch {
+                        return context.close(promise: nil)
+                    }
+                }
+                current = .passing
+                hummingbirdResponding = true
+                context.fireChannelRead(wrapInboundOut(part))
+            }
+        case (.body(var chunk), .reading(let route, let head, var body, var tooLarge)):
+            if !tooLarge {
+                if (body?.readableBytes ?? 0) + chunk.readableBytes > transport.configuration.maxMessageBytes {
+                    tooLarge = true
+                    body = nil
+                } else if body == nil {
+                    body = chunk
+                } else {
+                    body?.writeBuffer(&chunk)
+                }
+            }
+            current = .reading(route, head, body: body, tooLarge: tooLarge)
+        case (.end, .reading(let route, let head, let body, let tooLarge)):
+            current = .serving(head)
+            serve(route, head, body: body, tooLarge: tooLarge)
+        case (.end, .passing):
+            current = .idle
+            context.fireChannelRead(wrapInboundOut(part))
+        case (_, .passing):
+            context.fireChannelRead(wrapInboundOut(part))
+        default:
+            // Parts out of order cannot come from swift-nio's decoder; end the connection if they do.
+            context.close(promise: nil)
+        }
+    }
+
+    /// Keeps a pipelined request's part until the response owed is written. A client that sends
+    /// more than a request's worth ahead is cut off.
+    private func hold(_ part: HTTPServerRequestPart) {
+        if case .body(let chunk) = part { heldBytes += chunk.readableBytes }
+        held.append(part)
+        if held.count > 64 || heldBytes > transport.configuration.maxMessageBytes * 2 {
+            context?.close(promise: nil)
+        }
+    }
+
+    /// Takes up held parts once nothing is owed.
+    private func release() {
+        while !busy, !held.isEmpty {
+            let part = held.removeFirst()
+            if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
+            receive(part)
+        }
+    }
+
+    // MARK: Serving
+
+    private func serve(_ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
+        do throws(WireError) {
+            switch route {
+            case .poll(let id):
+                switch try transport.plan(poll: id, head) {
+                case .answer(let events):
+                    answer(.ok, JSONBuffer.array(events))
+                case .wait(let match, let after, let seat, let timeout):
+                    wait(match, after: after, seat: seat, timeout: timeout)
+                }
+            case .command(let id):
+                guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
+                let (match, command, seat) = try transport.plan(command: id, head, body: body)
+                guard limiter.allow() else { throw transport.connections.rateLimited }
+                guard let eventLoop = context?.eventLoop else { return }
+                let handler = NIOLoopBound(self, eventLoop: eventLoop)
+                match.execute(command, by: seat) { result in
+                    if eventLoop.inEventLoop {
+                        handler.value.answer(result)
+                    } else {
+                        eventLoop.execute { handler.value.answer(result) }
+                    }
+                }
+            }
+        } catch {
+            answer(error)
+        }
+    }
+
+    private func answer(_ result: Result<Acknowledgement, WireError>) {
+        switch result {
+        case .success(let acknowledgement):
+            answer(.ok, (try? JSONBuffer.encode(acknowledgement)) ?? ByteBuffer())
+        case .failure(let error):
+            answer(error)
+        }
+    }
+
+    private func answer(_ error: WireError) {
+        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
+        let status = HTTPResponseStatus(statusCode: Int(error.code.httpStatus?.code ?? 400))
+        answer(status, body, authenticate: error.code == .missingToken)
+    }
+
+    /// Writes the response to the request being served (the same headers Hummingbird writes),
+    /// then takes up what the client sent meanwhile.
+    private func answer(_ status: HTTPResponseStatus, _ body: ByteBuffer, authenticate: Bool = false) {
+        guard let context, case .serving(let request) = current else { return }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(4)
+        headers.add(name: "Content-Type", value: "application/json")
+        if authenticate { headers.add(name: "WWW-Authenticate", value: "Bearer") }
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Date", value: HTTPDate.now)
+        let keepAlive = request.isKeepAlive && !quiescing && !transport.authority.isShuttingDown
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        guard keepAlive else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            current = .idle
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        current = .idle
+        release()
+    }
+
+    // MARK: Waiting
+
+    private func wait(_ match: MatchAuthority, after: Int, seat: Seat?, timeout: Duration) {
+        guard let context else { return }
+        let waiter = PollWaiter(match: match, after: after, seat: seat, handler: self, eventLoop: context.eventLoop)
+        self.waiter = waiter
+        transport.connections.pollStarted()
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { waiter.end(news: true) }
+        let (version, closure) = match.subscribe(waiter)
+        if version > after || closure != nil { return waiter.end(news: closure == nil) }
+        if let seat, let older = transport.seatPolls.replace(match, seat, with: waiter) { older.end(news: false) }
+    }
+
+    /// The poll has ended: answer it (unless its connection is gone).
+    func pollEnded(_ ended: PollWaiter, news: Bool) {
+        guard waiter === ended else { return }
+        stopWaiting()
+        answer(.ok, JSONBuffer.array(news ? ended.match.events(after: ended.after) : []))
+    }
+
+    private func stopWaiting() {
+        guard let waiter else { return }
+        self.waiter = nil
+        timer?.cancel()
+        timer = nil
+        waiter.match.unsubscribe(waiter)
+        if let seat = waiter.seat { transport.seatPolls.remove(waiter.match, seat, waiter) }
+        transport.connections.pollEnded()
+    }
+
+    /// A client that closes its side while its poll waits is gone: end the poll now. At
+    /// shutdown (Hummingbird quiesces every connection and waits for it to close), close once
+    /// nothing is owed; Hummingbird's side, if the connection has one, does the same for its part.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { waiter?.end(news: false) }
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            if startRouter != nil, case .idle = current { return context.close(promise: nil) }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopWaiting()
+        current = .idle
+        held.removeAll()
+        context.fireChannelInactive()
+    }
+
+    // MARK: Outbound
+
+    /// Hummingbird's responses pass through; the end of one lets held requests go on.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let isEnd = if case .end = unwrapOutboundIn(data) { true } else { false }
+        context.write(data, promise: promise)
+        if isEnd {
+            hummingbirdResponding = false
+            if !held.isEmpty {
+                context.eventLoop.assumeIsolated().execute { [self] in release() }
+            }
+        }
+    }
+}
