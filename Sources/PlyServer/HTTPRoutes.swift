@@ -8,7 +8,7 @@ import PlyEngine
 import PlyWire
 
 /// The HTTP resources: `/health`, `/games`, `/matches`, a match's snapshot and its seats.
-/// The long-polling transport's two requests never reach the router (`LongPollHandler`).
+/// The long-polling transport's two requests never reach the router (`HTTPConnection`).
 struct HTTPRoutes: Sendable {
     typealias Context = BasicRequestContext
     let authority: Authority

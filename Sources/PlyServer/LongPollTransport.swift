@@ -10,7 +10,7 @@ import Synchronization
 
 /// The long-polling transport: `GET /matches/{id}/events` answers with the events after a
 /// version, holding the request until there is one, and `POST /matches/{id}/commands` runs a
-/// seat's command. Both are served by a `LongPollHandler` on the connection's event loop, so a
+/// seat's command. Both are served by `HTTPConnection` on the connection's event loop, so a
 /// waiting poll costs no task and an event reaches it with no hop; every other request goes on
 /// to Hummingbird. Waiting, one poll per seat, and ending a poll whose client left live here;
 /// the authority only says when a match has news.

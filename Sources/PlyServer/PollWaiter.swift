@@ -34,10 +34,10 @@ final class PollWaiter: MatchSubscriber {
     let after: Int
     let seat: Seat?
     private let eventLoop: any EventLoop
-    private let handler: NIOLoopBound<LongPollHandler>
+    private let handler: NIOLoopBound<HTTPConnection>
     private let ended = Atomic<Bool>(false)
 
-    init(match: MatchAuthority, after: Int, seat: Seat?, handler: LongPollHandler, eventLoop: any EventLoop) {
+    init(match: MatchAuthority, after: Int, seat: Seat?, handler: HTTPConnection, eventLoop: any EventLoop) {
         self.match = match
         self.after = after
         self.seat = seat

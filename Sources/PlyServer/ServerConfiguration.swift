@@ -43,6 +43,10 @@ public struct ServerConfiguration: Sendable {
     /// Origins allowed to open WebSockets (the `Origin` header, as `scheme://host[:port]`);
     /// nil allows any. Requests without an `Origin` (non-browser clients) are always allowed.
     public var allowedOrigins: Set<String>?
+    /// How long a request head may take to arrive whole, from its first byte (or the accept).
+    public var headerTimeout: Duration
+    /// How long a kept-alive HTTP connection may stay with no request in flight.
+    public var keepAliveTimeout: Duration
     /// How often the server checks turn clocks and idle matches: one timer for all matches.
     public var sweepInterval: Duration
     /// Event loop threads for connections; nil for one per core (swift-nio's shared group).
@@ -67,6 +71,8 @@ public struct ServerConfiguration: Sendable {
         matchIdleTimeout: Duration? = .seconds(3600),
         defaultMoveTimeLimit: Int? = 300,
         allowedOrigins: Set<String>? = nil,
+        headerTimeout: Duration = .seconds(10),
+        keepAliveTimeout: Duration = .seconds(60),
         sweepInterval: Duration = .milliseconds(100),
         eventLoopThreads: Int? = nil
     ) {
@@ -88,6 +94,8 @@ public struct ServerConfiguration: Sendable {
         self.matchIdleTimeout = matchIdleTimeout
         self.defaultMoveTimeLimit = defaultMoveTimeLimit
         self.allowedOrigins = allowedOrigins
+        self.headerTimeout = headerTimeout
+        self.keepAliveTimeout = keepAliveTimeout
         self.sweepInterval = sweepInterval
         self.eventLoopThreads = eventLoopThreads
     }

@@ -53,6 +53,7 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        context.triggerUserOutboundEvent(ConnectionActivity.webSocket, promise: nil)
         connections.openedWebSocket(context.channel)
         if let size = configuration.webSocketSendBuffer {
             try? context.channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(size))

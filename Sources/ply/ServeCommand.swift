@@ -35,6 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most frames one WebSocket message may arrive in (more: close 1009).")
     var maxMessageFragments = 16
 
+    @Option(help: "Seconds a request head may take to arrive whole, from its first byte.")
+    var headerTimeout = 10.0
+
+    @Option(help: "Seconds a kept-alive HTTP connection may stay with no request in flight (a waiting poll is in flight).")
+    var keepAliveTimeout = 60.0
+
     @Option(help: "The most connections open at once; more are closed at once.")
     var maxConnections = 16_384
 
@@ -70,7 +76,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard moveTimeLimit == 0 || range.contains(moveTimeLimit) else {
             throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
-        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0 else {
+        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0,
+              headerTimeout > 0, keepAliveTimeout > 0 else {
             throw ValidationError("limits must be positive")
         }
     }
@@ -84,6 +91,8 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
         configuration.maxMessageFragments = maxMessageFragments
         configuration.eventLoopThreads = threads
+        configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        configuration.keepAliveTimeout = .milliseconds(Int64(keepAliveTimeout * 1000))
         configuration.maxConnections = maxConnections
         configuration.commandsPerSecond = commandsPerSecond
         configuration.commandBurst = max(1, Int(commandsPerSecond * 2))

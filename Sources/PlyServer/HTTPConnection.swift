@@ -4,11 +4,18 @@ import PlyAuthority
 import PlyEngine
 import PlyWire
 
-/// Serves the long-polling transport's two requests on a connection's event loop, between
-/// swift-nio's HTTP codec and Hummingbird, and passes every other request on. Requests and
-/// responses stay in order: while one side has a request in flight, whatever the client
-/// sends next (a pipelined request) is held until that response is written.
-final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// One HTTP connection, on its event loop, between swift-nio's HTTP codec and Hummingbird
+/// (installed when the connection is accepted; removed if it becomes a WebSocket):
+///
+/// - serves the long-polling transport's two requests itself, with no task;
+/// - passes every other request on to Hummingbird, whose side of the connection it starts
+///   when the first such request arrives;
+/// - keeps requests and responses in order: while one side has a request in flight, whatever
+///   the client sends next (a pipelined request) is held until that response is written;
+/// - answers a malformed request with 400 and the documented error, then closes;
+/// - tells `ConnectionDoor` when a request head has arrived and when a response has ended, for
+///   its header and keep-alive timeouts.
+final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -27,6 +34,8 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let transport: LongPollTransport
     /// Builds Hummingbird's side of the connection, the first time a request needs it.
     private var startRouter: (() throws -> Void)?
+    /// The next request asked for a WebSocket where there is none: answer it with an empty 400.
+    var refuseUpgrade = false
     private var context: ChannelHandlerContext?
     private var current = Current.idle
     /// Hummingbird owes the client a response (from a head passed on to its response's end).
@@ -39,6 +48,9 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var limiter: RateLimiter
     /// The server is stopping: close the connection once nothing is owed.
     private var quiescing = false
+    /// The rest of the input cannot be read: answer 400 and close once nothing else is owed.
+    private var inputBroken = false
+    private var brokenBecause = ""
 
     init(transport: LongPollTransport, startRouter: @escaping () throws -> Void) {
         self.transport = transport
@@ -69,6 +81,12 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch (part, current) {
         case (.head(let head), .idle):
+            context.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
+            if refuseUpgrade {
+                refuseUpgrade = false
+                current = .serving(head)
+                return answerRefusedUpgrade()
+            }
             if let route = LongPollTransport.route(head) {
                 current = .reading(route, head, body: nil, tooLarge: false)
             } else {
@@ -120,13 +138,14 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Takes up held parts once nothing is owed.
+    /// Takes up held parts once nothing is owed; then, if the input broke, answers that.
     private func release() {
         while !busy, !held.isEmpty {
             let part = held.removeFirst()
             if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
             receive(part)
         }
+        answerBrokenInputIfIdle()
     }
 
     // MARK: Serving
@@ -197,7 +216,49 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         current = .idle
+        context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
         release()
+    }
+
+    /// An upgrade asked for where there is no WebSocket (another path, or `--no-websocket`): an
+    /// empty 400 and a close, as a proxy that strips `Upgrade` would leave it.
+    private func answerRefusedUpgrade() {
+        guard let context else { return }
+        let head = HTTPResponseHead(version: .http1_1, status: .badRequest,
+                                    headers: ["Connection": "close", "Content-Length": "0", "Date": HTTPDate.now])
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    /// A request swift-nio's decoder could not read (a request line of garbage, control bytes in
+    /// the path, conflicting lengths, headers over the limit) gets 400 with the documented error,
+    /// then the connection closes, since nothing after it can be read. Requests read before the
+    /// bad bytes are answered first: they may still be on their way up the pipeline (swift-nio's
+    /// upgrade handler holds a connection's first request while it decides), so look once they are in.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        guard !inputBroken else { return }
+        inputBroken = true
+        brokenBecause = "\(error)"
+        context.eventLoop.assumeIsolated().execute { [self] in answerBrokenInputIfIdle() }
+    }
+
+    private func answerBrokenInputIfIdle() {
+        guard inputBroken, let context, case .idle = current, !hummingbirdResponding, held.isEmpty else { return }
+        inputBroken = false  // answered once
+        let error = WireError(.badRequest, "the request could not be read as HTTP (\(brokenBecause))")
+        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer()
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Date", value: HTTPDate.now)
+        headers.add(name: "Connection", value: "close")
+        current = .serving(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
     // MARK: Waiting
@@ -257,7 +318,8 @@ final class LongPollHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
         if isEnd {
             hummingbirdResponding = false
-            if !held.isEmpty {
+            context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
+            if !held.isEmpty || inputBroken {
                 context.eventLoop.assumeIsolated().execute { [self] in release() }
             }
         }
