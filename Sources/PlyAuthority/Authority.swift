@@ -14,10 +14,13 @@ public final class Authority: Sendable {
         public var defaultMoveTimeLimit: Int?
         /// A match with no new event for this long is let go (`match/expired`); nil keeps matches forever.
         public var matchIdleTimeout: Duration?
+        /// The most unfinished matches at once; a new one beyond is refused (`server/at_capacity`).
+        public var maxLiveMatches: Int
 
-        public init(defaultMoveTimeLimit: Int? = 300, matchIdleTimeout: Duration? = .seconds(3600)) {
+        public init(defaultMoveTimeLimit: Int? = 300, matchIdleTimeout: Duration? = .seconds(3600), maxLiveMatches: Int = 100_000) {
             self.defaultMoveTimeLimit = defaultMoveTimeLimit
             self.matchIdleTimeout = matchIdleTimeout
+            self.maxLiveMatches = maxLiveMatches
         }
     }
 
@@ -33,6 +36,8 @@ public final class Authority: Sendable {
 
     private struct Registry {
         var live: [String: MatchAuthority] = [:]
+        /// The same matches by status, newest last.
+        var index = MatchIndex()
         /// Matches let go for idleness: asked for, they answer `match/expired` rather than not found.
         var expired: Set<String> = []
         /// Matches being let go (their expiry is being written).
@@ -65,9 +70,15 @@ public final class Authority: Sendable {
                 continue
             }
             restored[stored.id] = try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events,
-                                                     tokens: stored.tokens, journal: journal, clock: clock, logger: logger)
+                                                     tokens: stored.tokens, journal: journal, clock: clock, logger: logger,
+                                                     statusChanged: indexStatusChange)
         }
-        registry.withLock { $0.live.merge(restored) { old, _ in old } }
+        registry.withLock { registry in
+            for (id, match) in restored where registry.live[id] == nil {
+                registry.live[id] = match
+                registry.index.update(match)
+            }
+        }
         _ = nextSerial.add(highest, ordering: .relaxed)
         logger.info("matches restored", metadata: ["matches": "\(restored.count)"])
     }
@@ -91,13 +102,18 @@ public final class Authority: Sendable {
         } catch {
             throw WireError(error)
         }
+        let unfinished = registry.withLock { $0.index.count(.waiting) + $0.index.count(.playing) }
+        guard unfinished < configuration.maxLiveMatches else {
+            throw WireError(.atCapacity, "the server holds \(configuration.maxLiveMatches) unfinished matches, its most; try again when some have ended")
+        }
         for _ in 0..<8 {
             let id = makeID()
             guard registry.withLock({ $0.live[id] == nil && !$0.expired.contains(id) && !$0.expiring.contains(id) }) else { continue }
             let serial = nextSerial.add(1, ordering: .relaxed).newValue
             let authority: MatchAuthority
             do {
-                authority = try MatchAuthority(id: id, serial: serial, match: match, journal: journal, clock: clock, logger: logger)
+                authority = try MatchAuthority(id: id, serial: serial, match: match, journal: journal, clock: clock, logger: logger,
+                                               statusChanged: indexStatusChange)
             } catch {
                 throw WireError(.internalError, "the match could not be created")
             }
@@ -113,6 +129,7 @@ public final class Authority: Sendable {
             let added = registry.withLock { registry -> Bool in
                 guard registry.live[id] == nil else { return false }
                 registry.live[id] = authority
+                registry.index.update(authority)
                 return true
             }
             guard added else { continue }
@@ -132,19 +149,26 @@ public final class Authority: Sendable {
         throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
     }
 
-    /// Matches, newest first, optionally only those in one status.
+    /// Matches, newest first, optionally only those in one status. The cost depends on `limit`,
+    /// not on how many matches there are.
     public func matches(status: MatchStatus? = nil, limit: Int = 100) -> [MatchSnapshot] {
-        let all = registry.withLock { Array($0.live.values) }.sorted { $0.serial > $1.serial }
-        var result: [MatchSnapshot] = []
-        for match in all where result.count < limit {
-            let snapshot = match.snapshot()
-            if status == nil || snapshot.status == status { result.append(snapshot) }
-        }
-        return result
+        registry.withLock { $0.index.newest(status, limit: limit) }.map { $0.snapshot() }
     }
 
     /// How many matches are held in memory.
     public var liveMatchCount: Int { registry.withLock { $0.live.count } }
+
+    /// How many matches are held in memory in a status.
+    public func matchCount(_ status: MatchStatus) -> Int { registry.withLock { $0.index.count(status) } }
+
+    /// Keeps the index as a match's published status changes.
+    private var indexStatusChange: @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void {
+        { [weak self] match, _, _ in
+            self?.registry.withLock { registry in
+                if registry.live[match.id] === match { registry.index.update(match) }
+            }
+        }
+    }
 
     /// Ten characters from a 32-letter alphabet: 50 bits, easy to type; `create` checks them.
     public static func randomMatchID() -> String {
@@ -172,7 +196,9 @@ public final class Authority: Sendable {
                 registry.expiring.subtract(ids)
                 guard case .success = written else { return [] }
                 registry.expired.formUnion(ids)
-                return ids.compactMap { registry.live.removeValue(forKey: $0) }
+                let gone = ids.compactMap { registry.live.removeValue(forKey: $0) }
+                for match in gone { registry.index.remove(match) }
+                return gone
             }
             if case .failure = written {
                 logger.error("idle matches could not be marked expired", metadata: ["matches": "\(ids.count)"])

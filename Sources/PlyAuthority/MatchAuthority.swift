@@ -21,6 +21,8 @@ public final class MatchAuthority: Sendable {
     private let journal: Journal
     private let clock: ServiceClock
     private let logger: Logger
+    /// Told when the published status changes (the authority over all matches keeps its index).
+    private let statusChanged: @Sendable (MatchAuthority, _ from: MatchStatus, _ to: MatchStatus) -> Void
     private let state: Mutex<State>
 
     private struct State {
@@ -50,11 +52,13 @@ public final class MatchAuthority: Sendable {
     /// A match whose whole log is already durable (new and stored, or loaded from the store).
     /// - Parameter encoded: the events' JSON when it is at hand (from the store); else encoded here.
     public init(id: String, serial: Int, match: Match, encoded: [ByteBuffer]? = nil, tokens: [String?] = [nil, nil],
-                journal: Journal, clock: ServiceClock, logger: Logger) throws {
+                journal: Journal, clock: ServiceClock, logger: Logger,
+                statusChanged: @escaping @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void = { _, _, _ in }) throws {
         self.id = id
         self.serial = serial
         self.journal = journal
         self.clock = clock
+        self.statusChanged = statusChanged
         var logger = logger
         logger[metadataKey: "match"] = "\(id)"
         self.logger = logger
@@ -192,8 +196,9 @@ public final class MatchAuthority: Sendable {
 
     /// Makes events up to a version visible, and tells every subscriber.
     private func publish(upTo version: Int) {
-        let subscribers = state.withLock { state -> [any MatchSubscriber] in
-            guard version > state.visible.version else { return [] }
+        let (subscribers, before, after) = state.withLock { state -> ([any MatchSubscriber], MatchStatus, MatchStatus) in
+            let before = state.visible.status
+            guard version > state.visible.version else { return ([], before, before) }
             if version == state.match.version {
                 state.visible = state.match
             } else {
@@ -206,8 +211,9 @@ public final class MatchAuthority: Sendable {
                 }
             }
             state.lastActivity = clock.now
-            return state.subscribers
+            return (state.subscribers, before, state.visible.status)
         }
+        if before != after { statusChanged(self, before, after) }
         for subscriber in subscribers { subscriber.matchPublished(self, upTo: version) }
     }
 

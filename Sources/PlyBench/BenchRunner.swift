@@ -176,8 +176,8 @@ public struct BenchRunner: Sendable {
     // MARK: Servers
 
     /// A fresh server (or floor) for each measurement, so that each starts from the same state.
-    /// Its per-connection rate limit is lifted: the load generator shares connections among
-    /// many games, and a benchmark must measure transports, never a limiter.
+    /// Its rate limits (per seat, per connection, per client) are lifted: the load generator
+    /// plays every game from one address, and a benchmark must measure transports, never a limiter.
     private func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
         if transport != .floor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
@@ -190,7 +190,7 @@ public struct BenchRunner: Sendable {
         }
         // SQLite (WAL), as `ply serve` does by default, in a file of its own; or the memory store.
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString).sqlite").path
-        var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000"]
+        var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000", "--client-limits", "off"]
         arguments += store == .memory ? ["--store", "memory"] : ["--data", data]
         let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-\(store?.rawValue ?? "sqlite")-server.log")
         let child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)

@@ -46,6 +46,8 @@ final class ConnectionDoor: ChannelDuplexHandler {
     private let keepAliveTimeout: TimeAmount
     private let logger: Logger
     private var admitted = false
+    /// The client the connection belongs to, once admitted.
+    private var client: String?
     private var phase = Phase.busy
     /// The one timer, and when it fires; it is moved only when a deadline comes earlier.
     private var timer: Scheduled<Void>?
@@ -65,6 +67,14 @@ final class ConnectionDoor: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        let key = ClientTable.key(context.remoteAddress)
+        guard connections.clients.openConnection(by: key) else {
+            logger.info("connection refused: at the client's connection limit", metadata: ["client": "\(key)"])
+            release()
+            context.close(promise: nil)
+            return
+        }
+        client = key
         logger.debug("connection opened", metadata: ["peer": "\(context.remoteAddress?.description ?? "?")"])
         // The first request head must be whole within the header timeout of the accept.
         enter(.readingHead(.now() + headerTimeout), context: context)
@@ -129,5 +139,7 @@ final class ConnectionDoor: ChannelDuplexHandler {
         guard admitted else { return }
         admitted = false
         connections.closed()
+        if let client { connections.clients.closeConnection(by: client) }
+        client = nil
     }
 }

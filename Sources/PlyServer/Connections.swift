@@ -1,15 +1,22 @@
 import NIOCore
+import PlyEngine
 import PlyWire
 import Synchronization
 
-/// What the server knows about its connections, apart from any match: how many are open, which
-/// are WebSockets, how many polls wait. The authority never sees any of it.
+/// What the server knows about its connections and clients, apart from any match: how many
+/// connections are open, which are WebSockets, how many polls wait, and what each client and
+/// seat may still do. The authority never sees any of it.
 public final class Connections: Sendable {
     public let maxConnections: Int
+    /// Each client's connections, polls, live matches and budgets.
+    public let clients: ClientTable
+    /// Each seat's command budget.
+    let seats: SeatBudgets
     private let commandsPerSecond: Double
     private let commandBurst: Int
     private let open = Atomic<Int>(0)
     private let polls = Atomic<Int>(0)
+    private let lastPrune = Mutex(ContinuousClock.now)
     private let state = Mutex(State())
 
     private struct State {
@@ -22,6 +29,8 @@ public final class Connections: Sendable {
 
     init(configuration: ServerConfiguration) {
         maxConnections = configuration.maxConnections
+        clients = ClientTable(limits: configuration.clientLimits)
+        seats = SeatBudgets(rate: configuration.commandsPerSecond, burst: configuration.commandBurst)
         commandsPerSecond = configuration.commandsPerSecond
         commandBurst = configuration.commandBurst
     }
@@ -107,6 +116,24 @@ public final class Connections: Sendable {
     }
 
     var rateLimited: WireError {
-        WireError(.rateLimited, "more than \(commandBurst) commands at once or \(commandsPerSecond) a second on one connection; slow down")
+        WireError(.rateLimited, "more than \(commandBurst) messages at once or \(commandsPerSecond.formatted) a second on one connection; slow down")
+    }
+
+    /// Forgets clients and seats that hold nothing and have been quiet a while (at most once
+    /// every 10 s; the sweep calls it more often).
+    func prune(now: ContinuousClock.Instant = .now) {
+        guard lastPrune.withLock({ last in
+            guard now - last >= .seconds(10) else { return false }
+            last = now
+            return true
+        }) else { return }
+        clients.prune(now: now)
+        seats.prune(now: now)
+    }
+
+    /// Takes a command from its client's and its seat's budgets, or refuses.
+    func spendCommand(by client: String, match: String, seat: Seat) throws(WireError) {
+        try clients.spend(.command, by: client)
+        try seats.spend(match: match, seat: seat)
     }
 }

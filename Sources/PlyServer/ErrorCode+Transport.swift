@@ -24,7 +24,7 @@ extension ErrorCode {
         case .unknownGame, .invalidOptions, .invalidName: .badRequest
         case .full, .notStarted, .finished, .notYourTurn, .staleVersion: .conflict
         case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver: .unprocessableContent
-        case .shuttingDown, .storageFailed: .serviceUnavailable
+        case .shuttingDown, .storageFailed, .atCapacity: .serviceUnavailable
         case .corruptLog, .internalError: .internalServerError
         }
     }
@@ -36,13 +36,14 @@ extension ErrorCode {
     public var upgradeRefusalCloseCode: WebSocketErrorCode? {
         switch self {
         case .badParameter: PlyCloseCode.badParameter
+        case .rateLimited: PlyCloseCode.rateLimited
         case .missingToken: PlyCloseCode.missingToken
         case .wrongToken, .forbiddenOrigin: PlyCloseCode.wrongToken
         case .unknownMatch: PlyCloseCode.unknownMatch
         case .expiredMatch: PlyCloseCode.expiredMatch
         case .shuttingDown: .goingAway
         case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
-             .rateLimited, .alreadyAuthenticated, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
+             .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
              .notYourTurn, .staleVersion, .corruptLog, .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass,
              .passNotAllowed, .gameOver, .storageFailed, .internalError:
             nil
@@ -57,6 +58,7 @@ public enum PlyCloseCode {
     public static let wrongToken = WebSocketErrorCode(codeNumber: 4403)
     public static let unknownMatch = WebSocketErrorCode(codeNumber: 4404)
     public static let expiredMatch = WebSocketErrorCode(codeNumber: 4410)
+    public static let rateLimited = WebSocketErrorCode(codeNumber: 4429)
 }
 
 extension MatchClosure {

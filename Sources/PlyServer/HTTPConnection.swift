@@ -46,6 +46,8 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var waiter: PollWaiter?
     private var timer: Scheduled<Void>?
     private var limiter: RateLimiter
+    /// The client the connection belongs to.
+    private var client = "local"
     /// The server is stopping: close the connection once nothing is owed.
     private var quiescing = false
     /// The rest of the input cannot be read: answer 400 and close once nothing else is owed.
@@ -60,6 +62,7 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        client = ClientTable.key(context.remoteAddress)
     }
 
     private var busy: Bool {
@@ -158,12 +161,14 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 case .answer(let events):
                     answer(.ok, JSONBuffer.array(events))
                 case .wait(let match, let after, let seat, let timeout):
+                    try transport.connections.clients.startPoll(by: client)
                     wait(match, after: after, seat: seat, timeout: timeout)
                 }
             case .command(let id):
                 guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
                 let (match, command, seat) = try transport.plan(command: id, head, body: body)
                 guard limiter.allow() else { throw transport.connections.rateLimited }
+                try transport.connections.spendCommand(by: client, match: match.id, seat: seat)
                 guard let eventLoop = context?.eventLoop else { return }
                 let handler = NIOLoopBound(self, eventLoop: eventLoop)
                 match.execute(command, by: seat) { result in
@@ -289,6 +294,7 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         waiter.match.unsubscribe(waiter)
         if let seat = waiter.seat { transport.seatPolls.remove(waiter.match, seat, waiter) }
         transport.connections.pollEnded()
+        transport.connections.clients.endPoll(by: client)
     }
 
     /// A client that closes its side while its poll waits is gone: end the poll now. At

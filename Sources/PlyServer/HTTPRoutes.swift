@@ -10,8 +10,9 @@ import PlyWire
 /// The HTTP resources: `/health`, `/games`, `/matches`, a match's snapshot and its seats.
 /// The long-polling transport's two requests never reach the router (`HTTPConnection`).
 struct HTTPRoutes: Sendable {
-    typealias Context = BasicRequestContext
+    typealias Context = PlyRequestContext
     let authority: Authority
+    let connections: Connections
     let configuration: ServerConfiguration
     let health: @Sendable () -> Health
 
@@ -47,8 +48,20 @@ struct HTTPRoutes: Sendable {
     // MARK: Resources
 
     @Sendable func createMatch(_ request: Request, context: Context) async throws -> Response {
+        let clients = connections.clients
+        try clients.spend(.creation, by: context.client)
         let body = try await request.message(CreateMatchRequest.self, upTo: configuration.maxMessageBytes)
-        return try .json(try await authority.create(body), status: .created)
+        try clients.reserveMatch(by: context.client)
+        let snapshot: MatchSnapshot
+        do {
+            snapshot = try await authority.create(body)
+        } catch {
+            clients.matchEnded(by: context.client)
+            throw error
+        }
+        // The creator's allowance comes back when the match ends.
+        _ = try authority.match(snapshot.id).subscribe(LiveMatchWatcher(client: context.client, clients: clients))
+        return try .json(snapshot, status: .created)
     }
 
     @Sendable func listMatches(_ request: Request, context: Context) async throws -> Response {
@@ -67,6 +80,7 @@ struct HTTPRoutes: Sendable {
     @Sendable func join(_ request: Request, context: Context) async throws -> Response {
         let match = try authority.match(context.parameters.get("id"))
         try authority.checkRunning()
+        try connections.clients.spend(.join, by: context.client)
         let body = try await request.message(JoinRequest.self, upTo: configuration.maxMessageBytes)
         return try .json(try await match.join(name: body.name), status: .created)
     }

@@ -61,7 +61,7 @@ struct PlyChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: configuration.maxMessageBytes,
                 shouldUpgrade: { channel, head in
-                    admission.value = webSocket?.admit(head)
+                    admission.value = webSocket?.admit(head, client: ClientTable.key(channel.remoteAddress))
                     // Not a WebSocket endpoint: the request is answered as a refused upgrade.
                     if admission.value == nil { connection.value.refuseUpgrade = true }
                     return channel.eventLoop.makeSucceededFuture(admission.value == nil ? nil : HTTPHeaders())

@@ -85,9 +85,10 @@ public struct PlyServer: Sendable {
         logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: PlyRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
-        HTTPRoutes(authority: authority, configuration: configuration, health: { health(authority, connections) }).add(to: router)
+        HTTPRoutes(authority: authority, connections: connections, configuration: configuration,
+                   health: { health(authority, connections) }).add(to: router)
         let longPoll = LongPollTransport(authority: authority, connections: connections, configuration: configuration)
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
         let webSocket = configuration.webSocket
@@ -120,7 +121,10 @@ struct AuthorityService: Service {
         let clock = authority.clock
         let sweeper = MultiThreadedEventLoopGroup.singleton.next().scheduleRepeatedTask(
             initialDelay: TimeAmount(configuration.sweepInterval), delay: TimeAmount(configuration.sweepInterval)
-        ) { [authority] _ in authority.sweep(now: clock.now) }
+        ) { [authority, connections] task in
+            authority.sweep(now: clock.now)
+            connections.prune()
+        }
         try? await gracefulShutdown()
         sweeper.cancel()
         authority.shutDown()

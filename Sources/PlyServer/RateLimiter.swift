@@ -14,6 +14,7 @@ struct RateLimiter: Sendable {
 
     /// Takes one token if there is one.
     mutating func allow(now: ContinuousClock.Instant = .now) -> Bool {
+        guard rate.isFinite else { return true }
         let elapsed = (now - last) / .seconds(1)
         last = now
         tokens = min(burst, tokens + elapsed * rate)

@@ -25,10 +25,16 @@ public struct ServerConfiguration: Sendable {
     public var webSocket: Bool
     /// The most TCP connections open at once; a connection beyond it is closed at once.
     public var maxConnections: Int
-    /// Commands (and WebSocket messages) a connection may send per second, on average, and
-    /// in a burst; beyond that they are refused with `request/rate_limited` (429).
+    /// Commands a seat may send per second, on average, and in a burst, whatever connections
+    /// they come on (and WebSocket messages per connection); beyond that they are refused with
+    /// `request/rate_limited` (429).
     public var commandsPerSecond: Double
     public var commandBurst: Int
+    /// Limits per client address: connections, waiting polls, live matches, and budgets for
+    /// creations, joins, upgrades and commands.
+    public var clientLimits: ClientLimits
+    /// The most unfinished matches the server holds (`server/at_capacity` beyond).
+    public var maxLiveMatches: Int
     /// Messages a WebSocket may queue while its socket is blocked (the client is not reading,
     /// the kernel's and ply's write buffers are full); a client that falls further behind is
     /// disconnected.
@@ -66,6 +72,8 @@ public struct ServerConfiguration: Sendable {
         maxConnections: Int = 16_384,
         commandsPerSecond: Double = 20,
         commandBurst: Int = 40,
+        clientLimits: ClientLimits = ClientLimits(),
+        maxLiveMatches: Int = 100_000,
         maxOutboundMessages: Int = 256,
         webSocketSendBuffer: Int? = nil,
         matchIdleTimeout: Duration? = .seconds(3600),
@@ -89,6 +97,8 @@ public struct ServerConfiguration: Sendable {
         self.maxConnections = maxConnections
         self.commandsPerSecond = commandsPerSecond
         self.commandBurst = commandBurst
+        self.clientLimits = clientLimits
+        self.maxLiveMatches = maxLiveMatches
         self.maxOutboundMessages = maxOutboundMessages
         self.webSocketSendBuffer = webSocketSendBuffer
         self.matchIdleTimeout = matchIdleTimeout
@@ -102,6 +112,6 @@ public struct ServerConfiguration: Sendable {
 
     /// The part of the configuration the authority keeps.
     var authority: Authority.Configuration {
-        Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout)
+        Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout, maxLiveMatches: maxLiveMatches)
     }
 }

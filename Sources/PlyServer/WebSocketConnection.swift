@@ -29,6 +29,8 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var cursor = 0
     private var subscriber: WebSocketSubscriber?
     private var limiter: RateLimiter
+    /// The client the connection belongs to.
+    private var client = "local"
     private var pinger: RepeatedTask?
     private var awaitingPong = false
     /// The server has sent its close frame: only the client's close is awaited now.
@@ -53,6 +55,7 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        client = ClientTable.key(context.remoteAddress)
         context.triggerUserOutboundEvent(ConnectionActivity.webSocket, promise: nil)
         connections.openedWebSocket(context.channel)
         if let size = configuration.webSocketSendBuffer {
@@ -144,6 +147,7 @@ final class WebSocketConnection: ChannelInboundHandler {
                 guard let seat, let subscriber else {
                     throw WireError(.missingToken, "send a hello with the seat token, or connect with 'Authorization: Bearer TOKEN'")
                 }
+                try connections.spendCommand(by: client, match: match.id, seat: seat)
                 match.execute(command, by: seat) { result in subscriber.run { $0.reply(result) } }
             }
         } catch {

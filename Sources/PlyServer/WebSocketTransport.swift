@@ -28,12 +28,13 @@ struct WebSocketTransport: Sendable {
 
     /// Judges an upgrade request; nil when its path is not a WebSocket endpoint (then the
     /// upgrade is refused and the request answered 400, as for any other path).
-    func admit(_ head: HTTPRequestHead) -> Admission? {
+    func admit(_ head: HTTPRequestHead, client: String) -> Admission? {
         let uri = URI(head.uri)
         let parts = uri.path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", parts[3] == "ws" else { return nil }
         do throws(WireError) {
             try authority.checkRunning()
+            try connections.clients.spend(.upgrade, by: client)
             if let allowed = configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
                 throw WireError(.forbiddenOrigin, "WebSockets from origin '\(origin)' are not allowed")
             }

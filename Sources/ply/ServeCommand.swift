@@ -35,6 +35,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most frames one WebSocket message may arrive in (more: close 1009).")
     var maxMessageFragments = 16
 
+    @Option(help: "Seconds a WebSocket message sent in fragments may take to arrive whole (more: close 1008).")
+    var maxFragmentedMessageTime = 10.0
+
     @Option(help: "Seconds a request head may take to arrive whole, from its first byte.")
     var headerTimeout = 10.0
 
@@ -44,8 +47,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most connections open at once; more are closed at once.")
     var maxConnections = 16_384
 
-    @Option(help: "Commands per second one connection may send on average (bursts of twice as many).")
+    @Option(help: "Commands per second one seat may send on average, over all its connections, and messages one WebSocket may send (bursts of twice as many).")
     var commandsPerSecond = 20.0
+
+    @OptionGroup(title: "Limits per client (address)") var clientLimits: ClientLimitOptions
+
+    @Option(help: "The most unfinished matches the server holds at once.")
+    var maxLiveMatches = 100_000
 
     @Option(help: "Messages a WebSocket may queue behind a blocked socket before a client that does not read is dropped.")
     var maxOutboundMessages = 256
@@ -77,7 +85,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
         guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0,
-              headerTimeout > 0, keepAliveTimeout > 0 else {
+              headerTimeout > 0, keepAliveTimeout > 0, maxFragmentedMessageTime > 0 else {
             throw ValidationError("limits must be positive")
         }
     }
@@ -90,6 +98,9 @@ struct ServeCommand: AsyncParsableCommand {
         }()
         var configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
         configuration.maxMessageFragments = maxMessageFragments
+        configuration.maxFragmentedMessageTime = .milliseconds(Int64(maxFragmentedMessageTime * 1000))
+        configuration.clientLimits = clientLimits.limits
+        configuration.maxLiveMatches = maxLiveMatches
         configuration.eventLoopThreads = threads
         configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
         configuration.keepAliveTimeout = .milliseconds(Int64(keepAliveTimeout * 1000))
@@ -109,6 +120,51 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("ply serve listening on http://\(host):\(port)\n".utf8))
         }
         try await server.run()
+    }
+}
+
+/// The limits per client address.
+struct ClientLimitOptions: ParsableArguments {
+    enum Switch: String, ExpressibleByArgument, CaseIterable { case on, off }
+
+    @Option(help: "Limits per client: on, or off for none (benchmarks and bot fleets from one machine).")
+    var clientLimits: Switch = .on
+
+    @Option(help: "Connections one client may have open at once.")
+    var maxConnectionsPerClient = ClientLimits().connections
+
+    @Option(help: "Long polls one client may have waiting at once.")
+    var maxPollsPerClient = ClientLimits().waitingPolls
+
+    @Option(help: "Unfinished matches one client may have created.")
+    var maxLiveMatchesPerClient = ClientLimits().liveMatches
+
+    @Option(help: "Matches one client may create per second on average (bursts of ten times as many).")
+    var creationsPerSecond = ClientLimits().creationsPerSecond
+
+    @Option(help: "Seats one client may take per second on average (bursts of ten times as many).")
+    var joinsPerSecond = ClientLimits().joinsPerSecond
+
+    @Option(help: "WebSocket upgrades one client may make per second on average (bursts of ten times as many).")
+    var upgradesPerSecond = ClientLimits().upgradesPerSecond
+
+    @Option(help: "Commands one client may send per second on average, all its seats together (bursts of twice as many).")
+    var clientCommandsPerSecond = ClientLimits().commandsPerSecond
+
+    var limits: ClientLimits {
+        guard clientLimits == .on else { return .off }
+        return ClientLimits(connections: maxConnectionsPerClient, waitingPolls: maxPollsPerClient, liveMatches: maxLiveMatchesPerClient,
+                            creationsPerSecond: creationsPerSecond, creationBurst: Int(creationsPerSecond * 10),
+                            joinsPerSecond: joinsPerSecond, joinBurst: Int(joinsPerSecond * 10),
+                            upgradesPerSecond: upgradesPerSecond, upgradeBurst: Int(upgradesPerSecond * 10),
+                            commandsPerSecond: clientCommandsPerSecond, commandBurst: Int(clientCommandsPerSecond * 2))
+    }
+
+    func validate() throws {
+        guard maxConnectionsPerClient > 0, maxPollsPerClient > 0, maxLiveMatchesPerClient > 0, creationsPerSecond > 0,
+              joinsPerSecond > 0, upgradesPerSecond > 0, clientCommandsPerSecond > 0 else {
+            throw ValidationError("limits per client must be positive")
+        }
     }
 }
 

@@ -11,29 +11,37 @@ import Synchronization
 import PlyWire
 import Testing
 
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var result: [T] = []
+        for element in self { result.append(try await transform(element)) }
+        return result
+    }
+}
+
 /// The server's documented limits, each met by a client that passes it.
 @Suite(.timeLimit(.minutes(1)))
 struct LimitTests {
     static let badCommand = ByteBuffer(string: #"{"type":"play","move":"9","v":3}"#)
 
-    @Test func commandsBeyondTheRateOfAnHTTPConnectionAreRefused() async throws {
+    /// A seat's commands share one budget, whatever connections they come on (200 commands on
+    /// 200 new connections used to be accepted); another seat has a budget of its own.
+    @Test func commandsBeyondTheRateOfASeatAreRefusedOnAnyConnection() async throws {
         var configuration = ServerConfiguration()
         configuration.commandsPerSecond = 0.001
         configuration.commandBurst = 3
         try await LiveServer.run(configuration) { server in
-            let (id, ann, _) = try await server.startedMatch()
-            let link = try await HTTPLink.connect(to: server.endpoint, stats: WireStats())
+            let (id, ann, bob) = try await server.startedMatch()
             var codes: [String] = []
             for _ in 0..<5 {
-                let response = try await link.send(.POST, "/matches/\(id)/commands", headers: [("Authorization", "Bearer \(ann.token)")],
-                                                   body: Self.badCommand)
-                codes.append((try? WireCoding.decoder.decode(WireError.self, from: response.body))?.code.rawValue ?? "\(response.status.code)")
+                // Each request on a fresh connection.
+                let reply = try await server.request(.post, "/matches/\(id)/commands", body: String(buffer: Self.badCommand), token: ann.token)
+                codes.append(reply.errorCode ?? "\(reply.status)")
             }
-            link.close()
             #expect(codes == Array(repeating: "rule/out_of_range", count: 3) + Array(repeating: "request/rate_limited", count: 2))
-            // Another connection has a budget of its own, and nothing was played.
-            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
-            #expect(reply.status == 200, "\(reply.body)")
+            let other = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: bob.token)
+            #expect(other.errorCode == "match/not_your_turn", "the other seat's budget is its own: \(other.body)")
+            #expect(try await server.snapshot(id).version == 3, "nothing was played")
         }
     }
 
@@ -150,6 +158,104 @@ struct LimitTests {
             #expect(games[0].log == games[1].log)
             #expect(games[0].log.last.map { if case .ended = $0.change { true } else { false } } == true)
             for seat in seats { seat.close() }
+        }
+    }
+
+    /// One client's creations, joins and upgrades each have a budget; its live matches are capped.
+    @Test func aClientsCreationsJoinsAndUpgradesHaveBudgets() async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = ClientLimits(creationsPerSecond: 0.001, creationBurst: 3, joinsPerSecond: 0.001, joinBurst: 2,
+                                                  upgradesPerSecond: 0.001, upgradeBurst: 2)
+        try await LiveServer.run(configuration) { server in
+            var created: [String] = []
+            var refused: [String] = []
+            for _ in 0..<5 {
+                let reply = try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#)
+                if reply.status == 201 { created.append(try reply.decode(MatchSnapshot.self).id) } else { refused.append(reply.errorCode ?? "") }
+            }
+            #expect(created.count == 3)
+            #expect(refused == ["request/rate_limited", "request/rate_limited"])
+            let joins = try await [created[0], created[0], created[1]].asyncMap { id in
+                try await server.request(.post, "/matches/\(id)/seats", body: #"{"name":"cy"}"#)
+            }
+            #expect(joins.map(\.status) == [201, 201, 429])
+            for expected in [true, true, false] {
+                let socket = try await server.webSocket("/matches/\(created[1])/ws")
+                let first = try await socket.next()
+                if expected {
+                    guard case .welcome = first else { Issue.record("not welcomed: \(String(describing: first))"); return }
+                    socket.link.close()
+                } else {
+                    guard case .error(let error) = first else { Issue.record("not refused: \(String(describing: first))"); return }
+                    #expect(error.code == .rateLimited)
+                    #expect(await socket.closed() == WebSocketErrorCode(codeNumber: 4429))
+                }
+            }
+        }
+    }
+
+    /// A client may have so many unfinished matches, and the server so many in all; a match
+    /// that ends gives its place back.
+    @Test func liveMatchesAreCappedPerClientAndInAll() async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = ClientLimits(liveMatches: 2)
+        try await LiveServer.run(configuration) { server in
+            let (first, _, bob) = try await server.startedMatch()
+            _ = try await server.createMatch()
+            let refused = try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#)
+            #expect(refused.status == 429)
+            #expect(refused.errorCode == "request/rate_limited")
+            _ = try await server.request(.post, "/matches/\(first)/commands", body: #"{"type":"resign","v":3}"#, token: bob.token)
+            try await waitFor { try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#).status == 201 }
+        }
+        configuration = ServerConfiguration()
+        configuration.maxLiveMatches = 2
+        try await LiveServer.run(configuration) { server in
+            _ = try await server.createMatch()
+            _ = try await server.createMatch()
+            let refused = try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#)
+            #expect(refused.status == 503)
+            #expect(refused.errorCode == "server/at_capacity")
+        }
+    }
+
+    /// One client may have so many polls waiting, and so many connections open.
+    @Test func aClientsWaitingPollsAndConnectionsAreCapped() async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = ClientLimits(connections: 4, waitingPolls: 2)
+        try await LiveServer.run(configuration) { server in
+            let id = try await server.createMatch()
+            let path = "/matches/\(id)/events?after=1&wait=20"
+            let waiting = (0..<2).map { _ in Task { try await server.request(.get, path) } }
+            try await waitFor { server.server.health().waitingPolls == 2 }
+            let third = try await server.request(.get, path)
+            #expect(third.status == 429, "\(third.body)")
+            #expect(third.errorCode == "request/rate_limited")
+            // Two connections wait, the third closed; two more may open, not a fifth.
+            let open = [try await RawClient.connect(port: server.port), try await RawClient.connect(port: server.port)]
+            let fifth = try await RawClient.connect(port: server.port)
+            #expect(await fifth.closedByServer(within: 3))
+            for client in open { client.close() }
+            for poll in waiting { poll.cancel() }
+        }
+    }
+
+    /// Listing matches by status gives the newest first, whatever has happened to them.
+    @Test func matchesAreListedByStatusNewestFirst() async throws {
+        try await LiveServer.run { server in
+            let waiting = try await server.createMatch()
+            let (playing, _, _) = try await server.startedMatch()
+            let (finished, _, bob) = try await server.startedMatch()
+            _ = try await server.request(.post, "/matches/\(finished)/commands", body: #"{"type":"resign","v":3}"#, token: bob.token)
+            let newer = try await server.createMatch()
+            func list(_ query: String) async throws -> [String] {
+                try await server.request(.get, "/matches\(query)").decode([MatchSnapshot].self).map(\.id)
+            }
+            #expect(try await list("?status=waiting") == [newer, waiting])
+            #expect(try await list("?status=playing") == [playing])
+            #expect(try await list("?status=finished") == [finished])
+            #expect(try await list("") == [newer, finished, playing, waiting])
+            #expect(try await list("?limit=2") == [newer, finished])
         }
     }
 
