@@ -42,6 +42,8 @@ public final class Authority: Sendable {
         var expired: Set<String> = []
         /// Matches being let go (their expiry is being written).
         var expiring: Set<String> = []
+        /// Matches whose stored log could not be rebuilt, and why: set aside, every other loads.
+        var setAside: [String: String] = [:]
     }
 
     /// - Parameter makeID: new match ids (tests pass their own to force collisions).
@@ -59,14 +61,17 @@ public final class Authority: Sendable {
     /// durable. Call once, before serving.
     public func restore() async throws {
         var restored: [String: MatchAuthority] = [:]
+        var setAside: [String: String] = [:]
         var highest = 0
         for stored in try await store.liveMatches() {
             highest = max(highest, stored.serial)
             let match: Match
             do {
+                if let damage = stored.damage { throw MatchError.corruptLog(damage) }
                 match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
             } catch {
-                logger.error("a stored match could not be rebuilt; it is left out", metadata: ["match": "\(stored.id)", "error": "\(error)"])
+                logger.error("a stored match could not be rebuilt; it is set aside", metadata: ["match": "\(stored.id)", "error": "\(error)"])
+                setAside[stored.id] = "\(error)"
                 continue
             }
             restored[stored.id] = try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events,
@@ -74,13 +79,14 @@ public final class Authority: Sendable {
                                                      statusChanged: indexStatusChange)
         }
         registry.withLock { registry in
+            registry.setAside.merge(setAside) { old, _ in old }
             for (id, match) in restored where registry.live[id] == nil {
                 registry.live[id] = match
                 registry.index.update(match)
             }
         }
         _ = nextSerial.add(highest, ordering: .relaxed)
-        logger.info("matches restored", metadata: ["matches": "\(restored.count)"])
+        logger.info("matches restored", metadata: ["matches": "\(restored.count)", "set-aside": "\(setAside.count)"])
     }
 
     public var isShuttingDown: Bool { closing.load(ordering: .relaxed) }
@@ -141,11 +147,14 @@ public final class Authority: Sendable {
 
     /// The match with an id, `match/expired` if it was let go, or `match/not_found`.
     public func match(_ id: String?) throws(WireError) -> MatchAuthority {
-        let (found, expired) = registry.withLock { registry in
-            (id.flatMap { registry.live[$0] }, id.map { registry.expired.contains($0) } ?? false)
+        let (found, expired, damage) = registry.withLock { registry in
+            (id.flatMap { registry.live[$0] }, id.map { registry.expired.contains($0) } ?? false, id.flatMap { registry.setAside[$0] })
         }
         if let found { return found }
         if expired, let id { throw MatchClosure.expired.error(match: id) }
+        if damage != nil, let id {
+            throw WireError(.corruptLog, "match '\(id)' cannot be served: its stored log is damaged, so the server set it aside")
+        }
         throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
     }
 

@@ -17,7 +17,11 @@ struct HTTPRoutes: Sendable {
     let health: @Sendable () -> Health
 
     func add(to router: Router<Context>) {
-        router.get("/health") { _, _ in try Response.json(health()) }
+        router.get("/health") { _, _ in
+            // A server whose store has failed refuses every change: it is not healthy.
+            let health = health()
+            return try Response.json(health, status: health.status == "degraded" ? .serviceUnavailable : .ok)
+        }
         router.get("/games") { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
         router.post("/matches", use: createMatch)
         router.get("/matches", use: listMatches)

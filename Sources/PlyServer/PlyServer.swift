@@ -69,7 +69,7 @@ public struct PlyServer: Sendable {
 
     static func health(_ authority: Authority, _ connections: Connections) -> Health {
         Health(
-            status: authority.isShuttingDown ? "shutting_down" : "ok",
+            status: authority.isShuttingDown ? "shutting_down" : authority.journal.hasFailed ? "degraded" : "ok",
             matches: authority.liveMatchCount,
             connections: connections.openConnections,
             webSockets: connections.webSockets,

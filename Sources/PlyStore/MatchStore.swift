@@ -41,13 +41,16 @@ public struct StoredMatch: Sendable {
     public var tokens: [String?]
     /// The JSON of each event, in version order from 1.
     public var events: [ByteBuffer]
+    /// What is wrong with the stored log, if anything (a gap): such a match cannot be rebuilt.
+    public var damage: String?
 
-    public init(id: String, serial: Int, expired: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = []) {
+    public init(id: String, serial: Int, expired: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], damage: String? = nil) {
         self.id = id
         self.serial = serial
         self.expired = expired
         self.tokens = tokens
         self.events = events
+        self.damage = damage
     }
 }
 

@@ -19,24 +19,31 @@ public final class SQLiteStore: MatchStore {
     public let path: String
     private let connection: SQLiteConnection
     private let threadPool: NIOThreadPool
+    /// The lock file held while this store may write, so that a second server refuses to start.
+    private let lock: FileLock?
 
     /// The most rows one INSERT carries (three parameters each, well under SQLite's limit).
     private static let rowsPerStatement = 500
     static let schemaVersion = 1
 
-    private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool) {
+    private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool, lock: FileLock?) {
         self.path = path
         self.connection = connection
         self.threadPool = threadPool
+        self.lock = lock
     }
 
     /// Opens (creating if needed) the store at `path`, readable and writable by its owner only.
-    public static func open(path: String, sync: Sync = .normal, logger: Logger = Logger(label: "ply.store")) async throws -> SQLiteStore {
+    /// - Parameter exclusive: take the file for this process alone (a server does, so that a
+    ///   second one on the same file refuses to start); `ply replay`, which only reads, does not.
+    public static func open(path: String, sync: Sync = .normal, exclusive: Bool = true,
+                            logger: Logger = Logger(label: "ply.store")) async throws -> SQLiteStore {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) {
             FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
+        let lock = exclusive ? try FileLock(path: path + ".lock") : nil
         let threadPool = NIOThreadPool(numberOfThreads: 1)
         threadPool.start()
         let connection: SQLiteConnection
@@ -45,9 +52,10 @@ public final class SQLiteStore: MatchStore {
                                                          on: MultiThreadedEventLoopGroup.singleton.any())
         } catch {
             try? await threadPool.shutdownGracefully()
+            lock?.release()
             throw StoreError("cannot open the match store at \(path): \(error)")
         }
-        let store = SQLiteStore(path: path, connection: connection, threadPool: threadPool)
+        let store = SQLiteStore(path: path, connection: connection, threadPool: threadPool, lock: lock)
         do {
             try await store.prepare(sync: sync)
         } catch {
@@ -213,8 +221,12 @@ public final class SQLiteStore: MatchStore {
         for row in try await connection.query(events, binds) {
             guard let id = row.column("match")?.string, let version = row.column("version")?.integer,
                   let json = row.column("event")?.string else { continue }
+            // A log with a gap is kept up to the gap and marked damaged: that match is set aside,
+            // every other one loads.
+            guard matches[id]?.damage == nil else { continue }
             guard matches[id]?.events.count == version - 1 else {
-                throw StoreError("the log of match \(id) has a gap before version \(version)")
+                matches[id]?.damage = "a gap before version \(version)"
+                continue
             }
             matches[id]?.events.append(ByteBuffer(string: json))
         }
@@ -224,5 +236,6 @@ public final class SQLiteStore: MatchStore {
     public func close() async {
         try? await connection.close()
         try? await threadPool.shutdownGracefully()
+        lock?.release()
     }
 }

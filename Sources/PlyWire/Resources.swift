@@ -115,6 +115,8 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
 
 /// `GET /health`.
 public struct Health: Hashable, Sendable, Codable {
+    /// `ok`; `degraded` (and HTTP 503) once the store has failed and changes are refused;
+    /// `shutting_down` while the server stops.
     public var status: String
     /// Matches held in memory.
     public var matches: Int

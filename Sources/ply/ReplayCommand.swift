@@ -27,7 +27,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "ply.replay")
         logger.logLevel = .warning
-        let store = try await SQLiteStore.open(path: path, logger: logger)
+        let store = try await SQLiteStore.open(path: path, exclusive: false, logger: logger)
         let stored: StoredMatch?, newest: [String]
         do {
             stored = try await match.asyncMap { try await store.match($0) } ?? nil

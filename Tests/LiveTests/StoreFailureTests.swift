@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PlyBench
+import PlyEngine
+import PlyServer
+import PlyStore
+import PlyWire
+import SQLiteNIO
+import Synchronization
+import Testing
+
+/// A store that fails every write from a moment on, as a full disk would.
+final class BreakableStore: MatchStore {
+    private let inner: any MatchStore
+    private let broken = Atomic<Bool>(false)
+
+    init(_ inner: any MatchStore) { self.inner = inner }
+
+    func breakNow() { broken.store(true, ordering: .relaxed) }
+
+    func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
+        if broken.load(ordering: .relaxed) { return completion(.failure(StoreError("SQLITE_FULL: database or disk is full"))) }
+        inner.write(batch, completion: completion)
+    }
+
+    func liveMatches() async throws -> [StoredMatch] { try await inner.liveMatches() }
+    func match(_ id: String) async throws -> StoredMatch? { try await inner.match(id) }
+    func matchIDs(limit: Int) async throws -> [String] { try await inner.matchIDs(limit: limit) }
+    func close() async { await inner.close() }
+}
+
+/// What the server does when its store misbehaves.
+@Suite(.timeLimit(.minutes(2)))
+struct StoreFailureTests {
+    /// Once a write fails: the change is refused and made nowhere (no later answer names a
+    /// version that never became visible), every change after it too, storage internals stay
+    /// out of the message, /health says degraded with 503, and reading goes on.
+    @Test func aFailedWriteDegradesTheServerAndChangesNothing() async throws {
+        let store = BreakableStore(MemoryStore())
+        try await LiveServer.run(store: store) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            store.breakNow()
+            let failed = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            #expect(failed.status == 503)
+            #expect(failed.errorCode == "server/storage_failed")
+            #expect(!failed.body.contains("SQLITE"), "storage internals stay out of client messages: \(failed.body)")
+            #expect(try await server.snapshot(id).version == 3)
+            let again = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            #expect(again.errorCode == "server/storage_failed", "not stale: version 4 never became visible")
+            let health = try await server.request(.get, "/health")
+            #expect(health.status == 503)
+            #expect(try health.decode(Health.self).status == "degraded")
+            #expect(try await server.log(id).count == 3)
+        }
+    }
+
+    /// Another process holding SQLite's lock makes a write wait (the busy timeout), not fail.
+    @Test func aLockHeldElsewhereMakesWritesWaitNotFail() async throws {
+        let data = DurabilityTests.temporaryStorePath()
+        defer { DurabilityTests.removeStore(data) }
+        let store = try await SQLiteStore.open(path: data)
+        try await LiveServer.run(store: store) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let other = try await SQLiteConnection.open(storage: .file(path: data))
+            _ = try await other.query("BEGIN EXCLUSIVE")
+            let command = Task {
+                try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
+            }
+            try await Task.sleep(for: .milliseconds(800))
+            _ = try await other.query("COMMIT")
+            try await other.close()
+            let reply = try await command.value
+            #expect(reply.status == 200, "\(reply.body)")
+            #expect(try await server.request(.get, "/health").decode(Health.self).status == "ok")
+        }
+    }
+
+    /// A second server on the same file refuses to start, saying why.
+    @Test func aSecondServerOnTheSameFileRefusesToStart() async throws {
+        let data = DurabilityTests.temporaryStorePath()
+        defer {
+            DurabilityTests.removeStore(data)
+            try? FileManager.default.removeItem(atPath: data + ".lock")
+        }
+        let children = Children()
+        let first = try await children.start(DurabilityTests.ply, ["serve", "--port", "0", "--log-level", "warning", "--data", data])
+        let second = try await ChildProcess.run(DurabilityTests.ply, ["serve", "--port", "0", "--data", data], timeout: .seconds(30))
+        #expect(second.status != 0)
+        #expect(second.output.contains("another ply serve is using this match store"), "\(second.output)")
+        #expect(first.isRunning)
+        await first.stop()
+        // Once the first has stopped, the file is free.
+        let third = try await children.start(DurabilityTests.ply, ["serve", "--port", "0", "--log-level", "warning", "--data", data])
+        await third.stop()
+    }
+
+    /// A match whose stored log has a gap is set aside with a clear error; every other loads.
+    @Test func aDamagedLogIsSetAsideAndTheOthersLoad() async throws {
+        let data = DurabilityTests.temporaryStorePath()
+        defer { DurabilityTests.removeStore(data) }
+        let good = try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            try await server.startedMatch().id
+        }
+        let store = try await SQLiteStore.open(path: data)
+        try await store.write([
+            .match(id: "damaged001", serial: 99),
+            .event(match: "damaged001", version: 1, json: ByteBuffer(string: #"{"game":"connect4","type":"created","v":1}"#)),
+            .event(match: "damaged001", version: 3, json: ByteBuffer(string: #"{"name":"bob","seat":1,"type":"joined","v":3}"#)),
+        ])
+        await store.close()
+        try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            #expect(try await server.snapshot(good).version == 3)
+            let damaged = try await server.request(.get, "/matches/damaged001")
+            #expect(damaged.errorCode == "match/corrupt_log", "\(damaged.body)")
+            #expect(try await server.request(.get, "/health").decode(Health.self).status == "ok")
+            #expect(try await server.request(.get, "/matches").decode([MatchSnapshot].self).map(\.id) == [good])
+        }
+    }
+}
