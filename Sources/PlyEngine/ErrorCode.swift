@@ -24,8 +24,10 @@ public enum ErrorCode: String, CaseIterable, Hashable, Sendable, Codable, Custom
     case upgradeRequired = "request/upgrade_required"
     /// Too many commands in a second on one connection.
     case rateLimited = "request/rate_limited"
-    /// A WebSocket upgrade from an origin the server does not allow.
+    /// A request or WebSocket upgrade from an origin the server does not allow.
     case forbiddenOrigin = "request/forbidden_origin"
+    /// A body that does not say `Content-Type: application/json`.
+    case unsupportedMediaType = "request/unsupported_media_type"
 
     // MARK: auth/: seat tokens
     /// A command without a seat token.

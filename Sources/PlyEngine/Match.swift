@@ -87,10 +87,17 @@ public struct Match: Sendable {
     }
 
     /// Plays a move for a seat, made against the match's current version.
+    /// The move is recorded in the game's one spelling of it, however it was sent.
     @discardableResult
     public mutating func play(_ move: String, by seat: Seat, against version: Int) throws(MatchError) -> ArraySlice<MatchEvent> {
         try checkCommand(by: seat, against: version, needsTurn: true)
-        return try appending(.moved(seat: seat, move: move))
+        let canonical: String
+        do {
+            canonical = try position.canonical(move)
+        } catch {
+            throw .rule(error)
+        }
+        return try appending(.moved(seat: seat, move: canonical))
     }
 
     /// Resigns for a seat; the other seat wins.
@@ -167,12 +174,26 @@ public struct Match: Sendable {
         events.append(MatchEvent(version: events.count + 1, change: change))
     }
 
+    /// The most bytes a name may take in UTF-8 (besides at most `maxNameLength` characters).
+    public static let maxNameBytes = 64
+
+    /// A name as it is kept: trimmed, 1 to 32 characters and at most 64 bytes, with no control,
+    /// format (such as right-to-left overrides or zero-width characters) or separator character
+    /// other than the plain space.
     static func validName(_ name: String) throws(MatchError) -> String {
         let trimmed = name.trimmingWhitespace
-        guard (1...maxNameLength).contains(trimmed.count),
-              !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard (1...maxNameLength).contains(trimmed.count), trimmed.utf8.count <= maxNameBytes,
+              trimmed.unicodeScalars.allSatisfy(isAllowedInName) else {
             throw .invalidName
         }
         return trimmed
+    }
+
+    private static func isAllowedInName(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: false
+        case .spaceSeparator: scalar == " "
+        default: true
+        }
     }
 }

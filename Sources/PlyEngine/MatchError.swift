@@ -41,7 +41,7 @@ public enum MatchError: Error, Hashable, Sendable, CustomStringConvertible {
         case .notStarted: "the match is waiting for a second player"
         case .finished: "the match has ended"
         case .full: "both seats are taken"
-        case .invalidName: "a name must be 1 to \(Match.maxNameLength) printable characters"
+        case .invalidName: "a name must be 1 to \(Match.maxNameLength) characters (at most \(Match.maxNameBytes) bytes), with no control, format or separator character but the space"
         case .invalidOptions(let detail): detail
         case .corruptLog(let detail): "the event log is not a valid match: \(detail)"
         }

@@ -12,6 +12,8 @@ public protocol Position: Sendable, CustomStringConvertible {
     func move(atRow row: Int, column: Int) -> String?
     /// The position after a move given in notation, or the rule it breaks.
     func playing(_ move: String) throws(RuleViolation) -> any Position
+    /// A move's one spelling in the game's notation (`+5` and ` 5 ` are `5`; `D3` is `d3`).
+    func canonical(_ move: String) throws(RuleViolation) -> String
     /// Whether two positions are the same position of the same game.
     func isSame(as other: any Position) -> Bool
 }
@@ -39,6 +41,10 @@ public struct GamePosition<Rules: GameRules>: Position, Hashable where Rules: Ha
 
     public func playing(_ move: String) throws(RuleViolation) -> any Position {
         GamePosition(rules: rules, state: try rules.apply(notation: move, to: state))
+    }
+
+    public func canonical(_ move: String) throws(RuleViolation) -> String {
+        rules.notation(try rules.move(move))
     }
 
     public func isSame(as other: any Position) -> Bool {

@@ -34,8 +34,8 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
     /// A sentence for people.
     public var message: String {
         switch self {
-        case .unreadableMove(let text): "'\(text)' is not a move in this game's notation"
-        case .outOfRange(let text): "'\(text)' is off the board"
+        case .unreadableMove(let text): "'\(Self.quote(text))' is not a move in this game's notation"
+        case .outOfRange(let text): "'\(Self.quote(text))' is off the board"
         case .columnFull(let column): "column \(column) is full"
         case .occupied(let square): "\(square) is already occupied"
         case .noFlips(let square): "\(square) would flip no disc"
@@ -46,4 +46,10 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code): \(message)" }
+
+    /// A move as a message quotes it: at most 16 characters, with no line break.
+    private static func quote(_ text: String) -> String {
+        let line = String(text.map { $0.isNewline ? " " : $0 })
+        return line.count > 16 ? line.prefix(16) + "…" : line
+    }
 }

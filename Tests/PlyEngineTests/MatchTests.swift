@@ -24,11 +24,43 @@ struct MatchTests {
         #expect(match.events.map(\.version) == [1, 2, 3])
     }
 
-    @Test(arguments: ["", "   ", String(repeating: "a", count: 33), "a\u{7}b", "tab\tname"])
+    @Test(arguments: [
+        "", "   ", String(repeating: "a", count: 33), "a\u{7}b", "tab\tname",
+        "\u{202E}nna",                        // a right-to-left override (format)
+        "ann\u{200D}bob",                     // a zero-width joiner (format)
+        "line\u{2028}break",                  // a line separator
+        "para\u{2029}graph",                  // a paragraph separator
+        "no\u{00A0}break",                    // a no-break space: the plain space only
+        String(repeating: "😀", count: 17),   // 17 characters, 68 bytes
+    ])
     func invalidNamesAreRefused(_ name: String) throws {
         var match = try Match(game: .connect4)
         #expect(throws: MatchError.invalidName) { try match.join(name: name) }
         #expect(match.version == 1)
+    }
+
+    @Test(arguments: ["ann lee", "Zoë", "李明", String(repeating: "😀", count: 16)])
+    func namesInAnyScriptAreKept(_ name: String) throws {
+        var match = try Match(game: .connect4)
+        try match.join(name: name)
+        #expect(match.names[0] == name)
+    }
+
+    /// A move is kept in the game's one spelling, however it was sent.
+    @Test func movesAreRecordedInTheirCanonicalSpelling() throws {
+        var connectFour = try started()
+        try connectFour.play("+5", by: .first, against: connectFour.version)
+        try connectFour.play("\n\n 3 \n", by: .second, against: connectFour.version)
+        #expect(connectFour.events.suffix(2).map(\.change) == [.moved(seat: .first, move: "5"), .moved(seat: .second, move: "3")])
+        var reversi = try Match(game: .reversi)
+        try reversi.join(name: "ann")
+        try reversi.join(name: "bob")
+        try reversi.play(" D3 ", by: .first, against: reversi.version)
+        #expect(reversi.events.last?.change == .moved(seat: .first, move: "d3"))
+        let long = String(repeating: "\n", count: 3000) + "4"
+        var match = try started()
+        try match.play(long, by: .first, against: match.version)
+        #expect(match.lastMove?.move == "4")
     }
 
     @Test func invalidOptionsAreRefused() {
