@@ -78,7 +78,12 @@ public final class Authority: Sendable {
                                                      tokens: stored.tokens, journal: journal, clock: clock, logger: logger,
                                                      statusChanged: indexStatusChange)
         }
+        // Matches let go before the restart still answer `match/expired`; new matches are listed
+        // after every stored one, expired or not.
+        let expired = try await store.expiredMatchIDs()
+        highest = max(highest, try await store.highestSerial())
         registry.withLock { registry in
+            registry.expired.formUnion(expired)
             registry.setAside.merge(setAside) { old, _ in old }
             for (id, match) in restored where registry.live[id] == nil {
                 registry.live[id] = match
@@ -194,7 +199,8 @@ public final class Authority: Sendable {
         let live = registry.withLock { Array($0.live.values) }
         for match in live { match.expireTurnIfDue(now: now) }
         guard let timeout = configuration.matchIdleTimeout else { return }
-        let idle = live.filter { now - $0.lastActivity >= timeout }
+        // A match whose turn clock runs is not idle: its clock ends it with a result first.
+        let idle = live.filter { now - $0.lastActivity >= timeout && $0.turnDeadline == nil }
         guard !idle.isEmpty else { return }
         let ids = registry.withLock { registry in
             idle.map(\.id).filter { registry.expiring.insert($0).inserted }

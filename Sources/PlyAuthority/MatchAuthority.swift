@@ -33,6 +33,7 @@ public final class MatchAuthority: Sendable {
         /// `encoded[i]` is the JSON of the event with version `i + 1`; only those up to
         /// `visible.version` are handed out.
         var encoded: [ByteBuffer]
+        /// The hash of each seat's token (`TokenHash`): the tokens themselves are not kept.
         var tokens: [String?]
         var subscribers: [any MatchSubscriber] = []
         var closure: MatchClosure?
@@ -51,6 +52,7 @@ public final class MatchAuthority: Sendable {
 
     /// A match whose whole log is already durable (new and stored, or loaded from the store).
     /// - Parameter encoded: the events' JSON when it is at hand (from the store); else encoded here.
+    /// - Parameter tokens: the hashes of the seats' tokens (`TokenHash`).
     public init(id: String, serial: Int, match: Match, encoded: [ByteBuffer]? = nil, tokens: [String?] = [nil, nil],
                 journal: Journal, clock: ServiceClock, logger: Logger,
                 statusChanged: @escaping @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void = { _, _, _ in }) throws {
@@ -95,10 +97,11 @@ public final class MatchAuthority: Sendable {
     /// The seat a token acts for. Both seats are compared in constant time, whichever matches.
     public func seat(forToken token: String?) throws(WireError) -> Seat {
         guard let token else { throw WireError(.missingToken, "send the seat token as 'Authorization: Bearer TOKEN'") }
-        let tokens = state.withLock { $0.tokens }
+        let hashes = state.withLock { $0.tokens }
+        let presented = TokenHash.of(token)
         var found: Seat?
         for seat in Seat.allCases {
-            if let actual = tokens[seat.rawValue], SeatToken.matches(token, actual) { found = seat }
+            if let hash = hashes[seat.rawValue], SeatToken.matches(presented, hash) { found = seat }
         }
         guard let found else { throw WireError(.wrongToken, "the token is not a seat token of match \(id)") }
         return found
@@ -112,9 +115,10 @@ public final class MatchAuthority: Sendable {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<SeatGrant, WireError>, Never>) in
             change(commandID: nil, reply: { continuation.resume(returning: $0) }) { state throws(MatchError) in
                 let (seat, _) = try state.match.join(name: name)
-                state.tokens[seat.rawValue] = token
+                let hash = TokenHash.of(token)
+                state.tokens[seat.rawValue] = hash
                 return (SeatGrant(match: id, seat: seat, token: token, version: state.match.version),
-                        [StoreRecord.token(match: id, seat: seat.rawValue, token: token)])
+                        [StoreRecord.token(match: id, seat: seat.rawValue, hash: hash)])
             }
         }
         let grant = try result.get()

@@ -1,4 +1,5 @@
 import Foundation
+import PlyStore
 
 /// Seat tokens: the secret that lets a client act for a seat.
 public enum SeatToken {
@@ -9,9 +10,14 @@ public enum SeatToken {
         return String(Data(bytes).base64EncodedString().map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
     }
 
-    /// Compares a presented token with a seat's token in time that does not depend on where
-    /// they differ, so response times leak nothing about a token.
-    public static func matches(_ presented: String, _ actual: String) -> Bool {
+    /// Whether a presented token is the one whose hash is kept, compared in time that does not
+    /// depend on where they differ, so response times leak nothing.
+    public static func matches(_ presented: String, hash: String) -> Bool {
+        matches(TokenHash.of(presented), hash)
+    }
+
+    /// Compares two strings in time that does not depend on where they differ.
+    static func matches(_ presented: String, _ actual: String) -> Bool {
         let a = Array(presented.utf8), b = Array(actual.utf8)
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0

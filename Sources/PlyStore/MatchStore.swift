@@ -7,8 +7,9 @@ public enum StoreRecord: Sendable, Equatable {
     /// match, live or long finished, has this id; otherwise the receipt names the id and the
     /// batch's other records of that match are left out (the rest of the batch is written).
     case match(id: String, serial: Int)
-    /// A seat's secret token (it must survive a restart for the player to reconnect).
-    case token(match: String, seat: Int, token: String)
+    /// The hash of a seat's secret token (`TokenHash`; it must survive a restart for the player
+    /// to reconnect; the token itself is never stored).
+    case token(match: String, seat: Int, hash: String)
     /// One event of a match's log, as the JSON the transports send.
     case event(match: String, version: Int, json: ByteBuffer)
     /// The server let an idle match go; its log stays for `ply replay`.
@@ -37,7 +38,7 @@ public struct StoredMatch: Sendable {
     public var id: String
     public var serial: Int
     public var expired: Bool
-    /// Seat tokens by seat number; nil where the seat is free.
+    /// Seat token hashes by seat number; nil where the seat is free.
     public var tokens: [String?]
     /// The JSON of each event, in version order from 1.
     public var events: [ByteBuffer]
@@ -69,6 +70,10 @@ public protocol MatchStore: Sendable {
     func match(_ id: String) async throws -> StoredMatch?
     /// Matches, newest first.
     func matchIDs(limit: Int) async throws -> [String]
+    /// Every match the server let go for idleness.
+    func expiredMatchIDs() async throws -> [String]
+    /// The highest serial of any stored match, expired or not (0 for none).
+    func highestSerial() async throws -> Int
     func close() async
 }
 
@@ -87,4 +92,19 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A store that changes how writes go (delays them, fails them: test doubles, drills) and reads
+/// through the store it wraps.
+public protocol StoreWrapper: MatchStore {
+    var wrapped: any MatchStore { get }
+}
+
+extension StoreWrapper {
+    public func liveMatches() async throws -> [StoredMatch] { try await wrapped.liveMatches() }
+    public func match(_ id: String) async throws -> StoredMatch? { try await wrapped.match(id) }
+    public func matchIDs(limit: Int) async throws -> [String] { try await wrapped.matchIDs(limit: limit) }
+    public func expiredMatchIDs() async throws -> [String] { try await wrapped.expiredMatchIDs() }
+    public func highestSerial() async throws -> Int { try await wrapped.highestSerial() }
+    public func close() async { await wrapped.close() }
 }

@@ -30,8 +30,8 @@ public final class MemoryStore: MatchStore {
                 case .match(let id, let serial):
                     state.matches[id] = StoredMatch(id: id, serial: serial)
                     state.order.append(id)
-                case .token(let id, let seat, let token):
-                    state.matches[id]?.tokens[seat] = token
+                case .token(let id, let seat, let hash):
+                    state.matches[id]?.tokens[seat] = hash
                 case .event(let id, _, let json):
                     state.matches[id]?.events.append(json)
                 case .expired(let id):
@@ -85,6 +85,14 @@ public final class MemoryStore: MatchStore {
 
     public func matchIDs(limit: Int) async throws -> [String] {
         state.withLock { Array($0.order.suffix(limit).reversed()) }
+    }
+
+    public func expiredMatchIDs() async throws -> [String] {
+        state.withLock { state in state.order.filter { state.matches[$0]?.expired == true } }
+    }
+
+    public func highestSerial() async throws -> Int {
+        state.withLock { state in state.matches.values.map(\.serial).max() ?? 0 }
     }
 
     public func close() async {}

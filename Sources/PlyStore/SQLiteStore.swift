@@ -24,7 +24,8 @@ public final class SQLiteStore: MatchStore {
 
     /// The most rows one INSERT carries (three parameters each, well under SQLite's limit).
     private static let rowsPerStatement = 500
-    static let schemaVersion = 1
+    /// 1: tokens in clear; 2: tokens as their hashes (a file of version 1 is migrated on open).
+    static let schemaVersion = 2
 
     private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool, lock: FileLock?) {
         self.path = path
@@ -100,9 +101,28 @@ public final class SQLiteStore: MatchStore {
                 PRIMARY KEY (match, version)
             ) WITHOUT ROWID
             """,
-            "PRAGMA user_version=\(Self.schemaVersion)",
         ] {
             _ = try await connection.query(statement)
+        }
+        if version < 2 { try await hashTokensInClear() }
+        _ = try await connection.query("PRAGMA user_version=\(Self.schemaVersion)")
+    }
+
+    /// Version 1 kept tokens in clear: keep their hashes instead (a player's token still acts
+    /// for its seat; the file no longer gives it away).
+    private func hashTokensInClear() async throws {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            for row in try await connection.query("SELECT match, seat, token FROM seats") {
+                guard let match = row.column("match")?.string, let seat = row.column("seat")?.integer,
+                      let token = row.column("token")?.string, !TokenHash.isHash(token) else { continue }
+                _ = try await connection.query("UPDATE seats SET token = ? WHERE match = ? AND seat = ?",
+                                               [.text(TokenHash.of(token)), .text(match), .integer(seat)])
+            }
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
         }
     }
 
@@ -148,7 +168,7 @@ public final class SQLiteStore: MatchStore {
         for record in batch {
             switch record {
             case .match: continue
-            case .token(let match, let seat, let token): tokens += [.text(match), .integer(seat), .text(token)]
+            case .token(let match, let seat, let hash): tokens += [.text(match), .integer(seat), .text(hash)]
             case .event(let match, let version, let json): events += [.text(match), .integer(version), .text(String(buffer: json))]
             case .expired(let match): expired.append(.text(match))
             }
@@ -203,6 +223,14 @@ public final class SQLiteStore: MatchStore {
     public func matchIDs(limit: Int) async throws -> [String] {
         try await connection.query("SELECT id FROM matches ORDER BY serial DESC LIMIT ?", [.integer(limit)])
             .compactMap { $0.column("id")?.string }
+    }
+
+    public func expiredMatchIDs() async throws -> [String] {
+        try await connection.query("SELECT id FROM matches WHERE expired = 1").compactMap { $0.column("id")?.string }
+    }
+
+    public func highestSerial() async throws -> Int {
+        try await connection.query("SELECT MAX(serial) AS highest FROM matches").first?.column("highest")?.integer ?? 0
     }
 
     private func read(where filter: String, _ binds: [SQLiteData] = []) async throws -> [StoredMatch] {

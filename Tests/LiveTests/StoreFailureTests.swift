@@ -12,23 +12,18 @@ import Synchronization
 import Testing
 
 /// A store that fails every write from a moment on, as a full disk would.
-final class BreakableStore: MatchStore {
-    private let inner: any MatchStore
+final class BreakableStore: StoreWrapper {
+    let wrapped: any MatchStore
     private let broken = Atomic<Bool>(false)
 
-    init(_ inner: any MatchStore) { self.inner = inner }
+    init(_ inner: any MatchStore) { wrapped = inner }
 
     func breakNow() { broken.store(true, ordering: .relaxed) }
 
     func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
         if broken.load(ordering: .relaxed) { return completion(.failure(StoreError("SQLITE_FULL: database or disk is full"))) }
-        inner.write(batch, completion: completion)
+        wrapped.write(batch, completion: completion)
     }
-
-    func liveMatches() async throws -> [StoredMatch] { try await inner.liveMatches() }
-    func match(_ id: String) async throws -> StoredMatch? { try await inner.match(id) }
-    func matchIDs(limit: Int) async throws -> [String] { try await inner.matchIDs(limit: limit) }
-    func close() async { await inner.close() }
 }
 
 /// What the server does when its store misbehaves.

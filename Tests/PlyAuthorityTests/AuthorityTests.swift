@@ -167,6 +167,38 @@ struct AuthorityTests {
         #expect(try await authority.store.liveMatches().isEmpty)
     }
 
+    /// A match whose turn clock runs is never let go for idleness: its clock ends it first,
+    /// with a result, and only then may it be let go.
+    @Test func aMatchWithARunningClockIsNotLetGo() async throws {
+        let clock = ManualClock()
+        let authority = authority(clock: clock, configuration: .init(defaultMoveTimeLimit: nil, matchIdleTimeout: .seconds(3600)))
+        let (match, _, _) = try await started(authority, limit: 7200)
+        clock.advance(by: .seconds(3601))
+        #expect(await authority.expireIdleMatches(now: clock.now).isEmpty)
+        clock.advance(by: .seconds(3600))
+        #expect(await authority.expireIdleMatches(now: clock.now).isEmpty, "the clock ran out: timed out, not expired")
+        #expect(match.snapshot().result == GameResult(winner: .second, reason: .timeout))
+        clock.advance(by: .seconds(3601))
+        #expect(await authority.expireIdleMatches(now: clock.now) == [match.id])
+    }
+
+    /// After a restart, a match let go before still answers `match/expired`, and new matches
+    /// come after every stored one.
+    @Test func expiredMatchesAndTheOrderOfMatchesSurviveARestart() async throws {
+        let store = MemoryStore()
+        let clock = ManualClock()
+        let first = authority(store: store, clock: clock, configuration: .init(defaultMoveTimeLimit: nil, matchIdleTimeout: .seconds(60)))
+        let old = try await first.create(CreateMatchRequest(game: .connect4)).id
+        clock.advance(by: .seconds(61))
+        #expect(await first.expireIdleMatches(now: clock.now) == [old])
+        let second = authority(store: store)
+        try await second.restore()
+        #expect(throws: WireError(.expiredMatch, "match '\(old)' was idle too long and has expired")) { try second.match(old) }
+        let newer = try await second.create(CreateMatchRequest(game: .connect4))
+        #expect(try second.match(newer.id).serial > 1)
+        #expect(try await store.matchIDs(limit: 5) == [newer.id, old])
+    }
+
     /// A new match never takes an id already in use, whether the match is held in memory or
     /// only in the store (an old, expired one).
     @Test func aNewMatchDrawsAnotherIdWhenItsIdIsTaken() async throws {
@@ -190,6 +222,15 @@ struct AuthorityTests {
         #expect(await match.play("4", by: ann.seat).error?.code == .shuttingDown)
         #expect(match.subscribe(RecordingSubscriber()).closure == .shuttingDown)
         await #expect(throws: WireError.self) { _ = try await authority.create(CreateMatchRequest(game: .connect4)) }
+    }
+
+    /// Seat tokens are kept as hashes only: the store holds no token that acts for a seat.
+    @Test func seatTokensAreStoredOnlyAsHashes() async throws {
+        let store = MemoryStore()
+        let (match, ann, bob) = try await started(authority(store: store))
+        let stored = try #require(try await store.match(match.id))
+        #expect(stored.tokens == [TokenHash.of(ann.token), TokenHash.of(bob.token)])
+        #expect(!stored.tokens.contains(ann.token) && !stored.tokens.contains(bob.token))
     }
 
     /// A restarted authority rebuilds every live match from the store, tokens included.
@@ -228,7 +269,8 @@ struct SeatTokenTests {
         let tokens = (0..<100).map { _ in SeatToken.generate() }
         #expect(Set(tokens).count == 100)
         #expect(tokens.allSatisfy { $0.count == 32 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" } })
-        #expect(SeatToken.matches(tokens[0], tokens[0]))
-        #expect(!SeatToken.matches(tokens[0], tokens[1]))
+        #expect(SeatToken.matches(tokens[0], hash: TokenHash.of(tokens[0])))
+        #expect(!SeatToken.matches(tokens[0], hash: TokenHash.of(tokens[1])))
+        #expect(TokenHash.isHash(TokenHash.of(tokens[0])) && !TokenHash.isHash(tokens[0]))
     }
 }

@@ -9,8 +9,9 @@ import Synchronization
 
 /// A store that works like the memory store until it is told to fail: then every write fails,
 /// as a full disk would make SQLite's.
-final class FailingStore: MatchStore {
+final class FailingStore: StoreWrapper {
     let inner = MemoryStore()
+    var wrapped: any MatchStore { inner }
     private let failing = Atomic<Bool>(false)
     private let writes = Atomic<Int>(0)
 
@@ -22,19 +23,15 @@ final class FailingStore: MatchStore {
     func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
         writes.add(1, ordering: .relaxed)
         if failing.load(ordering: .relaxed) { return completion(.failure(StoreError("disk full"))) }
-        inner.write(batch, completion: completion)
+        wrapped.write(batch, completion: completion)
     }
-
-    func liveMatches() async throws -> [StoredMatch] { try await inner.liveMatches() }
-    func match(_ id: String) async throws -> StoredMatch? { try await inner.match(id) }
-    func matchIDs(limit: Int) async throws -> [String] { try await inner.matchIDs(limit: limit) }
-    func close() async {}
 }
 
 /// A store whose writes complete only when the test says so, to see what is published before
 /// and after a change is durable, and how writes are grouped.
-final class HeldStore: MatchStore {
+final class HeldStore: StoreWrapper {
     let inner = MemoryStore()
+    var wrapped: any MatchStore { inner }
     private let held = Mutex<[(batch: [StoreRecord], completion: @Sendable (Result<StoreReceipt, any Error>) -> Void)]>([])
 
     func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
@@ -50,10 +47,6 @@ final class HeldStore: MatchStore {
         inner.write(first.batch, completion: first.completion)
     }
 
-    func liveMatches() async throws -> [StoredMatch] { try await inner.liveMatches() }
-    func match(_ id: String) async throws -> StoredMatch? { try await inner.match(id) }
-    func matchIDs(limit: Int) async throws -> [String] { try await inner.matchIDs(limit: limit) }
-    func close() async {}
 }
 
 /// A subscriber that records what it is told, reading events from its own cursor as a
