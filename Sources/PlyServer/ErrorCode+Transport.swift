@@ -13,6 +13,7 @@ extension ErrorCode {
         switch self {
         case .malformedJSON, .invalidMessage, .badParameter, .badRequest: .badRequest
         case .tooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
         case .binaryMessage, .alreadyAuthenticated: nil
         case .notFound, .unknownMatch: .notFound
         case .methodNotAllowed: .methodNotAllowed
@@ -42,7 +43,7 @@ extension ErrorCode {
         case .unknownMatch: PlyCloseCode.unknownMatch
         case .expiredMatch: PlyCloseCode.expiredMatch
         case .shuttingDown: .goingAway
-        case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
+        case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .unsupportedMediaType, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
              .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
              .notYourTurn, .staleVersion, .corruptLog, .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass,
              .passNotAllowed, .gameOver, .storageFailed, .internalError:

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import PlyAuthority
@@ -90,7 +91,9 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 current = .serving(head)
                 return answerRefusedUpgrade()
             }
-            if let route = LongPollTransport.route(head) {
+            if let refusal = refusal(of: head) {
+                current = .reading(.refuse(refusal), head, body: nil, tooLarge: false)
+            } else if let route = LongPollTransport.route(head) {
                 current = .reading(route, head, body: nil, tooLarge: false)
             } else {
                 if let start = startRouter {
@@ -153,9 +156,29 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Serving
 
+    /// What refuses a request from its head alone, whatever its route: an origin the server
+    /// does not allow (`--allow-origin`), or a body that is not declared JSON. A web page can
+    /// send a cross-site request without asking first only with a form's content types, so
+    /// requiring `application/json` keeps pages from posting joins and commands.
+    private func refusal(of head: HTTPRequestHead) -> WireError? {
+        if let allowed = transport.configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
+            return WireError(.forbiddenOrigin, "requests from origin '\(origin)' are not allowed")
+        }
+        if head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            let type = head.headers["Content-Type"].first?.split(separator: ";").first?
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/json" else {
+                return WireError(.unsupportedMediaType, "send the body as JSON, with 'Content-Type: application/json'")
+            }
+        }
+        return nil
+    }
+
     private func serve(_ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
         do throws(WireError) {
             switch route {
+            case .refuse(let error):
+                throw error
             case .poll(let id):
                 switch try transport.plan(poll: id, head) {
                 case .answer(let events):

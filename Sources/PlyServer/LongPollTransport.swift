@@ -20,10 +20,12 @@ struct LongPollTransport: Sendable {
     let configuration: ServerConfiguration
     let seatPolls = SeatPolls()
 
-    /// The two requests this transport serves.
+    /// The two requests this transport serves (and, for any request, a refusal decided from
+    /// its head alone).
     enum Route {
         case poll(match: String)
         case command(match: String)
+        case refuse(WireError)
     }
 
     /// The route of a request head, or nil for one Hummingbird serves (any other path or method).

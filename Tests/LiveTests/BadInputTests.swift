@@ -75,6 +75,8 @@ struct BadHTTPRequest: Sendable, CustomTestStringConvertible {
     /// A body that is not UTF-8, sent instead of `body`.
     var bytes: [UInt8]?
     var credential: Credential = .none
+    /// Headers sent as they are (a `Content-Type` here replaces `application/json`).
+    var headers: HTTPFields = [:]
     let status: Int
     let code: String
     var testDescription: String { name }
@@ -86,7 +88,8 @@ struct BadHTTPRequest: Sendable, CustomTestStringConvertible {
     }
 
     init(name: String, method: HTTPRequest.Method, path: String, body: String? = nil, bytes: [UInt8]? = nil,
-         credential: Credential = .none, status: Int, code: String) {
+         credential: Credential = .none, headers: HTTPFields = [:], status: Int, code: String) {
+        self.headers = headers
         self.name = name
         self.method = method
         self.path = path
@@ -209,6 +212,14 @@ struct BadInputTests {
         BadHTTPRequest(name: "unknown route under a match", method: .get, path: "/matches/{p}/moves", status: 404, code: "request/not_found"),
         BadHTTPRequest(name: "unknown route", method: .get, path: "/players", status: 404, code: "request/not_found"),
         BadHTTPRequest(name: "WebSocket endpoint without an upgrade", method: .get, path: "/matches/{p}/ws", status: 426, code: "request/upgrade_required"),
+        BadHTTPRequest(name: "create: a form's content type", method: .post, path: "/matches", body: #"{"game":"connect4"}"#,
+                       headers: [.contentType: "application/x-www-form-urlencoded"], status: 415, code: "request/unsupported_media_type"),
+        BadHTTPRequest(name: "join: text/plain", method: .post, path: "/matches/{w}/seats", body: #"{"name":"cy"}"#,
+                       headers: [.contentType: "text/plain"], status: 415, code: "request/unsupported_media_type"),
+        BadHTTPRequest(name: "command: no content type", method: .post, path: "/matches/{p}/commands", body: #"{"type":"play","move":"4","v":3}"#,
+                       credential: .first, headers: [.contentType: ""], status: 415, code: "request/unsupported_media_type"),
+        BadHTTPRequest(name: "command: multipart", method: .post, path: "/matches/{p}/commands", body: #"{"type":"play","move":"4","v":3}"#,
+                       credential: .first, headers: [.contentType: "multipart/form-data; boundary=x"], status: 415, code: "request/unsupported_media_type"),
     ]
 
     @Test(arguments: httpCases)
@@ -217,7 +228,7 @@ struct BadInputTests {
             let arena = try await Arena.build(server)
             let before = try await arena.versions(server)
             let reply = try await server.request(input.method, input.resolvedPath(arena), body: input.body, bytes: input.bytes,
-                                                 authorization: input.credential.authorization(arena))
+                                                 authorization: input.credential.authorization(arena), headers: input.headers)
             #expect(reply.status == input.status, "\(reply.body)")
             #expect(reply.errorCode == input.code, "\(reply.body)")
             #expect(reply.headers[.contentType] == "application/json")

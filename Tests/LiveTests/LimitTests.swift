@@ -114,11 +114,19 @@ struct LimitTests {
         }
     }
 
-    @Test func webSocketsFromAnOriginNotAllowedAreRefused() async throws {
+    /// `--allow-origin` covers WebSocket upgrades and HTTP requests alike; a request without
+    /// an `Origin` (not from a browser) is always allowed.
+    @Test func requestsFromAnOriginNotAllowedAreRefused() async throws {
         var configuration = ServerConfiguration()
         configuration.allowedOrigins = ["https://ply.example"]
         try await LiveServer.run(configuration) { server in
             let id = try await server.createMatch()
+            let evil = try await server.request(.post, "/matches/\(id)/seats", body: #"{"name":"cy"}"#, headers: [.origin: "https://evil.example"])
+            #expect(evil.status == 403)
+            #expect(evil.errorCode == "request/forbidden_origin")
+            #expect(try await server.request(.get, "/matches/\(id)", headers: [.origin: "https://evil.example"]).status == 403)
+            #expect(try await server.request(.get, "/matches/\(id)", headers: [.origin: "https://ply.example"]).status == 200)
+            #expect(try await server.snapshot(id).seats.allSatisfy { $0.name == nil }, "nothing was joined")
             let path = "/matches/\(id)/ws"
             let refused = TestSocket(try await WebSocketLink.connect(to: server.endpoint, path: path, headers: [("Origin", "https://evil.example")], stats: WireStats()))
             guard case .error(let error) = try await refused.next() else { Issue.record("no error"); return }

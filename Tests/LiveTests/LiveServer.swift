@@ -78,19 +78,26 @@ struct LiveServer: Sendable {
         bytes: [UInt8]? = nil,
         token: String? = nil,
         authorization: String? = nil,
+        headers extra: HTTPFields = [:],
         timeout: Duration = .seconds(30)
     ) async throws -> Reply {
         try await TestClient.withClient(host: "127.0.0.1", port: port, configuration: .init(timeout: timeout)) { client in
-            try await Self.send(client, method, path, body: body, bytes: bytes, token: token, authorization: authorization)
+            try await Self.send(client, method, path, body: body, bytes: bytes, token: token, authorization: authorization, headers: extra)
         }
     }
 
+    /// - Parameter extra: headers sent as they are; a `Content-Type` among them replaces the
+    ///   `application/json` a body otherwise gets (an empty one sends none).
     static func send(_ client: TestClient, _ method: HTTPRequest.Method, _ path: String, body: String? = nil, bytes: [UInt8]? = nil,
-                     token: String? = nil, authorization: String? = nil) async throws -> Reply {
+                     token: String? = nil, authorization: String? = nil, headers extra: HTTPFields = [:]) async throws -> Reply {
         var headers: HTTPFields = [:]
         if let header = authorization ?? token.map({ "Bearer \($0)" }) { headers[.authorization] = header }
         let payload = bytes.map { ByteBuffer(bytes: $0) } ?? body.map { ByteBuffer(string: $0) }
         if payload != nil { headers[.contentType] = "application/json" }
+        for field in extra {
+            if field.name == .contentType { headers[.contentType] = nil }
+            if !field.value.isEmpty { headers.append(field) }
+        }
         let response = try await client.execute(.init(path, method: method, headers: headers, body: payload))
         return Reply(status: Int(response.status.code), body: response.body.map { String(buffer: $0) } ?? "", headers: response.headers)
     }
