@@ -29,6 +29,12 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var cursor = 0
     private var subscriber: WebSocketSubscriber?
     private var limiter: RateLimiter
+    /// Pings answered: as many as messages (`--commands-per-second`, `--command-burst`), in a
+    /// budget of their own. Pings beyond it get no pong.
+    private var pingLimiter: RateLimiter
+    /// The payload of the last ping read in this batch of reads: only it is answered (RFC 6455
+    /// 5.5.3), once the batch is read.
+    private var pendingPong: ByteBuffer?
     /// The client the connection belongs to.
     private var client = "local"
     private var pinger: RepeatedTask?
@@ -49,6 +55,7 @@ final class WebSocketConnection: ChannelInboundHandler {
         self.configuration = configuration
         self.logger = logger
         limiter = connections.makeRateLimiter()
+        pingLimiter = connections.makeRateLimiter()
     }
 
     // MARK: Lifecycle
@@ -106,7 +113,8 @@ final class WebSocketConnection: ChannelInboundHandler {
         case .text, .binary:
             if !closeSent { receive(frame) }
         case .ping:
-            if !closeSent { write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)) }
+            // A ping flood costs one pong per batch of reads at most, and none past the budget.
+            if !closeSent, pingLimiter.allow() { pendingPong = frame.unmaskedData }
         case .pong:
             awaitingPong = false
         case .connectionClose:
@@ -118,6 +126,10 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         reading = false
+        if let pong = pendingPong {
+            pendingPong = nil
+            if !closeSent { write(WebSocketFrame(fin: true, opcode: .pong, data: pong)) }
+        }
         flushIfNeeded()
         context.fireChannelReadComplete()
     }

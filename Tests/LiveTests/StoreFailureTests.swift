@@ -113,4 +113,37 @@ struct StoreFailureTests {
             #expect(try await server.request(.get, "/matches").decode([MatchSnapshot].self).map(\.id) == [good])
         }
     }
+
+    /// Every seat token in a data file, as stored.
+    func storedTokens(_ data: String) async throws -> [String] {
+        let connection = try await SQLiteConnection.open(storage: .file(path: data))
+        let rows = try await connection.query("SELECT token FROM seats ORDER BY match, seat")
+        try await connection.close()
+        return rows.compactMap { $0.column("token")?.string }
+    }
+
+    /// Seat tokens are never in the file in clear; a file from before that (schema 1, tokens in
+    /// clear) is migrated when it is opened, and its tokens still act for their seats.
+    @Test func tokensAreStoredHashedAndOldFilesAreMigrated() async throws {
+        let data = DurabilityTests.temporaryStorePath()
+        defer { DurabilityTests.removeStore(data) }
+        let (id, ann, bob) = try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            try await server.startedMatch()
+        }
+        let hashed = try await storedTokens(data)
+        #expect(hashed == [TokenHash.of(ann.token), TokenHash.of(bob.token)])
+        // Make it a file as the first ply wrote it.
+        let old = try await SQLiteConnection.open(storage: .file(path: data))
+        for (seat, token) in [ann.token, bob.token].enumerated() {
+            _ = try await old.query("UPDATE seats SET token = ? WHERE match = ? AND seat = ?", [.text(token), .text(id), .integer(seat)])
+        }
+        _ = try await old.query("PRAGMA user_version=1")
+        try await old.close()
+        #expect(try await storedTokens(data) == [ann.token, bob.token])
+        try await LiveServer.run(store: try await SQLiteStore.open(path: data)) { server in
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            #expect(reply.status == 200, "\(reply.body)")
+        }
+        #expect(try await storedTokens(data) == hashed)
+    }
 }

@@ -158,4 +158,26 @@ struct WebSocketConnectionTests {
         await channel.testingEventLoop.run()
         #expect(!channel.isActive)
     }
+
+    /// A ping flood: pings read together get one pong (the last one's payload), and pings past
+    /// the connection's budget get none; the connection still serves messages.
+    @Test func aPingFloodCostsAtMostOnePongPerReadAndNoneOverBudget() async throws {
+        var configuration = ServerConfiguration()
+        configuration.commandBurst = 5
+        configuration.commandsPerSecond = 0.001
+        let (channel, _, _, _) = try await open(configuration)
+        try await channel.testingEventLoop.executeInContext {
+            for index in 0..<3 { channel.pipeline.fireChannelRead(self.text("p\(index)", opcode: .ping)) }
+            channel.pipeline.fireChannelReadComplete()
+        }
+        let batch = try await outbound(channel)
+        #expect(batch.map(\.opcode) == [.pong])
+        #expect(batch.first.map { String(buffer: $0.data) } == "p2")
+        for index in 0..<1000 { await send(channel, text("q\(index)", opcode: .ping)) }
+        #expect(try await outbound(channel).count == 2, "five pings in the budget, three spent together")
+        await send(channel, text(#"{"type":"play","move":"4","v":3}"#))
+        #expect(try await outbound(channel).first.map { String(buffer: $0.data) }?.contains("auth/missing_token") == true)
+        #expect(channel.isActive)
+        _ = try? await channel.close()
+    }
 }
