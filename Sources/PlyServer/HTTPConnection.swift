@@ -51,6 +51,9 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var client = "local"
     /// The server is stopping: close the connection once nothing is owed.
     private var quiescing = false
+    /// The client has closed its side (swift-nio's `inputClosed`: the server allows half-closed
+    /// connections): nothing more will come, so close once nothing is owed.
+    private var inputEnded = false
     /// The rest of the input cannot be read: answer 400 and close once nothing else is owed.
     private var inputBroken = false
     private var brokenBecause = ""
@@ -152,6 +155,12 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
             receive(part)
         }
         answerBrokenInputIfIdle()
+        closeIfInputEndedAndIdle()
+    }
+
+    private func closeIfInputEndedAndIdle() {
+        guard inputEnded, !inputBroken, let context, case .idle = current, !hummingbirdResponding, held.isEmpty else { return }
+        context.close(promise: nil)
     }
 
     // MARK: Serving
@@ -232,7 +241,7 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         if authenticate { headers.add(name: "WWW-Authenticate", value: "Bearer") }
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         headers.add(name: "Date", value: HTTPDate.now)
-        let keepAlive = request.isKeepAlive && !quiescing && !transport.authority.isShuttingDown
+        let keepAlive = request.isKeepAlive && !quiescing && !transport.authority.isShuttingDown && !(inputEnded && held.isEmpty)
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
@@ -320,11 +329,17 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         transport.connections.clients.endPoll(by: client)
     }
 
-    /// A client that closes its side while its poll waits is gone: end the poll now. At
-    /// shutdown (Hummingbird quiesces every connection and waits for it to close), close once
-    /// nothing is owed; Hummingbird's side, if the connection has one, does the same for its part.
+    /// A client that closes its side is done: a waiting poll ends now, and the connection closes
+    /// once what it sent is answered (left open, it would count against every limit until the
+    /// keep-alive timeout). At shutdown (Hummingbird quiesces every connection and waits for it
+    /// to close), close once nothing is owed; Hummingbird's side, if the connection has one, does
+    /// the same for its part.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event { waiter?.end(news: false) }
+        if case ChannelEvent.inputClosed = event {
+            inputEnded = true
+            waiter?.end(news: false)
+            closeIfInputEndedAndIdle()
+        }
         if event is ChannelShouldQuiesceEvent {
             quiescing = true
             if startRouter != nil, case .idle = current { return context.close(promise: nil) }
@@ -348,7 +363,7 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         if isEnd {
             hummingbirdResponding = false
             context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
-            if !held.isEmpty || inputBroken {
+            if !held.isEmpty || inputBroken || inputEnded {
                 context.eventLoop.assumeIsolated().execute { [self] in release() }
             }
         }

@@ -296,6 +296,12 @@ final class WebSocketConnection: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // The client closed its side without a close frame (1006, abnormal closure): it can
+            // answer nothing more, so there is no handshake to wait for.
+            logger.debug("websocket input closed")
+            context.close(promise: nil)
+        }
         if event is ChannelShouldQuiesceEvent {
             close(code: .goingAway, reason: "server shutting down")
             flushIfNeeded()

@@ -51,6 +51,12 @@ final class RawClient: Sendable {
         channel.close(promise: nil)
     }
 
+    /// Closes the sending side only (a FIN), as `nc` does at the end of its input or as the
+    /// kernel does for a process that exits mid-connection.
+    func closeOutput() async throws {
+        try await channel.close(mode: .output)
+    }
+
     private final class Collector: ChannelInboundHandler, @unchecked Sendable {
         // Touched on the channel's event loop only (and `client` once, before any read).
         typealias InboundIn = ByteBuffer
@@ -161,6 +167,45 @@ struct DoorTests {
             for socket in sockets { socket.link.close() }
             try await waitFor { server.server.health().connections == 0 }
             #expect(try await server.request(.get, "/health").status == 200)
+        }
+    }
+
+    /// A client that closes its side is done: what it sent is answered (a waiting poll at once,
+    /// with no events), then the server closes; no connection is left for a keep-alive timeout.
+    @Test func aConnectionWhoseClientClosedItsSideIsClosedOnceAnswered() async throws {
+        try await LiveServer.run { server in
+            let id = try await server.createMatch()
+            let polling = try await RawClient.connect(port: server.port)
+            try await polling.send("GET /matches/\(id)/events?after=1&wait=30 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answered = try await RawClient.connect(port: server.port)
+            try await answered.send("GET /matches/\(id)/events?after=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+            let silent = try await RawClient.connect(port: server.port)
+            try await waitFor(seconds: 5) { answered.text.contains("\"created\"") }
+            try await waitFor(seconds: 5) { try await server.request(.get, "/health").decode(Health.self).waitingPolls == 1 }
+            for client in [polling, answered, silent] { try await client.closeOutput() }
+            #expect(await polling.closedByServer(within: 3))
+            #expect(polling.text.hasPrefix("HTTP/1.1 200 OK") && polling.text.hasSuffix("\r\n\r\n[]"), "\(polling.text)")
+            #expect(await answered.closedByServer(within: 3))
+            #expect(await silent.closedByServer(within: 3))
+            let health = try await server.request(.get, "/health").decode(Health.self)
+            #expect(health.waitingPolls == 0)
+            #expect(health.connections == 1, "only this request's")
+        }
+    }
+
+    /// A WebSocket whose client goes away without a close frame (its side closed) is closed at
+    /// once, not at the next unanswered ping.
+    @Test func aWebSocketWhoseClientClosedItsSideIsClosed() async throws {
+        try await LiveServer.run { server in
+            let id = try await server.createMatch()
+            let client = try await RawClient.connect(port: server.port)
+            try await client.send("GET /matches/\(id)/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try await waitFor(seconds: 5) { client.text.hasPrefix("HTTP/1.1 101") }
+            try await waitFor(seconds: 5) { try await server.request(.get, "/health").decode(Health.self).webSockets == 1 }
+            try await client.closeOutput()
+            #expect(await client.closedByServer(within: 3))
+            try await waitFor(seconds: 3) { try await server.request(.get, "/health").decode(Health.self).webSockets == 0 }
         }
     }
 }
