@@ -69,6 +69,14 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         client = ClientTable.key(context.remoteAddress)
     }
 
+    /// Removed by a WebSocket upgrade, or when the channel closes: the router's starter holds the
+    /// channel, and the upgrader's closures hold this handler, so both let go here.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopWaiting()
+        startRouter = nil
+        self.context = nil
+    }
+
     private var busy: Bool {
         if case .serving = current { return true }
         if case .idle = current { return hummingbirdResponding }

@@ -95,13 +95,25 @@ final class WebSocketConnection: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // The pinger's task holds this handler: cancelled but kept, it would keep the handler,
+        // its context and with them the whole closed channel alive.
         pinger?.cancel()
+        pinger = nil
         closeTimer?.cancel()
+        closeTimer = nil
         if let subscriber { match?.unsubscribe(subscriber) }
         subscriber = nil
         connections.closedWebSocket(context.channel)
         logger.debug("websocket closed")
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        pinger = nil
+        closeTimer?.cancel()
+        closeTimer = nil
+        self.context = nil
     }
 
     // MARK: Reading

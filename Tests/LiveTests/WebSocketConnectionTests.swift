@@ -140,6 +140,30 @@ struct WebSocketConnectionTests {
         #expect(!channel.isActive)
     }
 
+    /// A closed WebSocket leaves nothing behind: its handler (and with it the channel) is freed,
+    /// however it closed. (Its pinger once held it: every WebSocket ever opened stayed in memory.)
+    @Test(arguments: [false, true]) func aClosedWebSocketIsFreed(byTheClient: Bool) async throws {
+        /// Looked at only on the test's event loop, or once the channel is gone.
+        final class Weak: @unchecked Sendable { weak var handler: WebSocketConnection? }
+        let weak = Weak()
+        do {
+            let (channel, _, _, _) = try await open()
+            try await channel.testingEventLoop.executeInContext {
+                weak.handler = try channel.pipeline.syncOperations.handler(type: WebSocketConnection.self)
+            }
+            #expect(weak.handler != nil)
+            if byTheClient {
+                var code = ByteBuffer()
+                code.write(webSocketErrorCode: .normalClosure)
+                await send(channel, WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: code))
+            }
+            _ = try? await channel.close()
+            await channel.testingEventLoop.run()
+            #expect(!channel.isActive)
+        }
+        #expect(weak.handler == nil, "the handler outlived its channel")
+    }
+
     /// A client that stops reading: once the socket is blocked, more than the limit of messages
     /// queued behind it drops the connection (no close frame could reach the client).
     @Test func aClientThatStopsReadingIsDroppedPastTheLimit() async throws {
