@@ -55,6 +55,9 @@ public struct BenchPlan: Sendable, Codable {
     public var jitterMilliseconds: Int = 0
     /// Idle clients to hold open on each transport, to measure memory per client (0: skip).
     public var hold = 0
+    /// With the clients held, attack the server's door this long (slowloris, fragment bombs,
+    /// ping floods) alongside a normal game, then watch its memory for 30 s; nil: no attack.
+    public var attack: Duration?
     /// A running server to use instead of starting `ply serve` (then its CPU and memory are not read).
     public var server: String?
 
@@ -69,4 +72,7 @@ public struct BenchPlan: Sendable, Codable {
     var thinkDescription: String {
         thinkMilliseconds.map { "\($0.lowerBound)-\($0.upperBound) ms think time" } ?? "no think time (saturation)"
     }
+
+    /// Whether the run has a hold phase: clients held, perhaps attacked.
+    var holds: Bool { hold > 0 || attack != nil }
 }

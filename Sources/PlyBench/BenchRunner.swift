@@ -4,6 +4,7 @@ import PlyClient
 import PlyEngine
 import PlyRelay
 import PlyWire
+import Synchronization
 
 /// Latency percentiles from a histogram of microseconds.
 public struct LatencySummary: Sendable, Codable, Hashable {
@@ -86,6 +87,41 @@ public struct HoldResult: Sendable, Codable {
     public var secondsToConnect: Double
     public var serverBytesPerClient: Double?
     public var failures: Int
+    /// Once every client (and attacker) had gone: the server's descriptors beyond its count
+    /// before they came, and the polls and connections its `/health` still counted (its own
+    /// request's connection included). Nil in runs before they were read.
+    public var leftoverDescriptors: Int?
+    public var leftoverPolls: Int?
+    public var leftoverConnections: Int?
+    /// The attack on the door while the clients were held (`--attack`).
+    public var attack: AttackResult?
+}
+
+/// An attack on the server's door while idle clients were held, a normal game alongside.
+public struct AttackResult: Sendable, Codable {
+    public var seconds: Double
+    public var figures: AttackFigures
+    /// The normal game, played back to back over the held transport for the attack's length
+    /// (the last one to its end): games finished, moves, failures, move latency.
+    public var gamesFinished: Int
+    public var moves: Int
+    public var errors: Int
+    public var errorSamples: [String]
+    public var latency: LatencySummary
+    /// Held clients still connected when the attack ended.
+    public var heldAfter: Int
+    /// The server's memory around the attack; nil for a server the bench did not start.
+    public var memory: AttackMemory?
+}
+
+/// Server resident memory before an attack, at its peak, and 30 s after the attack ended.
+public struct AttackMemory: Sendable, Codable {
+    public var before: Int
+    public var peak: Int
+    public var after: Int
+    /// Seconds after the attack ended until memory was back within 10% of before; nil if it
+    /// was not within 30 s.
+    public var secondsToRecover: Double?
 }
 
 /// The machine a run was measured on.
@@ -148,7 +184,7 @@ public struct BenchRunner: Sendable {
         let runs = plan.transports.flatMap { transport in
             transport == .floor ? [(transport, BenchStore?.none)] : plan.stores.map { (transport, Optional($0)) }
         }
-        let steps = Double(plan.levels.count * runs.count + (plan.hold > 0 ? 2 : 0))
+        let steps = Double(plan.levels.count * runs.count + (plan.holds ? 2 : 0))
         var done = 0.0
         for level in plan.levels {
             for (transport, store) in runs {
@@ -160,10 +196,11 @@ public struct BenchRunner: Sendable {
                 done += 1
             }
         }
-        if plan.hold > 0 {
+        if plan.holds {
             for transport in [BenchTransport.webSocket, .longPoll] {
                 let report: @Sendable (Double) -> Void = { [done] part in
-                    progress(BenchProgress(step: "holding \(plan.hold) idle \(transport) clients", fraction: (done + part) / steps))
+                    let attack = plan.attack == nil ? "" : part < 0.8 ? "" : ", attacking the door"
+                    progress(BenchProgress(step: "holding \(plan.hold) idle \(transport) clients\(attack)", fraction: (done + part) / steps))
                 }
                 results.holds.append(try await runHold(transport, report: report))
                 done += 1
@@ -286,7 +323,8 @@ public struct BenchRunner: Sendable {
     // MARK: Holding idle clients
 
     /// Opens `plan.hold` idle spectators of one match (each WebSocket open, each long poll
-    /// held by the server) and reads what they cost the server.
+    /// held by the server) and reads what they cost the server; attacks its door if the plan
+    /// says so; lets everything go and reads what the server still holds.
     private func runHold(_ transport: BenchTransport, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
         guard let kind = transport.kind else { throw BenchError.badPlan("the floor holds no clients") }
         let (host, port, child, data) = try await startServer(transport)
@@ -301,6 +339,7 @@ public struct BenchRunner: Sendable {
         var connections: [MatchConnection] = []
         var failures = 0
         let batch = 250
+        let share = plan.attack == nil ? 0.8 : 0.3
         for start in stride(from: 0, to: plan.hold, by: batch) {
             let opened = await withTaskGroup(of: MatchConnection?.self) { group in
                 for _ in start..<min(start + batch, plan.hold) {
@@ -312,22 +351,98 @@ public struct BenchRunner: Sendable {
             }
             connections += opened.compactMap { $0 }
             failures += opened.filter { $0 == nil }.count
-            report(Double(start + batch) / Double(plan.hold) * 0.8)
+            report(Double(start + batch) / Double(plan.hold) * share)
         }
         let secondsToConnect = (ContinuousClock.now - started) / .seconds(1)
         // Let the polls settle into their held state, then read the server's memory.
         try await Task.sleep(for: .seconds(2))
         let held = connections.filter { $0.state == .connected }.count
         let usage = child?.usage
-        report(0.9)
-        for connection in connections { connection.close() }
-        await api.close()
-        await stopServer(child, data: data)
         var result = HoldResult(transport: transport, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
                                 serverBytesPerClient: nil, failures: failures)
         if let baseline, let usage, held > 0 {
             result.serverBytesPerClient = Double(usage.residentBytes - baseline.residentBytes) / Double(held)
         }
+        if let duration = plan.attack {
+            report(0.8)
+            result.attack = try await attack(kind, endpoint: endpoint, api: api, match: match, child: child, held: connections, for: duration)
+        }
+        report(0.95)
+        for connection in connections { connection.close() }
+        try await readLeftovers(into: &result, api: api, child: child, baseline: baseline)
+        await api.close()
+        await stopServer(child, data: data)
         return result
+    }
+
+    /// Once everything has gone, waits up to 15 s for the server to let go of every socket and
+    /// poll, and records what it still holds.
+    private func readLeftovers(into result: inout HoldResult, api: PlyAPI, child: ChildProcess?, baseline: ProcessUsage?) async throws {
+        let deadline = ContinuousClock.now + .seconds(15)
+        repeat {
+            try await Task.sleep(for: .milliseconds(500))
+            let health = try? await api.health()
+            result.leftoverPolls = health?.waitingPolls
+            result.leftoverConnections = health?.connections
+            if let before = baseline?.descriptors, let now = child?.usage?.descriptors { result.leftoverDescriptors = now - before }
+            if result.leftoverPolls == 0, result.leftoverConnections ?? 2 <= 1, result.leftoverDescriptors ?? 0 <= 0 { return }
+        } while ContinuousClock.now < deadline
+    }
+
+    // MARK: Attacking the door
+
+    /// Attacks the door for `duration` while a normal game is played over the held transport,
+    /// then watches the server's memory for 30 s.
+    private func attack(_ kind: TransportKind, endpoint: Endpoint, api: PlyAPI, match: String, child: ChildProcess?,
+                        held: [MatchConnection], for duration: Duration) async throws -> AttackResult {
+        let before = child?.usage?.residentBytes
+        let peak = Mutex(before ?? 0)
+        let sampler = Task {
+            while !Task.isCancelled {
+                if let resident = child?.usage?.residentBytes { peak.withLock { $0 = max($0, resident) } }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        let ledger = Ledger()
+        ledger.measuring = true
+        let context = SlotContext(plan: plan, host: endpoint.host, port: endpoint.port, ledger: ledger, stats: WireStats(), api: api)
+        let started = ContinuousClock.now
+        let end = started + duration
+        // Games back to back while the attack lasts; the last one is played to its end.
+        let game = Task {
+            let slot = PlySlot(index: 0, kind: kind, context: context)
+            var number = 0, finished = 0
+            while ContinuousClock.now < end {
+                do {
+                    try await slot.play(number)
+                    finished += 1
+                } catch {
+                    ledger.failed(error)
+                }
+                number += 1
+            }
+            return finished
+        }
+        let figures = await DoorAttack(endpoint: endpoint, match: match).run(for: duration)
+        let attackEnded = ContinuousClock.now
+        let heldAfter = held.filter { $0.state == .connected }.count
+        let finished = await game.value
+        // The server's memory, every half second for 30 s after the attack.
+        var memory: AttackMemory?
+        if let before {
+            var recovered: Double?
+            var after = before
+            while ContinuousClock.now - attackEnded < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(500))
+                after = child?.usage?.residentBytes ?? after
+                if recovered == nil, Double(after) <= Double(before) * 1.1 { recovered = (ContinuousClock.now - attackEnded) / .seconds(1) }
+            }
+            memory = AttackMemory(before: before, peak: peak.withLock { $0 }, after: after, secondsToRecover: recovered)
+        }
+        sampler.cancel()
+        let (latency, _, _, moves, errors, _, samples) = ledger.snapshot
+        return AttackResult(seconds: (attackEnded - started) / .seconds(1), figures: figures, gamesFinished: finished, moves: moves,
+                            errors: errors, errorSamples: samples, latency: LatencySummary(latency), heldAfter: heldAfter,
+                            memory: memory)
     }
 }

@@ -8,10 +8,12 @@ public struct ProcessUsage: Sendable, Hashable, Codable {
     public var cpuSeconds: Double
     /// Resident set size, in bytes.
     public var residentBytes: Int
+    /// Open file descriptors (sockets, files, the event loops' own), from `/proc/PID/fd`.
+    public var descriptors: Int?
 
     /// Reads the process's CPU-time clock (`clock_getcpuclockid`, the kernel's own sum over all
-    /// its threads, in nanoseconds, not the 10 ms ticks of /proc/PID/stat) and `/proc/PID/statm`
-    /// (field 2: resident pages).
+    /// its threads, in nanoseconds, not the 10 ms ticks of /proc/PID/stat), `/proc/PID/statm`
+    /// (field 2: resident pages) and `/proc/PID/fd`.
     public static func of(pid: Int32) -> ProcessUsage? {
         var clock = clockid_t()
         var time = timespec()
@@ -19,7 +21,8 @@ public struct ProcessUsage: Sendable, Hashable, Codable {
               let statm = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8),
               let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
         return ProcessUsage(cpuSeconds: Double(time.tv_sec) + Double(time.tv_nsec) / 1e9,
-                            residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))))
+                            residentBytes: pages * Int(sysconf(Int32(_SC_PAGESIZE))),
+                            descriptors: (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count)
     }
 }
 

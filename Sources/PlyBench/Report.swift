@@ -87,11 +87,43 @@ public struct Report: Sendable {
     var holdRows: [[String]] {
         results.holds.map { hold in
             [hold.transport.description, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
-             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), "\(hold.failures)"]
+             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), "\(hold.failures)",
+             hold.leftoverDescriptors.map(String.init) ?? "-", hold.leftoverPolls.map(String.init) ?? "-",
+             hold.leftoverConnections.map(String.init) ?? "-"]
         }
     }
 
-    static let holdHeader = ["transport", "idle clients held", "s to connect", "server KiB/client", "failed to connect"]
+    static let holdHeader = ["transport", "idle clients held", "s to connect", "server KiB/client", "failed to connect",
+                             "descriptors left", "polls left", "connections left"]
+
+    var attackRows: [[String]] {
+        results.holds.compactMap { hold in
+            guard let attack = hold.attack else { return nil }
+            let figures = attack.figures
+            return [hold.transport.description, String(format: "%.0f", attack.seconds),
+                    "\(figures.slowlorisOpened) / \(figures.slowlorisClosed) (\(Self.number(figures.slowlorisMedianSeconds, "%.1f")) s)",
+                    "\(figures.fragmentBombs): \(figures.closedTooMany) / \(figures.closedTooSlow) / \(figures.closedOtherwise) / \(figures.notClosed)",
+                    "\(figures.fragmentsSent)", "\(figures.pingsSent)", "\(figures.connectFailures)",
+                    "\(attack.gamesFinished) (\(attack.moves), \(attack.errors))",
+                    "\(Self.ms(attack.latency.p50)) / \(Self.ms(attack.latency.p99))", "\(attack.heldAfter) of \(hold.held)"]
+        }
+    }
+
+    static let attackHeader = ["transport", "attack s", "slowloris opened / closed by server (median life)",
+                               "fragment bombs: closed 1009 / 1008 / otherwise / not", "fragments sent", "pings sent", "attacks refused at connect",
+                               "games finished (moves, errors)", "move p50 / p99 ms", "held clients after"]
+
+    var recoveryRows: [[String]] {
+        results.holds.compactMap { hold in
+            guard let memory = hold.attack?.memory else { return nil }
+            func mebibytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+            return [hold.transport.description, mebibytes(memory.before), mebibytes(memory.peak), mebibytes(memory.after),
+                    String(format: "%+.1f%%", (Double(memory.after) / Double(max(memory.before, 1)) - 1) * 100),
+                    memory.secondsToRecover.map { String(format: "%.1f s", $0) } ?? "not within 30 s"]
+        }
+    }
+
+    static let recoveryHeader = ["transport", "server MiB before attack", "peak", "30 s after", "change", "back within 10% after"]
 
     // MARK: Tables
 
@@ -127,7 +159,11 @@ public struct Report: Sendable {
             parts += ["", "Ratios within this run", Self.textTable(Self.ratioHeader, ratioRows)]
         }
         if !results.holds.isEmpty {
-            parts += ["", "Idle clients", Self.textTable(Self.holdHeader, holdRows)]
+            parts += ["", "Idle clients (then let go: what the server still held)", Self.textTable(Self.holdHeader, holdRows)]
+        }
+        if !attackRows.isEmpty {
+            parts += ["", "Door attack while the clients were held, a normal game alongside", Self.textTable(Self.attackHeader, attackRows)]
+            if !recoveryRows.isEmpty { parts += ["", "Server memory around the attack", Self.textTable(Self.recoveryHeader, recoveryRows)] }
         }
         if let warning = limiterWarning { parts += ["", warning] }
         let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.label) \(level.matches): \($0)" } }
@@ -181,7 +217,18 @@ public struct Report: Sendable {
         }
         if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
         if !results.holds.isEmpty {
-            lines += ["", "### Idle clients held", "", Self.markdownTable(Self.holdHeader, holdRows)]
+            lines += ["", "### Idle clients held", "",
+                      "Once they were let go, `descriptors left` is the server's open descriptors beyond its count before",
+                      "they came; `polls left` and `connections left` are what its `/health` still counted (its own request included).",
+                      "", Self.markdownTable(Self.holdHeader, holdRows)]
+        }
+        if !attackRows.isEmpty {
+            lines += ["", "### Door attack", "",
+                      "While the clients were held: slowloris connections (a request head, one byte a second), fragment bombs",
+                      "(a message in endless empty or one-byte fragments, as fast as the socket takes them), slow fragments",
+                      "(one a second) and ping floods, each reconnecting when closed, alongside a normal game over the same transport.",
+                      "", Self.markdownTable(Self.attackHeader, attackRows)]
+            if !recoveryRows.isEmpty { lines += ["", Self.markdownTable(Self.recoveryHeader, recoveryRows)] }
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -58,7 +58,8 @@ struct PlySlot: Sendable {
         await context.playGames(play)
     }
 
-    private func play(_ game: Int) async throws {
+    /// Plays the slot's game number `game` to its end.
+    func play(_ game: Int) async throws {
         guard let api = context.api else { return }
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)

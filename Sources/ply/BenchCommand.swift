@@ -64,6 +64,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Idle clients to hold open on each transport, to measure memory per client (0: skip).")
     var hold = 0
 
+    @Option(help: ArgumentHelp("Seconds to attack each transport's server while the clients are held: slowloris, fragment bombs and ping floods, alongside a normal game; then its memory is watched for 30 s (0: no attack).",
+                               valueName: "seconds"))
+    var attack = 0.0
+
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?
 
@@ -102,6 +106,8 @@ struct BenchCommand: AsyncParsableCommand {
         plan.rttMilliseconds = try milliseconds(rtt)
         plan.jitterMilliseconds = try milliseconds(jitter)
         plan.hold = hold
+        guard attack >= 0 else { throw ValidationError("--attack must be 0 or more seconds") }
+        plan.attack = attack > 0 ? .milliseconds(Int(attack * 1000)) : nil
 
         let directory = out.map { URL(fileURLWithPath: $0) }
         let command = (["ply"] + CommandLine.arguments.dropFirst()).joined(separator: " ")

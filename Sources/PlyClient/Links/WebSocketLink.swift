@@ -171,6 +171,14 @@ public final class WebSocketLink: Sendable {
         channel.writeAndFlush(frame, promise: nil)
     }
 
+    /// Sends frames as they are, flushed together, and returns once the socket has taken the
+    /// last: a sender that waits for it never has more queued than it sent at once.
+    public func send(_ frames: [WebSocketFrame]) async throws {
+        guard let last = frames.last else { return }
+        for frame in frames.dropLast() { channel.write(frame, promise: nil) }
+        try await channel.writeAndFlush(last).get()
+    }
+
     /// Starts the closing handshake; the events end when the server answers or the link drops.
     public func close(code: WebSocketErrorCode = .normalClosure) {
         var data = channel.allocator.buffer(capacity: 2)
