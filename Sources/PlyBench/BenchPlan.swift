@@ -58,6 +58,8 @@ public struct BenchPlan: Sendable, Codable {
     /// With the clients held, attack the server's door this long (slowloris, fragment bombs,
     /// ping floods) alongside a normal game, then watch its memory for 30 s; nil: no attack.
     public var attack: Duration?
+    /// How many of each attacker the attack runs at once (nil in runs before it was recorded).
+    public var attackers: Attackers? = Attackers()
     /// A running server to use instead of starting `ply serve` (then its CPU and memory are not read).
     public var server: String?
 
@@ -76,3 +78,18 @@ public struct BenchPlan: Sendable, Codable {
     /// Whether the run has a hold phase: clients held, perhaps attacked.
     var holds: Bool { hold > 0 || attack != nil }
 }
+
+/// The attackers of `--attack`, each reconnecting when the server closes it.
+public struct Attackers: Sendable, Hashable, Codable {
+    /// Connections that send a request head one byte a second.
+    public var slowloris = 300
+    /// WebSockets that send a message in endless fragments as fast as the socket takes them.
+    public var fragmentBombs = 4
+    /// WebSockets that send a fragment a second of a message that never completes.
+    public var slowFragments = 20
+    /// WebSockets that send pings as fast as the socket takes them.
+    public var pingFloods = 2
+
+    public init() {}
+}
+

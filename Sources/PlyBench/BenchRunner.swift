@@ -423,7 +423,7 @@ public struct BenchRunner: Sendable {
             }
             return finished
         }
-        let figures = await DoorAttack(endpoint: endpoint, match: match).run(for: duration)
+        let figures = await DoorAttack(endpoint: endpoint, match: match, attackers: plan.attackers ?? Attackers()).run(for: duration)
         let attackEnded = ContinuousClock.now
         let heldAfter = held.filter { $0.state == .connected }.count
         let finished = await game.value

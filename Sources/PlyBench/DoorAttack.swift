@@ -43,10 +43,7 @@ struct DoorAttack: Sendable {
     let endpoint: Endpoint
     /// The match whose WebSocket the bombs open, as spectators (no token needed).
     let match: String
-    var slowloris = 300
-    var fragmentBombs = 4
-    var slowFragments = 20
-    var pingFloods = 2
+    let attackers: Attackers
 
     private final class Tally: Sendable {
         let figures = Mutex(AttackFigures())
@@ -62,10 +59,10 @@ struct DoorAttack: Sendable {
         let deadline = ContinuousClock.now + duration
         let tally = Tally()
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<slowloris { group.addTask { await slowlorisLoop(until: deadline, tally: tally) } }
-            for index in 0..<fragmentBombs { group.addTask { await bombLoop(until: deadline, slow: false, first: index, tally: tally) } }
-            for index in 0..<slowFragments { group.addTask { await bombLoop(until: deadline, slow: true, first: index, tally: tally) } }
-            for _ in 0..<pingFloods { group.addTask { await pingFlood(until: deadline, tally: tally) } }
+            for _ in 0..<attackers.slowloris { group.addTask { await slowlorisLoop(until: deadline, tally: tally) } }
+            for index in 0..<attackers.fragmentBombs { group.addTask { await bombLoop(until: deadline, slow: false, first: index, tally: tally) } }
+            for index in 0..<attackers.slowFragments { group.addTask { await bombLoop(until: deadline, slow: true, first: index, tally: tally) } }
+            for _ in 0..<attackers.pingFloods { group.addTask { await pingFlood(until: deadline, tally: tally) } }
         }
         var figures = tally.figures.withLock { $0 }
         let lifetimes = tally.lifetimes.withLock { $0 }.sorted()

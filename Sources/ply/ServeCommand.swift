@@ -67,7 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds per move when a match's creator sets no limit (0: no limit).")
     var moveTimeLimit = 300
 
-    @Option(name: .customLong("allow-origin"), help: "An Origin allowed to open WebSockets, e.g. https://example.com (repeat; default: any).")
+    @Option(name: .customLong("allow-origin"), help: "An Origin allowed to make requests and open WebSockets, e.g. https://example.com (repeat; default: any; requests without Origin are always allowed).")
     var allowedOrigins: [String] = []
 
     @Option(help: "Event loop threads for connections (default: one per core).")
