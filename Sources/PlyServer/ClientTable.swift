@@ -119,9 +119,14 @@ public final class ClientTable: Sendable {
 
     /// Counts a new connection; false beyond the client's limit (then it is not counted).
     func openConnection(by key: String) -> Bool {
+        take(\.connections, upTo: limits.connections, by: key)
+    }
+
+    /// Counts one more of what a client holds at once; false at its limit (then nothing changes).
+    private func take(_ held: WritableKeyPath<Client, Int>, upTo limit: Int, by key: String) -> Bool {
         with(key) { client in
-            guard client.connections < limits.connections else { return false }
-            client.connections += 1
+            guard client[keyPath: held] < limit else { return false }
+            client[keyPath: held] += 1
             return true
         }
     }
@@ -132,11 +137,7 @@ public final class ClientTable: Sendable {
 
     /// Counts a poll about to wait, or refuses with `request/rate_limited`.
     func startPoll(by key: String) throws(WireError) {
-        guard with(key, { client in
-            guard client.polls < limits.waitingPolls else { return false }
-            client.polls += 1
-            return true
-        }) else {
+        guard take(\.polls, upTo: limits.waitingPolls, by: key) else {
             throw WireError(.rateLimited, "more than \(limits.waitingPolls) long polls waiting from your address; end some first")
         }
     }
@@ -147,11 +148,7 @@ public final class ClientTable: Sendable {
 
     /// Counts a match about to be created, or refuses with `request/rate_limited`.
     func reserveMatch(by key: String) throws(WireError) {
-        guard with(key, { client in
-            guard client.liveMatches < limits.liveMatches else { return false }
-            client.liveMatches += 1
-            return true
-        }) else {
+        guard take(\.liveMatches, upTo: limits.liveMatches, by: key) else {
             throw WireError(.rateLimited, "your address has \(limits.liveMatches) unfinished matches, its most; finish some first")
         }
     }
