@@ -121,7 +121,7 @@ let package = Package(
         // ncurses, for the terminal client only.
         .systemLibrary(name: "CNcurses", providers: [.apt(["libncurses-dev"])]),
         // The terminal client: state, update and render are pure; Screen is the only ncurses user.
-        .target(name: "PlyTerminal", dependencies: ["PlyEngine", "PlyWire", "PlyClient", "PlyBots", "PlyServer", "CNcurses"]),
+        .target(name: "PlyTerminal", dependencies: ["PlyEngine", "PlyWire", "PlyClient", "PlyBots", "CNcurses"]),
         // The benchmark: ply serve and the raw TCP floor as child processes, bots as load, reports.
         .target(
             name: "PlyBench",

@@ -9,31 +9,41 @@ public enum Key: Sendable, Hashable {
     case resize
 }
 
-/// Everything that can change the state: keys, and what the network reports.
+/// Everything that can change the state: keys, what the network reports, and the results of
+/// effects. `update` is the only place that applies them.
 public enum Input: Sendable {
+    /// The app has started: open the lobby, or start the embedded game.
+    case launch
     case key(Key)
     /// A match is open on screen (after creating, joining or watching it).
     case opened(GameScreen)
+    /// Opening a match (or starting the embedded server) failed.
+    case openFailed(String)
     /// An event of a match; ignored unless that match is on screen.
     case event(match: String, MatchEvent)
-    case connection(ConnectionState)
+    /// The connection to a match changed; ignored unless that match is on screen.
+    case connection(match: String, ConnectionState)
+    /// The wire statistics of the connection on screen.
     case network(NetworkStatus)
-    case acknowledged
-    case refused(String)
+    /// The command sent for a match was acknowledged, or refused (or failed) with a reason.
+    case acknowledged(match: String)
+    case refused(match: String, String)
     case lobby([MatchSnapshot])
     case failed(String)
     case info(String)
 }
 
-/// What the app must do outside the state: talk to the server, or stop.
+/// What the app must do outside the state: talk to the server, or stop. Effects that open
+/// or close a game are carried out one after another, in order.
 public enum Effect: Sendable, Hashable {
     case play(move: String, version: Int)
     case resign(version: Int)
-    /// A new game: against the bot again, or a new match of the same game on the server.
-    case rematch(GameID)
-    case toLobby
+    /// A new game: against the bot (starting the embedded server the first time), or a new
+    /// match of this game on the server, with this player in it.
+    case newGame(GameID)
+    /// Closes the game on screen: its connection, its feed and its bot.
+    case closeGame
     case refreshLobby
-    case create(GameID)
     case join(String)
     case watch(String)
     case quit

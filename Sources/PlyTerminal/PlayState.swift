@@ -76,19 +76,24 @@ public struct PlayState: Sendable {
     }
 
     public var mode: Mode
+    /// Where to go back to if what is opening fails.
+    public var returnTo: Mode?
     public var network: NetworkStatus
     public var notice: Notice?
     public var showHelp = false
     public var showWire = false
     /// Whether there is a lobby to go back to (a real server rather than the embedded one).
     public var hasLobby: Bool
+    /// The game `ply play` starts against the bot when there is no lobby.
+    public var firstGame: GameID
     public var glyphs: Glyphs
     public var colour: Bool
 
-    public init(mode: Mode, transport: TransportKind, hasLobby: Bool, glyphs: Glyphs = .unicode, colour: Bool = true) {
+    public init(mode: Mode, transport: TransportKind, hasLobby: Bool, firstGame: GameID = .connect4, glyphs: Glyphs = .unicode, colour: Bool = true) {
         self.mode = mode
         network = NetworkStatus(transport: transport)
         self.hasLobby = hasLobby
+        self.firstGame = firstGame
         self.glyphs = glyphs
         self.colour = colour
     }

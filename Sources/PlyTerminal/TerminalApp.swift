@@ -1,49 +1,65 @@
 import Foundation
-import Logging
 import PlyBots
 import PlyClient
 import PlyEngine
-import PlyServer
 import PlyWire
 import Synchronization
 
-/// Set by SIGINT, SIGTERM and SIGHUP (the terminal went away); the main loop sees it and
-/// restores the terminal before exiting.
+/// Set by SIGINT, SIGTERM and SIGHUP (the terminal went away); the loop sees it at its next
+/// tick and restores the terminal before exiting.
 private let interrupted = Atomic<Bool>(false)
 
-/// Inputs posted by network tasks, taken by the main loop: the network never waits for the
-/// screen, and the screen never waits for the network.
-final class Inbox: Sendable {
-    private let queue = Mutex<[Input]>([])
-    func post(_ input: Input) { queue.withLock { $0.append(input) } }
-    func drain() -> [Input] { queue.withLock { queue in defer { queue.removeAll() }; return queue } }
+/// A server started for `ply play` without `--server`: where it listens, and how to stop it.
+/// The `ply` executable makes it; the terminal client knows no server code.
+public struct EmbeddedServer: Sendable {
+    public let endpoint: Endpoint
+    public let stop: @Sendable () async -> Void
+
+    public init(endpoint: Endpoint, stop: @escaping @Sendable () async -> Void) {
+        self.endpoint = endpoint
+        self.stop = stop
+    }
 }
 
-/// The terminal client: it owns the screen and the connections, turns keys and network news
-/// into `Input`s for `update`, carries out the `Effect`s it returns, and draws `render`'s lines.
+/// The terminal client. One stream of messages drives it: keys (when the terminal has some to
+/// read), network news and effects' results (as `Input`s), and a tick for the clock-driven
+/// parts of the screen. Every message goes through `update`, the only code that changes the
+/// state; the effects it returns are carried out here, and what they find comes back as
+/// messages. Nothing else writes the state.
 @MainActor
 public final class TerminalApp {
     /// Where the games are.
     public enum Venue: Sendable {
-        /// An embedded server on a free loopback port, with a bot as the opponent.
-        case embedded(game: GameID, bot: Strategy, botThinkTime: ClosedRange<Duration>, seed: UInt64)
+        /// An embedded server, started on demand, with a bot as the opponent.
+        case embedded(game: GameID, bot: Strategy, botThinkTime: ClosedRange<Duration>, seed: UInt64,
+                      start: @Sendable () async throws -> EmbeddedServer)
         /// A real server: a lobby of its matches.
         case server(Endpoint)
+    }
+
+    enum Message: Sendable {
+        case input(Input)
+        /// The terminal has keys to read.
+        case keys
+        /// Time passed: statistics, a resized terminal, a signal.
+        case tick
     }
 
     private let venue: Venue
     private let transport: TransportKind
     private let name: String
     private var state: PlayState
-    private let inbox = Inbox()
+    private let messages: AsyncStream<Message>
+    private let post: AsyncStream<Message>.Continuation
     private var running = true
 
-    private var server: PlyServer?
-    private var serverTask: Task<Void, any Error>?
+    private var server: EmbeddedServer?
     private var api: PlyAPI?
     private var connection: MatchConnection?
     /// Tasks that belong to the game on screen: its event feed and, when embedded, its bot.
     private var gameTasks: [Task<Void, Never>] = []
+    /// The effects that open and close games, one after another.
+    private var queue: Task<Void, Never>?
     private var humanMovesFirst = true
     private var gamesStarted: UInt64 = 0
 
@@ -51,8 +67,14 @@ public final class TerminalApp {
         self.venue = venue
         self.transport = transport
         self.name = name
-        let hasLobby = if case .server = venue { true } else { false }
-        state = PlayState(mode: .opening("Starting…"), transport: transport, hasLobby: hasLobby, glyphs: glyphs, colour: colour)
+        let (hasLobby, firstGame): (Bool, GameID) = switch venue {
+        case .embedded(let game, _, _, _, _): (false, game)
+        case .server: (true, .connect4)
+        }
+        state = PlayState(mode: .opening("Starting…"), transport: transport, hasLobby: hasLobby, firstGame: firstGame,
+                          glyphs: glyphs, colour: colour)
+        (messages, post) = AsyncStream.makeStream(of: Message.self)
+        if case .server(let endpoint) = venue { api = PlyAPI(endpoint: endpoint) }
     }
 
     /// Whether the app stopped because of SIGINT, SIGTERM or SIGHUP.
@@ -66,32 +88,40 @@ public final class TerminalApp {
         let screen = Screen(colour: state.colour)
         screen.start()
         defer { screen.stop() }
+        let keys = KeyWatcher { [post] in post.yield(.keys) }
+        keys.start()
+        defer { keys.stop() }
+        let ticker = Task { [post] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(200))
+                post.yield(.tick)
+            }
+        }
+        defer { ticker.cancel() }
 
-        begin()
-        var lastRefresh = ContinuousClock.now
-        var dirty = true
-        while running, !interrupted.load(ordering: .relaxed) {
-            while let key = screen.readKey() {
-                apply(.key(key))
-                dirty = true
-            }
-            for input in inbox.drain() {
+        apply(.launch)
+        draw(screen)
+        for await message in messages {
+            switch message {
+            case .input(let input):
                 apply(input)
-                dirty = true
+            case .keys:
+                while running, let key = screen.readKey() { apply(.key(key)) }
+                keys.resume()
+            case .tick:
+                // A resize shows as a key ncurses makes when it is next asked.
+                while running, let key = screen.readKey() { apply(.key(key)) }
+                if let network = networkStatus() { apply(.network(network)) }
             }
-            if ContinuousClock.now - lastRefresh > .milliseconds(200) {
-                refreshNetwork()
-                lastRefresh = .now
-                dirty = true
-            }
-            if dirty {
-                let (width, height) = screen.size
-                screen.draw(render(state, width: width, height: height))
-                dirty = false
-            }
-            try? await Task.sleep(for: .milliseconds(10))
+            if !running || interrupted.load(ordering: .relaxed) { break }
+            draw(screen)
         }
         await finish()
+    }
+
+    private func draw(_ screen: Screen) {
+        let (width, height) = screen.size
+        screen.draw(render(state, width: width, height: height))
     }
 
     private func apply(_ input: Input) {
@@ -99,56 +129,111 @@ public final class TerminalApp {
     }
 
     /// The wire statistics of the connection on screen, for the status bar and wire view.
-    private func refreshNetwork() {
-        guard let connection else { return }
+    private func networkStatus() -> NetworkStatus? {
+        guard let connection else { return nil }
         var network = NetworkStatus(transport: connection.transport)
         network.state = connection.state
         network.totals = connection.stats.totals
         network.roundTrips = connection.stats.roundTrips
         network.records = connection.stats.recentRecords
-        state.network = network
+        return network
     }
 
-    // MARK: Venues
+    // MARK: Effects
 
-    private func begin() {
-        switch venue {
-        case .embedded(let game, _, _, _):
-            state.mode = .opening("Starting a server and a bot…")
-            Task {
+    private func perform(_ effect: Effect) {
+        switch effect {
+        case .quit:
+            running = false
+        case .play(let move, let version):
+            sendCommand(Command(.play(move), version: version))
+        case .resign(let version):
+            sendCommand(Command(.resign, version: version))
+        case .refreshLobby:
+            guard let api else { return }
+            let post = self.post
+            Task.detached {
                 do {
-                    let endpoint = try await startEmbeddedServer()
-                    api = PlyAPI(endpoint: endpoint)
-                    try await startEmbeddedGame(game)
+                    post.yield(.input(.lobby(try await api.matches())))
                 } catch {
-                    inbox.post(.failed("Could not start the game: \(error)"))
+                    post.yield(.input(.failed("Could not list the matches: \(error)")))
                 }
             }
-        case .server(let endpoint):
-            api = PlyAPI(endpoint: endpoint)
-            state.mode = .lobby(Lobby())
-            perform(.refreshLobby)
+        case .closeGame:
+            enqueue { app in app.closeGame() }
+        case .newGame(let game):
+            open { app in
+                if case .embedded = app.venue {
+                    try await app.startGameAgainstBot(game)
+                } else if let api = app.api {
+                    let match = try await api.createMatch(game).id
+                    let grant = try await api.join(match, name: app.name)
+                    try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
+                }
+            }
+        case .join(let match):
+            open { app in
+                guard let api = app.api else { return }
+                let grant = try await api.join(match, name: app.name)
+                try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
+            }
+        case .watch(let match):
+            open { app in try await app.openGame(match, seat: nil, againstBot: false) }
         }
     }
 
-    /// A server in this process on a free loopback port, logging nowhere (the screen is ours).
-    private func startEmbeddedServer() async throws -> Endpoint {
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
-        let server = PlyServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet, handleSignals: false) {
-            continuation.yield($0)
+    /// Runs `work` after every earlier opening or closing effect has finished.
+    private func enqueue(_ work: @escaping @MainActor (TerminalApp) async -> Void) {
+        let previous = queue
+        queue = Task { [weak self] in
+            await previous?.value
+            guard let self, self.running else { return }
+            await work(self)
         }
-        self.server = server
-        serverTask = Task { try await server.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw LinkError.connectionClosed }
-        return Endpoint(host: "127.0.0.1", port: port)
     }
 
-    /// A new match on the embedded server: the player and the bot take turns at moving first.
-    private func startEmbeddedGame(_ game: GameID) async throws {
-        guard case .embedded(_, let strategy, let thinkTime, let seed) = venue, let api else { return }
-        closeGame()
+    /// Opens something in turn; a failure comes back as `openFailed`.
+    private func open(_ work: @escaping @MainActor (TerminalApp) async throws -> Void) {
+        enqueue { app in
+            do {
+                try await work(app)
+            } catch {
+                app.post.yield(.input(.openFailed("\(error)")))
+            }
+        }
+    }
+
+    /// Sends a command; its acknowledgement or refusal comes back as a message. `update` never
+    /// asks for a second command while one is on its way, and the connection refuses one
+    /// (`CommandError.busy`) if it ever did.
+    private func sendCommand(_ command: Command) {
+        guard let connection else { return }
+        let post = self.post
+        let match = connection.match
+        Task.detached {
+            do {
+                try await connection.send(command)
+                post.yield(.input(.acknowledged(match: match)))
+            } catch CommandError.refused(let error) {
+                post.yield(.input(.refused(match: match, error.message)))
+            } catch {
+                post.yield(.input(.refused(match: match, "\(error)")))
+            }
+        }
+    }
+
+    // MARK: Games
+
+    /// A new match on the embedded server (started the first time): the player and the bot
+    /// take turns at moving first.
+    private func startGameAgainstBot(_ game: GameID) async throws {
+        guard case .embedded(_, let strategy, let thinkTime, let seed, let start) = venue else { return }
+        if api == nil {
+            let server = try await start()
+            self.server = server
+            api = PlyAPI(endpoint: server.endpoint)
+        }
+        guard let api else { return }
         let match = try await api.createMatch(game).id
         let humanFirst = humanMovesFirst
         humanMovesFirst.toggle()
@@ -158,29 +243,32 @@ public final class TerminalApp {
         let botConnection = try await MatchConnection.open(to: api.endpoint, match: match, seat: (bot.seat, bot.token), transport: transport)
         gamesStarted += 1
         let player = BotPlayer(strategy: strategy, seed: seed &+ gamesStarted, thinkTime: thinkTime)
-        gameTasks.append(Task.detached { _ = try? await player.play(botConnection) })
+        gameTasks.append(Task.detached {
+            _ = try? await player.play(botConnection)
+            botConnection.close()
+        })
         try await openGame(match, seat: (human.seat, human.token), againstBot: true)
     }
 
-    /// Connects to a match and feeds its events to the screen.
+    /// Connects to a match and feeds its events and connection changes to the loop.
     private func openGame(_ match: String, seat: (seat: Seat, token: String)?, againstBot: Bool) async throws {
         guard let api else { return }
         let connection = try await MatchConnection.open(to: api.endpoint, match: match, seat: seat, transport: transport)
         self.connection = connection
-        let inbox = self.inbox
+        let post = self.post
         gameTasks.append(Task.detached {
             var opened = false
             for await event in connection.events {
                 if opened {
-                    inbox.post(.event(match: match, event))
+                    post.yield(.input(.event(match: match, event)))
                 } else if let replica = try? Match(replaying: [event]) {
                     opened = true
-                    inbox.post(.opened(GameScreen(matchID: match, seat: seat?.seat, match: replica, againstBot: againstBot)))
+                    post.yield(.input(.opened(GameScreen(matchID: match, seat: seat?.seat, match: replica, againstBot: againstBot))))
                 }
             }
         })
         gameTasks.append(Task.detached {
-            for await change in connection.states { inbox.post(.connection(change)) }
+            for await change in connection.states { post.yield(.input(.connection(match: match, change))) }
         })
     }
 
@@ -193,94 +281,53 @@ public final class TerminalApp {
     }
 
     private func finish() async {
+        running = false
+        queue?.cancel()
         closeGame()
         await api?.close()
-        if let server {
-            await server.shutDown()
-            _ = await serverTask?.result
-        }
+        await server?.stop()
+    }
+}
+
+/// Watches standard input on a thread of its own and says when keys are waiting; it then
+/// waits until they have been read (`resume`), so one arrival makes one message. ncurses
+/// itself is only ever called on the main actor.
+final class KeyWatcher: @unchecked Sendable {
+    private let ready: @Sendable () -> Void
+    private let read = DispatchSemaphore(value: 0)
+    private let stopped = Atomic<Bool>(false)
+    private var thread: Thread?
+
+    init(ready: @escaping @Sendable () -> Void) {
+        self.ready = ready
     }
 
-    // MARK: Effects
-
-    private func perform(_ effect: Effect) {
-        let inbox = self.inbox
-        switch effect {
-        case .quit:
-            running = false
-        case .play(let move, let version):
-            send(Command(.play(move), version: version))
-        case .resign(let version):
-            send(Command(.resign, version: version))
-        case .rematch(let game):
-            run("Starting a new game…") { app in
-                if case .embedded = app.venue {
-                    try await app.startEmbeddedGame(game)
-                } else if let api = app.api {
-                    let match = try await api.createMatch(game).id
-                    let grant = try await api.join(match, name: app.name)
-                    try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
-                }
-            }
-        case .toLobby:
-            closeGame()
-            state.network = NetworkStatus(transport: transport)
-            state.mode = .lobby(Lobby())
-            perform(.refreshLobby)
-        case .refreshLobby:
-            guard let api else { return }
-            Task.detached {
-                do {
-                    inbox.post(.lobby(try await api.matches()))
-                } catch {
-                    inbox.post(.failed("Could not list the matches: \(error)"))
-                }
-            }
-        case .create(let game):
-            run("Creating a match…") { app in
-                guard let api = app.api else { return }
-                let match = try await api.createMatch(game).id
-                let grant = try await api.join(match, name: app.name)
-                try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
-            }
-        case .join(let match):
-            run("Joining \(match)…") { app in
-                guard let api = app.api else { return }
-                let grant = try await api.join(match, name: app.name)
-                try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
-            }
-        case .watch(let match):
-            run("Opening \(match)…") { app in try await app.openGame(match, seat: nil, againstBot: false) }
-        }
+    func start() {
+        let thread = Thread { [self] in watch() }
+        thread.name = "ply-keys"
+        self.thread = thread
+        thread.start()
     }
 
-    /// Sends a command; its acknowledgement or refusal comes back through the inbox.
-    private func send(_ command: Command) {
-        guard let connection else { return }
-        let inbox = self.inbox
-        Task.detached {
-            do {
-                try await connection.send(command)
-                inbox.post(.acknowledged)
-            } catch CommandError.refused(let error) {
-                inbox.post(.refused(error.message))
-            } catch {
-                inbox.post(.refused("\(error)"))
-            }
-        }
+    func resume() { read.signal() }
+
+    func stop() {
+        stopped.store(true, ordering: .relaxed)
+        read.signal()
     }
 
-    /// Shows `message` while `work` opens something; a failure shows on the notice line.
-    private func run(_ message: String, _ work: @escaping @MainActor (TerminalApp) async throws -> Void) {
-        let previous = state.mode
-        state.mode = .opening(message)
-        Task {
-            do {
-                try await work(self)
-            } catch {
-                self.state.mode = previous
-                self.inbox.post(.failed("\(error)"))
+    private func watch() {
+        var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        while !stopped.load(ordering: .relaxed) {
+            // A timeout, so that `stop` is seen even when no key comes.
+            let result = poll(&descriptor, 1, 100)
+            guard result > 0 else { continue }
+            if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
+                // The terminal is gone: nothing more will come (SIGHUP tells the loop).
+                return
             }
+            ready()
+            read.wait()
         }
     }
 }

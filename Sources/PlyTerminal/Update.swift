@@ -6,12 +6,24 @@ import PlyWire
 /// maps to its action here, and nothing here touches the terminal or the network.
 public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     switch input {
+    case .launch:
+        if state.hasLobby {
+            state.mode = .lobby(Lobby())
+            return [.refreshLobby]
+        }
+        state.mode = .opening("Starting a server and a bot…")
+        return [.newGame(state.firstGame)]
     case .key(let key):
         return handle(key, &state)
     case .opened(let screen):
         state.mode = .game(screen)
+        state.returnTo = nil
         state.notice = screen.match.status == .waiting && screen.seat != nil
             ? .info("Waiting for an opponent to join match \(screen.matchID).") : nil
+    case .openFailed(let message):
+        if let previous = state.returnTo { state.mode = previous }
+        state.returnTo = nil
+        state.notice = .error(message)
     case .event(let matchID, let event):
         guard case .game(var screen) = state.mode, screen.matchID == matchID else { return [] }
         do {
@@ -26,28 +38,26 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
             state.notice = nil
         }
         state.mode = .game(screen)
-    case .connection(let connection):
+    case .connection(let match, let connection):
+        guard onScreen(match, state) else { return [] }
         state.network.state = connection
         if case .failed(let error) = connection { state.notice = .error("The server refused the connection: \(error.message)") }
     case .network(let network):
         state.network = network
-    case .acknowledged:
+    case .acknowledged(let match):
+        guard onScreen(match, state) else { return [] }
         modifyGame(&state) { $0.awaitingAnswer = false }
-    case .refused(let message):
+    case .refused(let match, let message):
+        guard onScreen(match, state) else { return [] }
         modifyGame(&state) { $0.awaitingAnswer = false }
         state.notice = .error(message)
     case .lobby(let matches):
-        if case .lobby(var lobby) = state.mode {
-            lobby.matches = matches
-            lobby.loading = false
-            lobby.selected = min(lobby.selected, max(matches.count - 1, 0))
-            state.mode = .lobby(lobby)
-        } else {
-            var lobby = Lobby()
-            lobby.matches = matches
-            lobby.loading = false
-            state.mode = .lobby(lobby)
-        }
+        // A list that arrives after the player left the lobby is of no use.
+        guard case .lobby(var lobby) = state.mode else { return [] }
+        lobby.matches = matches
+        lobby.loading = false
+        lobby.selected = min(lobby.selected, max(matches.count - 1, 0))
+        state.mode = .lobby(lobby)
     case .failed(let message):
         state.notice = .error(message)
     case .info(let message):
@@ -56,10 +66,32 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     return []
 }
 
+/// Whether `match` is the match on screen.
+private func onScreen(_ match: String, _ state: PlayState) -> Bool {
+    if case .game(let screen) = state.mode { return screen.matchID == match }
+    return false
+}
+
 private func modifyGame(_ state: inout PlayState, _ body: (inout GameScreen) -> Void) {
     guard case .game(var screen) = state.mode else { return }
     body(&screen)
     state.mode = .game(screen)
+}
+
+/// Shows `message` while `effects` open something; a failure goes back to where the player was.
+private func opening(_ message: String, _ effects: [Effect], _ state: inout PlayState) -> [Effect] {
+    state.returnTo = state.mode
+    state.mode = .opening(message)
+    state.notice = nil
+    return effects
+}
+
+/// Back to the lobby: the game on screen is closed and the list asked for again.
+private func toLobby(_ state: inout PlayState) -> [Effect] {
+    state.mode = .lobby(Lobby())
+    state.returnTo = nil
+    state.network = NetworkStatus(transport: state.network.transport)
+    return [.closeGame, .refreshLobby]
 }
 
 private func handle(_ key: Key, _ state: inout PlayState) -> [Effect] {
@@ -101,7 +133,8 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
     let board = match.position.board
     if screen.confirmingResign {
         screen.confirmingResign = false
-        if key == .character("y"), match.status == .playing {
+        if key == .character("y"), match.status == .playing, !screen.awaitingAnswer {
+            screen.awaitingAnswer = true
             state.notice = .info("Resigning…")
             return [.resign(version: match.version)]
         }
@@ -110,8 +143,8 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
     }
     if match.status == .finished {
         switch key {
-        case .character("n"): return [.rematch(match.game)]
-        case .character("l") where state.hasLobby: return [.toLobby]
+        case .character("n"): return opening("Starting a new game…", [.closeGame, .newGame(match.game)], &state)
+        case .character("l") where state.hasLobby: return toLobby(&state)
         case .character("q"): return [.quit]
         default: return []
         }
@@ -120,7 +153,7 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
     case .character("q"):
         return [.quit]
     case .character("l") where state.hasLobby && screen.seat == nil:
-        return [.toLobby]
+        return toLobby(&state)
     case .left, .character("h"):
         screen.cursor.column = max(0, screen.cursor.column - 1)
     case .right, .character("l"):
@@ -138,6 +171,10 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
         return play("pass", &screen, &state)
     case .character("r"):
         guard screen.seat != nil, match.status == .playing else { return [] }
+        guard !screen.awaitingAnswer else {
+            state.notice = .info("Your last move is still on its way.")
+            return []
+        }
         screen.confirmingResign = true
         state.notice = .info("Resign this game? Press y to confirm, any other key to go on.")
     default:
@@ -186,9 +223,10 @@ private func play(_ move: String, _ screen: inout GameScreen, _ state: inout Pla
 private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) -> [Effect] {
     if lobby.choosingGame {
         lobby.choosingGame = false
+        state.mode = .lobby(lobby)
         switch key {
-        case .character("1"): return [.create(.connect4)]
-        case .character("2"): return [.create(.reversi)]
+        case .character("1"): return opening("Creating a match…", [.newGame(.connect4)], &state)
+        case .character("2"): return opening("Creating a match…", [.newGame(.reversi)], &state)
         default: return []
         }
     }
@@ -208,7 +246,9 @@ private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) 
         guard lobby.matches.indices.contains(lobby.selected) else { return [] }
         let match = lobby.matches[lobby.selected]
         let freeSeat = match.status == .waiting && match.seats.contains { $0.name == nil }
-        return [key == .enter && freeSeat ? .join(match.id) : .watch(match.id)]
+        return key == .enter && freeSeat
+            ? opening("Joining \(match.id)…", [.join(match.id)], &state)
+            : opening("Opening \(match.id)…", [.watch(match.id)], &state)
     default:
         break
     }

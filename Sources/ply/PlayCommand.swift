@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import PlyBots
 import PlyClient
+import Logging
 import PlyEngine
+import PlyServer
 import PlyTerminal
 
 extension TransportKind: ExpressibleByArgument {}
@@ -67,7 +69,7 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed)
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: Self.startEmbeddedServer)
         }
         let app = TerminalApp(
             venue: venue,
@@ -78,5 +80,30 @@ struct PlayCommand: AsyncParsableCommand {
         )
         try await app.run()
         if app.wasInterrupted { throw ExitCode(130) }
+    }
+
+    /// A server in this process on a free loopback port, keeping its matches in memory and
+    /// logging nowhere (the screen is the player's).
+    @Sendable
+    static func startEmbeddedServer() async throws -> EmbeddedServer {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
+        let server = PlyServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet, handleSignals: false) {
+            continuation.yield($0)
+        }
+        let running = Task {
+            defer { continuation.finish() }
+            try await server.run()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            // It stopped before it listened: say why.
+            try await running.value
+            throw ValidationError("the embedded server stopped before it listened")
+        }
+        return EmbeddedServer(endpoint: Endpoint(host: "127.0.0.1", port: port)) {
+            await server.shutDown()
+            _ = await running.result
+        }
     }
 }

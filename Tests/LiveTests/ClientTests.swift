@@ -195,6 +195,26 @@ struct ClientTests {
         }
     }
 
+    /// A second command while one is on its way (a resign pressed while a move waits for a
+    /// stalled server) is not sent and fails with a typed error; it once trapped.
+    @Test(arguments: [TransportKind.webSocket, .longPoll])
+    func aSecondCommandWhileOneIsOnItsWayIsRefusedNotSent(_ transport: TransportKind) async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let (id, ann, _) = try await server.startedMatch()
+            let options = ConnectionOptions(commandTimeout: .seconds(1), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
+            let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
+                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+            await relay.stop()
+            let first = Task { try await connection.send(Command(.play("4"), version: 3)) }
+            try await Task.sleep(for: .milliseconds(100))
+            await #expect(throws: CommandError.busy) { try await connection.send(Command(.resign, version: 3)) }
+            await #expect(throws: CommandError.timedOut) { try await first.value }
+            #expect(try await server.log(id).count == 3, "nothing was played or resigned")
+            connection.close()
+        }
+    }
+
     @Test func autoFallsBackToLongPollingWhenTheUpgradeIsRefused() async throws {
         var configuration = ServerConfiguration()
         configuration.webSocket = false

@@ -118,4 +118,89 @@ struct TmuxTests {
         #expect(screen.contains("PLY-EXIT=130"))
         #expect(!screen.contains("a  b  c  d"), "the game's screen is gone: the terminal is restored")
     }
+
+    /// The crash of issue 12, as a person would meet it: two players on a real server, the
+    /// server stalls (`kill -STOP`), one plays a move and presses `r` `y`. The client lives on,
+    /// says why it waits, shows the move once the server resumes, can resign then, and quits
+    /// cleanly.
+    @Test func aStalledServerWithAMoveInFlightAndAResignation() async throws {
+        let session = "ply-e2e-stall-\(getpid())"
+        let port = try freePort()
+        let server = "http://127.0.0.1:\(port)"
+        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                        "exec \(Self.ply) serve --store memory --port \(port) --log-level error"])
+        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? run(["kill", "-CONT", serverPID]) }
+        for name in ["ann", "bob"] {
+            try await tmux(["new-window", "-t", session, "-n", name,
+                            "env LANG=C.UTF-8 \(Self.ply) play --server \(server) --name \(name); echo PLY-EXIT=$?; sleep 30"])
+        }
+        let ann = "\(session):ann", bob = "\(session):bob"
+        func screen(_ target: String) async throws -> String { try await tmux(["capture-pane", "-p", "-t", target]) }
+        func waitFor(_ target: String, _ text: String, seconds: Int = 10) async throws -> String {
+            var shown = ""
+            for _ in 0..<(seconds * 20) {
+                shown = try await screen(target)
+                if shown.contains(text) { return shown }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            Issue.record("waited for \(text) on \(target):\n\(shown)")
+            return shown
+        }
+        func keys(_ target: String, _ keys: String...) async throws {
+            for key in keys {
+                try await tmux(["send-keys", "-t", target, key])
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        // ann creates a Connect Four match; bob sees it in his lobby and joins it.
+        _ = try await waitFor(ann, "c: create")
+        try await keys(ann, "c", "1")
+        _ = try await waitFor(ann, "Waiting for an opponent")
+        _ = try await waitFor(bob, "c: create")
+        try await keys(bob, "r")
+        _ = try await waitFor(bob, "waiting")
+        try await keys(bob, "Enter")
+        _ = try await waitFor(ann, "Your turn")
+
+        // The server stalls; ann plays and then tries to resign while her move is on its way.
+        _ = try run(["kill", "-STOP", serverPID])
+        try await keys(ann, "4", "r", "y")
+        var shown = try await waitFor(ann, "still on its way")
+        #expect(!shown.contains("PLY-EXIT"), "\(shown)")
+        try await Task.sleep(for: .seconds(1))
+        shown = try await screen(ann)
+        #expect(!shown.contains("PLY-EXIT"), "the client lives on while the server is stalled: \(shown)")
+
+        // The server resumes: the move arrives, and a resignation now goes through.
+        _ = try run(["kill", "-CONT", serverPID])
+        _ = try await waitFor(bob, "Your turn")
+        _ = try await waitFor(ann, "bob is thinking")
+        try await keys(ann, "r", "y")
+        shown = try await waitFor(ann, "You lost")
+        #expect(shown.contains("resign"), "\(shown)")
+        _ = try await waitFor(bob, "You won")
+
+        try await keys(ann, "q")
+        shown = try await waitFor(ann, "PLY-EXIT=")
+        #expect(shown.contains("PLY-EXIT=0"), "\(shown)")
+    }
+}
+
+/// A loopback port free at the moment of asking.
+func freePort() throws -> Int {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+    }
+    guard bound else { throw CommandFailure(command: "bind", output: "no free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

@@ -18,7 +18,9 @@ struct UpdateTests {
         // A second move before the answer is held back.
         #expect(update(&state, .key(.character("6"))).isEmpty)
         #expect(state.notice == .info("Your last move is still on its way."))
-        _ = update(&state, .acknowledged)
+        _ = update(&state, .acknowledged(match: "other"))
+        #expect(screen(state)?.awaitingAnswer == true, "an answer for another match changes nothing")
+        _ = update(&state, .acknowledged(match: "m1"))
         #expect(screen(state)?.awaitingAnswer == false)
     }
 
@@ -63,7 +65,7 @@ struct UpdateTests {
         _ = update(&state, .event(match: "other", MatchEvent(version: 5, change: .moved(seat: .second, move: "1"))))
         #expect(screen(state)?.match.version == 4)
         #expect(screen(state)?.match.turn == .second)
-        _ = update(&state, .refused("column 4 is full"))
+        _ = update(&state, .refused(match: "m1", "column 4 is full"))
         #expect(state.notice == .error("column 4 is full"))
         #expect(screen(state)?.awaitingAnswer == false)
     }
@@ -72,10 +74,14 @@ struct UpdateTests {
         let finished = try replica(.connect4, ["1", "2", "1", "2", "1", "2", "1"])
         var embedded = gameState(finished)
         #expect(update(&embedded, .key(.character("l"))).isEmpty)
-        #expect(update(&embedded, .key(.character("n"))) == [.rematch(.connect4)])
+        #expect(update(&embedded, .key(.character("n"))) == [.closeGame, .newGame(.connect4)])
+        guard case .opening = embedded.mode else { Issue.record("a new game shows that it is starting"); return }
         var online = gameState(finished, hasLobby: true)
-        #expect(update(&online, .key(.character("l"))) == [.toLobby])
         #expect(update(&online, .key(.character("q"))) == [.quit])
+        #expect(update(&online, .key(.character("l"))) == [.closeGame, .refreshLobby])
+        guard case .lobby(let lobby) = online.mode else { Issue.record("back in the lobby"); return }
+        #expect(lobby.loading)
+        #expect(online.network.state == nil, "the closed game's connection is not shown")
     }
 
     @Test func helpAndTheWireViewToggle() throws {
@@ -95,12 +101,172 @@ struct UpdateTests {
         let waiting = MatchSnapshot(id: "w", match: try Match(game: .reversi))
         let playing = MatchSnapshot(id: "p", match: try replica(.connect4))
         _ = update(&state, .lobby([waiting, playing]))
+        let lobby = state
         #expect(update(&state, .key(.enter)) == [.join("w")])
+        state = lobby
         #expect(update(&state, .key(.character("v"))) == [.watch("w")])
+        state = lobby
         _ = update(&state, .key(.down))
         #expect(update(&state, .key(.enter)) == [.watch("p")])
+        state = lobby
         _ = update(&state, .key(.character("c")))
-        #expect(update(&state, .key(.character("2"))) == [.create(.reversi)])
+        #expect(update(&state, .key(.character("2"))) == [.newGame(.reversi)])
+        state = lobby
         #expect(update(&state, .key(.character("r"))) == [.refreshLobby])
+    }
+
+    @Test func launchingOpensTheLobbyOrStartsTheGame() {
+        var online = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
+        #expect(update(&online, .launch) == [.refreshLobby])
+        guard case .lobby = online.mode else { Issue.record("the lobby"); return }
+        var embedded = PlayState(mode: .opening("Starting…"), transport: .longPoll, hasLobby: false, firstGame: .reversi)
+        #expect(update(&embedded, .launch) == [.newGame(.reversi)])
+        guard case .opening = embedded.mode else { Issue.record("starting"); return }
+    }
+
+    /// Joining shows that it is under way; a failure goes back to the lobby as it was and says
+    /// why; a list that arrives once the player has left the lobby changes nothing.
+    @Test func aFailedOpeningGoesBackWhereThePlayerWas() throws {
+        var state = PlayState(mode: .lobby(Lobby()), transport: .webSocket, hasLobby: true)
+        let waiting = MatchSnapshot(id: "w", match: try Match(game: .connect4))
+        _ = update(&state, .lobby([waiting]))
+        #expect(update(&state, .key(.enter)) == [.join("w")])
+        guard case .opening("Joining w…") = state.mode else { Issue.record("\(state.mode)"); return }
+        #expect(update(&state, .lobby([])).isEmpty)
+        #expect(update(&state, .key(.enter)).isEmpty, "nothing to do while opening")
+        _ = update(&state, .openFailed("match/full: both seats are taken"))
+        guard case .lobby(let lobby) = state.mode else { Issue.record("\(state.mode)"); return }
+        #expect(lobby.matches.map(\.id) == ["w"])
+        #expect(state.notice == .error("match/full: both seats are taken"))
+        _ = update(&state, .opened(GameScreen(matchID: "w", seat: .second, match: try replica(.connect4), againstBot: false)))
+        guard case .game = state.mode else { Issue.record("\(state.mode)"); return }
+    }
+
+    /// The crash of issue 12: a move on its way (the server stalled), then `r` and `y`. No
+    /// second command may start; once the move is answered, resigning works.
+    @Test func noResignationWhileAMoveIsOnItsWay() throws {
+        var state = gameState(try replica(.connect4))
+        #expect(update(&state, .key(.character("4"))) == [.play(move: "4", version: 3)])
+        #expect(update(&state, .key(.character("r"))).isEmpty)
+        #expect(state.notice == .info("Your last move is still on its way."))
+        #expect(update(&state, .key(.character("y"))).isEmpty)
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 4, change: .moved(seat: .first, move: "4"))))
+        _ = update(&state, .acknowledged(match: "m1"))
+        _ = update(&state, .key(.character("r")))
+        #expect(update(&state, .key(.character("y"))) == [.resign(version: 4)])
+        #expect(screen(state)?.awaitingAnswer == true, "the resignation is on its way")
+        #expect(update(&state, .key(.character("5"))).isEmpty)
+        #expect(update(&state, .key(.character("r"))).isEmpty)
+    }
+
+    /// Random keys and network news, thousands of steps: after each, the state holds together
+    /// and no command is asked for while another is on its way.
+    @Test(arguments: [GameID.connect4, .reversi], [false, true])
+    func randomKeysAndNewsKeepTheStateWhole(game: GameID, hasLobby: Bool) throws {
+        var random = SeededRandom(seed: hasLobby ? 7 : 3)
+        func pick(_ count: Int) -> Int { Int.random(in: 0..<count, using: &random) }
+        var state = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: hasLobby, firstGame: game)
+        _ = update(&state, .launch)
+        // The server's side: the true match, and whether a command is on its way.
+        var truth = try Match(game: game)
+        var number = 1, id = "m1"
+        var inFlight: Effect?
+        var playing = 0
+        let keys: [Key] = [.up, .down, .left, .right, .enter, .escape, .resize] + "0123456789 hjklnpqrvwy?c".map { .character($0) }
+        let actions: [Key] = [.enter, .character("r"), .character("y"), .character("4"), .character("p")]
+        let snapshots = { (id: String, match: Match) in [MatchSnapshot(id: id, match: match), MatchSnapshot(id: "other", match: try Match(game: game))] }
+        for step in 0..<5_000 {
+            let input: Input
+            switch pick(12) {
+            case 0..<3:
+                input = .key(keys[pick(keys.count)])
+            case 3..<5:
+                // The keys that act, often: they are where commands could pile up.
+                input = .key(actions[pick(actions.count)])
+            case 5:
+                // The command on its way is answered: applied by the server, or refused.
+                guard let command = inFlight else { continue }
+                inFlight = nil
+                if pick(3) > 0, case .game(let screen) = state.mode, let seat = screen.seat {
+                    var applied = false
+                    switch command {
+                    case .play(let move, let version): applied = (try? truth.play(move, by: seat, against: version)) != nil
+                    case .resign(let version): applied = (try? truth.resign(seat, against: version)) != nil
+                    default: break
+                    }
+                    input = applied ? .acknowledged(match: id) : .refused(match: id, "refused")
+                } else {
+                    input = .refused(match: id, "no connection to the server in time")
+                }
+            case 6:
+                // A player joins, or the opponent moves; once a game is over, the next match.
+                let mine: Seat? = if case .game(let screen) = state.mode, screen.matchID == id { screen.seat } else { nil }
+                if truth.status == .waiting {
+                    try truth.join(name: "p\(truth.version)")
+                } else if let seat = truth.turn, seat != mine, let move = truth.position.legalMoves.randomElement(using: &random) {
+                    try truth.play(move, by: seat, against: truth.version)
+                } else if truth.status == .finished {
+                    truth = try Match(game: game)
+                    number += 1
+                    id = "m\(number)"
+                } else {
+                    continue
+                }
+                input = .info("news")
+            case 7:
+                // The feed catches up: every event the screen has not seen, in order.
+                guard case .game(let screen) = state.mode, screen.matchID == id else { continue }
+                let events = truth.events.filter { $0.version > screen.match.version }
+                for event in events {
+                    let effects = update(&state, .event(match: id, event))
+                    try check(state, effects, &inFlight, step)
+                }
+                continue
+            case 8:
+                let states: [ConnectionState] = [.connected, .reconnecting(attempt: 1, retryAt: .now), .failed(WireError(.notFound, "gone")), .closed]
+                input = .connection(match: [id, "other"][pick(2)], states[pick(states.count)])
+            case 9:
+                input = .lobby(try snapshots(id, truth))
+            case 10:
+                // What an opening effect finds: the match, as far as the server has it, or a failure.
+                guard case .opening = state.mode else { continue }
+                if pick(4) == 0 {
+                    input = .openFailed("refused")
+                } else {
+                    let replica = try Match(replaying: Array(truth.events.prefix(1)))
+                    input = .opened(GameScreen(matchID: id, seat: [Seat.first, .second, nil][pick(3)], match: replica, againstBot: !hasLobby))
+                    inFlight = nil
+                }
+            default:
+                input = .event(match: "other", MatchEvent(version: 99, change: .moved(seat: .first, move: "1")))
+            }
+            let effects = update(&state, input)
+            try check(state, effects, &inFlight, step)
+            if case .game(let screen) = state.mode, screen.match.status == .playing { playing += 1 }
+        }
+        #expect(playing > 1_000, "the walk spends its time in games under way")
+    }
+
+    /// The invariants `randomKeysAndNewsKeepTheStateWhole` checks after each step.
+    private func check(_ state: PlayState, _ effects: [Effect], _ inFlight: inout Effect?, _ step: Int) throws {
+        let commands = effects.filter { if case .play = $0 { true } else if case .resign = $0 { true } else { false } }
+        #expect(commands.count <= 1, "step \(step): \(effects)")
+        if let command = commands.first {
+            #expect(inFlight == nil, "step \(step): \(command) while \(inFlight.map { "\($0)" } ?? "") is on its way")
+            inFlight = command
+        }
+        switch state.mode {
+        case .game(let screen):
+            let board = screen.match.position.board
+            #expect((0..<board.columns).contains(screen.cursor.column), "step \(step)")
+            #expect((0..<board.rows).contains(screen.cursor.row), "step \(step)")
+            if !screen.awaitingAnswer { #expect(inFlight == nil, "step \(step): a command on its way but not shown") }
+        case .lobby(let lobby):
+            #expect(lobby.matches.isEmpty ? lobby.selected == 0 : lobby.matches.indices.contains(lobby.selected), "step \(step)")
+        case .opening:
+            break
+        }
+        _ = render(state, width: 80, height: 24)
+        _ = render(state, width: 20, height: 5)
     }
 }

@@ -22,12 +22,15 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     case timedOut
     /// The connection was closed or failed for good.
     case closed
+    /// Another command is still on its way on this connection; this one was not sent.
+    case busy
 
     public var description: String {
         switch self {
         case .refused(let error): "\(error)"
         case .timedOut: "no connection to the server in time"
         case .closed: "the connection is closed"
+        case .busy: "a command is still on its way; wait for its answer"
         }
     }
 }
@@ -246,14 +249,15 @@ public final class MatchConnection: Sendable {
         try await send(Command(action, version: lastVersion))
     }
 
-    /// Sends a command (one at a time per connection) and waits for its acknowledgement.
+    /// Sends a command and waits for its acknowledgement. One at a time per connection: a
+    /// command sent while another is on its way is not sent, and fails with `CommandError.busy`.
     @discardableResult
     public func send(_ command: Command) async throws -> Acknowledgement {
         let busy = core.withLock { core in
             defer { core.commandInFlight = true }
             return core.commandInFlight
         }
-        precondition(!busy, "MatchConnection sends one command at a time")
+        guard !busy else { throw CommandError.busy }
         defer { core.withLock { $0.commandInFlight = false } }
 
         let deadline = ContinuousClock.now + options.commandTimeout
