@@ -28,7 +28,11 @@ public enum Input: Sendable {
     /// The command sent for a match was acknowledged, or refused (or failed) with a reason.
     case acknowledged(match: String)
     case refused(match: String, String)
+    /// The server's matches, for the lobby; or why they could not be listed.
     case lobby([MatchSnapshot])
+    case lobbyFailed(String)
+    /// Time passed: the live parts of the screen (the lobby) look again.
+    case tick(ContinuousClock.Instant)
     case failed(String)
     case info(String)
 }

@@ -56,7 +56,15 @@ public struct Lobby: Sendable {
     public var selected = 0
     /// `c` was pressed: choosing the game for a new match.
     public var choosingGame = false
+    /// No list has come yet.
     public var loading = true
+    /// A list has been asked for and not come yet.
+    public var asking = false
+    /// When the list was last asked for: the lobby asks again every `Lobby.refreshInterval`.
+    public var askedAt: ContinuousClock.Instant?
+
+    /// How often an open lobby asks for the list, so new matches, joins and ends show by themselves.
+    public static let refreshInterval: Duration = .seconds(2)
 
     public init() {}
 }

@@ -4,19 +4,22 @@ import PlyEngine
 import PlyWire
 
 /// The smallest terminal the screens fit in.
-public let minimumSize = (width: 60, height: 20)
+public let minimumSize = (width: 40, height: 16)
 
 /// Draws the whole screen from the state: exactly `height` lines, none wider than `width`.
 /// Pure: the same state, size and clock give the same lines.
 public func render(_ state: PlayState, width: Int, height: Int, now: ContinuousClock.Instant = .now) -> [Line] {
     guard width >= minimumSize.width, height >= minimumSize.height else {
-        let message = "Terminal too small: \(width)x\(height), ply needs \(minimumSize.width)x\(minimumSize.height)."
-        return (0..<max(height, 1)).map { $0 == max(height, 1) / 2 ? Line(message, .warning).clipped(to: width) : Line() }
+        let message = ["Terminal too small: \(width)x\(height);", "ply needs \(minimumSize.width)x\(minimumSize.height)."]
+        let first = max(height, 1) / 2 - 1
+        return (0..<max(height, 1)).map { row in
+            message.indices.contains(row - first) ? Line(message[row - first], .warning).clipped(to: width) : Line()
+        }
     }
     var body: [Line]
     switch state.mode {
     case _ where state.showHelp: body = helpLines(state)
-    case .game(let screen): body = gameLines(screen, state)
+    case .game(let screen): body = gameLines(screen, state, width: width)
     case .lobby(let lobby): body = lobbyLines(lobby, state, width: width)
     case .opening(let message): body = ["", Line("  " + message, .dim)]
     }
@@ -28,14 +31,23 @@ public func render(_ state: PlayState, width: Int, height: Int, now: ContinuousC
     }
     body = Array(body.prefix(room))
     body += Array(repeating: Line(), count: room - body.count)
-    return (body + bottom + [statusLine(state, now: now).clipped(to: width).padded(to: width, .status)]).map { $0.clipped(to: width) }
+    return (body + bottom + [statusLine(state, width: width, now: now).clipped(to: width).padded(to: width, .status)]).map { $0.clipped(to: width) }
 }
 
 // MARK: Game
 
-private func title(_ screen: GameScreen, _ state: PlayState) -> Line {
+/// The game, the match and both seats; on a narrow terminal the match id goes first, then
+/// the name of the program, so the players stay in view.
+private func title(_ screen: GameScreen, _ state: PlayState, width: Int) -> Line {
+    let full = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title + state.glyphs.separator + "match " + screen.matchID)
+    guard full.width > width else { return full }
+    let shorter = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title)
+    return shorter.width <= width ? shorter : title(screen, state, showing: " " + screen.match.game.title)
+}
+
+private func title(_ screen: GameScreen, _ state: PlayState, showing heading: String) -> Line {
     let glyphs = state.glyphs
-    var line = Line(" ply", .title) + Line(glyphs.separator + screen.match.game.title + glyphs.separator + "match " + screen.matchID + glyphs.separator)
+    var line = Line(heading, .title) + Line(glyphs.separator)
     for seat in Seat.allCases {
         let name = screen.match.names[seat.rawValue] ?? "(free seat)"
         let you = seat == screen.seat ? " (you)" : ""
@@ -46,11 +58,11 @@ private func title(_ screen: GameScreen, _ state: PlayState) -> Line {
     return line
 }
 
-private func gameLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
-    var lines = [title(screen, state), ""]
+private func gameLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> [Line] {
+    var lines = [title(screen, state, width: width), ""]
     lines += boardLines(screen, state)
     lines.append("")
-    lines += turnLines(screen, state)
+    lines += turnLines(screen, state, narrow: width < 66)
     return lines
 }
 
@@ -117,7 +129,8 @@ private func lastMoveCell(_ match: Match) -> Cell? {
     return nil
 }
 
-private func turnLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
+/// Whose turn it is and what to press, or how the game ended; shorter on a narrow terminal.
+private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool) -> [Line] {
     let glyphs = state.glyphs
     let match = screen.match
     var lines: [Line] = []
@@ -135,13 +148,15 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
         guard let turn = match.turn else { break }
         if turn == screen.seat {
             let piece = Line(glyphs.piece(turn), .piece(seat: turn.rawValue))
-            if match.position.legalMoves == ["pass"] {
-                lines.append(Line("  Your turn (", .good) + piece + Line("): you have no move. Press Enter or p to pass.", .good))
-            } else if match.game == .reversi {
-                lines.append(Line("  Your turn (", .good) + piece + Line("): arrows or hjkl to aim, Enter to place; \(glyphs.legal) marks legal moves.", .good))
-            } else {
-                lines.append(Line("  Your turn (", .good) + piece + Line("): arrows or 1-7 to aim, Enter or Space to drop.", .good))
+            let hint = switch (match.position.legalMoves == ["pass"], match.game, narrow) {
+            case (true, _, false): "you have no move. Press Enter or p to pass."
+            case (true, _, true): "no move: Enter or p passes."
+            case (false, .reversi, false): "arrows or hjkl to aim, Enter to place; \(glyphs.legal) marks legal moves."
+            case (false, .reversi, true): "arrows, Enter; \(glyphs.legal) is legal."
+            case (false, _, false): "arrows or 1-7 to aim, Enter or Space to drop."
+            case (false, _, true): "1-7 or arrows, Enter."
             }
+            lines.append(Line("  Your turn (", .good) + piece + Line("): " + hint, .good))
         } else {
             let who = screen.seat == nil ? "\(name(turn)) to move" : "\(name(turn)) is thinking…"
             lines.append(Line("  ") + Line(glyphs.piece(turn), .piece(seat: turn.rawValue)) + Line(" \(who)"))
@@ -261,30 +276,46 @@ private func noticeLines(_ state: PlayState) -> [Line] {
     }
 }
 
-private func statusLine(_ state: PlayState, now: ContinuousClock.Instant) -> Line {
+/// The status bar: the transport, the connection, round trips, bytes, requests, reconnects.
+/// On a narrow terminal each field shortens, the least needed first, rather than being cut off.
+private func statusLine(_ state: PlayState, width: Int, now: ContinuousClock.Instant) -> Line {
     let network = state.network
     let glyphs = state.glyphs
-    var parts = [" \(network.transport)"]
-    switch network.state {
-    case .connected: parts.append("connected")
-    case .reconnecting(let attempt, let retryAt):
-        let seconds = max(0, Double((retryAt - now).components.attoseconds) / 1e18 + Double((retryAt - now).components.seconds))
-        parts.append(String(format: "reconnecting in %.1f s (attempt %d)", seconds, attempt))
-    case .failed(let error): parts.append("failed: \(error.code)")
-    case .closed: parts.append("closed")
-    case nil: parts.append("not connected")
-    }
     let trips = network.roundTrips
-    if let last = trips.last {
-        parts.append("rtt \(milliseconds(last)) (p50 \(trips.p50.map(milliseconds) ?? "-"), p99 \(trips.p99.map(milliseconds) ?? "-"))")
-    } else {
-        parts.append("rtt -")
-    }
     let totals = network.totals
-    parts.append("\(glyphs.up)\(bytes(totals.bytesSent)) \(glyphs.down)\(bytes(totals.bytesReceived))")
-    parts.append("\(totals.httpRequests) HTTP requests")
-    parts.append("\(totals.reconnects) reconnects")
-    return Line(parts.joined(separator: glyphs.separator) + " ", .status)
+    let connection: (long: String, short: String) = switch network.state {
+    case .connected: ("connected", "connected")
+    case .reconnecting(let attempt, let retryAt):
+        (String(format: "reconnecting in %.1f s (attempt %d)", seconds(retryAt - now), attempt),
+         String(format: "retry in %.0f s", seconds(retryAt - now).rounded(.up)))
+    case .failed(let error): ("failed: \(error.code)", "failed")
+    case .closed: ("closed", "closed")
+    case nil: ("not connected", "offline")
+    }
+    let roundTrip: (long: String, short: String) = if let last = trips.last {
+        ("rtt \(milliseconds(last)) (p50 \(trips.p50.map(milliseconds) ?? "-"), p99 \(trips.p99.map(milliseconds) ?? "-"))",
+         "rtt \(milliseconds(last))")
+    } else {
+        ("rtt -", "rtt -")
+    }
+    let wire = "\(glyphs.up)\(bytes(totals.bytesSent)) \(glyphs.down)\(bytes(totals.bytesReceived))"
+    let transport = network.transport == .webSocket ? "WS" : "LP"
+    // From the whole bar to its bare bones; the first that fits is drawn.
+    let versions: [[String]] = [
+        ["\(network.transport)", connection.long, roundTrip.long, wire, "\(totals.httpRequests) HTTP requests", "\(totals.reconnects) reconnects"],
+        ["\(network.transport)", connection.long, roundTrip.short, wire, "\(totals.httpRequests) req", "\(totals.reconnects) reconn"],
+        ["\(network.transport)", connection.long, roundTrip.short, wire],
+        ["\(network.transport)", connection.long, roundTrip.short],
+        [transport, connection.short, roundTrip.short, wire],
+        [transport, connection.short, roundTrip.short],
+        [transport, connection.short],
+    ]
+    let texts = versions.map { " " + $0.joined(separator: glyphs.separator) + " " }
+    return Line(texts.first { $0.count <= width } ?? texts[texts.count - 1], .status)
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    max(0, Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
 }
 
 func milliseconds(_ duration: Duration) -> String {

@@ -112,6 +112,7 @@ public final class TerminalApp {
                 // A resize shows as a key ncurses makes when it is next asked.
                 while running, let key = screen.readKey() { apply(.key(key)) }
                 if let network = networkStatus() { apply(.network(network)) }
+                apply(.tick(.now))
             }
             if !running || interrupted.load(ordering: .relaxed) { break }
             draw(screen)
@@ -156,7 +157,7 @@ public final class TerminalApp {
                 do {
                     post.yield(.input(.lobby(try await api.matches())))
                 } catch {
-                    post.yield(.input(.failed("Could not list the matches: \(error)")))
+                    post.yield(.input(.lobbyFailed("Could not list the matches: \(error)")))
                 }
             }
         case .closeGame:

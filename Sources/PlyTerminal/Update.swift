@@ -8,7 +8,7 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     switch input {
     case .launch:
         if state.hasLobby {
-            state.mode = .lobby(Lobby())
+            state.mode = .lobby(.asking(at: nil))
             return [.refreshLobby]
         }
         state.mode = .opening("Starting a server and a bot…")
@@ -54,10 +54,26 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     case .lobby(let matches):
         // A list that arrives after the player left the lobby is of no use.
         guard case .lobby(var lobby) = state.mode else { return [] }
+        // The selection stays on its match wherever the match moved in the list.
+        let selectedID = lobby.matches.indices.contains(lobby.selected) ? lobby.matches[lobby.selected].id : nil
         lobby.matches = matches
         lobby.loading = false
-        lobby.selected = min(lobby.selected, max(matches.count - 1, 0))
+        lobby.asking = false
+        lobby.selected = matches.firstIndex { $0.id == selectedID } ?? min(lobby.selected, max(matches.count - 1, 0))
         state.mode = .lobby(lobby)
+    case .lobbyFailed(let message):
+        guard case .lobby(var lobby) = state.mode else { return [] }
+        lobby.asking = false
+        lobby.loading = false
+        state.mode = .lobby(lobby)
+        state.notice = .error(message)
+    case .tick(let now):
+        guard case .lobby(var lobby) = state.mode, !lobby.asking, !lobby.choosingGame else { return [] }
+        if let asked = lobby.askedAt, now - asked < Lobby.refreshInterval { return [] }
+        lobby.asking = true
+        lobby.askedAt = now
+        state.mode = .lobby(lobby)
+        return [.refreshLobby]
     case .failed(let message):
         state.notice = .error(message)
     case .info(let message):
@@ -88,7 +104,7 @@ private func opening(_ message: String, _ effects: [Effect], _ state: inout Play
 
 /// Back to the lobby: the game on screen is closed and the list asked for again.
 private func toLobby(_ state: inout PlayState) -> [Effect] {
-    state.mode = .lobby(Lobby())
+    state.mode = .lobby(.asking(at: nil))
     state.returnTo = nil
     state.network = NetworkStatus(transport: state.network.transport)
     return [.closeGame, .refreshLobby]
@@ -240,7 +256,8 @@ private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) 
     case .character("c"):
         lobby.choosingGame = true
     case .character("r"):
-        lobby.loading = true
+        guard !lobby.asking else { return [] }
+        lobby.asking = true
         return [.refreshLobby]
     case .enter, .character("v"):
         guard lobby.matches.indices.contains(lobby.selected) else { return [] }
@@ -253,4 +270,14 @@ private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) 
         break
     }
     return []
+}
+
+extension Lobby {
+    /// A lobby whose first list has been asked for.
+    static func asking(at time: ContinuousClock.Instant?) -> Lobby {
+        var lobby = Lobby()
+        lobby.asking = true
+        lobby.askedAt = time
+        return lobby
+    }
 }

@@ -106,7 +106,11 @@ struct RenderTests {
         #expect(screenText(state, width: 140).last == bar + String(repeating: " ", count: 140 - bar.count))
         let now = ContinuousClock.now
         state.network.state = .reconnecting(attempt: 3, retryAt: now + .milliseconds(1500))
-        #expect(screenText(state, now: now).last?.contains("reconnecting in 1.5 s (attempt 3)") == true)
+        #expect(screenText(state, width: 140, now: now).last?.contains("reconnecting in 1.5 s (attempt 3)") == true)
+        // Narrower, the fields shorten rather than being cut off.
+        let narrow = try #require(screenText(state, width: 40, height: 16, now: now).last)
+        let short = " WS | retry in 2 s | rtt 0.42 ms "
+        #expect(narrow == short + String(repeating: " ", count: 40 - short.count))
         state.network.state = .failed(WireError(.unknownMatch, "gone"))
         #expect(screenText(state).last?.contains("failed: match/not_found") == true)
     }
@@ -131,13 +135,27 @@ struct RenderTests {
         #expect(lines[start + 3].hasSuffix("     6     39"))
     }
 
-    @Test func aTerminalTooSmallGetsAClearMessage() throws {
-        let lines = screenText(gameState(try replica(.reversi)), width: 50, height: 12)
-        #expect(lines.count == 12)
-        #expect(lines.contains("Terminal too small: 50x12, ply needs 60x20."))
+    /// Connect Four plays in 40x16: the whole board, whose turn it is and what to press, and a
+    /// status bar whose fields fit.
+    @Test func connectFourPlaysInFortyBySixteen() throws {
+        let lines = screenText(gameState(try replica(.connect4, ["4"]), seat: .second), width: 40, height: 16)
+        #expect(lines.count == 16)
+        #expect(lines.allSatisfy { $0.count <= 40 })
+        #expect(lines[0] == " Connect Four | X ann vs O bob (you)", "the players stay in view")
+        let top = try #require(lines.firstIndex { $0.contains("+---------------------+") })
+        #expect(lines.dropFirst(top + 1).contains { $0.contains("+---------------------+") }, "the board's bottom edge: \(lines)")
+        #expect(lines.contains("  Your turn (O): 1-7 or arrows, Enter."), "\(lines)")
+        #expect(lines.last == " WebSocket | connected | rtt - ".padding(toLength: 40, withPad: " ", startingAt: 0))
     }
 
-    @Test(arguments: [(60, 20), (80, 24), (100, 30), (200, 60)])
+    @Test func aTerminalTooSmallGetsAClearMessage() throws {
+        let lines = screenText(gameState(try replica(.reversi)), width: 30, height: 12)
+        #expect(lines.count == 12)
+        #expect(lines.contains("Terminal too small: 30x12;"))
+        #expect(lines.contains("ply needs 40x16."))
+    }
+
+    @Test(arguments: [(40, 16), (60, 20), (80, 24), (100, 30), (200, 60)])
     func everyScreenFillsTheTerminalExactly(width: Int, height: Int) throws {
         var states = [gameState(try replica(.reversi, ["d3", "c5"])), gameState(try replica(.connect4), glyphs: .unicode)]
         states[0].showWire = true

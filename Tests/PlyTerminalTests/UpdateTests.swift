@@ -115,6 +115,34 @@ struct UpdateTests {
         #expect(update(&state, .key(.character("r"))) == [.refreshLobby])
     }
 
+    /// An open lobby asks for the list by itself every two seconds, one request at a time, and
+    /// keeps the selection on its match when the list changes.
+    @Test func theLobbyIsLive() throws {
+        var state = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
+        let start = ContinuousClock.now
+        #expect(update(&state, .launch) == [.refreshLobby])
+        #expect(update(&state, .tick(start)).isEmpty, "the first list is still on its way")
+        let first = MatchSnapshot(id: "a", match: try Match(game: .connect4))
+        let second = MatchSnapshot(id: "b", match: try replica(.reversi))
+        _ = update(&state, .lobby([first, second]))
+        _ = update(&state, .key(.down))
+        #expect(update(&state, .tick(start + .milliseconds(200))) == [.refreshLobby])
+        #expect(update(&state, .tick(start + .milliseconds(400))).isEmpty, "one request at a time")
+        #expect(update(&state, .key(.character("r"))).isEmpty)
+        let newer = MatchSnapshot(id: "c", match: try Match(game: .connect4))
+        _ = update(&state, .lobby([newer, first, second]))
+        guard case .lobby(let lobby) = state.mode else { Issue.record("\(state.mode)"); return }
+        #expect(lobby.matches[lobby.selected].id == "b", "still on the match the player chose")
+        #expect(update(&state, .tick(start + .seconds(1))).isEmpty, "asked less than two seconds ago")
+        #expect(update(&state, .tick(start + .milliseconds(2_200))) == [.refreshLobby])
+        _ = update(&state, .lobbyFailed("Could not list the matches: the connection closed"))
+        #expect(state.notice == .error("Could not list the matches: the connection closed"))
+        #expect(update(&state, .tick(start + .milliseconds(4_200))) == [.refreshLobby], "and tries again")
+        // In a game, ticks ask for nothing.
+        var game = gameState(try replica(.connect4), hasLobby: true)
+        #expect(update(&game, .tick(start + .seconds(60))).isEmpty)
+    }
+
     @Test func launchingOpensTheLobbyOrStartsTheGame() {
         var online = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
         #expect(update(&online, .launch) == [.refreshLobby])
@@ -237,6 +265,8 @@ struct UpdateTests {
                     input = .opened(GameScreen(matchID: id, seat: [Seat.first, .second, nil][pick(3)], match: replica, againstBot: !hasLobby))
                     inFlight = nil
                 }
+            case 11 where pick(2) == 0:
+                input = [.tick(.now + .seconds(step)), .lobbyFailed("no answer")][pick(2)]
             default:
                 input = .event(match: "other", MatchEvent(version: 99, change: .moved(seat: .first, move: "1")))
             }
