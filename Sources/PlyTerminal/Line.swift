@@ -13,6 +13,8 @@ public enum Style: Sendable, Hashable {
     case legal
     /// The last move played.
     case lastMove(seat: Int)
+    /// A piece of the line that won the game.
+    case winning(seat: Int)
     case good
     case warning
     /// The status bar.

@@ -77,6 +77,7 @@ private func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     let margin = reversi ? "    " : "  "
     let legal = screen.isMyTurn ? Set(position.legalMoves) : []
     let last = lastMoveCell(match)
+    let winning = winningCells(match)
     var lines: [Line] = []
 
     if reversi {
@@ -102,7 +103,9 @@ private func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
             let cell = Cell(row: row, column: column)
             let isCursor = reversi && cell == screen.cursor && screen.seat != nil && match.status != .finished
             if let seat = board[row, column] {
-                let style: Style = isCursor ? .cursor : cell == last ? .lastMove(seat: seat.rawValue) : .piece(seat: seat.rawValue)
+                let style: Style = isCursor ? .cursor
+                    : winning.contains(cell) ? .winning(seat: seat.rawValue)
+                    : cell == last ? .lastMove(seat: seat.rawValue) : .piece(seat: seat.rawValue)
                 spans.append(Span(" \(glyphs.piece(seat)) ", style))
             } else if let move = position.move(atRow: row, column: column), reversi, legal.contains(move) {
                 spans.append(Span(" \(glyphs.legal) ", isCursor ? .cursor : .legal))
@@ -115,6 +118,26 @@ private func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     }
     lines.append(Line(margin + glyphs.frame.bottomLeft + rule + glyphs.frame.bottomRight, .frame))
     return lines
+}
+
+/// The cells of the line that won a game of Connect Four (every such line, if the last move
+/// made more than one); none for any other ending.
+func winningCells(_ match: Match) -> Set<Cell> {
+    guard let result = match.result, result.reason == .fourInARow, let winner = result.winner else { return [] }
+    let board = match.position.board
+    var cells: Set<Cell> = []
+    for row in 0..<board.rows {
+        for column in 0..<board.columns {
+            for (down, across) in [(0, 1), (1, 0), (1, 1), (1, -1)] {
+                let line = (0..<4).map { Cell(row: row + down * $0, column: column + across * $0) }
+                let whole = line.allSatisfy { cell in
+                    (0..<board.rows).contains(cell.row) && (0..<board.columns).contains(cell.column) && board[cell.row, cell.column] == winner
+                }
+                if whole { cells.formUnion(line) }
+            }
+        }
+    }
+    return cells
 }
 
 /// The cell of the last move: for Connect Four the top piece of its column.

@@ -94,7 +94,7 @@ final class Screen {
         case .title: return ply_a_bold()
         case .dim: return ply_a_dim()
         case .piece(let seat): return pair(seat == 0 ? 1 : 2) | ply_a_bold()
-        case .lastMove(let seat): return pair(seat == 0 ? 1 : 2) | ply_a_bold() | ply_a_reverse()
+        case .lastMove(let seat), .winning(let seat): return pair(seat == 0 ? 1 : 2) | ply_a_bold() | ply_a_reverse()
         case .frame: return pair(3)
         case .cursor, .status: return ply_a_reverse()
         case .legal: return pair(4) | ply_a_bold()

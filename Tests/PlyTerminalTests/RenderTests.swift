@@ -43,6 +43,19 @@ struct RenderTests {
         #expect(lines.contains { $0.contains("bob is thinking") })
     }
 
+    /// At the end of a Connect Four game the winning line stands out, and nothing else does.
+    @Test func theWinningLineIsMarked() throws {
+        let won = try replica(.connect4, ["1", "2", "1", "2", "1", "2", "1"])
+        #expect(winningCells(won) == Set((2...5).map { Cell(row: $0, column: 0) }))
+        let lines = render(gameState(won), width: 80, height: 24)
+        let marked = lines.flatMap(\.spans).filter { $0.style == .winning(seat: 0) }
+        #expect(marked.count == 4)
+        var resigned = try replica(.connect4, ["1", "2", "1", "2", "1", "2"])
+        try resigned.resign(.first, against: resigned.version)
+        #expect(winningCells(resigned).isEmpty)
+        #expect(winningCells(try replica(.reversi, ["d3"])).isEmpty)
+    }
+
     @Test func theLastMoveAndTheCursorAreHighlighted() throws {
         let lines = render(gameState(try replica(.connect4, ["4", "4", "3"])), width: 80, height: 24)
         let bottomRow = lines[10].spans
