@@ -25,6 +25,8 @@ public enum Input: Sendable {
     case connection(match: String, ConnectionState)
     /// The wire statistics of the connection on screen.
     case network(NetworkStatus)
+    /// The match on screen now goes over this transport.
+    case switched(match: String, TransportKind)
     /// The command sent for a match was acknowledged, or refused (or failed) with a reason.
     case acknowledged(match: String)
     case refused(match: String, String)
@@ -47,6 +49,8 @@ public enum Effect: Sendable, Hashable {
     case newGame(GameID)
     /// Closes the game on screen: its connection, its feed and its bot.
     case closeGame
+    /// Moves the game on screen to another transport, carrying on after `after`.
+    case switchTransport(to: TransportKind, after: Int)
     case refreshLobby
     case join(String)
     case watch(String)

@@ -198,7 +198,8 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool) -
         lines.append(Line("  n: new game" + (state.hasLobby ? glyphs.separator + "l: lobby" : "") + glyphs.separator + "q: quit", .title))
         return lines
     }
-    lines.append(Line("  r: resign" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help" + glyphs.separator + "q: quit", .dim))
+    lines.append(Line("  r: resign" + glyphs.separator + "t: transport" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help"
+        + glyphs.separator + "q: quit", .dim))
     return lines
 }
 
@@ -243,6 +244,7 @@ private func helpLines(_ state: PlayState) -> [Line] {
         "    1 to 7              Connect Four: drop in that column",
         "    p                   Reversi: pass (only when you have no move)",
         "    r, then y           resign",
+        "    t                   switch this game between WebSocket and long-polling",
         "    n                   after a game: a new game",
         "    l                   after a game: back to the lobby (on a server)",
         Line("  Anywhere", .title),

@@ -46,7 +46,8 @@ public final class TerminalApp {
     }
 
     private let venue: Venue
-    private let transport: TransportKind
+    /// The transport for the next connection: `t` changes it.
+    private var transport: TransportKind
     private let name: String
     private var state: PlayState
     private let messages: AsyncStream<Message>
@@ -56,8 +57,12 @@ public final class TerminalApp {
     private var server: EmbeddedServer?
     private var api: PlyAPI?
     private var connection: MatchConnection?
-    /// Tasks that belong to the game on screen: its event feed and, when embedded, its bot.
-    private var gameTasks: [Task<Void, Never>] = []
+    /// The seat the player holds in the match on screen (nil when watching).
+    private var seat: (seat: Seat, token: String)?
+    /// The tasks that feed the connection on screen to the loop: its events and its states.
+    private var feedTasks: [Task<Void, Never>] = []
+    /// The embedded game's bot.
+    private var botTask: Task<Void, Never>?
     /// The effects that open and close games, one after another.
     private var queue: Task<Void, Never>?
     private var humanMovesFirst = true
@@ -162,6 +167,14 @@ public final class TerminalApp {
             }
         case .closeGame:
             enqueue { app in app.closeGame() }
+        case .switchTransport(let target, let after):
+            enqueue { app in
+                do {
+                    try await app.switchTransport(to: target, after: after)
+                } catch {
+                    app.post.yield(.input(.failed("Could not switch to \(target): \(error); still on \(app.transport).")))
+                }
+            }
         case .newGame(let game):
             open { app in
                 if case .embedded = app.venue {
@@ -244,10 +257,10 @@ public final class TerminalApp {
         let botConnection = try await MatchConnection.open(to: api.endpoint, match: match, seat: (bot.seat, bot.token), transport: transport)
         gamesStarted += 1
         let player = BotPlayer(strategy: strategy, seed: seed &+ gamesStarted, thinkTime: thinkTime)
-        gameTasks.append(Task.detached {
+        botTask = Task.detached {
             _ = try? await player.play(botConnection)
             botConnection.close()
-        })
+        }
         try await openGame(match, seat: (human.seat, human.token), againstBot: true)
     }
 
@@ -256,29 +269,59 @@ public final class TerminalApp {
         guard let api else { return }
         let connection = try await MatchConnection.open(to: api.endpoint, match: match, seat: seat, transport: transport)
         self.connection = connection
+        self.seat = seat
+        feed(connection) { event in
+            (try? Match(replaying: [event])).map { .opened(GameScreen(matchID: match, seat: seat?.seat, match: $0, againstBot: againstBot)) }
+        }
+    }
+
+    /// Feeds a connection's events and states to the loop. The first event becomes `first(event)`
+    /// when given (a new screen built from it), every later one an `event`.
+    private func feed(_ connection: MatchConnection, first: (@Sendable (MatchEvent) -> Input?)? = nil) {
         let post = self.post
-        gameTasks.append(Task.detached {
-            var opened = false
+        let match = connection.match
+        feedTasks.append(Task.detached {
+            var opening = first
             for await event in connection.events {
-                if opened {
+                if let open = opening {
+                    guard let input = open(event) else { continue }
+                    opening = nil
+                    post.yield(.input(input))
+                } else {
                     post.yield(.input(.event(match: match, event)))
-                } else if let replica = try? Match(replaying: [event]) {
-                    opened = true
-                    post.yield(.input(.opened(GameScreen(matchID: match, seat: seat?.seat, match: replica, againstBot: againstBot))))
                 }
             }
         })
-        gameTasks.append(Task.detached {
+        feedTasks.append(Task.detached {
             for await change in connection.states { post.yield(.input(.connection(match: match, change))) }
         })
+    }
+
+    /// The game on screen, over another transport: the new connection carries on after the
+    /// last version the screen had; only once it is open is the old one closed, so a failed
+    /// switch leaves the game where it was. An event both deliver counts once (`update`).
+    private func switchTransport(to target: TransportKind, after: Int) async throws {
+        guard let old = connection, let api else { return }
+        // The same statistics go on: the status bar and wire view count the whole game.
+        let new = try await MatchConnection.open(to: api.endpoint, match: old.match, seat: seat, transport: target, after: after, stats: old.stats)
+        for task in feedTasks { task.cancel() }
+        feedTasks.removeAll()
+        old.close()
+        connection = new
+        transport = target
+        feed(new)
+        post.yield(.input(.switched(match: new.match, target)))
     }
 
     /// Closes the game on screen: its connection, feed and bot.
     private func closeGame() {
         connection?.close()
         connection = nil
-        for task in gameTasks { task.cancel() }
-        gameTasks.removeAll()
+        seat = nil
+        for task in feedTasks { task.cancel() }
+        feedTasks.removeAll()
+        botTask?.cancel()
+        botTask = nil
     }
 
     private func finish() async {

@@ -25,7 +25,8 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         state.returnTo = nil
         state.notice = .error(message)
     case .event(let matchID, let event):
-        guard case .game(var screen) = state.mode, screen.matchID == matchID else { return [] }
+        // Past a transport switch, both connections may deliver an event: each counts once.
+        guard case .game(var screen) = state.mode, screen.matchID == matchID, event.version > screen.match.version else { return [] }
         do {
             try screen.match.apply(event)
         } catch {
@@ -44,6 +45,10 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         if case .failed(let error) = connection { state.notice = .error("The server refused the connection: \(error.message)") }
     case .network(let network):
         state.network = network
+    case .switched(let match, let transport):
+        guard onScreen(match, state) else { return [] }
+        state.network.transport = transport
+        state.notice = .info("Now on \(transport): the game carries on where it was.")
     case .acknowledged(let match):
         guard onScreen(match, state) else { return [] }
         modifyGame(&state) { $0.awaitingAnswer = false }
@@ -168,6 +173,14 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
     switch key {
     case .character("q"):
         return [.quit]
+    case .character("t"):
+        guard !screen.awaitingAnswer else {
+            state.notice = .info("Your last move is still on its way; switch once it is answered.")
+            return []
+        }
+        let target: TransportKind = state.network.transport == .longPoll ? .webSocket : .longPoll
+        state.notice = .info("Switching to \(target)…")
+        return [.switchTransport(to: target, after: match.version)]
     case .character("l") where state.hasLobby && screen.seat == nil:
         return toLobby(&state)
     case .left, .character("h"):

@@ -119,6 +119,52 @@ struct TmuxTests {
         #expect(!screen.contains("a  b  c  d"), "the game's screen is gone: the terminal is restored")
     }
 
+    /// `t` in the middle of a game against the embedded bot: the status bar says long-polling,
+    /// HTTP requests start counting, and the game goes on to its end with no event lost or
+    /// repeated (a repeated or missing event would show as "does not add up").
+    @Test func switchingTransportsMidGame() async throws {
+        let session = "ply-e2e-switch-\(getpid())"
+        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                        "env LANG=C.UTF-8 \(Self.ply) play --transport ws --bot random --bot-think 0-20 --seed 5; echo PLY-EXIT=$?; sleep 30"])
+        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        var screen = ""
+        var column = 0
+        var switched = 0
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
+            if ["You won", "You lost", "Draw ("].contains(where: screen.contains) { break }
+            if screen.contains("Your turn") {
+                // Switch twice along the way: to long-polling after the first move, back after the third.
+                if (column == 1 && switched == 0) || (column == 3 && switched == 1) {
+                    switched += 1
+                    try await tmux(["send-keys", "-t", session, "t"])
+                    for _ in 0..<100 where !screen.contains("Now on") {
+                        try await Task.sleep(for: .milliseconds(50))
+                        screen = try await tmux(["capture-pane", "-p", "-t", session])
+                    }
+                    #expect(screen.contains(switched == 1 ? "Now on long-polling" : "Now on WebSocket"), "\(screen)")
+                    let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
+                    #expect(status.contains(switched == 1 ? "long-polling" : "WebSocket"), "\(status)")
+                }
+                column = column % 7 + 1
+                try await tmux(["send-keys", "-t", session, "\(column)"])
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        #expect(switched == 2)
+        #expect(["You won", "You lost", "Draw ("].contains(where: screen.contains), "\(screen)")
+        #expect(!screen.contains("does not add up"))
+        let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
+        #expect(!status.contains(" 0 HTTP requests"), "long-polling made requests: \(status)")
+        try await tmux(["send-keys", "-t", session, "q"])
+        for _ in 0..<100 where !screen.contains("PLY-EXIT=") {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try await tmux(["capture-pane", "-p", "-t", session])
+        }
+        #expect(screen.contains("PLY-EXIT=0"), "\(screen)")
+    }
+
     /// The crash of issue 12, as a person would meet it: two players on a real server, the
     /// server stalls (`kill -STOP`), one plays a move and presses `r` `y`. The client lives on,
     /// says why it waits, shows the move once the server resumes, can resign then, and quits

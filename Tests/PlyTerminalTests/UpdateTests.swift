@@ -143,6 +143,27 @@ struct UpdateTests {
         #expect(update(&game, .tick(start + .seconds(60))).isEmpty)
     }
 
+    /// `t` moves the game to the other transport from the version on screen, but not while a
+    /// move is on its way; an event that both connections deliver counts once.
+    @Test func tSwitchesTheTransportAndEventsCountOnce() throws {
+        var state = gameState(try replica(.connect4))
+        #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .longPoll, after: 3)])
+        #expect(state.notice == .info("Switching to long-polling…"))
+        let moved = MatchEvent(version: 4, change: .moved(seat: .first, move: "4"))
+        _ = update(&state, .event(match: "m1", moved))
+        _ = update(&state, .event(match: "m1", moved))
+        #expect(screen(state)?.match.version == 4)
+        #expect(state.notice == .info("Switching to long-polling…"), "a repeated event is no error")
+        _ = update(&state, .switched(match: "m1", .longPoll))
+        #expect(state.network.transport == .longPoll)
+        #expect(state.notice == .info("Now on long-polling: the game carries on where it was."))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 5, change: .moved(seat: .second, move: "4"))))
+        #expect(update(&state, .key(.character("5"))) == [.play(move: "5", version: 5)])
+        #expect(update(&state, .key(.character("t"))).isEmpty, "not with a move on its way")
+        _ = update(&state, .acknowledged(match: "m1"))
+        #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .webSocket, after: 5)])
+    }
+
     @Test func launchingOpensTheLobbyOrStartsTheGame() {
         var online = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
         #expect(update(&online, .launch) == [.refreshLobby])
