@@ -54,6 +54,54 @@ struct TmuxTests {
     /// The `ply` binary that `swift test` built next to this test bundle.
     static let ply = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ply").path
 
+    /// The screen of a pane as text.
+    static func capture(_ target: String) async throws -> String { try await tmux(["capture-pane", "-p", "-t", target]) }
+
+    /// Reads the pane every 50 ms until `done` holds or `seconds` pass; returns the last screen.
+    static func waitFor(_ target: String, seconds: Double = 5, until done: (String) -> Bool) async throws -> String {
+        var screen = try await capture(target)
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while !done(screen), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try await capture(target)
+        }
+        return screen
+    }
+
+    static func statusBar(_ screen: String) -> String {
+        String(screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? "")
+    }
+
+    static let endings = ["You won", "You lost", "Draw ("]
+
+    /// Plays Connect Four in the pane to the end of the game: on its turn, drops into the next
+    /// column along (a full column is refused, and it goes on); `beforeMove` sees the column
+    /// about to be played and the screen. Returns the last screen and the moves made.
+    static func playToTheEnd(_ target: String, beforeMove: (Int, String) async throws -> Void = { _, _ in }) async throws -> (String, Int) {
+        var screen = ""
+        var column = 0
+        var moves = 0
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(50))
+            screen = try await capture(target)
+            if endings.contains(where: screen.contains) { break }
+            if screen.contains("Your turn") {
+                column = column % 7 + 1
+                try await beforeMove(column, screen)
+                moves += 1
+                try await tmux(["send-keys", "-t", target, "\(column)"])
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        return (screen, moves)
+    }
+
+    /// Presses `q` (or the given key) and returns the screen once the shell has printed ply's exit status.
+    static func quit(_ target: String, key: String = "q") async throws -> String {
+        try await tmux(["send-keys", "-t", target, key])
+        return try await waitFor(target) { $0.contains("PLY-EXIT=") }
+    }
+
     @Test(arguments: ["ws", "longpoll"])
     func aWholeGameAgainstTheEmbeddedBot(transport: String) async throws {
         let session = "ply-e2e-\(transport)-\(getpid())"
@@ -61,26 +109,12 @@ struct TmuxTests {
                  "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --bot random --bot-think 0-20 --seed 3; echo PLY-EXIT=$?; sleep 30"])
         defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
 
-        var screen = ""
-        var column = 0
-        var moves = 0
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-            if ["You won", "You lost", "Draw ("].contains(where: screen.contains) { break }
-            // On our turn, drop in the next column along; a full column is refused and we go on.
-            if screen.contains("Your turn") {
-                column = column % 7 + 1
-                moves += 1
-                try await tmux(["send-keys", "-t", session, "\(column)"])
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        #expect(["You won", "You lost", "Draw ("].contains(where: screen.contains), "\(screen)")
+        let (screen, moves) = try await Self.playToTheEnd(session)
+        #expect(Self.endings.contains(where: screen.contains), "\(screen)")
         #expect(screen.contains("n: new game | q: quit") || screen.contains("n: new game · q: quit"))
         #expect(screen.contains("┌─────────────────────┐"))
         #expect(screen.contains("(you) vs ○ bot") || screen.contains("● bot vs ○"))
-        let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
+        let status = Self.statusBar(screen)
         #expect(status.contains(transport == "ws" ? "WebSocket" : "long-polling"), "\(status)")
         #expect(status.contains("connected"))
         if transport == "longpoll" { #expect(!status.contains(" 0 HTTP requests")) }
@@ -88,13 +122,8 @@ struct TmuxTests {
         #expect(pieces >= 7 + 2, "a finished game has at least 7 pieces on the board, plus the two in the title")
         #expect(moves >= 4)
 
-        try await tmux(["send-keys", "-t", session, "q"])
-        for _ in 0..<100 {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-            if screen.contains("PLY-EXIT=") { break }
-        }
-        #expect(screen.contains("PLY-EXIT=0"), "q leaves ply with status 0 and the shell's screen back: \(screen)")
+        let last = try await Self.quit(session)
+        #expect(last.contains("PLY-EXIT=0"), "q leaves ply with status 0 and the shell's screen back: \(last)")
     }
 
     @Test func ctrlCRestoresTheTerminal() async throws {
@@ -102,21 +131,11 @@ struct TmuxTests {
         try await tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                  "env LANG=C.UTF-8 \(Self.ply) play --game reversi; echo PLY-EXIT=$?; sleep 30"])
         defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
-        var screen = ""
-        for _ in 0..<100 {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-            if screen.contains("a  b  c  d  e  f  g  h") { break }
-        }
+        let screen = try await Self.waitFor(session) { $0.contains("a  b  c  d  e  f  g  h") }
         #expect(screen.contains("Reversi"))
-        try await tmux(["send-keys", "-t", session, "C-c"])
-        for _ in 0..<100 {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-            if screen.contains("PLY-EXIT=") { break }
-        }
-        #expect(screen.contains("PLY-EXIT=130"))
-        #expect(!screen.contains("a  b  c  d"), "the game's screen is gone: the terminal is restored")
+        let last = try await Self.quit(session, key: "C-c")
+        #expect(last.contains("PLY-EXIT=130"))
+        #expect(!last.contains("a  b  c  d"), "the game's screen is gone: the terminal is restored")
     }
 
     /// `t` in the middle of a game against the embedded bot: the status bar says long-polling,
@@ -127,42 +146,23 @@ struct TmuxTests {
         try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                         "env LANG=C.UTF-8 \(Self.ply) play --transport ws --bot random --bot-think 0-20 --seed 5; echo PLY-EXIT=$?; sleep 30"])
         defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
-        var screen = ""
-        var column = 0
         var switched = 0
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-            if ["You won", "You lost", "Draw ("].contains(where: screen.contains) { break }
-            if screen.contains("Your turn") {
-                // Switch twice along the way: to long-polling after the first move, back after the third.
-                if (column == 1 && switched == 0) || (column == 3 && switched == 1) {
-                    switched += 1
-                    try await tmux(["send-keys", "-t", session, "t"])
-                    for _ in 0..<100 where !screen.contains("Now on") {
-                        try await Task.sleep(for: .milliseconds(50))
-                        screen = try await tmux(["capture-pane", "-p", "-t", session])
-                    }
-                    #expect(screen.contains(switched == 1 ? "Now on long-polling" : "Now on WebSocket"), "\(screen)")
-                    let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
-                    #expect(status.contains(switched == 1 ? "long-polling" : "WebSocket"), "\(status)")
-                }
-                column = column % 7 + 1
-                try await tmux(["send-keys", "-t", session, "\(column)"])
-                try await Task.sleep(for: .milliseconds(100))
-            }
+        // Switch twice along the way: to long-polling before the second move, back before the fourth.
+        let (screen, _) = try await Self.playToTheEnd(session) { column, _ in
+            guard switched < 2, column == (switched == 0 ? 2 : 4) else { return }
+            switched += 1
+            try await tmux(["send-keys", "-t", session, "t"])
+            let target = switched == 1 ? "long-polling" : "WebSocket"
+            let shown = try await Self.waitFor(session) { $0.contains("Now on \(target)") }
+            #expect(shown.contains("Now on \(target)"), "\(shown)")
+            #expect(Self.statusBar(shown).contains(target), "\(Self.statusBar(shown))")
         }
         #expect(switched == 2)
-        #expect(["You won", "You lost", "Draw ("].contains(where: screen.contains), "\(screen)")
+        #expect(Self.endings.contains(where: screen.contains), "\(screen)")
         #expect(!screen.contains("does not add up"))
-        let status = screen.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
-        #expect(!status.contains(" 0 HTTP requests"), "long-polling made requests: \(status)")
-        try await tmux(["send-keys", "-t", session, "q"])
-        for _ in 0..<100 where !screen.contains("PLY-EXIT=") {
-            try await Task.sleep(for: .milliseconds(50))
-            screen = try await tmux(["capture-pane", "-p", "-t", session])
-        }
-        #expect(screen.contains("PLY-EXIT=0"), "\(screen)")
+        #expect(!Self.statusBar(screen).contains(" 0 HTTP requests"), "long-polling made requests: \(Self.statusBar(screen))")
+        let last = try await Self.quit(session)
+        #expect(last.contains("PLY-EXIT=0"), "\(last)")
     }
 
     /// The crash of issue 12, as a person would meet it: two players on a real server, the
@@ -178,20 +178,17 @@ struct TmuxTests {
         defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
         let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run(["kill", "-CONT", serverPID]) }
+        for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(isListening(port), "the server listens")
         for name in ["ann", "bob"] {
             try await tmux(["new-window", "-t", session, "-n", name,
                             "env LANG=C.UTF-8 \(Self.ply) play --server \(server) --name \(name); echo PLY-EXIT=$?; sleep 30"])
         }
         let ann = "\(session):ann", bob = "\(session):bob"
-        func screen(_ target: String) async throws -> String { try await tmux(["capture-pane", "-p", "-t", target]) }
-        func waitFor(_ target: String, _ text: String, seconds: Int = 10) async throws -> String {
-            var shown = ""
-            for _ in 0..<(seconds * 20) {
-                shown = try await screen(target)
-                if shown.contains(text) { return shown }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            Issue.record("waited for \(text) on \(target):\n\(shown)")
+        func screen(_ target: String) async throws -> String { try await Self.capture(target) }
+        func waitFor(_ target: String, _ text: String, seconds: Double = 10) async throws -> String {
+            let shown = try await Self.waitFor(target, seconds: seconds) { $0.contains(text) }
+            if !shown.contains(text) { Issue.record("waited for \(text) on \(target):\n\(shown)") }
             return shown
         }
         func keys(_ target: String, _ keys: String...) async throws {
@@ -232,6 +229,19 @@ struct TmuxTests {
         try await keys(ann, "q")
         shown = try await waitFor(ann, "PLY-EXIT=")
         #expect(shown.contains("PLY-EXIT=0"), "\(shown)")
+    }
+}
+
+/// Whether something accepts connections on this loopback port.
+func isListening(_ port: Int) -> Bool {
+    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
 }
 
