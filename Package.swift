@@ -149,6 +149,7 @@ let package = Package(
                 "PlyBots",
                 "PlyTerminal",
                 "PlyBench",
+                "PlyRelay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -9,14 +9,17 @@ import Synchronization
 /// tick and restores the terminal before exiting.
 private let interrupted = Atomic<Bool>(false)
 
-/// A server started for `ply play` without `--server`: where it listens, and how to stop it.
-/// The `ply` executable makes it; the terminal client knows no server code.
+/// A server started for `ply play` without `--server`: where the player reaches it (perhaps
+/// through a simulated network), where the bot does, and how to stop it. The `ply` executable
+/// makes it; the terminal client knows no server code.
 public struct EmbeddedServer: Sendable {
     public let endpoint: Endpoint
+    public let botEndpoint: Endpoint
     public let stop: @Sendable () async -> Void
 
-    public init(endpoint: Endpoint, stop: @escaping @Sendable () async -> Void) {
+    public init(endpoint: Endpoint, botEndpoint: Endpoint? = nil, stop: @escaping @Sendable () async -> Void) {
         self.endpoint = endpoint
+        self.botEndpoint = botEndpoint ?? endpoint
         self.stop = stop
     }
 }
@@ -254,7 +257,8 @@ public final class TerminalApp {
         let first = try await api.join(match, name: humanFirst ? name : "bot")
         let second = try await api.join(match, name: humanFirst ? "bot" : name)
         let (human, bot) = humanFirst ? (first, second) : (second, first)
-        let botConnection = try await MatchConnection.open(to: api.endpoint, match: match, seat: (bot.seat, bot.token), transport: transport)
+        let botConnection = try await MatchConnection.open(to: server?.botEndpoint ?? api.endpoint, match: match, seat: (bot.seat, bot.token),
+                                                           transport: transport)
         gamesStarted += 1
         let player = BotPlayer(strategy: strategy, seed: seed &+ gamesStarted, thinkTime: thinkTime)
         botTask = Task.detached {

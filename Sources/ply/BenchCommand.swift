@@ -56,10 +56,10 @@ struct BenchCommand: AsyncParsableCommand {
     var seed: UInt64 = 1
 
     @Option(help: "Simulated network round-trip time between clients and server, e.g. 40ms.")
-    var rtt = "0ms"
+    var rtt = Milliseconds(0)
 
     @Option(help: "Jitter on the simulated network, e.g. 5ms.")
-    var jitter = "0ms"
+    var jitter = Milliseconds(0)
 
     @Option(help: "Idle clients to hold open on each transport, to measure memory per client (0: skip).")
     var hold = 0
@@ -103,8 +103,8 @@ struct BenchCommand: AsyncParsableCommand {
         plan.warmup = .milliseconds(Int(warmup * 1000))
         plan.duration = .milliseconds(Int(duration * 1000))
         plan.seed = seed
-        plan.rttMilliseconds = try milliseconds(rtt)
-        plan.jitterMilliseconds = try milliseconds(jitter)
+        plan.rttMilliseconds = rtt.value
+        plan.jitterMilliseconds = jitter.value
         plan.hold = hold
         guard attack >= 0 else { throw ValidationError("--attack must be 0 or more seconds") }
         plan.attack = attack > 0 ? .milliseconds(Int(attack * 1000)) : nil
@@ -131,12 +131,6 @@ struct BenchCommand: AsyncParsableCommand {
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { throw ValidationError("--think must be MIN-MAX milliseconds") }
         return parts[0]...parts[1]
-    }
-
-    private func milliseconds(_ text: String) throws -> Int {
-        let digits = text.hasSuffix("ms") ? String(text.dropLast(2)) : text
-        guard let value = Int(digits), value >= 0 else { throw ValidationError("durations look like 40ms") }
-        return value
     }
 }
 

@@ -4,6 +4,7 @@ import PlyBots
 import PlyClient
 import Logging
 import PlyEngine
+import PlyRelay
 import PlyServer
 import PlyTerminal
 
@@ -41,6 +42,12 @@ struct PlayCommand: AsyncParsableCommand {
     @Option(help: "Your name on the board.")
     var name = ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : String($0.prefix(16)) } ?? "player"
 
+    @Option(help: "Without --server: a simulated network between you and the embedded server, its round-trip time, e.g. 80ms.")
+    var rtt = Milliseconds(0)
+
+    @Option(help: "Without --server: jitter on that network, e.g. 10ms.")
+    var jitter = Milliseconds(0)
+
     @Option(help: "The seed of the bot's choices.")
     var seed: UInt64 = 1
 
@@ -54,6 +61,9 @@ struct PlayCommand: AsyncParsableCommand {
         if let server, Endpoint(server) == nil { throw ValidationError("--server must look like http://HOST:PORT") }
         guard Strategy(name: bot, depth: depth) != nil else { throw ValidationError("--bot must be random, greedy or minimax") }
         guard thinkTime != nil else { throw ValidationError("--bot-think must be MIN-MAX milliseconds, e.g. 300-700") }
+        if server != nil, rtt.value > 0 || jitter.value > 0 {
+            throw ValidationError("--rtt and --jitter simulate a network to the embedded server; a real server's network is real")
+        }
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw ValidationError("ply play needs a terminal") }
     }
 
@@ -69,7 +79,7 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: Self.startEmbeddedServer)
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency] in try await Self.startEmbeddedServer(latency: latency) })
         }
         let app = TerminalApp(
             venue: venue,
@@ -82,10 +92,17 @@ struct PlayCommand: AsyncParsableCommand {
         if app.wasInterrupted { throw ExitCode(130) }
     }
 
+    /// The simulated network of `--rtt` and `--jitter`: half of each in each direction.
+    private var latency: TCPRelay.Latency? {
+        rtt.value > 0 || jitter.value > 0
+            ? TCPRelay.Latency(oneWay: .microseconds(rtt.value * 500), jitter: .microseconds(jitter.value * 500))
+            : nil
+    }
+
     /// A server in this process on a free loopback port, keeping its matches in memory and
-    /// logging nowhere (the screen is the player's).
-    @Sendable
-    static func startEmbeddedServer() async throws -> EmbeddedServer {
+    /// logging nowhere (the screen is the player's). With a latency, the player reaches it
+    /// through ply's TCP relay, which delays each direction; the bot connects directly.
+    static func startEmbeddedServer(latency: TCPRelay.Latency?) async throws -> EmbeddedServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
         let server = PlyServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet, handleSignals: false) {
@@ -101,7 +118,11 @@ struct PlayCommand: AsyncParsableCommand {
             try await running.value
             throw ValidationError("the embedded server stopped before it listened")
         }
-        return EmbeddedServer(endpoint: Endpoint(host: "127.0.0.1", port: port)) {
+        let direct = Endpoint(host: "127.0.0.1", port: port)
+        var relay: TCPRelay?
+        if let latency { relay = try await TCPRelay.start(to: "127.0.0.1", port: port, latency: latency) }
+        return EmbeddedServer(endpoint: relay.map { Endpoint(host: "127.0.0.1", port: $0.port) } ?? direct, botEndpoint: direct) { [relay] in
+            await relay?.stop()
             await server.shutDown()
             _ = await running.result
         }

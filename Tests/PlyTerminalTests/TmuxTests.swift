@@ -165,6 +165,24 @@ struct TmuxTests {
         #expect(last.contains("PLY-EXIT=0"), "\(last)")
     }
 
+    /// `--rtt 200ms` puts a slow network between the player and the embedded server: the
+    /// status bar's round trip shows it, on either transport.
+    @Test(arguments: ["ws", "longpoll"])
+    func aSimulatedNetworkIsFeltInTheRoundTrip(transport: String) async throws {
+        let session = "ply-e2e-rtt-\(transport)-\(getpid())"
+        try await tmux(["new-session", "-d", "-s", session, "-x", "120", "-y", "30",
+                        "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --rtt 200ms --bot random --bot-think 0-20; echo PLY-EXIT=$?; sleep 30"])
+        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        var screen = try await Self.waitFor(session, seconds: 10) { $0.contains("Your turn") }
+        try await tmux(["send-keys", "-t", session, "4"])
+        screen = try await Self.waitFor(session, seconds: 10) { !Self.statusBar($0).contains("rtt -") }
+        let status = Self.statusBar(screen)
+        let roundTrip = status.firstRange(of: "rtt ").flatMap { Double(status[$0.upperBound...].prefix { $0.isNumber || $0 == "." }) }
+        #expect((roundTrip ?? 0) >= 200, "\(status)")
+        let last = try await Self.quit(session)
+        #expect(last.contains("PLY-EXIT=0"), "\(last)")
+    }
+
     /// The crash of issue 12, as a person would meet it: two players on a real server, the
     /// server stalls (`kill -STOP`), one plays a move and presses `r` `y`. The client lives on,
     /// says why it waits, shows the move once the server resumes, can resign then, and quits
