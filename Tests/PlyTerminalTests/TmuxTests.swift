@@ -54,6 +54,17 @@ struct TmuxTests {
     /// The `ply` binary that `swift test` built next to this test bundle.
     static let ply = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ply").path
 
+    /// Starts `ply ARGUMENTS` in a new tmux session of this size; the shell then prints
+    /// `PLY-EXIT=status` and waits, so the last screen can be read.
+    static func play(_ session: String, _ arguments: String, width: Int = 100, height: Int = 30) async throws {
+        try await tmux(["new-session", "-d", "-s", session, "-x", "\(width)", "-y", "\(height)",
+                        "env LANG=C.UTF-8 \(ply) \(arguments); echo PLY-EXIT=$?; sleep 30"])
+    }
+
+    static func kill(_ session: String) {
+        _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session])
+    }
+
     /// The screen of a pane as text.
     static func capture(_ target: String) async throws -> String { try await tmux(["capture-pane", "-p", "-t", target]) }
 
@@ -105,9 +116,8 @@ struct TmuxTests {
     @Test(arguments: ["ws", "longpoll"])
     func aWholeGameAgainstTheEmbeddedBot(transport: String) async throws {
         let session = "ply-e2e-\(transport)-\(getpid())"
-        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                 "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --bot random --bot-think 0-20 --seed 3; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        try await Self.play(session, "play --transport \(transport) --bot random --bot-think 0-20 --seed 3")
+        defer { Self.kill(session) }
 
         let (screen, moves) = try await Self.playToTheEnd(session)
         #expect(Self.endings.contains(where: screen.contains), "\(screen)")
@@ -128,9 +138,8 @@ struct TmuxTests {
 
     @Test func ctrlCRestoresTheTerminal() async throws {
         let session = "ply-e2e-sigint-\(getpid())"
-        try await tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                 "env LANG=C.UTF-8 \(Self.ply) play --game reversi; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        try await Self.play(session, "play --game reversi", width: 80, height: 24)
+        defer { Self.kill(session) }
         let screen = try await Self.waitFor(session) { $0.contains("a  b  c  d  e  f  g  h") }
         #expect(screen.contains("Reversi"))
         let last = try await Self.quit(session, key: "C-c")
@@ -143,9 +152,8 @@ struct TmuxTests {
     /// repeated (a repeated or missing event would show as "does not add up").
     @Test func switchingTransportsMidGame() async throws {
         let session = "ply-e2e-switch-\(getpid())"
-        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                        "env LANG=C.UTF-8 \(Self.ply) play --transport ws --bot random --bot-think 0-20 --seed 5; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        try await Self.play(session, "play --transport ws --bot random --bot-think 0-20 --seed 5")
+        defer { Self.kill(session) }
         var switched = 0
         // Switch twice along the way: to long-polling before the second move, back before the fourth.
         let (screen, _) = try await Self.playToTheEnd(session) { column, _ in
@@ -170,9 +178,8 @@ struct TmuxTests {
     @Test(arguments: ["ws", "longpoll"])
     func aSimulatedNetworkIsFeltInTheRoundTrip(transport: String) async throws {
         let session = "ply-e2e-rtt-\(transport)-\(getpid())"
-        try await tmux(["new-session", "-d", "-s", session, "-x", "120", "-y", "30",
-                        "env LANG=C.UTF-8 \(Self.ply) play --transport \(transport) --rtt 200ms --bot random --bot-think 0-20; echo PLY-EXIT=$?; sleep 30"])
-        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        try await Self.play(session, "play --transport \(transport) --rtt 200ms --bot random --bot-think 0-20", width: 120, height: 30)
+        defer { Self.kill(session) }
         var screen = try await Self.waitFor(session, seconds: 10) { $0.contains("Your turn") }
         try await tmux(["send-keys", "-t", session, "4"])
         screen = try await Self.waitFor(session, seconds: 10) { !Self.statusBar($0).contains("rtt -") }
@@ -193,7 +200,7 @@ struct TmuxTests {
         let server = "http://127.0.0.1:\(port)"
         try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                         "exec \(Self.ply) serve --store memory --port \(port) --log-level error"])
-        defer { _ = try? run(["tmux", "-L", "ply-tests", "kill-session", "-t", session]) }
+        defer { Self.kill(session) }
         let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run(["kill", "-CONT", serverPID]) }
         for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
