@@ -14,15 +14,19 @@ public struct Glyphs: Sendable, Hashable {
     public var sent: String
     public var received: String
     public var separator: String
+    /// A sparkline's levels, lowest first.
+    public var sparks: [Character]
 
     public static let unicode = Glyphs(
         pieces: ["●", "○"], empty: "·", legal: "+", cursorMark: "▼",
-        frame: Frame(horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘"), up: "↑", down: "↓", sent: "→", received: "←", separator: " · "
+        frame: Frame(horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘"), up: "↑", down: "↓", sent: "→", received: "←", separator: " · ",
+        sparks: Array("▁▂▃▄▅▆▇█")
     )
 
     public static let ascii = Glyphs(
         pieces: ["X", "O"], empty: ".", legal: "+", cursorMark: "v",
-        frame: Frame(horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+"), up: "up ", down: "down ", sent: ">", received: "<", separator: " | "
+        frame: Frame(horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+"), up: "up ", down: "down ", sent: ">", received: "<", separator: " | ",
+        sparks: Array("_.-=+*#@")
     )
 
     /// Unicode when the locale says UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`).

@@ -262,26 +262,49 @@ private func helpLines(_ state: PlayState) -> [Line] {
 
 /// The latest exchanges, newest last: HTTP request and status lines, or WebSocket frames,
 /// each with its overhead (head) and payload (body) in bytes.
+/// The latest exchanges: what crossed the wire (request and status lines, frames, and the start
+/// of each JSON message), the time since the command that caused it, and its bytes.
 private func wireLines(_ state: PlayState, width: Int, height: Int) -> [Line] {
     guard height >= 3 else { return [] }
     let glyphs = state.glyphs
-    let columns = "  head   body"
+    let columns = "  after cmd   head   body"
     var lines = [Line(pad("  Wire view (\(state.network.transport)): latest exchanges", width - columns.count) + columns, .title)]
-    let records = state.network.records.suffix(height - 1)
-    if records.isEmpty { lines.append(Line("  Nothing has crossed the wire yet.", .dim)) }
-    for record in records {
+    // In the order things happened: an HTTP exchange is recorded when its answer comes, with
+    // its request's time.
+    let all = state.network.records.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+    if all.isEmpty { lines.append(Line("  Nothing has crossed the wire yet.", .dim)) }
+    // What comes back is timed from the command it follows: the latest one sent before it (a
+    // POST of a command, or a text message: a client sends nothing else).
+    var command: ContinuousClock.Instant?
+    var since: [Duration?] = []
+    for record in all {
+        let isCommand = switch (record.direction, record.kind) {
+        case (.sent, .request(let line)): line.hasPrefix("POST ") && line.contains("/commands ")
+        case (.sent, .frame("text")): true
+        default: false
+        }
+        let isAnswer = switch (record.direction, record.kind) {
+        case (.received, .response), (.received, .frame): true
+        default: false
+        }
+        since.append(isAnswer ? command.map { record.at - $0 } : nil)
+        if isCommand { command = record.at }
+    }
+    let shown = max(0, all.count - (height - 1))
+    for (record, after) in zip(all[shown...], since[shown...]) {
         let arrow = record.direction == .sent ? glyphs.sent : glyphs.received
-        let what: String
+        var what: String
         switch record.kind {
         case .request(let line), .response(let line): what = line
         case .frame(let opcode): what = "\(opcode) frame"
         case .connection(let event): what = event
         }
-        let numbers: String
+        if let preview = record.preview { what += "  " + preview }
+        var numbers = after.map { ("+" + milliseconds($0)).leftPadded(to: 11) } ?? String(repeating: " ", count: 11)
         if case .connection = record.kind {
-            numbers = ""
+            numbers += String(repeating: " ", count: 14)
         } else {
-            numbers = String(format: "%6d %6d", record.overheadBytes, record.payloadBytes)
+            numbers += String(format: "%7d %6d", record.overheadBytes, record.payloadBytes)
         }
         let text = "  \(arrow) " + what
         let room = width - numbers.count - 1
@@ -289,6 +312,21 @@ private func wireLines(_ state: PlayState, width: Int, height: Int) -> [Line] {
         lines.append(Line(pad(clipped, room + 1) + numbers, record.direction == .sent ? .plain : .dim))
     }
     return lines
+}
+
+/// Round trips as a sparkline, each against the largest of them, and a space after it; nothing
+/// when there are none.
+func sparkline(_ durations: [Duration], _ glyphs: Glyphs) -> String {
+    guard let largest = durations.max() else { return "" }
+    guard largest > .zero else { return String(repeating: glyphs.sparks[0], count: durations.count) + " " }
+    let top = glyphs.sparks.count - 1
+    return String(durations.map { glyphs.sparks[min(top, Int((($0 / largest) * Double(top)).rounded()))] }) + " "
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }
 
 // MARK: Notice and status
@@ -318,7 +356,7 @@ private func statusLine(_ state: PlayState, width: Int, now: ContinuousClock.Ins
     case nil: ("not connected", "offline")
     }
     let roundTrip: (long: String, short: String) = if let last = trips.last {
-        ("rtt \(milliseconds(last)) (p50 \(trips.p50.map(milliseconds) ?? "-"), p99 \(trips.p99.map(milliseconds) ?? "-"))",
+        ("rtt \(milliseconds(last)) \(sparkline(trips.recent, glyphs))(p50 \(trips.p50.map(milliseconds) ?? "-"), p99 \(trips.p99.map(milliseconds) ?? "-"))",
          "rtt \(milliseconds(last))")
     } else {
         ("rtt -", "rtt -")
@@ -328,6 +366,8 @@ private func statusLine(_ state: PlayState, width: Int, now: ContinuousClock.Ins
     // From the whole bar to its bare bones; the first that fits is drawn.
     let versions: [[String]] = [
         ["\(network.transport)", connection.long, roundTrip.long, wire, "\(totals.httpRequests) HTTP requests", "\(totals.reconnects) reconnects"],
+        ["\(network.transport)", connection.long, roundTrip.short + " " + sparkline(trips.recent, glyphs).dropLast(), wire,
+         "\(totals.httpRequests) req", "\(totals.reconnects) reconn"],
         ["\(network.transport)", connection.long, roundTrip.short, wire, "\(totals.httpRequests) req", "\(totals.reconnects) reconn"],
         ["\(network.transport)", connection.long, roundTrip.short, wire],
         ["\(network.transport)", connection.long, roundTrip.short],

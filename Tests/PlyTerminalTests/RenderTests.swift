@@ -132,20 +132,32 @@ struct RenderTests {
         var state = gameState(try replica(.connect4))
         state.showWire = true
         state.network.transport = .longPoll
+        let sent = ContinuousClock.now
         state.network.records = [
-            WireRecord(.sent, .request("POST /matches/m1/commands HTTP/1.1"), overhead: 176, payload: 32),
-            WireRecord(.received, .response("HTTP/1.1 200 OK"), overhead: 108, payload: 20),
-            WireRecord(.sent, .frame("text"), overhead: 6, payload: 39),
+            WireRecord(.sent, .request("POST /matches/m1/commands HTTP/1.1"), overhead: 176, payload: 32, at: sent,
+                       preview: #"{"type":"play","move":"4","v":3}"#),
+            WireRecord(.received, .response("HTTP/1.1 200 OK"), overhead: 108, payload: 20, at: sent + .microseconds(1_250),
+                       preview: #"{"type":"ack","v":4}"#),
+            WireRecord(.sent, .frame("text"), overhead: 6, payload: 39, at: sent + .milliseconds(3)),
         ]
-        let lines = screenText(state)
+        let lines = screenText(state, width: 120)
         let start = try #require(lines.firstIndex { $0.contains("Wire view (long-polling)") })
-        #expect(lines[start].hasSuffix("head   body"))
-        #expect(lines[start + 1].hasPrefix("  > POST /matches/m1/commands HTTP/1.1"))
-        #expect(lines[start + 1].hasSuffix("   176     32"))
-        #expect(lines[start + 2].hasPrefix("  < HTTP/1.1 200 OK"))
-        #expect(lines[start + 2].hasSuffix("   108     20"))
+        #expect(lines[start].hasSuffix("after cmd   head   body"))
+        #expect(lines[start + 1].hasPrefix(#"  > POST /matches/m1/commands HTTP/1.1  {"type":"play","move":"4","v":3}"#))
+        #expect(lines[start + 1].hasSuffix("                176     32"), "a command follows none")
+        #expect(lines[start + 2].hasPrefix(#"  < HTTP/1.1 200 OK  {"type":"ack","v":4}"#))
+        #expect(lines[start + 2].hasSuffix("  +1.25 ms    108     20"), "its answer, 1.25 ms after it")
         #expect(lines[start + 3].hasPrefix("  > text frame"))
-        #expect(lines[start + 3].hasSuffix("     6     39"))
+        #expect(lines[start + 3].hasSuffix("      6     39"))
+    }
+
+    @Test func theLatestRoundTripsAreASparkline() {
+        #expect(sparkline([.milliseconds(1), .milliseconds(8), .milliseconds(4), .zero], .unicode) == "▂█▅▁ ")
+        #expect(sparkline([], .ascii).isEmpty)
+        var state = PlayState(mode: .opening("…"), transport: .webSocket, hasLobby: false, glyphs: .ascii)
+        state.network.roundTrips = RoundTrips(count: 2, last: .milliseconds(2), p50: .milliseconds(1), p99: .milliseconds(2),
+                                              recent: [.milliseconds(1), .milliseconds(2)])
+        #expect(screenText(state, width: 140).last?.contains("rtt 2.00 ms +@ (p50 1.00 ms, p99 2.00 ms)") == true)
     }
 
     /// Connect Four plays in 40x16: the whole board, whose turn it is and what to press, and a

@@ -201,9 +201,11 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
             totals.payloadReceived += body.readableBytes
         }
         stats.record(WireRecord(.sent, .request("\(request.method) \(request.uri) HTTP/1.1"),
-                                overhead: requestBytes - requestBody, payload: requestBody, at: exchange.startedAt))
+                                overhead: requestBytes - requestBody, payload: requestBody, at: exchange.startedAt,
+                                preview: WireRecord.preview(of: exchange.exchange.body)))
         stats.record(WireRecord(.received, .response("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)"),
-                                overhead: responseBytes - body.readableBytes, payload: body.readableBytes))
+                                overhead: responseBytes - body.readableBytes, payload: body.readableBytes,
+                                preview: WireRecord.preview(of: body)))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

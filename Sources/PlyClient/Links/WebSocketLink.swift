@@ -394,7 +394,9 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
         stats.update { totals in
             if direction == .sent { totals.payloadSent += payload } else { totals.payloadReceived += payload }
         }
-        stats.record(WireRecord(direction, .frame(Self.name(of: frame.opcode)), overhead: header, payload: payload))
+        // Sent frames pass here before the encoder masks them; the server's are never masked.
+        stats.record(WireRecord(direction, .frame(Self.name(of: frame.opcode)), overhead: header, payload: payload,
+                                preview: frame.opcode == .text ? WireRecord.preview(of: frame.data) : nil))
     }
 }
 

@@ -1,3 +1,4 @@
+import NIOCore
 /// One exchange as it crossed the wire, for the wire view: an HTTP request or response line,
 /// or a WebSocket frame, with its overhead (HTTP lines and headers, frame header and mask)
 /// and its payload, in bytes.
@@ -23,13 +24,27 @@ public struct WireRecord: Sendable, Hashable {
     public var payloadBytes: Int
     /// When it happened, on the process's monotonic clock.
     public var at: ContinuousClock.Instant
+    /// The start of its payload as text (a JSON message or body), on one line; nil when empty.
+    public var preview: String?
 
-    public init(_ direction: Direction, _ kind: Kind, overhead: Int, payload: Int, at: ContinuousClock.Instant = .now) {
+    public init(_ direction: Direction, _ kind: Kind, overhead: Int, payload: Int, at: ContinuousClock.Instant = .now,
+                preview: String? = nil) {
         self.direction = direction
         self.kind = kind
         overheadBytes = overhead
         payloadBytes = payload
         self.at = at
+        self.preview = preview
+    }
+
+    /// How many bytes of a payload a preview keeps.
+    public static let previewBytes = 80
+
+    /// The start of a payload as one line of text, or nil when there is none.
+    public static func preview(of payload: ByteBuffer?) -> String? {
+        guard let payload, payload.readableBytes > 0 else { return nil }
+        let text = String(decoding: payload.readableBytesView.prefix(previewBytes), as: UTF8.self)
+        return String(text.map { $0.isNewline || $0 == "\t" ? " " : $0 })
     }
 
     /// Bytes on the wire in all.

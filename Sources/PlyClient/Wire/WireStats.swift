@@ -47,12 +47,15 @@ public struct RoundTrips: Sendable, Hashable {
     public var last: Duration?
     public var p50: Duration?
     public var p99: Duration?
+    /// The latest round trips, oldest first (at most `WireStats.recentRoundTrips`).
+    public var recent: [Duration]
 
-    public init(count: Int = 0, last: Duration? = nil, p50: Duration? = nil, p99: Duration? = nil) {
+    public init(count: Int = 0, last: Duration? = nil, p50: Duration? = nil, p99: Duration? = nil, recent: [Duration] = []) {
         self.count = count
         self.last = last
         self.p50 = p50
         self.p99 = p99
+        self.recent = recent
     }
 }
 
@@ -60,13 +63,14 @@ public struct RoundTrips: Sendable, Hashable {
 /// (HdrHistogram, microseconds) and the most recent exchanges for the wire view.
 public final class WireStats: Sendable {
     public static let recordCapacity = 64
+    public static let recentRoundTrips = 16
 
     private struct State {
         var totals = WireTotals()
         var records: [WireRecord] = []
         var nextRecord = 0
         var roundTrips = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        var lastRoundTrip: Duration?
+        var recentRoundTrips: [Duration] = []
     }
 
     private let state = Mutex(State())
@@ -89,7 +93,7 @@ public final class WireStats: Sendable {
             func at(_ percentile: Double) -> Duration? {
                 count == 0 ? nil : .microseconds(Int64(state.roundTrips.valueAtPercentile(percentile)))
             }
-            return RoundTrips(count: count, last: state.lastRoundTrip, p50: at(50), p99: at(99))
+            return RoundTrips(count: count, last: state.recentRoundTrips.last, p50: at(50), p99: at(99), recent: state.recentRoundTrips)
         }
     }
 
@@ -121,7 +125,8 @@ public final class WireStats: Sendable {
         let micros = UInt64(max(0, duration / .microseconds(1)))
         state.withLock { state in
             _ = state.roundTrips.record(min(micros, 60_000_000))
-            state.lastRoundTrip = duration
+            state.recentRoundTrips.append(duration)
+            if state.recentRoundTrips.count > Self.recentRoundTrips { state.recentRoundTrips.removeFirst() }
         }
     }
 }
