@@ -5,10 +5,6 @@ import PlyEngine
 import PlyWire
 import Synchronization
 
-/// Set by SIGINT, SIGTERM and SIGHUP (the terminal went away); the loop sees it at its next
-/// tick and restores the terminal before exiting.
-private let interrupted = Atomic<Bool>(false)
-
 /// A server started for `ply play` without `--server`: where the player reaches it (perhaps
 /// through a simulated network), where the bot does, and how to stop it. The `ply` executable
 /// makes it; the terminal client knows no server code.
@@ -40,21 +36,12 @@ public final class TerminalApp {
         case server(Endpoint)
     }
 
-    enum Message: Sendable {
-        case input(Input)
-        /// The terminal has keys to read.
-        case keys
-        /// Time passed: statistics, a resized terminal, a signal.
-        case tick
-    }
-
     private let venue: Venue
     /// The transport for the next connection: `t` changes it.
     private var transport: TransportKind
     private let name: String
     private var state: PlayState
-    private let messages: AsyncStream<Message>
-    private let post: AsyncStream<Message>.Continuation
+    private let session: TerminalSession<Input>
     private var running = true
 
     private var server: EmbeddedServer?
@@ -81,56 +68,29 @@ public final class TerminalApp {
         }
         state = PlayState(mode: .opening("Starting…"), transport: transport, hasLobby: hasLobby, firstGame: firstGame,
                           glyphs: glyphs, colour: colour)
-        (messages, post) = AsyncStream.makeStream(of: Message.self)
+        session = TerminalSession(colour: colour)
         if case .server(let endpoint) = venue { api = PlyAPI(endpoint: endpoint) }
     }
 
     /// Whether the app stopped because of SIGINT, SIGTERM or SIGHUP.
-    public var wasInterrupted: Bool { interrupted.load(ordering: .relaxed) }
+    public var wasInterrupted: Bool { TerminalSession<Input>.wasInterrupted }
 
     /// Runs until the player quits or a signal arrives; the terminal is restored either way.
     public func run() async throws {
-        signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in interrupted.store(true, ordering: .relaxed) }
-        signal(SIGHUP) { _ in interrupted.store(true, ordering: .relaxed) }
-        let screen = Screen(colour: state.colour)
-        screen.start()
-        defer { screen.stop() }
-        let keys = KeyWatcher { [post] in post.yield(.keys) }
-        keys.start()
-        defer { keys.stop() }
-        let ticker = Task { [post] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(200))
-                post.yield(.tick)
-            }
-        }
-        defer { ticker.cancel() }
-
         apply(.launch)
-        draw(screen)
-        for await message in messages {
+        await session.run(lines: { [unowned self] width, height in render(state, width: width, height: height) }) { [unowned self] message in
             switch message {
-            case .input(let input):
+            case .custom(let input):
                 apply(input)
-            case .keys:
-                while running, let key = screen.readKey() { apply(.key(key)) }
-                keys.resume()
+            case .key(let key):
+                apply(.key(key))
             case .tick:
-                // A resize shows as a key ncurses makes when it is next asked.
-                while running, let key = screen.readKey() { apply(.key(key)) }
                 if let network = networkStatus() { apply(.network(network)) }
                 apply(.tick(.now))
             }
-            if !running || interrupted.load(ordering: .relaxed) { break }
-            draw(screen)
+            return running
         }
         await finish()
-    }
-
-    private func draw(_ screen: Screen) {
-        let (width, height) = screen.size
-        screen.draw(render(state, width: width, height: height))
     }
 
     private func apply(_ input: Input) {
@@ -160,12 +120,12 @@ public final class TerminalApp {
             sendCommand(Command(.resign, version: version))
         case .refreshLobby:
             guard let api else { return }
-            let post = self.post
+            let session = self.session
             Task.detached {
                 do {
-                    post.yield(.input(.lobby(try await api.matches())))
+                    session.post(.lobby(try await api.matches()))
                 } catch {
-                    post.yield(.input(.lobbyFailed("Could not list the matches: \(error)")))
+                    session.post(.lobbyFailed("Could not list the matches: \(error)"))
                 }
             }
         case .closeGame:
@@ -175,7 +135,7 @@ public final class TerminalApp {
                 do {
                     try await app.switchTransport(to: target, after: after)
                 } catch {
-                    app.post.yield(.input(.failed("Could not switch to \(target): \(error); still on \(app.transport).")))
+                    app.session.post(.failed("Could not switch to \(target): \(error); still on \(app.transport)."))
                 }
             }
         case .newGame(let game):
@@ -215,7 +175,7 @@ public final class TerminalApp {
             do {
                 try await work(app)
             } catch {
-                app.post.yield(.input(.openFailed("\(error)")))
+                app.session.post(.openFailed("\(error)"))
             }
         }
     }
@@ -225,16 +185,16 @@ public final class TerminalApp {
     /// (`CommandError.busy`) if it ever did.
     private func sendCommand(_ command: Command) {
         guard let connection else { return }
-        let post = self.post
+        let session = self.session
         let match = connection.match
         Task.detached {
             do {
                 try await connection.send(command)
-                post.yield(.input(.acknowledged(match: match)))
+                session.post(.acknowledged(match: match))
             } catch CommandError.refused(let error) {
-                post.yield(.input(.refused(match: match, error.message)))
+                session.post(.refused(match: match, error.message))
             } catch {
-                post.yield(.input(.refused(match: match, "\(error)")))
+                session.post(.refused(match: match, "\(error)"))
             }
         }
     }
@@ -282,7 +242,7 @@ public final class TerminalApp {
     /// Feeds a connection's events and states to the loop. The first event becomes `first(event)`
     /// when given (a new screen built from it), every later one an `event`.
     private func feed(_ connection: MatchConnection, first: (@Sendable (MatchEvent) -> Input?)? = nil) {
-        let post = self.post
+        let session = self.session
         let match = connection.match
         feedTasks.append(Task.detached {
             var opening = first
@@ -290,14 +250,14 @@ public final class TerminalApp {
                 if let open = opening {
                     guard let input = open(event) else { continue }
                     opening = nil
-                    post.yield(.input(input))
+                    session.post(input)
                 } else {
-                    post.yield(.input(.event(match: match, event)))
+                    session.post(.event(match: match, event))
                 }
             }
         })
         feedTasks.append(Task.detached {
-            for await change in connection.states { post.yield(.input(.connection(match: match, change))) }
+            for await change in connection.states { session.post(.connection(match: match, change)) }
         })
     }
 
@@ -314,7 +274,7 @@ public final class TerminalApp {
         connection = new
         transport = target
         feed(new)
-        post.yield(.input(.switched(match: new.match, target)))
+        session.post(.switched(match: new.match, target))
     }
 
     /// Closes the game on screen: its connection, feed and bot.
@@ -334,48 +294,5 @@ public final class TerminalApp {
         closeGame()
         await api?.close()
         await server?.stop()
-    }
-}
-
-/// Watches standard input on a thread of its own and says when keys are waiting; it then
-/// waits until they have been read (`resume`), so one arrival makes one message. ncurses
-/// itself is only ever called on the main actor.
-final class KeyWatcher: @unchecked Sendable {
-    private let ready: @Sendable () -> Void
-    private let read = DispatchSemaphore(value: 0)
-    private let stopped = Atomic<Bool>(false)
-    private var thread: Thread?
-
-    init(ready: @escaping @Sendable () -> Void) {
-        self.ready = ready
-    }
-
-    func start() {
-        let thread = Thread { [self] in watch() }
-        thread.name = "ply-keys"
-        self.thread = thread
-        thread.start()
-    }
-
-    func resume() { read.signal() }
-
-    func stop() {
-        stopped.store(true, ordering: .relaxed)
-        read.signal()
-    }
-
-    private func watch() {
-        var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        while !stopped.load(ordering: .relaxed) {
-            // A timeout, so that `stop` is seen even when no key comes.
-            let result = poll(&descriptor, 1, 100)
-            guard result > 0 else { continue }
-            if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
-                // The terminal is gone: nothing more will come (SIGHUP tells the loop).
-                return
-            }
-            ready()
-            read.wait()
-        }
     }
 }
