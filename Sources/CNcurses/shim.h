@@ -20,6 +20,8 @@ static inline int ply_key_left(void) { return KEY_LEFT; }
 static inline int ply_key_right(void) { return KEY_RIGHT; }
 static inline int ply_key_enter(void) { return KEY_ENTER; }
 static inline int ply_key_backspace(void) { return KEY_BACKSPACE; }
+static inline int ply_key_home(void) { return KEY_HOME; }
+static inline int ply_key_end(void) { return KEY_END; }
 static inline int ply_err(void) { return ERR; }
 static inline int ply_key_code_yes(void) { return KEY_CODE_YES; }
 static inline int ply_attr_on(WINDOW *window, attr_t attributes) { return wattr_on(window, attributes, NULL); }

@@ -4,7 +4,7 @@ import PlyWire
 
 /// A key as the app understands it.
 public enum Key: Sendable, Hashable {
-    case up, down, left, right, enter, escape
+    case up, down, left, right, home, end, enter, escape
     case character(Character)
     case resize
 }

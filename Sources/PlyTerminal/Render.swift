@@ -38,14 +38,15 @@ public func render(_ state: PlayState, width: Int, height: Int, now: ContinuousC
 
 /// The game, the match and both seats; on a narrow terminal the match id goes first, then
 /// the name of the program, so the players stay in view.
-private func title(_ screen: GameScreen, _ state: PlayState, width: Int) -> Line {
-    let full = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title + state.glyphs.separator + "match " + screen.matchID)
+/// - Parameter observer: what to call a reader without a seat.
+func title(_ screen: GameScreen, _ state: PlayState, width: Int, observer: String = "watching") -> Line {
+    let full = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title + state.glyphs.separator + "match " + screen.matchID, observer)
     guard full.width > width else { return full }
-    let shorter = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title)
-    return shorter.width <= width ? shorter : title(screen, state, showing: " " + screen.match.game.title)
+    let shorter = title(screen, state, showing: " ply" + state.glyphs.separator + screen.match.game.title, observer)
+    return shorter.width <= width ? shorter : title(screen, state, showing: " " + screen.match.game.title, observer)
 }
 
-private func title(_ screen: GameScreen, _ state: PlayState, showing heading: String) -> Line {
+private func title(_ screen: GameScreen, _ state: PlayState, showing heading: String, _ observer: String) -> Line {
     let glyphs = state.glyphs
     var line = Line(heading, .title) + Line(glyphs.separator)
     for seat in Seat.allCases {
@@ -54,7 +55,7 @@ private func title(_ screen: GameScreen, _ state: PlayState, showing heading: St
         line = line + Line([Span(glyphs.piece(seat), .piece(seat: seat.rawValue)), Span(" \(name)\(you)")])
         if seat == .first { line = line + Line(" vs ") }
     }
-    if screen.seat == nil { line = line + Line(glyphs.separator + "watching", .dim) }
+    if screen.seat == nil { line = line + Line(glyphs.separator + observer, .dim) }
     return line
 }
 
@@ -68,7 +69,7 @@ private func gameLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> 
 
 /// The board with its frame and labels: Connect Four's column numbers with the cursor's column
 /// marked above them, Reversi's letters and numbers with the cursor's cell highlighted.
-private func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
+func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     let glyphs = state.glyphs
     let match = screen.match
     let position = match.position

@@ -54,6 +54,8 @@ final class Screen {
             case ply_key_right(): return .right
             case ply_key_enter(): return .enter
             case ply_key_resize(): return .resize
+            case ply_key_home(): return .home
+            case ply_key_end(): return .end
             default: return nil
             }
         }

@@ -3,12 +3,18 @@ import Foundation
 import Logging
 import PlyEngine
 import PlyStore
+import PlyTerminal
 import PlyWire
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
-        abstract: "Print a stored match move by move (without a match id: list the newest matches)."
+        abstract: "Step through a stored match in the terminal, or print it move by move (without a match id: list the newest matches).",
+        discussion: """
+        In a terminal, left and right (or h and l) step through the match version by version, \
+        Home and End jump to its start and end, q quits. Piped, or with --text, it prints the \
+        transcript instead.
+        """
     )
 
     @Argument(help: "The match id.")
@@ -17,8 +23,14 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "The SQLite file ply serve stores matches in (default: $XDG_DATA_HOME/ply/matches.sqlite).")
     var data: String?
 
-    @Flag(help: "Draw the board after every move.")
+    @Flag(help: "Print the transcript, even in a terminal.")
+    var text = false
+
+    @Flag(help: "With the transcript: draw the board after every move.")
     var boards = false
+
+    @Flag(help: "Draw with ASCII characters only.")
+    var ascii = false
 
     func run() async throws {
         let path = data ?? StorageOptions.defaultPath
@@ -43,7 +55,15 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         guard let stored else { throw ValidationError("no match '\(match)' in \(path)") }
         let log = try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) }
-        print(try Transcript.text(id: stored.id, log: log, boards: boards))
+        guard !text, !boards, isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
+            print(try Transcript.text(id: stored.id, log: log, boards: boards))
+            return
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let app = try await ReplayApp(id: stored.id, log: log, glyphs: ascii ? .ascii : Glyphs.forEnvironment(environment),
+                                      colour: (environment["NO_COLOR"] ?? "").isEmpty)
+        await app.run()
+        if await app.wasInterrupted { throw ExitCode(130) }
     }
 }
 

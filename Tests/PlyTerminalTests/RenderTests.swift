@@ -209,3 +209,49 @@ struct RenderTests {
         #expect(lines.contains("  > m2          Reversi       waiting   (free) vs (free)"))
     }
 }
+
+/// The interactive replay: keys step through the log, the screen shows the board and what
+/// happened at each version.
+struct ReplayTests {
+    func finishedLog() throws -> [MatchEvent] {
+        try replica(.connect4, ["1", "2", "1", "2", "1", "2", "1"]).events
+    }
+
+    @Test func keysStepThroughTheMatch() throws {
+        let log = try finishedLog()
+        var state = try ReplayState(id: "m1", log: log, glyphs: .ascii)
+        #expect(state.shown == log.count, "it opens on the end")
+        #expect(updateReplay(&state, .right))
+        #expect(state.shown == log.count, "no further than the end")
+        _ = updateReplay(&state, .home)
+        #expect(state.shown == 1)
+        #expect(state.match.status == .waiting)
+        _ = updateReplay(&state, .left)
+        #expect(state.shown == 1, "no further back than the start")
+        for _ in 0..<4 { _ = updateReplay(&state, .character("l")) }
+        #expect(state.shown == 5)
+        #expect(state.match.version == 5)
+        _ = updateReplay(&state, .end)
+        #expect(state.match.status == .finished)
+        #expect(!updateReplay(&state, .character("q")))
+    }
+
+    @Test func theScreenSaysWhatHappenedAtEachVersion() throws {
+        var state = try ReplayState(id: "m1", log: try finishedLog(), glyphs: .ascii)
+        var lines = renderReplay(state, width: 80, height: 24).map(\.text)
+        #expect(lines.count == 24)
+        #expect(lines[0] == " ply | Connect Four | match m1 | X ann vs O bob | replay")
+        #expect(lines.contains("  Version 11 of 11: ann (X) won (four in a row)"))
+        #expect(lines.last?.hasPrefix("  < > or h l: step") == true)
+        _ = updateReplay(&state, .home)
+        _ = updateReplay(&state, .right)
+        _ = updateReplay(&state, .right)
+        lines = renderReplay(state, width: 80, height: 24).map(\.text)
+        #expect(lines.contains("  Version 3 of 11: bob (O) took seat 1"))
+        _ = updateReplay(&state, .right)
+        lines = renderReplay(state, width: 40, height: 16).map(\.text)
+        #expect(lines.contains("  Version 4 of 11: ann (X) played 1"))
+        #expect(lines.allSatisfy { $0.count <= 40 })
+        #expect(renderReplay(state, width: 30, height: 10).map(\.text).contains("Terminal too small: 30x10;"))
+    }
+}

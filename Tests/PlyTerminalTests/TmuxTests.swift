@@ -41,11 +41,7 @@ let tmuxAvailable = (try? run(["tmux", "-V"])) != nil
 /// would stall every other test in the process.
 @discardableResult
 func tmux(_ arguments: [String]) async throws -> String {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try run(["tmux", "-L", "ply-tests"] + arguments) })
-        }
-    }
+    try await background(["tmux", "-L", "ply-tests"] + arguments)
 }
 
 /// `ply play` as a person uses it: in a terminal (tmux), typing keys, reading the screen.
@@ -190,6 +186,50 @@ struct TmuxTests {
         #expect(last.contains("PLY-EXIT=0"), "\(last)")
     }
 
+    /// `ply replay MATCH` in a terminal steps through a stored match; piped, it prints the
+    /// transcript.
+    @Test func anInteractiveReplay() async throws {
+        let session = "ply-e2e-replay-\(getpid())"
+        let port = try freePort()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-replay-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
+        try await tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                        "exec \(Self.ply) serve --data \(data) --port \(port) --log-level error"])
+        defer { Self.kill(session) }
+        for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+        try await background([Self.ply, "bot", "--server", "http://127.0.0.1:\(port)", "--games", "1", "--strategy", "random", "--opponent", "random"])
+        let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        _ = try run(["kill", "-TERM", serverPID])
+        for _ in 0..<200 where isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let id = try await background([Self.ply, "replay", "--data", data]).split(separator: "\n").first.map(String.init) ?? ""
+        #expect(id.count == 10, "\(id)")
+        let transcript = try await background([Self.ply, "replay", id, "--data", data])
+        #expect(transcript.contains("Result:"), "piped, the transcript: \(transcript)")
+
+        let viewer = "ply-e2e-replay-view-\(getpid())"
+        try await Self.play(viewer, "replay \(id) --data \(data)", width: 80, height: 24)
+        defer { Self.kill(viewer) }
+        var screen = try await Self.waitFor(viewer) { $0.contains("Version") }
+        let total = screen.firstRange(of: "Version ").flatMap { range in Int(screen[range.upperBound...].prefix { $0.isNumber }) } ?? 0
+        #expect(total > 10, "it opens on the last version: \(screen)")
+        #expect(screen.contains("won (") || screen.contains("a draw ("), "\(screen)")
+        try await tmux(["send-keys", "-t", viewer, "Home"])
+        screen = try await Self.waitFor(viewer) { $0.contains("Version 1 of \(total):") }
+        #expect(screen.contains("Version 1 of \(total): Connect Four created"), "\(screen)")
+        try await tmux(["send-keys", "-t", viewer, "Right", "Right", "Right", "Right"])
+        screen = try await Self.waitFor(viewer) { $0.contains("Version 5 of") }
+        #expect(screen.contains("Version 5 of \(total):") && screen.contains("played"), "\(screen)")
+        try await tmux(["send-keys", "-t", viewer, "Left"])
+        screen = try await Self.waitFor(viewer) { $0.contains("Version 4 of") }
+        #expect(screen.contains("Version 4 of \(total):"), "\(screen)")
+        try await tmux(["send-keys", "-t", viewer, "End"])
+        screen = try await Self.waitFor(viewer) { $0.contains("Version \(total) of") }
+        #expect(screen.contains("Version \(total) of \(total):"), "\(screen)")
+        let last = try await Self.quit(viewer)
+        #expect(last.contains("PLY-EXIT=0"), "\(last)")
+    }
+
     /// The crash of issue 12, as a person would meet it: two players on a real server, the
     /// server stalls (`kill -STOP`), one plays a move and presses `r` `y`. The client lives on,
     /// says why it waits, shows the move once the server resumes, can resign then, and quits
@@ -254,6 +294,14 @@ struct TmuxTests {
         try await keys(ann, "q")
         shown = try await waitFor(ann, "PLY-EXIT=")
         #expect(shown.contains("PLY-EXIT=0"), "\(shown)")
+    }
+}
+
+/// `run`, on a dispatch thread (see `tmux`).
+@discardableResult
+func background(_ arguments: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try run(arguments) }) }
     }
 }
 
