@@ -73,8 +73,13 @@ public final class MatchAuthority: Sendable {
 
     // MARK: Reading
 
+    /// The match as published, with the time the seat to move has left while its clock runs.
     public func snapshot() -> MatchSnapshot {
-        state.withLock { MatchSnapshot(id: id, match: $0.visible) }
+        let now = clock.now
+        return state.withLock { state in
+            let clock = state.turnClock.flatMap { $0.version == state.visible.version ? $0 : nil }
+            return MatchSnapshot(id: id, match: state.visible, turnTimeLeft: clock.map { $0.deadline - now })
+        }
     }
 
     /// The published version.

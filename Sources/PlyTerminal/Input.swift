@@ -25,6 +25,8 @@ public enum Input: Sendable {
     case connection(match: String, ConnectionState)
     /// The wire statistics of the connection on screen.
     case network(NetworkStatus)
+    /// The server says the seat to move has `timeLeft` at `version`, as of `at`.
+    case clock(match: String, version: Int, timeLeft: Duration, at: ContinuousClock.Instant)
     /// The match on screen now goes over this transport.
     case switched(match: String, TransportKind)
     /// The command sent for a match was acknowledged, or refused (or failed) with a reason.
@@ -49,6 +51,8 @@ public enum Effect: Sendable, Hashable {
     case newGame(GameID)
     /// Closes the game on screen: its connection, its feed and its bot.
     case closeGame
+    /// Asks the server how long the seat to move has left (`clock`).
+    case fetchClock(match: String)
     /// Moves the game on screen to another transport, carrying on after `after`.
     case switchTransport(to: TransportKind, after: Int)
     case refreshLobby

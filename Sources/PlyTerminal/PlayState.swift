@@ -37,6 +37,11 @@ public struct GameScreen: Sendable {
     public var confirmingResign = false
     /// Whether the other seat is ply's own bot (`ply play` without a server).
     public var againstBot: Bool
+    /// When the seat to move runs out of time, if the match has a per-move limit: from the
+    /// server's snapshot when it has told, else from when this client saw the turn begin.
+    public var turnDeadline: ContinuousClock.Instant?
+    /// The version `turnDeadline` belongs to.
+    public var clockVersion = 0
 
     public init(matchID: String, seat: Seat?, match: Match, againstBot: Bool) {
         self.matchID = matchID

@@ -19,7 +19,7 @@ public func render(_ state: PlayState, width: Int, height: Int, now: ContinuousC
     var body: [Line]
     switch state.mode {
     case _ where state.showHelp: body = helpLines(state)
-    case .game(let screen): body = gameLines(screen, state, width: width)
+    case .game(let screen): body = gameLines(screen, state, width: width, now: now)
     case .lobby(let lobby): body = lobbyLines(lobby, state, width: width)
     case .opening(let message): body = ["", Line("  " + message, .dim)]
     }
@@ -59,11 +59,11 @@ private func title(_ screen: GameScreen, _ state: PlayState, showing heading: St
     return line
 }
 
-private func gameLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> [Line] {
+private func gameLines(_ screen: GameScreen, _ state: PlayState, width: Int, now: ContinuousClock.Instant) -> [Line] {
     var lines = [title(screen, state, width: width), ""]
     lines += boardLines(screen, state)
     lines.append("")
-    lines += turnLines(screen, state, narrow: width < 66)
+    lines += turnLines(screen, state, narrow: width < 66, now: now)
     return lines
 }
 
@@ -154,7 +154,7 @@ private func lastMoveCell(_ match: Match) -> Cell? {
 }
 
 /// Whose turn it is and what to press, or how the game ended; shorter on a narrow terminal.
-private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool) -> [Line] {
+private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, now: ContinuousClock.Instant) -> [Line] {
     let glyphs = state.glyphs
     let match = screen.match
     var lines: [Line] = []
@@ -170,6 +170,14 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool) -
         lines.append(Line("  Waiting for an opponent to join match \(screen.matchID)…", .dim))
     case .playing:
         guard let turn = match.turn else { break }
+        // The clock goes under whose turn it is (on a short terminal, it is what gives way).
+        defer {
+            if let deadline = screen.turnDeadline, screen.clockVersion == match.version {
+                let seconds = Int((max(.zero, deadline - now) / .seconds(1)).rounded(.up))
+                let who = turn == screen.seat ? "You have" : "\(name(turn)) has"
+                lines.append(Line("  \(who) " + String(format: "%d:%02d", seconds / 60, seconds % 60) + " left to move", seconds <= 10 ? .warning : .dim))
+            }
+        }
         if turn == screen.seat {
             let piece = Line(glyphs.piece(turn), .piece(seat: turn.rawValue))
             let hint = switch (match.position.legalMoves == ["pass"], match.game, narrow) {

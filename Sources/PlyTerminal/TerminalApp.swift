@@ -130,6 +130,16 @@ public final class TerminalApp {
             }
         case .closeGame:
             enqueue { app in app.closeGame() }
+        case .fetchClock(let match):
+            guard let api else { return }
+            let session = self.session
+            Task.detached {
+                let asked = ContinuousClock.now
+                guard let snapshot = try? await api.snapshot(match), let left = snapshot.turnTimeLeft else { return }
+                // The server read its clock somewhere between the question and the answer.
+                let at = asked + (ContinuousClock.now - asked) / 2
+                session.post(.clock(match: match, version: snapshot.version, timeLeft: .milliseconds(Int64(left * 1000)), at: at))
+            }
         case .switchTransport(let target, let after):
             enqueue { app in
                 do {

@@ -20,6 +20,7 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         state.returnTo = nil
         state.notice = screen.match.status == .waiting && screen.seat != nil
             ? .info("Waiting for an opponent to join match \(screen.matchID).") : nil
+        return screen.match.options.moveTimeLimit == nil ? [] : [.fetchClock(match: screen.matchID)]
     case .openFailed(let message):
         if let previous = state.returnTo { state.mode = previous }
         state.returnTo = nil
@@ -41,8 +42,20 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         state.mode = .game(screen)
     case .connection(let match, let connection):
         guard onScreen(match, state) else { return [] }
+        let wasConnected = state.network.state == .connected
         state.network.state = connection
         if case .failed(let error) = connection { state.notice = .error("The server refused the connection: \(error.message)") }
+        // Back after a loss: the server's clock ran on meanwhile.
+        if connection == .connected, !wasConnected, case .game(let screen) = state.mode, screen.match.options.moveTimeLimit != nil {
+            return [.fetchClock(match: match)]
+        }
+    case .clock(let match, let version, let timeLeft, let at):
+        guard onScreen(match, state) else { return [] }
+        modifyGame(&state) { screen in
+            guard screen.match.version == version else { return }
+            screen.turnDeadline = at + timeLeft
+            screen.clockVersion = version
+        }
     case .network(let network):
         state.network = network
     case .switched(let match, let transport):
@@ -73,6 +86,13 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         state.mode = .lobby(lobby)
         state.notice = .error(message)
     case .tick(let now):
+        // A turn that began since the last tick: its clock starts now (the server's snapshot,
+        // when asked, says more exactly).
+        modifyGame(&state) { screen in
+            guard screen.clockVersion != screen.match.version else { return }
+            screen.clockVersion = screen.match.version
+            screen.turnDeadline = screen.match.status == .playing ? screen.match.options.moveTimeLimit.map { now + .seconds($0) } : nil
+        }
         guard case .lobby(var lobby) = state.mode, !lobby.asking, !lobby.choosingGame else { return [] }
         if let asked = lobby.askedAt, now - asked < Lobby.refreshInterval { return [] }
         lobby.asking = true

@@ -92,12 +92,14 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
     public var score: [Int]?
     public var result: GameResult?
     public var moveTimeLimit: Int?
+    /// Seconds the seat to move has left, to the millisecond, while its turn clock runs.
+    public var turnTimeLeft: Double?
 
     enum CodingKeys: String, CodingKey {
-        case id, game, status, version = "v", seats, turn, board, legalMoves, lastMove, score, result, moveTimeLimit
+        case id, game, status, version = "v", seats, turn, board, legalMoves, lastMove, score, result, moveTimeLimit, turnTimeLeft
     }
 
-    public init(id: String, match: Match) {
+    public init(id: String, match: Match, turnTimeLeft: Duration? = nil) {
         self.id = id
         game = match.game
         status = match.status
@@ -110,6 +112,7 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
         score = match.position.score.map { score in Seat.allCases.map { score[$0] ?? 0 } }
         result = match.result
         moveTimeLimit = match.options.moveTimeLimit
+        self.turnTimeLeft = turnTimeLeft.map { (max(.zero, $0) / .milliseconds(1)).rounded() / 1000 }
     }
 }
 

@@ -152,6 +152,23 @@ struct AuthorityTests {
         #expect(match.snapshot().result == GameResult(winner: .first, reason: .timeout))
     }
 
+    /// The snapshot says how long the seat to move has left, while a clock runs, and nothing
+    /// once the match is over.
+    @Test func theSnapshotTellsTheTimeLeftToMove() async throws {
+        let clock = ManualClock()
+        let authority = authority(clock: clock)
+        let (match, ann, _) = try await started(authority, limit: 30)
+        clock.advance(by: .milliseconds(12_250))
+        #expect(match.snapshot().turnTimeLeft == 17.75)
+        _ = try await match.play("4", by: ann.seat).get()
+        #expect(match.snapshot().turnTimeLeft == 30, "bob's clock starts full")
+        clock.advance(by: .seconds(31))
+        authority.sweep(now: clock.now)
+        await authority.drain()
+        #expect(match.snapshot().status == .finished)
+        #expect(match.snapshot().turnTimeLeft == nil)
+    }
+
     @Test func anIdleMatchIsLetGoAndItsSubscribersAreTold() async throws {
         let clock = ManualClock()
         let authority = authority(clock: clock, configuration: .init(defaultMoveTimeLimit: nil, matchIdleTimeout: .seconds(60)))

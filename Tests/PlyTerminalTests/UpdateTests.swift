@@ -164,6 +164,36 @@ struct UpdateTests {
         #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .webSocket, after: 5)])
     }
 
+    /// A match with a per-move limit shows the clock of the seat to move: started when the
+    /// turn is seen, set exactly by the server's answer, and asked again after a reconnection.
+    @Test func thePerMoveClock() throws {
+        var match = try Match(game: .connect4, options: MatchOptions(moveTimeLimit: 60))
+        _ = try match.join(name: "ann")
+        _ = try match.join(name: "bob")
+        let screen = GameScreen(matchID: "m1", seat: .first, match: try Match(replaying: match.events.prefix(1)), againstBot: false)
+        var state = PlayState(mode: .opening("…"), transport: .webSocket, hasLobby: true, glyphs: .ascii)
+        #expect(update(&state, .opened(screen)) == [.fetchClock(match: "m1")])
+        for event in match.events.dropFirst() { _ = update(&state, .event(match: "m1", event)) }
+        let now = ContinuousClock.now
+        _ = update(&state, .tick(now))
+        #expect(self.screen(state)?.turnDeadline == now + .seconds(60))
+        #expect(screenText(state, now: now + .seconds(15)).contains("  You have 0:45 left to move"))
+        // The server's word is more exact: 30.5 s left.
+        _ = update(&state, .clock(match: "m1", version: 3, timeLeft: .milliseconds(30_500), at: now))
+        #expect(screenText(state, now: now).contains("  You have 0:31 left to move"))
+        #expect(screenText(state, now: now + .seconds(25)).contains("  You have 0:06 left to move"))
+        // A clock for another version is stale.
+        _ = update(&state, .clock(match: "m1", version: 2, timeLeft: .seconds(5), at: now))
+        #expect(self.screen(state)?.turnDeadline == now + .milliseconds(30_500))
+        // The opponent's turn starts its own clock.
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 4, change: .moved(seat: .first, move: "4"))))
+        _ = update(&state, .tick(now + .seconds(1)))
+        #expect(screenText(state, now: now + .seconds(2)).contains("  bob has 0:59 left to move"))
+        // Reconnected: ask the server again.
+        _ = update(&state, .connection(match: "m1", .reconnecting(attempt: 1, retryAt: now)))
+        #expect(update(&state, .connection(match: "m1", .connected)) == [.fetchClock(match: "m1")])
+    }
+
     @Test func launchingOpensTheLobbyOrStartsTheGame() {
         var online = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
         #expect(update(&online, .launch) == [.refreshLobby])
