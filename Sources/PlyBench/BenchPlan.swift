@@ -89,6 +89,9 @@ public struct Attackers: Sendable, Hashable, Codable {
     public var slowFragments = 20
     /// WebSockets that send pings as fast as the socket takes them.
     public var pingFloods = 2
+    /// A pause after each batch of frames and each reconnection of the fast attackers: none in
+    /// a soak; a little where the attack shares a machine with other work (the tests).
+    public var pause: Duration = .zero
 
     public init() {}
 }

@@ -98,6 +98,8 @@ struct DoorAttack: Sendable {
                 sent += 1
                 try? await Task.sleep(for: .seconds(1))
             }
+            // Closed by the server: its close callback may not have run yet.
+            if !channel.isActive { try? await channel.closeFuture.get() }
             if let closed = closedAt.withLock({ $0 }) {
                 tally.update { $0.slowlorisClosed += 1 }
                 tally.lifetimes.withLock { $0.append((closed - opened) / .seconds(1)) }
@@ -158,7 +160,11 @@ struct DoorAttack: Sendable {
                     break
                 }
                 tally.update { $0.fragmentsSent += batch }
-                if slow { try? await Task.sleep(for: .seconds(1)) }
+                if slow {
+                    try? await Task.sleep(for: .seconds(1))
+                } else if attackers.pause > .zero {
+                    try? await Task.sleep(for: attackers.pause)
+                }
             }
             // The server's close frame may still be on its way.
             let wait = ContinuousClock.now + .seconds(2)
@@ -194,6 +200,7 @@ struct DoorAttack: Sendable {
                     break
                 }
                 tally.update { $0.pingsSent += pings.count }
+                if attackers.pause > .zero { try? await Task.sleep(for: attackers.pause) }
             }
             link.drop()
         }

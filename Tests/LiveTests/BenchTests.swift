@@ -75,6 +75,8 @@ struct BenchTests {
             attackers.fragmentBombs = 1
             attackers.slowFragments = 2
             attackers.pingFloods = 1
+            // Paced: the attackers share this machine with the rest of the suite.
+            attackers.pause = .milliseconds(100)
             plan.attackers = attackers
             let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
             #expect(results.holds.map(\.transport) == [.webSocket, .longPoll])

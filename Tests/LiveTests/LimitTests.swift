@@ -239,7 +239,9 @@ struct LimitTests {
             let third = try await server.request(.get, path)
             #expect(third.status == 429, "\(third.body)")
             #expect(third.errorCode == "request/rate_limited")
-            // Two connections wait, the third closed; two more may open, not a fifth.
+            // Two connections wait, the third closed (once the server has seen it go); two more
+            // may open, not a fifth.
+            try await waitFor { server.server.health().connections == 2 }
             let open = [try await RawClient.connect(port: server.port), try await RawClient.connect(port: server.port)]
             let fifth = try await RawClient.connect(port: server.port)
             #expect(await fifth.closedByServer(within: 3))
