@@ -194,6 +194,19 @@ struct UpdateTests {
         #expect(update(&state, .connection(match: "m1", .connected)) == [.fetchClock(match: "m1")])
     }
 
+    /// Watching: both names in the title, whose turn it is, and each event as it comes.
+    @Test func aSpectatorSeesBothSeatsAndKeepsUp() throws {
+        var state = gameState(try replica(.connect4), seat: nil, hasLobby: true)
+        var lines = screenText(state)
+        #expect(lines[0] == " ply | Connect Four | match m1 | X ann vs O bob | watching")
+        #expect(lines.contains("  X ann to move"))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 4, change: .moved(seat: .first, move: "4"))))
+        lines = screenText(state)
+        #expect(lines.contains("  O bob to move"))
+        #expect(lines.contains { $0.contains("| .  .  .  X  .  .  . |") })
+        #expect(update(&state, .key(.character("l"))) == [.closeGame, .refreshLobby], "back to the lobby at any time")
+    }
+
     @Test func launchingOpensTheLobbyOrStartsTheGame() {
         var online = PlayState(mode: .opening("Starting…"), transport: .webSocket, hasLobby: true)
         #expect(update(&online, .launch) == [.refreshLobby])
