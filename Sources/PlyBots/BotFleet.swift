@@ -60,6 +60,8 @@ public struct FleetReport: Sendable {
     public var planned: Int
     public var finished = 0
     public var errors = 0
+    /// Games under way when the fleet was stopped (its task cancelled), left unfinished.
+    public var abandoned = 0
     public var moves = 0
     /// Records by strategy description (`minimax(4)`); a strategy playing itself counts twice.
     public var records: [String: Record] = [:]
@@ -79,7 +81,9 @@ public struct FleetReport: Sendable {
 }
 
 /// Runs a plan's games, `concurrency` at a time: each game creates a match, seats two bots and
-/// plays it to the end. A game that fails counts as an error; the others go on.
+/// plays it to the end. A game that fails counts as an error; the others go on. Cancelled (a
+/// signal), the fleet starts no more games and abandons those under way, closing their
+/// connections, and reports what was played.
 public struct BotFleet: Sendable {
     public let plan: FleetPlan
 
@@ -108,7 +112,7 @@ public struct BotFleet: Sendable {
             }
             while next < min(plan.concurrency, plan.games) { startGame() }
             while await group.next() != nil {
-                if next < plan.games { startGame() }
+                if next < plan.games, !Task.isCancelled { startGame() }
             }
         }
         await api.close()
@@ -140,9 +144,11 @@ public struct BotFleet: Sendable {
             async let a = players[0].1.play(players[0].0)
             async let b = players[1].1.play(players[1].0)
             let games = try await (a, b)
+            // A game cut short by a stop is abandoned, whatever its players made of it.
+            try Task.checkCancellation()
             return .success((games.0, games.1, connections.map(\.stats)))
         } catch {
-            return .failure(error)
+            return .failure(Task.isCancelled ? CancellationError() : error)
         }
     }
 }
@@ -170,6 +176,8 @@ extension FleetReport {
             }
             for connection in stats { self.stats.absorb(connection) }
             games.append(first.seat == .first ? first : second)
+        case .failure(is CancellationError):
+            abandoned += 1
         case .failure(let error):
             errors += 1
             if errorSamples.count < 5 { errorSamples.append("\(error)") }

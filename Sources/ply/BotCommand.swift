@@ -3,6 +3,7 @@ import Foundation
 import PlyBots
 import PlyClient
 import PlyEngine
+import Synchronization
 
 /// `--transport` for bots: one transport for both seats, or `mixed`.
 enum BotTransport: String, ExpressibleByArgument, CaseIterable {
@@ -90,11 +91,19 @@ struct BotCommand: AsyncParsableCommand {
             games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(parseThink)
         )
         let interactive = isatty(STDERR_FILENO) != 0
-        let report = await BotFleet(plan: plan).run { report in
-            if interactive { FileHandle.standardError.write(Data(("\r" + progressLine(report)).utf8)) }
+        let fleet = Task { [self] in
+            await BotFleet(plan: plan).run { report in
+                if interactive { FileHandle.standardError.write(Data(("\r" + progressLine(report)).utf8)) }
+            }
         }
+        // Ctrl-C or SIGTERM: no more games; those under way are abandoned, and the summary of
+        // what was played is printed all the same.
+        let stop = SignalStop { fleet.cancel() }
+        let report = await fleet.value
+        stop.cancel()
         if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
-        print(summary(report, plan: plan))
+        print(summary(report, plan: plan, stoppedBy: stop.signal))
+        if let signal = stop.signal { throw ExitCode(128 + signal) }
         if report.finished == 0 { throw ExitCode.failure }
     }
 
@@ -127,7 +136,7 @@ struct BotCommand: AsyncParsableCommand {
             + "\(report.stats.totals.reconnects) reconnects · \(String(format: "%.1f", rate)) games/s"
     }
 
-    private func summary(_ report: FleetReport, plan: FleetPlan) -> String {
+    private func summary(_ report: FleetReport, plan: FleetPlan, stoppedBy signal: Int32?) -> String {
         let totals = report.stats.totals
         let moves = max(report.moves, 1)
         func perMove(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / Double(moves)) }
@@ -138,6 +147,10 @@ struct BotCommand: AsyncParsableCommand {
             "  finished    \(report.finished) games, \(report.errors) errors, in \(String(format: "%.1f", report.elapsed.seconds)) s",
             "  moves       \(report.moves) (\(String(format: "%.1f", Double(report.moves) / max(report.elapsed.seconds, 0.001))) per second)",
         ]
+        if let signal {
+            lines.append("  stopped     by \(signal == SIGINT ? "SIGINT" : "SIGTERM"): \(report.abandoned) games under way abandoned, "
+                + "\(plan.games - report.finished - report.errors - report.abandoned) not started")
+        }
         for (name, record) in report.records.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(record.wins) wins, \(record.draws) draws, \(record.losses) losses")
         }
@@ -160,5 +173,39 @@ extension Duration {
     var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Turns the first SIGINT or SIGTERM into a call of `stop` (instead of the default of dying at
+/// once), and remembers which signal it was.
+final class SignalStop {
+    private final class Caught: Sendable {
+        let number = Mutex<Int32?>(nil)
+    }
+
+    private let sources: [any DispatchSourceSignal]
+    private let caught = Caught()
+
+    init(_ stop: @escaping @Sendable () -> Void) {
+        let caught = self.caught
+        sources = [SIGINT, SIGTERM].map { number in
+            Foundation.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                caught.number.withLock { $0 = $0 ?? number }
+                stop()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    var signal: Int32? { caught.number.withLock { $0 } }
+
+    /// Stops listening: the signals' defaults come back.
+    func cancel() {
+        for source in sources { source.cancel() }
+        Foundation.signal(SIGINT, SIG_DFL)
+        Foundation.signal(SIGTERM, SIG_DFL)
     }
 }

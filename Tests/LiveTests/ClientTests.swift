@@ -215,6 +215,43 @@ struct ClientTests {
         }
     }
 
+    /// `ply bot` stopped by SIGTERM (or Ctrl-C) starts no more games, abandons those under way
+    /// cleanly (the server is left holding none of their connections or polls) and still prints
+    /// its summary.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aStoppedBotFleetReportsWhatItPlayed(_ signal: Int32) async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = .off
+        configuration.commandsPerSecond = 1_000_000
+        try await LiveServer.run(configuration) { server in
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bot-\(UUID().uuidString).txt")
+            defer { try? FileManager.default.removeItem(at: output) }
+            FileManager.default.createFile(atPath: output.path, contents: nil)
+            let bot = Process()
+            bot.executableURL = URL(fileURLWithPath: DurabilityTests.ply)
+            bot.arguments = ["bot", "--server", "http://127.0.0.1:\(server.port)", "--games", "100000", "--concurrency", "4",
+                             "--transport", "mixed", "--strategy", "random", "--opponent", "random"]
+            bot.standardOutput = try FileHandle(forWritingTo: output)
+            bot.standardError = FileHandle.nullDevice
+            try bot.run()
+            try await waitFor(seconds: 20) { server.server.health().matches >= 12 }
+            kill(bot.processIdentifier, signal)
+            let status: Int32 = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    bot.waitUntilExit()
+                    continuation.resume(returning: bot.terminationStatus)
+                }
+            }
+            let text = try String(contentsOf: output, encoding: .utf8)
+            #expect(status == 128 + signal, "\(text)")
+            #expect(text.contains("ply bot: 100000 games"), "\(text)")
+            #expect(text.contains("stopped     by \(signal == SIGINT ? "SIGINT" : "SIGTERM"):"), "\(text)")
+            let finished = text.firstRange(of: "finished    ").flatMap { Int(text[$0.upperBound...].prefix { $0.isNumber }) } ?? 0
+            #expect(finished > 0, "\(text)")
+            try await waitFor { server.server.health().connections == 0 && server.server.health().waitingPolls == 0 }
+        }
+    }
+
     @Test func autoFallsBackToLongPollingWhenTheUpgradeIsRefused() async throws {
         var configuration = ServerConfiguration()
         configuration.webSocket = false
