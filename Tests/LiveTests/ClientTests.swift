@@ -62,6 +62,9 @@ struct ClientTests {
                 #expect(connections.map(\.transport) == [transports.kind(for: .first), transports.kind(for: .second)]
                     .map { $0 == .auto ? .webSocket : $0 })
                 #expect(connections.allSatisfy { $0.stats.roundTrips.count == $0.stats.totals.messagesSent || $0.transport == .longPoll })
+                // Bots leave a finished game at once: the server holds no poll or connection of it.
+                try await waitFor(seconds: 5) { server.server.health().connections == 0 && server.server.health().waitingPolls == 0 }
+                #expect(server.server.health().connections == 0, "\(server.server.health())")
             }
         }
     }
