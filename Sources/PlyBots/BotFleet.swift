@@ -129,10 +129,10 @@ public struct BotFleet: Sendable {
         var connections: [MatchConnection] = []
         defer { for connection in connections { connection.close() } }
         do {
-            let match = try await api.createMatch(plan.game).id
+            let match = try await politely { try await api.createMatch(plan.game).id }
             var players: [(MatchConnection, BotPlayer)] = []
             for (slot, strategy) in [first, second].enumerated() {
-                let grant = try await api.join(match, name: "\(strategy.name)-\(index)\(slot == 0 ? "a" : "b")")
+                let grant = try await politely { try await api.join(match, name: "\(strategy.name)-\(index)\(slot == 0 ? "a" : "b")") }
                 let connection = try await MatchConnection.open(
                     to: plan.endpoint, match: match, seat: (grant.seat, grant.token),
                     transport: plan.transports.kind(for: grant.seat), options: plan.options
@@ -141,9 +141,17 @@ public struct BotFleet: Sendable {
                 let seed = plan.seed &* 1_000_003 &+ UInt64(index) &* 2 &+ UInt64(slot)
                 players.append((connection, BotPlayer(strategy: strategy, seed: seed, thinkTime: plan.thinkTime)))
             }
-            async let a = players[0].1.play(players[0].0)
-            async let b = players[1].1.play(players[1].0)
-            let games = try await (a, b)
+            // Both players at once; if one fails, the other is stopped rather than left waiting
+            // for a move that will never come.
+            let games = try await withThrowingTaskGroup(of: (Int, BotGame).self) { group in
+                for (slot, (connection, player)) in players.enumerated() {
+                    group.addTask { (slot, try await player.play(connection)) }
+                }
+                var games: [Int: BotGame] = [:]
+                for try await (slot, game) in group { games[slot] = game }
+                guard let a = games[0], let b = games[1] else { throw CancellationError() }
+                return (a, b)
+            }
             // A game cut short by a stop is abandoned, whatever its players made of it.
             try Task.checkCancellation()
             return .success((games.0, games.1, connections.map(\.stats)))
@@ -181,6 +189,21 @@ extension FleetReport {
         case .failure(let error):
             errors += 1
             if errorSamples.count < 5 { errorSamples.append("\(error)") }
+        }
+    }
+}
+
+/// Runs `call`, and while the server answers `request/rate_limited` (429), waits and asks
+/// again, longer each time (from 50 ms to 2 s, jittered): a fleet on one machine slows to the
+/// server's budget for its address instead of failing its games.
+func politely<T: Sendable>(_ call: () async throws -> T) async throws -> T {
+    var wait = Duration.milliseconds(50)
+    while true {
+        do {
+            return try await call()
+        } catch let error as WireError where error.code == .rateLimited {
+            try await Task.sleep(for: wait * Double.random(in: 0.5...1.5))
+            wait = min(wait * 2, .seconds(2))
         }
     }
 }

@@ -69,6 +69,22 @@ struct ClientTests {
         }
     }
 
+    /// A fleet faster than its address's budgets (creations, joins, commands) slows down to
+    /// them, waiting and asking again on `request/rate_limited`, and finishes every game.
+    @Test func aFleetOverItsBudgetSlowsDownInsteadOfFailing() async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits.commandsPerSecond = 60
+        configuration.clientLimits.commandBurst = 10
+        configuration.clientLimits.creationsPerSecond = 5
+        configuration.clientLimits.creationBurst = 2
+        try await LiveServer.run(configuration) { server in
+            let plan = FleetPlan(endpoint: server.endpoint, transports: .mixed, game: .connect4, games: 8, concurrency: 8, seed: 3)
+            let report = await BotFleet(plan: plan).run()
+            #expect(report.finished == 8)
+            #expect(report.errors == 0, "\(report.errorSamples)")
+        }
+    }
+
     @Test func aFleetPlaysManyGamesAtOnce() async throws {
         try await LiveServer.run { server in
             let plan = FleetPlan(endpoint: server.endpoint, transports: .mixed, game: .connect4,
