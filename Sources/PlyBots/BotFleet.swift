@@ -193,17 +193,18 @@ extension FleetReport {
     }
 }
 
-/// Runs `call`, and while the server answers `request/rate_limited` (429), waits and asks
-/// again, longer each time (from 50 ms to 2 s, jittered): a fleet on one machine slows to the
-/// server's budget for its address instead of failing its games.
+/// Runs `call`, and while the server answers `request/rate_limited` (429 to a request, or a
+/// refused command), waits and asks again, longer each time (from 50 ms to 2 s, jittered): a
+/// fleet on one machine slows to the server's budget for its address instead of failing its games.
 func politely<T: Sendable>(_ call: () async throws -> T) async throws -> T {
     var wait = Duration.milliseconds(50)
     while true {
         do {
             return try await call()
         } catch let error as WireError where error.code == .rateLimited {
-            try await Task.sleep(for: wait * Double.random(in: 0.5...1.5))
-            wait = min(wait * 2, .seconds(2))
+        } catch CommandError.refused(let error) where error.code == .rateLimited {
         }
+        try await Task.sleep(for: wait * Double.random(in: 0.5...1.5))
+        wait = min(wait * 2, .seconds(2))
     }
 }

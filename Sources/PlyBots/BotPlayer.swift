@@ -77,13 +77,7 @@ public struct BotPlayer: Sendable {
                 try await Task.sleep(for: .nanoseconds(Int64.random(in: thinkTime.lowerBound.nanoseconds...thinkTime.upperBound.nanoseconds, using: &random)))
             }
             do {
-                try await politely {
-                    do {
-                        return try await connection.send(Command(.play(move), version: current.version))
-                    } catch CommandError.refused(let error) where error.code == .rateLimited {
-                        throw error  // waited for and sent again
-                    }
-                }
+                _ = try await politely { try await connection.send(Command(.play(move), version: current.version)) }
                 played += 1
             } catch CommandError.refused(let error) where error.code == .staleVersion || error.code == .finished {
                 // The opponent resigned or timed out meanwhile: the events will say so.

@@ -3,7 +3,6 @@ import PlyBots
 import PlyClient
 import PlyEngine
 import PlyWire
-import Synchronization
 
 /// A server started for `ply play` without `--server`: where the player reaches it (perhaps
 /// through a simulated network), where the bot does, and how to stop it. The `ply` executable
@@ -241,7 +240,8 @@ public final class TerminalApp {
     /// Connects to a match and feeds its events and connection changes to the loop.
     private func openGame(_ match: String, seat: (seat: Seat, token: String)?, againstBot: Bool) async throws {
         guard let api else { return }
-        let connection = try await MatchConnection.open(to: api.endpoint, match: match, seat: seat, transport: transport)
+        let connection = try await MatchConnection.open(to: api.endpoint, match: match, seat: seat, transport: transport,
+                                                        stats: WireStats(keepsRecords: true))
         self.connection = connection
         self.seat = seat
         feed(connection) { event in

@@ -8,7 +8,7 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     switch input {
     case .launch:
         if state.hasLobby {
-            state.mode = .lobby(.asking(at: nil))
+            state.mode = .lobby(.asking)
             return [.refreshLobby]
         }
         state.mode = .opening("Starting a server and a bot…")
@@ -129,7 +129,7 @@ private func opening(_ message: String, _ effects: [Effect], _ state: inout Play
 
 /// Back to the lobby: the game on screen is closed and the list asked for again.
 private func toLobby(_ state: inout PlayState) -> [Effect] {
-    state.mode = .lobby(.asking(at: nil))
+    state.mode = .lobby(.asking)
     state.returnTo = nil
     state.network = NetworkStatus(transport: state.network.transport)
     return [.closeGame, .refreshLobby]
@@ -307,10 +307,9 @@ private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) 
 
 extension Lobby {
     /// A lobby whose first list has been asked for.
-    static func asking(at time: ContinuousClock.Instant?) -> Lobby {
+    static var asking: Lobby {
         var lobby = Lobby()
         lobby.asking = true
-        lobby.askedAt = time
         return lobby
     }
 }

@@ -128,9 +128,8 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     private func range(_ text: String) throws -> ClosedRange<Int> {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { throw ValidationError("--think must be MIN-MAX milliseconds") }
-        return parts[0]...parts[1]
+        guard let range = Milliseconds.range(text) else { throw ValidationError("--think must be MIN-MAX milliseconds") }
+        return range
     }
 }
 

@@ -75,7 +75,7 @@ struct BotCommand: AsyncParsableCommand {
         if let opponent, Strategy(name: opponent, depth: depth) == nil { throw ValidationError("--opponent must be random, greedy or minimax") }
         guard games > 0, concurrency > 0 else { throw ValidationError("--games and --concurrency must be at least 1") }
         guard (1...12).contains(depth) else { throw ValidationError("--depth must be from 1 to 12") }
-        if let think, parseThink(think) == nil { throw ValidationError("--think must be MIN-MAX milliseconds, e.g. 50-150") }
+        if let think, Milliseconds.durations(think) == nil { throw ValidationError("--think must be MIN-MAX milliseconds, e.g. 50-150") }
     }
 
     func run() async throws {
@@ -88,7 +88,7 @@ struct BotCommand: AsyncParsableCommand {
         let theirs = Strategy(name: opponent ?? strategy, depth: opponentDepth ?? depth)!
         let plan = FleetPlan(
             endpoint: endpoint, transports: transport.seats, game: game, strategies: (mine, theirs),
-            games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(parseThink)
+            games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)
         )
         let interactive = isatty(STDERR_FILENO) != 0
         let fleet = Task { [self] in
@@ -116,16 +116,11 @@ struct BotCommand: AsyncParsableCommand {
         let connection = try await MatchConnection.open(
             to: endpoint, match: match, seat: (grant.seat, grant.token), transport: transport.seats.kind(for: grant.seat)
         )
-        let game = try await BotPlayer(strategy: strategy, seed: seed, thinkTime: think.flatMap(parseThink)).play(connection)
+        let game = try await BotPlayer(strategy: strategy, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)).play(connection)
         let winner = game.result.winner.map { $0 == grant.seat ? "the bot won" : "the bot lost" } ?? "a draw"
         print("\(winner) (\(game.result.reason.rawValue)) after \(game.moves) moves by the bot")
     }
 
-    private func parseThink(_ text: String) -> ClosedRange<Duration>? {
-        let parts = text.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { return nil }
-        return .milliseconds(parts[0]) ... .milliseconds(parts[1])
-    }
 
     private func progressLine(_ report: FleetReport) -> String {
         let done = report.finished + report.errors

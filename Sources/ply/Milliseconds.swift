@@ -16,3 +16,17 @@ struct Milliseconds: ExpressibleByArgument, Sendable, Hashable {
 
     var defaultValueDescription: String { "\(value)ms" }
 }
+
+extension Milliseconds {
+    /// `MIN-MAX` in milliseconds, e.g. `50-150`; nil unless 0 <= MIN <= MAX.
+    static func range(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { return nil }
+        return parts[0]...parts[1]
+    }
+
+    /// The same range as durations.
+    static func durations(_ text: String) -> ClosedRange<Duration>? {
+        range(text).map { .milliseconds($0.lowerBound) ... .milliseconds($0.upperBound) }
+    }
+}

@@ -67,11 +67,7 @@ struct PlayCommand: AsyncParsableCommand {
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw ValidationError("ply play needs a terminal") }
     }
 
-    private var thinkTime: ClosedRange<Duration>? {
-        let parts = botThink.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 0, parts[0] <= parts[1] else { return nil }
-        return .milliseconds(parts[0]) ... .milliseconds(parts[1])
-    }
+    private var thinkTime: ClosedRange<Duration>? { Milliseconds.durations(botThink) }
 
     @MainActor
     func run() async throws {

@@ -74,8 +74,14 @@ public final class WireStats: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Whether the latest exchanges are kept for a wire view (`recentRecords`). Only a screen
+    /// shows them: bots and the benchmark count bytes and round trips, and spend nothing more
+    /// per frame.
+    public let keepsRecords: Bool
 
-    public init() {}
+    public init(keepsRecords: Bool = false) {
+        self.keepsRecords = keepsRecords
+    }
 
     public var totals: WireTotals { state.withLock { $0.totals } }
 
@@ -110,7 +116,10 @@ public final class WireStats: Sendable {
         state.withLock { body(&$0.totals) }
     }
 
-    func record(_ record: WireRecord) {
+    /// Keeps an exchange for the wire view; the record is not even made unless it is kept.
+    func record(_ make: @autoclosure () -> WireRecord) {
+        guard keepsRecords else { return }
+        let record = make()
         state.withLock { state in
             if state.records.count < Self.recordCapacity {
                 state.records.append(record)
