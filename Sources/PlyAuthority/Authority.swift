@@ -8,6 +8,10 @@ import Synchronization
 /// The authority over every match of a server: it opens matches, finds them, lists them, keeps
 /// their turn clocks and lets idle ones go. Like each `MatchAuthority`, it knows no transport:
 /// the server's transports call it, and time reaches it through `sweep(now:)`.
+///
+/// Memory follows live play, not history: unfinished matches are held whole; a match leaves
+/// once its result is durable (a few recently finished ones stay, and the newest finished are
+/// listed by their last snapshot), and is read back from the store when asked for.
 public final class Authority: Sendable {
     public struct Configuration: Sendable {
         /// The per-move time limit of a match whose creator did not choose one; nil for none.
@@ -16,11 +20,19 @@ public final class Authority: Sendable {
         public var matchIdleTimeout: Duration?
         /// The most unfinished matches at once; a new one beyond is refused (`server/at_capacity`).
         public var maxLiveMatches: Int
+        /// How many finished matches stay whole in memory, the most recently finished or asked
+        /// for; any other is read from the store when asked for.
+        public var finishedMatchesHeld: Int
 
-        public init(defaultMoveTimeLimit: Int? = 300, matchIdleTimeout: Duration? = .seconds(3600), maxLiveMatches: Int = 100_000) {
+        /// The most matches a listing returns: as many finished ones are listed.
+        public static let listingLimit = 1000
+
+        public init(defaultMoveTimeLimit: Int? = 300, matchIdleTimeout: Duration? = .seconds(3600), maxLiveMatches: Int = 100_000,
+                    finishedMatchesHeld: Int = 64) {
             self.defaultMoveTimeLimit = defaultMoveTimeLimit
             self.matchIdleTimeout = matchIdleTimeout
             self.maxLiveMatches = maxLiveMatches
+            self.finishedMatchesHeld = finishedMatchesHeld
         }
     }
 
@@ -30,19 +42,20 @@ public final class Authority: Sendable {
     public let clock: ServiceClock
     private let logger: Logger
     private let makeID: @Sendable () -> String
-    private let registry = Mutex(Registry())
+    private let registry: Mutex<Registry>
     private let nextSerial = Atomic<Int>(0)
     private let closing = Atomic<Bool>(false)
 
     private struct Registry {
+        /// Every unfinished match.
         var live: [String: MatchAuthority] = [:]
-        /// The same matches by status, newest last.
-        var index = MatchIndex()
-        /// Matches let go for idleness: asked for, they answer `match/expired` rather than not found.
-        var expired: Set<String> = []
+        /// Finished matches held whole for a while.
+        var recent: RecentMatches
+        /// What `GET /matches` lists: the live matches and the newest finished, by status.
+        var index = MatchIndex(finishedKept: Configuration.listingLimit)
         /// Matches being let go (their expiry is being written).
         var expiring: Set<String> = []
-        /// Matches whose stored log could not be rebuilt, and why: set aside, every other loads.
+        /// Matches whose stored log could not be rebuilt at start, and why: set aside, every other loads.
         var setAside: [String: String] = [:]
     }
 
@@ -54,44 +67,52 @@ public final class Authority: Sendable {
         self.clock = clock
         self.logger = logger
         self.makeID = makeID
+        registry = Mutex(Registry(recent: RecentMatches(capacity: configuration.finishedMatchesHeld)))
         journal = Journal(store: store, logger: logger)
     }
 
-    /// Rebuilds every live match from the store, as it was when its last change was made
-    /// durable. Call once, before serving.
+    /// Rebuilds every unfinished match from the store, as it was when its last change was made
+    /// durable, and lists the newest finished ones. Call once, before serving.
     public func restore() async throws {
-        var restored: [String: MatchAuthority] = [:]
+        var restored: [MatchAuthority] = []
         var setAside: [String: String] = [:]
-        var highest = 0
         for stored in try await store.liveMatches() {
-            highest = max(highest, stored.serial)
-            let match: Match
             do {
-                if let damage = stored.damage { throw MatchError.corruptLog(damage) }
-                match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+                restored.append(try rebuild(stored))
             } catch {
                 logger.error("a stored match could not be rebuilt; it is set aside", metadata: ["match": "\(stored.id)", "error": "\(error)"])
                 setAside[stored.id] = "\(error)"
-                continue
             }
-            restored[stored.id] = try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events,
-                                                     tokens: stored.tokens, journal: journal, clock: clock, logger: logger,
-                                                     statusChanged: indexStatusChange)
         }
-        // Matches let go before the restart still answer `match/expired`; new matches are listed
-        // after every stored one, expired or not.
-        let expired = try await store.expiredMatchIDs()
-        highest = max(highest, try await store.highestSerial())
+        // A file written before matches were marked finished: mark them now, once.
+        let unmarked = restored.filter { $0.status == .finished }
+        if !unmarked.isEmpty { try await store.write(unmarked.map { .finished(match: $0.id) }) }
+        let finished = try await store.finishedMatches(limit: Configuration.listingLimit).compactMap { stored -> FinishedMatch? in
+            guard let match = try? rebuild(stored) else { return nil }
+            return FinishedMatch(match)
+        }
+        // New matches are listed after every stored one, expired or not.
+        let highest = try await store.highestSerial()
         registry.withLock { registry in
-            registry.expired.formUnion(expired)
             registry.setAside.merge(setAside) { old, _ in old }
-            for (id, match) in restored where registry.live[id] == nil {
-                registry.live[id] = match
-                registry.index.update(match)
+            for listed in finished { registry.index.update(listed, status: .finished) }
+            // (Those just marked finished are among `finished`.)
+            for match in restored where match.status != .finished && registry.live[match.id] == nil {
+                registry.live[match.id] = match
+                registry.index.update(match, status: match.status)
             }
         }
         _ = nextSerial.add(highest, ordering: .relaxed)
-        logger.info("matches restored", metadata: ["matches": "\(restored.count)", "set-aside": "\(setAside.count)"])
+        logger.info("matches restored", metadata: ["matches": "\(restored.count - unmarked.count)", "set-aside": "\(setAside.count)"])
+    }
+
+    /// A match as the store holds it, whole again. A match still playing tells the index of
+    /// its changes; a finished one has none to tell.
+    private func rebuild(_ stored: StoredMatch) throws -> MatchAuthority {
+        if let damage = stored.damage { throw MatchError.corruptLog(damage) }
+        let match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+        return try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events, tokens: stored.tokens,
+                                  journal: journal, clock: clock, logger: logger, statusChanged: indexStatusChange)
     }
 
     public var isShuttingDown: Bool { closing.load(ordering: .relaxed) }
@@ -119,7 +140,8 @@ public final class Authority: Sendable {
         }
         for _ in 0..<8 {
             let id = makeID()
-            guard registry.withLock({ $0.live[id] == nil && !$0.expired.contains(id) && !$0.expiring.contains(id) }) else { continue }
+            // An id taken by a match no longer in memory is found when the store claims it.
+            guard registry.withLock({ $0.live[id] == nil && $0.recent.find(id) == nil && !$0.expiring.contains(id) }) else { continue }
             let serial = nextSerial.add(1, ordering: .relaxed).newValue
             let authority: MatchAuthority
             do {
@@ -140,7 +162,7 @@ public final class Authority: Sendable {
             let added = registry.withLock { registry -> Bool in
                 guard registry.live[id] == nil else { return false }
                 registry.live[id] = authority
-                registry.index.update(authority)
+                registry.index.update(authority, status: authority.status)
                 return true
             }
             guard added else { continue }
@@ -150,36 +172,77 @@ public final class Authority: Sendable {
         throw WireError(.internalError, "no free match id was found; the request changed nothing")
     }
 
-    /// The match with an id, `match/expired` if it was let go, or `match/not_found`.
-    public func match(_ id: String?) throws(WireError) -> MatchAuthority {
-        let (found, expired, damage) = registry.withLock { registry in
-            (id.flatMap { registry.live[$0] }, id.map { registry.expired.contains($0) } ?? false, id.flatMap { registry.setAside[$0] })
+    /// The match with an id if it is in memory: unfinished, or finished a short while ago. Nil
+    /// when it may be in the store (`match(_:)` reads it). Throws `match/not_found` for no id,
+    /// and `match/corrupt_log` for a match set aside at start.
+    public func resident(_ id: String?) throws(WireError) -> MatchAuthority? {
+        guard let id, !id.isEmpty else { throw WireError(.unknownMatch, "no match has the id ''") }
+        let (found, damage) = registry.withLock { registry in
+            (registry.live[id] ?? registry.recent.find(id), registry.setAside[id])
         }
         if let found { return found }
-        if expired, let id { throw MatchClosure.expired.error(match: id) }
-        if damage != nil, let id {
+        if damage != nil {
             throw WireError(.corruptLog, "match '\(id)' cannot be served: its stored log is damaged, so the server set it aside")
         }
-        throw WireError(.unknownMatch, "no match has the id '\(id ?? "")'")
+        return nil
     }
 
-    /// Matches, newest first, optionally only those in one status. The cost depends on `limit`,
-    /// not on how many matches there are.
+    /// The match with an id, from memory or read from the store; `match/expired` if it was let
+    /// go for idleness, or `match/not_found`.
+    public func match(_ id: String?) async throws(WireError) -> MatchAuthority {
+        if let found = try resident(id) { return found }
+        guard let id else { throw WireError(.unknownMatch, "no match has the id ''") }
+        let stored: StoredMatch?
+        do {
+            stored = try await store.match(id)
+        } catch {
+            logger.error("a match could not be read from the store", metadata: ["match": "\(id)", "error": "\(error)"])
+            throw WireError(.internalError, "match '\(id)' could not be read from the store; try again")
+        }
+        // A match being created, or let go, is not in memory for a moment: ask again.
+        if let found = try resident(id) { return found }
+        guard let stored, stored.finished || stored.expired else {
+            throw WireError(.unknownMatch, "no match has the id '\(id)'")
+        }
+        if stored.expired { throw MatchClosure.expired.error(match: id) }
+        let loaded: MatchAuthority
+        do {
+            loaded = try rebuild(stored)
+        } catch {
+            logger.error("a stored match could not be rebuilt", metadata: ["match": "\(id)", "error": "\(error)"])
+            throw WireError(.corruptLog, "match '\(id)' cannot be served: its stored log is damaged")
+        }
+        return registry.withLock { registry in
+            if let found = registry.live[id] ?? registry.recent.find(id) { return found }
+            registry.recent.insert(loaded)
+            return loaded
+        }
+    }
+
+    /// Matches, newest first, optionally only those in one status. The cost depends on `limit`
+    /// (at most `Configuration.listingLimit`), not on how many matches there are.
     public func matches(status: MatchStatus? = nil, limit: Int = 100) -> [MatchSnapshot] {
-        registry.withLock { $0.index.newest(status, limit: limit) }.map { $0.snapshot() }
+        registry.withLock { $0.index.newest(status, limit: min(limit, Configuration.listingLimit)) }.map { $0.snapshot() }
     }
 
-    /// How many matches are held in memory.
+    /// How many unfinished matches there are (all held in memory).
     public var liveMatchCount: Int { registry.withLock { $0.live.count } }
 
-    /// How many matches are held in memory in a status.
-    public func matchCount(_ status: MatchStatus) -> Int { registry.withLock { $0.index.count(status) } }
+    /// How many matches are held whole in memory: the unfinished, and finished ones held a while.
+    public var residentMatchCount: Int { registry.withLock { $0.live.count + $0.recent.count } }
 
-    /// Keeps the index as a match's published status changes.
+    /// Keeps the index as a match's published status changes; a finished match leaves memory
+    /// (its result is durable by the time it is published).
     private var indexStatusChange: @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void {
         { [weak self] match, _, _ in
             self?.registry.withLock { registry in
-                if registry.live[match.id] === match { registry.index.update(match) }
+                guard registry.live[match.id] === match else { return }
+                let status = match.status
+                guard status == .finished else { return registry.index.update(match, status: status) }
+                registry.live[match.id] = nil
+                registry.index.remove(match)
+                registry.index.update(FinishedMatch(match), status: .finished)
+                registry.recent.insert(match)
             }
         }
     }
@@ -195,22 +258,25 @@ public final class Authority: Sendable {
 
     /// Runs whatever is due by `now`: turn clocks that ran out, and matches idle for too long.
     /// The server calls it from one repeating timer; tests call it with a manual clock.
-    public func sweep(now: ContinuousClock.Instant) {
+    /// Returns the ids of the matches it started letting go.
+    @discardableResult
+    public func sweep(now: ContinuousClock.Instant) -> [String] {
         let live = registry.withLock { Array($0.live.values) }
+        // A match whose turn clock runs is not idle: its clock ends it with a result (and it
+        // leaves memory as any finished match does), so idleness is judged before clocks run out.
+        let idle = configuration.matchIdleTimeout.map { timeout in
+            live.filter { now - $0.lastActivity >= timeout && $0.turnDeadline == nil }
+        } ?? []
         for match in live { match.expireTurnIfDue(now: now) }
-        guard let timeout = configuration.matchIdleTimeout else { return }
-        // A match whose turn clock runs is not idle: its clock ends it with a result first.
-        let idle = live.filter { now - $0.lastActivity >= timeout && $0.turnDeadline == nil }
-        guard !idle.isEmpty else { return }
+        guard !idle.isEmpty else { return [] }
         let ids = registry.withLock { registry in
-            idle.map(\.id).filter { registry.expiring.insert($0).inserted }
+            idle.map(\.id).filter { registry.live[$0] != nil && registry.expiring.insert($0).inserted }
         }
-        guard !ids.isEmpty else { return }
+        guard !ids.isEmpty else { return [] }
         journal.append(ids.map { .expired(match: $0) }) { [self] written in
             let letGo = registry.withLock { registry -> [MatchAuthority] in
                 registry.expiring.subtract(ids)
                 guard case .success = written else { return [] }
-                registry.expired.formUnion(ids)
                 let gone = ids.compactMap { registry.live.removeValue(forKey: $0) }
                 for match in gone { registry.index.remove(match) }
                 return gone
@@ -222,16 +288,16 @@ public final class Authority: Sendable {
             if !letGo.isEmpty { logger.info("idle matches expired", metadata: ["matches": "\(letGo.count)"]) }
         }
         journal.flush()
+        return ids
     }
 
     /// Lets go every match with no new event for the idle timeout, as of `now`, and returns
     /// their ids once that is durable.
     @discardableResult
     public func expireIdleMatches(now: ContinuousClock.Instant) async -> [String] {
-        let before = registry.withLock { $0.expired }
-        sweep(now: now)
+        let started = sweep(now: now)
         await journal.idle()
-        return Array(registry.withLock { $0.expired }.subtracting(before))
+        return registry.withLock { registry in started.filter { registry.live[$0] == nil } }
     }
 
     // MARK: Shutdown
@@ -239,7 +305,7 @@ public final class Authority: Sendable {
     /// Refuses new work and closes every match: subscribers are told the server is shutting down.
     public func shutDown() {
         guard !closing.exchange(true, ordering: .relaxed) else { return }
-        let all = registry.withLock { Array($0.live.values) }
+        let all = registry.withLock { Array($0.live.values) + $0.recent.all }
         logger.info("shutting down", metadata: ["matches": "\(all.count)"])
         for match in all { match.close(.shuttingDown) }
     }

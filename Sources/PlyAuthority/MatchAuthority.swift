@@ -185,6 +185,8 @@ public final class MatchAuthority: Sendable {
             }
             let version = state.match.version
             let result = version > before ? state.match.result : nil
+            // Written with the last event: from then on the store says where the match lives.
+            if result != nil { records.append(.finished(match: id)) }
             Self.startTurnClock(&state, now: clock.now)
             journal.append(records) { [self] written in
                 switch written {

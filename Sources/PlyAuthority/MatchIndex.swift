@@ -1,18 +1,53 @@
 import PlyEngine
+import PlyWire
 
-/// The matches held in memory, by status, each list in creation order: listing the newest of
-/// a status, and counting them, costs the same whatever the number of matches.
+/// What the index lists: a match held in memory, or what is left of a finished one.
+protocol ListedMatch: AnyObject, Sendable {
+    /// Creation order.
+    var serial: Int { get }
+    func snapshot() -> MatchSnapshot
+}
+
+extension MatchAuthority: ListedMatch {}
+
+/// A finished match as listed, once it has left memory: its last snapshot, no log.
+final class FinishedMatch: ListedMatch {
+    let serial: Int
+    private let last: MatchSnapshot
+
+    init(_ match: MatchAuthority) {
+        serial = match.serial
+        last = match.snapshot()
+    }
+
+    init(serial: Int, snapshot: MatchSnapshot) {
+        self.serial = serial
+        last = snapshot
+    }
+
+    func snapshot() -> MatchSnapshot { last }
+}
+
+/// The matches listed, by status, each list in creation order: listing the newest of a status,
+/// and counting them, costs the same whatever the number of matches. Every unfinished match is
+/// listed; of finished ones, only the newest `finishedKept` (as many as a listing may ask for),
+/// so the index does not grow with history.
 struct MatchIndex {
-    private var lists: [MatchStatus: [MatchAuthority]] = [.waiting: [], .playing: [], .finished: []]
+    let finishedKept: Int
+    private var lists: [MatchStatus: [any ListedMatch]] = [.waiting: [], .playing: [], .finished: []]
     /// The list each match is in.
     private var indexed: [ObjectIdentifier: MatchStatus] = [:]
 
+    init(finishedKept: Int) {
+        self.finishedKept = finishedKept
+    }
+
     func count(_ status: MatchStatus) -> Int { lists[status]?.count ?? 0 }
 
-    /// Puts a match in the list of its status now, wherever it was: notices of status changes
-    /// may arrive out of order, and this is right whatever their order.
-    mutating func update(_ match: MatchAuthority) {
-        let status = match.status
+    /// Puts a match in the list of a status, wherever it was: notices of status changes may
+    /// arrive out of order, and this is right whatever their order as long as `status` is the
+    /// match's status now.
+    mutating func update(_ match: any ListedMatch, status: MatchStatus) {
         let key = ObjectIdentifier(match)
         if let old = indexed[key] {
             guard old != status else { return }
@@ -21,24 +56,28 @@ struct MatchIndex {
         let index = position(of: match.serial, in: lists[status] ?? [])
         lists[status, default: []].insert(match, at: index)
         indexed[key] = status
+        if status == .finished, let list = lists[.finished], list.count > finishedKept {
+            for oldest in list.prefix(list.count - finishedKept) { indexed[ObjectIdentifier(oldest)] = nil }
+            lists[.finished]?.removeFirst(list.count - finishedKept)
+        }
     }
 
-    mutating func remove(_ match: MatchAuthority) {
+    mutating func remove(_ match: any ListedMatch) {
         guard let old = indexed.removeValue(forKey: ObjectIdentifier(match)) else { return }
         take(match, from: old)
     }
 
-    private mutating func take(_ match: MatchAuthority, from status: MatchStatus) {
+    private mutating func take(_ match: any ListedMatch, from status: MatchStatus) {
         guard let list = lists[status] else { return }
         let index = position(of: match.serial, in: list)
         if index < list.count, list[index] === match { lists[status]?.remove(at: index) }
     }
 
     /// The newest matches of a status (or of any), newest first.
-    func newest(_ status: MatchStatus?, limit: Int) -> [MatchAuthority] {
+    func newest(_ status: MatchStatus?, limit: Int) -> [any ListedMatch] {
         let chosen = status.map { [$0] } ?? [.waiting, .playing, .finished]
         var ends = chosen.map { lists[$0] ?? [] }.map { ($0, $0.count) }
-        var result: [MatchAuthority] = []
+        var result: [any ListedMatch] = []
         result.reserveCapacity(min(limit, ends.reduce(0) { $0 + $1.1 }))
         // Merge the lists from their newest ends.
         while result.count < limit {
@@ -54,12 +93,48 @@ struct MatchIndex {
     }
 
     /// Where a serial is, or would go, in a list ordered by serial.
-    private func position(of serial: Int, in list: [MatchAuthority]) -> Int {
+    private func position(of serial: Int, in list: [any ListedMatch]) -> Int {
         var low = 0, high = list.count
         while low < high {
             let middle = (low + high) / 2
             if list[middle].serial < serial { low = middle + 1 } else { high = middle }
         }
         return low
+    }
+}
+
+/// The finished matches most recently asked for (or just finished), held whole so that a
+/// player's last poll or a spectator's replay costs no read of the store: a few, the least
+/// recently used let go first.
+struct RecentMatches {
+    let capacity: Int
+    private var matches: [String: MatchAuthority] = [:]
+    /// Ids, least recently used first.
+    private var order: [String] = []
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    var count: Int { matches.count }
+    var all: [MatchAuthority] { Array(matches.values) }
+
+    /// The match with an id, now the most recently used.
+    mutating func find(_ id: String) -> MatchAuthority? {
+        guard let found = matches[id] else { return nil }
+        if order.last != id, let index = order.firstIndex(of: id) {
+            order.remove(at: index)
+            order.append(id)
+        }
+        return found
+    }
+
+    mutating func insert(_ match: MatchAuthority) {
+        guard capacity > 0, matches[match.id] == nil else { return }
+        if matches.count == capacity {
+            matches[order.removeFirst()] = nil
+        }
+        matches[match.id] = match
+        order.append(match.id)
     }
 }

@@ -196,31 +196,65 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
             switch route {
             case .refuse(let error):
                 throw error
-            case .poll(let id):
-                switch try transport.plan(poll: id, head) {
-                case .answer(let events):
-                    answer(.ok, JSONBuffer.array(events))
-                case .wait(let match, let after, let seat, let timeout):
-                    try transport.connections.clients.startPoll(by: client)
-                    wait(match, after: after, seat: seat, timeout: timeout)
-                }
-            case .command(let id):
-                guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
-                let (match, command, seat) = try transport.plan(command: id, head, body: body)
-                guard limiter.allow() else { throw transport.connections.rateLimited }
-                try transport.connections.spendCommand(by: client, match: match.id, seat: seat)
-                guard let eventLoop = context?.eventLoop else { return }
-                let handler = NIOLoopBound(self, eventLoop: eventLoop)
-                match.execute(command, by: seat) { result in
-                    if eventLoop.inEventLoop {
-                        handler.value.answer(result)
-                    } else {
-                        eventLoop.execute { handler.value.answer(result) }
-                    }
-                }
+            case .poll(let id), .command(let id):
+                guard let match = try transport.authority.resident(id) else { return load(id, route, head, body: body, tooLarge: tooLarge) }
+                try serve(route, match, head, body: body, tooLarge: tooLarge)
             }
         } catch {
             answer(error)
+        }
+    }
+
+    /// A match not in memory (finished a while ago): read from the store off the event loop, then
+    /// the request is served here. Parts the client sends meanwhile are held, as for any request.
+    private func load(_ id: String, _ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
+        guard let eventLoop = context?.eventLoop else { return }
+        let handler = NIOLoopBound(self, eventLoop: eventLoop)
+        let authority = transport.authority
+        Task {
+            let loaded: Result<MatchAuthority, WireError>
+            do throws(WireError) {
+                loaded = .success(try await authority.match(id))
+            } catch {
+                loaded = .failure(error)
+            }
+            eventLoop.execute {
+                do throws(WireError) {
+                    try handler.value.serve(route, try loaded.get(), head, body: body, tooLarge: tooLarge)
+                } catch {
+                    handler.value.answer(error)
+                }
+            }
+        }
+    }
+
+    private func serve(_ route: LongPollTransport.Route, _ match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?,
+                       tooLarge: Bool) throws(WireError) {
+        switch route {
+        case .refuse(let error):
+            throw error
+        case .poll:
+            switch try transport.plan(poll: match, head) {
+            case .answer(let events):
+                answer(.ok, JSONBuffer.array(events))
+            case .wait(let match, let after, let seat, let timeout):
+                try transport.connections.clients.startPoll(by: client)
+                wait(match, after: after, seat: seat, timeout: timeout)
+            }
+        case .command:
+            guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
+            let (command, seat) = try transport.plan(command: match, head, body: body)
+            guard limiter.allow() else { throw transport.connections.rateLimited }
+            try transport.connections.spendCommand(by: client, match: match.id, seat: seat)
+            guard let eventLoop = context?.eventLoop else { return }
+            let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            match.execute(command, by: seat) { result in
+                if eventLoop.inEventLoop {
+                    handler.value.answer(result)
+                } else {
+                    eventLoop.execute { handler.value.answer(result) }
+                }
+            }
         }
     }
 

@@ -25,7 +25,7 @@ struct HTTPRoutes: Sendable {
         router.get("/games") { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
         router.post("/matches", use: createMatch)
         router.get("/matches", use: listMatches)
-        router.get("/matches/:id") { _, context in try Response.json(try authority.match(context.parameters.get("id")).snapshot()) }
+        router.get("/matches/:id") { _, context in try Response.json(try await authority.match(context.parameters.get("id")).snapshot()) }
         router.post("/matches/:id/seats", use: join)
         router.get("/matches/:id/ws") { _, _ -> Response in
             throw WireError(.upgradeRequired, "this endpoint speaks WebSocket: send 'Upgrade: websocket'")
@@ -64,7 +64,7 @@ struct HTTPRoutes: Sendable {
             throw error
         }
         // The creator's allowance comes back when the match ends.
-        _ = try authority.match(snapshot.id).subscribe(LiveMatchWatcher(client: context.client, clients: clients))
+        _ = try await authority.match(snapshot.id).subscribe(LiveMatchWatcher(client: context.client, clients: clients))
         return try .json(snapshot, status: .created)
     }
 
@@ -77,12 +77,12 @@ struct HTTPRoutes: Sendable {
             }
             status = parsed
         }
-        let limit = try Self.integer(query.get("limit"), name: "limit", default: 100, in: 1...1000)
+        let limit = try Self.integer(query.get("limit"), name: "limit", default: 100, in: 1...Authority.Configuration.listingLimit)
         return try .json(authority.matches(status: status, limit: limit))
     }
 
     @Sendable func join(_ request: Request, context: Context) async throws -> Response {
-        let match = try authority.match(context.parameters.get("id"))
+        let match = try await authority.match(context.parameters.get("id"))
         try authority.checkRunning()
         try connections.clients.spend(.join, by: context.client)
         let body = try await request.message(JoinRequest.self, upTo: configuration.maxMessageBytes)

@@ -47,9 +47,8 @@ struct LongPollTransport: Sendable {
         case wait(MatchAuthority, after: Int, seat: Seat?, timeout: Duration)
     }
 
-    /// Checks a poll (the match, a token if sent, `after`, `wait`) and says what to do.
-    func plan(poll id: String, _ head: HTTPRequestHead) throws(WireError) -> PollPlan {
-        let match = try authority.match(id)
+    /// Checks a poll of a match (a token if sent, `after`, `wait`) and says what to do.
+    func plan(poll match: MatchAuthority, _ head: HTTPRequestHead) throws(WireError) -> PollPlan {
         let seat = try head.headers["Authorization"].first.map { header throws(WireError) in
             try match.seat(forToken: SeatToken.bearer(header))
         }
@@ -72,13 +71,12 @@ struct LongPollTransport: Sendable {
         return .wait(match, after: after, seat: seat, timeout: wait)
     }
 
-    /// Checks a command (the match, the token, the server running, the body) and returns what
+    /// Checks a command to a match (the token, the server running, the body) and returns what
     /// to run and for whom. The connection's budget is checked by the caller.
-    func plan(command id: String, _ head: HTTPRequestHead, body: ByteBuffer?) throws(WireError) -> (MatchAuthority, Command, Seat) {
-        let match = try authority.match(id)
+    func plan(command match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?) throws(WireError) -> (Command, Seat) {
         let seat = try match.seat(forToken: SeatToken.bearer(head.headers["Authorization"].first))
         try authority.checkRunning()
         let data = body.map { Data(buffer: $0, byteTransferStrategy: .noCopy) } ?? Data()
-        return (match, try WireCoding.decodeMessage(Command.self, from: data), seat)
+        return (try WireCoding.decodeMessage(Command.self, from: data), seat)
     }
 }

@@ -61,10 +61,14 @@ struct PlyChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: configuration.maxMessageBytes,
                 shouldUpgrade: { channel, head in
-                    admission.value = webSocket?.admit(head, client: ClientTable.key(channel.remoteAddress))
-                    // Not a WebSocket endpoint: the request is answered as a refused upgrade.
-                    if admission.value == nil { connection.value.refuseUpgrade = true }
-                    return channel.eventLoop.makeSucceededFuture(admission.value == nil ? nil : HTTPHeaders())
+                    let judged = webSocket?.admit(head, client: ClientTable.key(channel.remoteAddress), on: channel.eventLoop)
+                        ?? channel.eventLoop.makeSucceededFuture(nil)
+                    return judged.map { judged in
+                        admission.value = judged
+                        // Not a WebSocket endpoint: the request is answered as a refused upgrade.
+                        if judged == nil { connection.value.refuseUpgrade = true }
+                        return judged == nil ? nil : HTTPHeaders()
+                    }
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {

@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var clientLimits: ClientLimits
     /// The most unfinished matches the server holds (`server/at_capacity` beyond).
     public var maxLiveMatches: Int
+    /// Finished matches held whole in memory, the most recently finished or asked for; any
+    /// other is read from the store when asked for.
+    public var finishedMatchesHeld: Int
     /// Messages a WebSocket may queue while its socket is blocked (the client is not reading,
     /// the kernel's and ply's write buffers are full); a client that falls further behind is
     /// disconnected.
@@ -74,6 +77,7 @@ public struct ServerConfiguration: Sendable {
         commandBurst: Int = 40,
         clientLimits: ClientLimits = ClientLimits(),
         maxLiveMatches: Int = 100_000,
+        finishedMatchesHeld: Int = 64,
         maxOutboundMessages: Int = 256,
         webSocketSendBuffer: Int? = nil,
         matchIdleTimeout: Duration? = .seconds(3600),
@@ -99,6 +103,7 @@ public struct ServerConfiguration: Sendable {
         self.commandBurst = commandBurst
         self.clientLimits = clientLimits
         self.maxLiveMatches = maxLiveMatches
+        self.finishedMatchesHeld = finishedMatchesHeld
         self.maxOutboundMessages = maxOutboundMessages
         self.webSocketSendBuffer = webSocketSendBuffer
         self.matchIdleTimeout = matchIdleTimeout
@@ -112,6 +117,7 @@ public struct ServerConfiguration: Sendable {
 
     /// The part of the configuration the authority keeps.
     var authority: Authority.Configuration {
-        Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout, maxLiveMatches: maxLiveMatches)
+        Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout, maxLiveMatches: maxLiveMatches,
+                                finishedMatchesHeld: finishedMatchesHeld)
     }
 }

@@ -27,20 +27,39 @@ struct WebSocketTransport: Sendable {
     }
 
     /// Judges an upgrade request; nil when its path is not a WebSocket endpoint (then the
-    /// upgrade is refused and the request answered 400, as for any other path).
-    func admit(_ head: HTTPRequestHead, client: String) -> Admission? {
-        let uri = URI(head.uri)
-        let parts = uri.path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", parts[3] == "ws" else { return nil }
+    /// upgrade is refused and the request answered 400, as for any other path). A match not in
+    /// memory (finished a while ago) is read from the store first.
+    func admit(_ head: HTTPRequestHead, client: String, on eventLoop: any EventLoop) -> EventLoopFuture<Admission?> {
+        let parts = URI(head.uri).path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", parts[3] == "ws" else { return eventLoop.makeSucceededFuture(nil) }
+        let id = String(parts[2])
         do throws(WireError) {
             try authority.checkRunning()
             try connections.clients.spend(.upgrade, by: client)
             if let allowed = configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
                 throw WireError(.forbiddenOrigin, "WebSockets from origin '\(origin)' are not allowed")
             }
-            let match = try authority.match(String(parts[2]))
+            if let match = try authority.resident(id) { return eventLoop.makeSucceededFuture(Self.admission(to: match, head)) }
+        } catch {
+            return eventLoop.makeSucceededFuture(.refused(error))
+        }
+        let authority = authority
+        let promise = eventLoop.makePromise(of: Admission?.self)
+        promise.completeWithTask {
+            do throws(WireError) {
+                return Self.admission(to: try await authority.match(id), head)
+            } catch {
+                return .refused(error)
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// Admits a spectator, or a seat by its token, after a version of the match.
+    private static func admission(to match: MatchAuthority, _ head: HTTPRequestHead) -> Admission {
+        do throws(WireError) {
             let version = match.version
-            guard let after = Int(uri.queryParameters.get("after") ?? "0"), (0...version).contains(after) else {
+            guard let after = Int(URI(head.uri).queryParameters.get("after") ?? "0"), (0...version).contains(after) else {
                 throw WireError(.badParameter, "after must be an integer from 0 to the match's version, \(version)", version: version)
             }
             guard let header = head.headers["Authorization"].first else { return .admitted(match, nil, after: after) }

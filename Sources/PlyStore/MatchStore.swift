@@ -14,12 +14,15 @@ public enum StoreRecord: Sendable, Equatable {
     case event(match: String, version: Int, json: ByteBuffer)
     /// The server let an idle match go; its log stays for `ply replay`.
     case expired(match: String)
+    /// The match has a result (written with its last event): the server keeps it in memory no
+    /// longer, and reads it from the store when it is asked for.
+    case finished(match: String)
 
     /// The match the record belongs to.
     public var matchID: String {
         switch self {
         case .match(let id, _): id
-        case .token(let match, _, _), .event(let match, _, _), .expired(let match): match
+        case .token(let match, _, _), .event(let match, _, _), .expired(let match), .finished(let match): match
         }
     }
 }
@@ -38,6 +41,8 @@ public struct StoredMatch: Sendable {
     public var id: String
     public var serial: Int
     public var expired: Bool
+    /// Whether its last event gave it a result (a `finished` record was written).
+    public var finished: Bool
     /// Seat token hashes by seat number; nil where the seat is free.
     public var tokens: [String?]
     /// The JSON of each event, in version order from 1.
@@ -45,10 +50,11 @@ public struct StoredMatch: Sendable {
     /// What is wrong with the stored log, if anything (a gap): such a match cannot be rebuilt.
     public var damage: String?
 
-    public init(id: String, serial: Int, expired: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], damage: String? = nil) {
+    public init(id: String, serial: Int, expired: Bool = false, finished: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], damage: String? = nil) {
         self.id = id
         self.serial = serial
         self.expired = expired
+        self.finished = finished
         self.tokens = tokens
         self.events = events
         self.damage = damage
@@ -64,14 +70,15 @@ public protocol MatchStore: Sendable {
     /// process or has failed; a store may run it before `write` returns, on the caller's thread.
     /// A record that would overwrite another (an event version already stored) fails the batch.
     func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void)
-    /// Every match that has not expired, with its tokens and log, in creation order.
+    /// Every match that has neither expired nor finished, with its tokens and log, in creation
+    /// order: what a server holds in memory.
     func liveMatches() async throws -> [StoredMatch]
-    /// One match, expired or not, or nil.
+    /// The newest finished matches (by creation order), newest first, with their logs.
+    func finishedMatches(limit: Int) async throws -> [StoredMatch]
+    /// One match, expired, finished or not, or nil.
     func match(_ id: String) async throws -> StoredMatch?
     /// Matches, newest first.
     func matchIDs(limit: Int) async throws -> [String]
-    /// Every match the server let go for idleness.
-    func expiredMatchIDs() async throws -> [String]
     /// The highest serial of any stored match, expired or not (0 for none).
     func highestSerial() async throws -> Int
     func close() async
@@ -102,9 +109,9 @@ public protocol StoreWrapper: MatchStore {
 
 extension StoreWrapper {
     public func liveMatches() async throws -> [StoredMatch] { try await wrapped.liveMatches() }
+    public func finishedMatches(limit: Int) async throws -> [StoredMatch] { try await wrapped.finishedMatches(limit: limit) }
     public func match(_ id: String) async throws -> StoredMatch? { try await wrapped.match(id) }
     public func matchIDs(limit: Int) async throws -> [String] { try await wrapped.matchIDs(limit: limit) }
-    public func expiredMatchIDs() async throws -> [String] { try await wrapped.expiredMatchIDs() }
     public func highestSerial() async throws -> Int { try await wrapped.highestSerial() }
     public func close() async { await wrapped.close() }
 }

@@ -36,6 +36,8 @@ public final class MemoryStore: MatchStore {
                     state.matches[id]?.events.append(json)
                 case .expired(let id):
                     state.matches[id]?.expired = true
+                case .finished(let id):
+                    state.matches[id]?.finished = true
                 }
             }
             return .success(receipt)
@@ -68,7 +70,7 @@ public final class MemoryStore: MatchStore {
                 }
                 guard version == count + 1 else { throw StoreError("event \(version) of match \(id) does not follow version \(count)") }
                 versions[id] = version
-            case .expired:
+            case .expired, .finished:
                 continue
             }
         }
@@ -76,7 +78,17 @@ public final class MemoryStore: MatchStore {
     }
 
     public func liveMatches() async throws -> [StoredMatch] {
-        state.withLock { state in state.order.compactMap { state.matches[$0] }.filter { !$0.expired } }
+        state.withLock { state in state.order.compactMap { state.matches[$0] }.filter { !$0.expired && !$0.finished } }
+    }
+
+    public func finishedMatches(limit: Int) async throws -> [StoredMatch] {
+        state.withLock { state in
+            var newest: [StoredMatch] = []
+            for id in state.order.reversed() where newest.count < limit {
+                if let match = state.matches[id], match.finished, !match.expired { newest.append(match) }
+            }
+            return newest
+        }
     }
 
     public func match(_ id: String) async throws -> StoredMatch? {
@@ -85,10 +97,6 @@ public final class MemoryStore: MatchStore {
 
     public func matchIDs(limit: Int) async throws -> [String] {
         state.withLock { Array($0.order.suffix(limit).reversed()) }
-    }
-
-    public func expiredMatchIDs() async throws -> [String] {
-        state.withLock { state in state.order.filter { state.matches[$0]?.expired == true } }
     }
 
     public func highestSerial() async throws -> Int {

@@ -24,8 +24,9 @@ public final class SQLiteStore: MatchStore {
 
     /// The most rows one INSERT carries (three parameters each, well under SQLite's limit).
     private static let rowsPerStatement = 500
-    /// 1: tokens in clear; 2: tokens as their hashes (a file of version 1 is migrated on open).
-    static let schemaVersion = 2
+    /// 1: tokens in clear; 2: tokens as their hashes; 3: matches marked finished (older files
+    /// are migrated on open; their finished matches are marked when a server first loads them).
+    static let schemaVersion = 3
 
     private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool, lock: FileLock?) {
         self.path = path
@@ -82,7 +83,8 @@ public final class SQLiteStore: MatchStore {
             CREATE TABLE IF NOT EXISTS matches (
                 id TEXT PRIMARY KEY,
                 serial INTEGER NOT NULL,
-                expired INTEGER NOT NULL DEFAULT 0
+                expired INTEGER NOT NULL DEFAULT 0,
+                finished INTEGER NOT NULL DEFAULT 0
             )
             """,
             """
@@ -105,6 +107,11 @@ public final class SQLiteStore: MatchStore {
             _ = try await connection.query(statement)
         }
         if version < 2 { try await hashTokensInClear() }
+        let marked = "SELECT COUNT(*) AS n FROM pragma_table_info('matches') WHERE name = 'finished'"
+        if try await connection.query(marked).first?.column("n")?.integer == 0 {
+            _ = try await connection.query("ALTER TABLE matches ADD COLUMN finished INTEGER NOT NULL DEFAULT 0")
+        }
+        _ = try await connection.query("CREATE INDEX IF NOT EXISTS matches_by_serial ON matches (finished, expired, serial)")
         _ = try await connection.query("PRAGMA user_version=\(Self.schemaVersion)")
     }
 
@@ -164,19 +171,21 @@ public final class SQLiteStore: MatchStore {
 
     /// The statements that write a batch's tokens, events and expiries (not its new matches).
     private static func statements(for batch: [StoreRecord]) -> [(String, [SQLiteData])] {
-        var tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = []
+        var tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = [], finished: [SQLiteData] = []
         for record in batch {
             switch record {
             case .match: continue
             case .token(let match, let seat, let hash): tokens += [.text(match), .integer(seat), .text(hash)]
             case .event(let match, let version, let json): events += [.text(match), .integer(version), .text(String(buffer: json))]
             case .expired(let match): expired.append(.text(match))
+            case .finished(let match): finished.append(.text(match))
             }
         }
         var statements: [(String, [SQLiteData])] = []
         statements += inserts("INSERT INTO seats (match, seat, token) VALUES", columns: 3, tokens)
         statements += inserts("INSERT INTO events (match, version, event) VALUES", columns: 3, events)
         for id in expired { statements.append(("UPDATE matches SET expired = 1 WHERE id = ?", [id])) }
+        for id in finished { statements.append(("UPDATE matches SET finished = 1 WHERE id = ?", [id])) }
         return statements
     }
 
@@ -213,7 +222,12 @@ public final class SQLiteStore: MatchStore {
     // MARK: Reading
 
     public func liveMatches() async throws -> [StoredMatch] {
-        try await read(where: "WHERE m.expired = 0")
+        try await read(where: "WHERE m.finished = 0 AND m.expired = 0")
+    }
+
+    public func finishedMatches(limit: Int) async throws -> [StoredMatch] {
+        let newest = "WHERE m.id IN (SELECT id FROM matches WHERE finished = 1 AND expired = 0 ORDER BY serial DESC LIMIT ?)"
+        return try await read(where: newest, [.integer(limit)]).reversed()
     }
 
     public func match(_ id: String) async throws -> StoredMatch? {
@@ -225,19 +239,16 @@ public final class SQLiteStore: MatchStore {
             .compactMap { $0.column("id")?.string }
     }
 
-    public func expiredMatchIDs() async throws -> [String] {
-        try await connection.query("SELECT id FROM matches WHERE expired = 1").compactMap { $0.column("id")?.string }
-    }
-
     public func highestSerial() async throws -> Int {
         try await connection.query("SELECT MAX(serial) AS highest FROM matches").first?.column("highest")?.integer ?? 0
     }
 
     private func read(where filter: String, _ binds: [SQLiteData] = []) async throws -> [StoredMatch] {
         var matches: [String: StoredMatch] = [:]
-        for row in try await connection.query("SELECT id, serial, expired FROM matches m \(filter)", binds) {
+        for row in try await connection.query("SELECT id, serial, expired, finished FROM matches m \(filter)", binds) {
             guard let id = row.column("id")?.string, let serial = row.column("serial")?.integer else { continue }
-            matches[id] = StoredMatch(id: id, serial: serial, expired: row.column("expired")?.integer == 1)
+            matches[id] = StoredMatch(id: id, serial: serial, expired: row.column("expired")?.integer == 1,
+                                      finished: row.column("finished")?.integer == 1)
         }
         let seats = "SELECT s.match, s.seat, s.token FROM seats s JOIN matches m ON m.id = s.match \(filter)"
         for row in try await connection.query(seats, binds) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlyClient
 import PlyEngine
 import PlyStore
 import PlyTerminal
@@ -23,6 +24,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "The SQLite file ply serve stores matches in (default: $XDG_DATA_HOME/ply/matches.sqlite).")
     var data: String?
 
+    @Option(help: "Ask a running ply server, http://HOST:PORT, instead of reading a file.")
+    var server: String?
+
     @Flag(help: "Print the transcript, even in a terminal.")
     var text = false
 
@@ -32,7 +36,46 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "Draw with ASCII characters only.")
     var ascii = false
 
+    func validate() throws {
+        if let server, Endpoint(server) == nil { throw ValidationError("--server must look like http://HOST:PORT") }
+        if server != nil, data != nil { throw ValidationError("--server and --data each name where the match is: give one") }
+    }
+
     func run() async throws {
+        let (id, log) = if let endpoint = server.flatMap(Endpoint.init) { try await fetch(from: endpoint) } else { try await read() }
+        guard let id, let log else { return }
+        guard !text, !boards, isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
+            print(try Transcript.text(id: id, log: log, boards: boards))
+            return
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let app = try await ReplayApp(id: id, log: log, glyphs: ascii ? .ascii : Glyphs.forEnvironment(environment),
+                                      colour: (environment["NO_COLOR"] ?? "").isEmpty)
+        await app.run()
+        if await app.wasInterrupted { throw ExitCode(130) }
+    }
+
+    /// The match's log from a server (or, without a match id, its newest matches, printed).
+    private func fetch(from endpoint: Endpoint) async throws -> (String?, [MatchEvent]?) {
+        let api = PlyAPI(endpoint: endpoint)
+        let fetched: Result<(String?, [MatchEvent]?), any Error>
+        do {
+            if let match {
+                fetched = .success((match, try await api.events(match, after: 0)))
+            } else {
+                let newest = try await api.matches(limit: 20)
+                print(newest.isEmpty ? "No matches on \(endpoint)." : newest.map { "\($0.id)  \($0.game.rawValue)  \($0.status.rawValue)" }.joined(separator: "\n"))
+                fetched = .success((nil, nil))
+            }
+        } catch {
+            fetched = .failure(error)
+        }
+        await api.close()
+        return try fetched.get()
+    }
+
+    /// The match's log from the SQLite file (or, without a match id, its newest matches, printed).
+    private func read() async throws -> (String?, [MatchEvent]?) {
         let path = data ?? StorageOptions.defaultPath
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no match store at \(path); pass the file ply serve uses with --data")
@@ -51,19 +94,10 @@ struct ReplayCommand: AsyncParsableCommand {
         await store.close()
         guard let match else {
             print(newest.isEmpty ? "No matches in \(path)." : newest.joined(separator: "\n"))
-            return
+            return (nil, nil)
         }
         guard let stored else { throw ValidationError("no match '\(match)' in \(path)") }
-        let log = try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) }
-        guard !text, !boards, isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else {
-            print(try Transcript.text(id: stored.id, log: log, boards: boards))
-            return
-        }
-        let environment = ProcessInfo.processInfo.environment
-        let app = try await ReplayApp(id: stored.id, log: log, glyphs: ascii ? .ascii : Glyphs.forEnvironment(environment),
-                                      colour: (environment["NO_COLOR"] ?? "").isEmpty)
-        await app.run()
-        if await app.wasInterrupted { throw ExitCode(130) }
+        return (stored.id, try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
     }
 }
 

@@ -55,6 +55,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most unfinished matches the server holds at once.")
     var maxLiveMatches = 100_000
 
+    @Option(help: "Finished matches kept whole in memory, the most recently finished or asked for; any other is read from the store when asked for.")
+    var finishedHeld = 64
+
     @Option(help: "Messages a WebSocket may queue behind a blocked socket before a client that does not read is dropped.")
     var maxOutboundMessages = 256
 
@@ -84,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard moveTimeLimit == 0 || range.contains(moveTimeLimit) else {
             throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
-        guard idleExpiry >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0,
+        guard idleExpiry >= 0, finishedHeld >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0,
               headerTimeout > 0, keepAliveTimeout > 0, maxFragmentedMessageTime > 0 else {
             throw ValidationError("limits must be positive")
         }
@@ -101,6 +104,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxFragmentedMessageTime = .milliseconds(Int64(maxFragmentedMessageTime * 1000))
         configuration.clientLimits = clientLimits.limits
         configuration.maxLiveMatches = maxLiveMatches
+        configuration.finishedMatchesHeld = finishedHeld
         configuration.eventLoopThreads = threads
         configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
         configuration.keepAliveTimeout = .milliseconds(Int64(keepAliveTimeout * 1000))

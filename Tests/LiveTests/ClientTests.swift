@@ -253,7 +253,7 @@ struct ClientTests {
             bot.standardOutput = try FileHandle(forWritingTo: output)
             bot.standardError = FileHandle.nullDevice
             try bot.run()
-            try await waitFor(seconds: 20) { server.server.health().matches >= 12 }
+            try await waitFor(seconds: 20) { server.server.authority.matches(status: .finished).count >= 8 }
             kill(bot.processIdentifier, signal)
             let status: Int32 = await withCheckedContinuation { continuation in
                 DispatchQueue.global().async {

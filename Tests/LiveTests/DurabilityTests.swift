@@ -117,6 +117,56 @@ struct DurabilityTests {
         }
     }
 
+    /// Memory follows live play: a finished match leaves memory once its result is durable, and
+    /// is served from the store over both transports (snapshot, `events?after=0`, a WebSocket's
+    /// backlog, `ply replay --server`), listed still, and the same after a restart.
+    @Test func aFinishedMatchLeavesMemoryAndIsServedFromTheStore() async throws {
+        let data = Self.temporaryStorePath()
+        defer { Self.removeStore(data) }
+        var configuration = ServerConfiguration()
+        configuration.finishedMatchesHeld = 0
+        let (id, log, snapshot) = try await LiveServer.run(configuration, store: try await SQLiteStore.open(path: data)) { server in
+            let (id, ann, bob) = try await server.startedMatch()
+            let playing = try await server.createMatch()
+            let authority = server.server.authority
+            #expect(authority.residentMatchCount == 2)
+            var version = 3
+            for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+                let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"\#(column)","type":"play","v":\#(version)}"#,
+                                                     token: index % 2 == 0 ? ann.token : bob.token)
+                #expect(reply.status == 200, "\(reply.body)")
+                version = try reply.decode(Acknowledgement.self).version
+            }
+            #expect(authority.residentMatchCount == 1, "the finished match left memory; the other stays")
+            #expect(authority.liveMatchCount == 1)
+            let snapshot = try await server.snapshot(id)
+            #expect(snapshot.status == .finished && snapshot.version == version)
+            let log = try await server.log(id)
+            #expect(log.map(\.version) == Array(1...version))
+            // A spectator's WebSocket gets the whole backlog; a move is refused as for any finished match.
+            let spectator = try await server.webSocket("/matches/\(id)/ws?after=0")
+            var backlog: [MatchEvent] = []
+            while backlog.count < version, let message = try await spectator.next() {
+                if case .event(let event) = message { backlog.append(event) }
+            }
+            #expect(backlog == log)
+            spectator.link.close()
+            let refused = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"3","type":"play","v":\#(version)}"#, token: bob.token)
+            #expect(refused.errorCode == "match/finished")
+            #expect(try await server.request(.get, "/matches").decode([MatchSnapshot].self).map(\.id) == [playing, id])
+            let replay = try await runPly(["replay", id, "--server", "http://127.0.0.1:\(server.port)", "--text"])
+            #expect(replay.contains("Match \(id) · Connect Four") && replay.contains("Result: "), "\(replay)")
+            #expect(authority.residentMatchCount == 1, "read for each request, held by none")
+            return (id, log, snapshot)
+        }
+        try await LiveServer.run(configuration, store: try await SQLiteStore.open(path: data)) { server async throws in
+            #expect(server.server.authority.liveMatchCount == 1, "only the unfinished match is rebuilt")
+            #expect(try await server.snapshot(id) == snapshot)
+            #expect(try await server.log(id) == log)
+            #expect(try await server.request(.get, "/matches?status=finished").decode([MatchSnapshot].self) == [snapshot])
+        }
+    }
+
     /// A match idle for longer than the limit expires: requests get `match/expired` (410), its
     /// WebSockets are closed with 4410, and its log stays in the store.
     @Test func anIdleMatchExpiresAndItsLogStays() async throws {
@@ -124,6 +174,7 @@ struct DurabilityTests {
         defer { Self.removeStore(data) }
         var configuration = ServerConfiguration()
         configuration.matchIdleTimeout = .seconds(3600)
+        configuration.defaultMoveTimeLimit = nil  // a running turn clock would end the match first
         let store = try await SQLiteStore.open(path: data)
         try await LiveServer.run(configuration, store: store) { server in
             let (id, _, _) = try await server.startedMatch()

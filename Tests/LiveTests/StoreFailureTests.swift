@@ -123,7 +123,7 @@ struct StoreFailureTests {
     }
 
     /// Seat tokens are never in the file in clear; a file from before that (schema 1, tokens in
-    /// clear) is migrated when it is opened, and its tokens still act for their seats.
+    /// clear, no finished mark) is migrated when it is opened, and its tokens still act for their seats.
     @Test func tokensAreStoredHashedAndOldFilesAreMigrated() async throws {
         let data = DurabilityTests.temporaryStorePath()
         defer { DurabilityTests.removeStore(data) }
@@ -137,6 +137,8 @@ struct StoreFailureTests {
         for (seat, token) in [ann.token, bob.token].enumerated() {
             _ = try await old.query("UPDATE seats SET token = ? WHERE match = ? AND seat = ?", [.text(token), .text(id), .integer(seat)])
         }
+        _ = try await old.query("DROP INDEX matches_by_serial")
+        _ = try await old.query("ALTER TABLE matches DROP COLUMN finished")
         _ = try await old.query("PRAGMA user_version=1")
         try await old.close()
         #expect(try await storedTokens(data) == [ann.token, bob.token])

@@ -20,7 +20,7 @@ struct WebSocketConnectionTests {
         var logger = Logger(label: "ply.test")
         logger.logLevel = .critical
         let authority = Authority(store: MemoryStore(), logger: logger)
-        let match = try authority.match(try await authority.create(CreateMatchRequest(game: .connect4)).id)
+        let match = try await authority.match(try await authority.create(CreateMatchRequest(game: .connect4)).id)
         let ann = try await match.join(name: "ann")
         _ = try await match.join(name: "bob")
         let connections = Connections(configuration: configuration)

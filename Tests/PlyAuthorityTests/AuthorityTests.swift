@@ -18,7 +18,7 @@ struct AuthorityTests {
     /// A started Connect Four match: its authority and both seats' grants.
     func started(_ authority: Authority, limit: Int? = nil) async throws -> (MatchAuthority, SeatGrant, SeatGrant) {
         let snapshot = try await authority.create(CreateMatchRequest(game: .connect4, moveTimeLimit: limit))
-        let match = try authority.match(snapshot.id)
+        let match = try await authority.match(snapshot.id)
         return (match, try await match.join(name: "ann"), try await match.join(name: "bob"))
     }
 
@@ -51,7 +51,7 @@ struct AuthorityTests {
         let create = Task { try await authority.create(CreateMatchRequest(game: game)) }
         while store.waiting.isEmpty { await Task.yield() }
         store.completeOne()
-        return (authority, try authority.match(try await create.value.id))
+        return (authority, try await authority.match(try await create.value.id))
     }
 
     @Test func aRefusedCommandChangesNothingAndIsAnsweredAtOnce() async throws {
@@ -180,7 +180,7 @@ struct AuthorityTests {
         clock.advance(by: .seconds(2))
         #expect(await authority.expireIdleMatches(now: clock.now) == [match.id])
         #expect(watcher.closure == .expired)
-        #expect(throws: WireError(.expiredMatch, "match '\(match.id)' was idle too long and has expired")) { try authority.match(match.id) }
+        await #expect(throws: WireError(.expiredMatch, "match '\(match.id)' was idle too long and has expired")) { try await authority.match(match.id) }
         #expect(try await authority.store.liveMatches().isEmpty)
     }
 
@@ -196,7 +196,8 @@ struct AuthorityTests {
         #expect(await authority.expireIdleMatches(now: clock.now).isEmpty, "the clock ran out: timed out, not expired")
         #expect(match.snapshot().result == GameResult(winner: .second, reason: .timeout))
         clock.advance(by: .seconds(3601))
-        #expect(await authority.expireIdleMatches(now: clock.now) == [match.id])
+        #expect(await authority.expireIdleMatches(now: clock.now).isEmpty, "a finished match is not live: it never expires")
+        #expect(try await authority.match(match.id).snapshot().result == GameResult(winner: .second, reason: .timeout))
     }
 
     /// After a restart, a match let go before still answers `match/expired`, and new matches
@@ -210,9 +211,9 @@ struct AuthorityTests {
         #expect(await first.expireIdleMatches(now: clock.now) == [old])
         let second = authority(store: store)
         try await second.restore()
-        #expect(throws: WireError(.expiredMatch, "match '\(old)' was idle too long and has expired")) { try second.match(old) }
+        await #expect(throws: WireError(.expiredMatch, "match '\(old)' was idle too long and has expired")) { try await second.match(old) }
         let newer = try await second.create(CreateMatchRequest(game: .connect4))
-        #expect(try second.match(newer.id).serial > 1)
+        #expect(try await second.match(newer.id).serial > 1)
         #expect(try await store.matchIDs(limit: 5) == [newer.id, old])
     }
 
@@ -258,11 +259,89 @@ struct AuthorityTests {
         _ = try await match.play("3", by: ann.seat).get()
         let second = authority(store: store)
         try await second.restore()
-        let restored = try second.match(match.id)
+        let restored = try await second.match(match.id)
         #expect(restored.snapshot() == match.snapshot())
         #expect(try restored.seat(forToken: bob.token) == .second)
         #expect(try await restored.play("3", by: bob.seat).get().version == 5)
         #expect(throws: WireError.self) { try restored.seat(forToken: "not-a-token") }
+    }
+
+    /// Plays Connect Four to a win for the first seat (column 1 four times).
+    func playToTheEnd(_ match: MatchAuthority, _ ann: SeatGrant, _ bob: SeatGrant) async throws {
+        for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+            _ = try await match.play(column, by: index % 2 == 0 ? ann.seat : bob.seat).get()
+        }
+        #expect(match.status == .finished)
+    }
+
+    /// Memory follows live play: a finished match leaves memory once its result is durable,
+    /// and is read back from the store, whole, when asked for; the listing keeps it.
+    @Test func aFinishedMatchLeavesMemoryAndIsStillServedFromTheStore() async throws {
+        let store = MemoryStore()
+        let authority = authority(store: store, configuration: .init(finishedMatchesHeld: 0))
+        let (match, ann, bob) = try await started(authority)
+        let (other, _, _) = try await started(authority)
+        #expect(authority.residentMatchCount == 2)
+        try await playToTheEnd(match, ann, bob)
+        #expect(authority.residentMatchCount == 1, "the finished match left; the other is still playing")
+        #expect(authority.liveMatchCount == 1)
+        #expect(try authority.resident(match.id) == nil)
+        #expect(try authority.resident(other.id) === other)
+        #expect(try await store.match(match.id)?.finished == true, "marked finished with its last event")
+        #expect(try await store.liveMatches().map(\.id) == [other.id])
+        // Read back: the same snapshot, the same bytes, the same tokens; it refuses moves as before.
+        let loaded = try await authority.match(match.id)
+        #expect(loaded !== match)
+        #expect(loaded.snapshot() == match.snapshot())
+        #expect(Array(loaded.events(after: 0)) == Array(match.events(after: 0)))
+        #expect(try loaded.seat(forToken: bob.token) == .second)
+        #expect(await loaded.play("3", by: bob.seat).error?.code == .finished)
+        #expect(authority.residentMatchCount == 1, "held no longer than it is used")
+        // Listed still, by its last snapshot, newest first.
+        #expect(authority.matches().map(\.id) == [other.id, match.id])
+        #expect(authority.matches(status: .finished) == [match.snapshot()])
+        await #expect(throws: WireError(.unknownMatch, "no match has the id 'nosuchmatch'")) { try await authority.match("nosuchmatch") }
+    }
+
+    /// A few finished matches stay whole, the most recently used; the others are read again.
+    @Test func recentlyFinishedMatchesAreHeldUpToTheirLimit() async throws {
+        let authority = authority(configuration: .init(finishedMatchesHeld: 2))
+        var finished: [MatchAuthority] = []
+        for _ in 0..<3 {
+            let (match, ann, bob) = try await started(authority)
+            try await playToTheEnd(match, ann, bob)
+            finished.append(match)
+        }
+        #expect(authority.residentMatchCount == 2)
+        #expect(try authority.resident(finished[0].id) == nil, "the least recently finished left first")
+        #expect(try authority.resident(finished[2].id) === finished[2])
+        let reread = try await authority.match(finished[0].id)
+        #expect(reread.snapshot() == finished[0].snapshot())
+        #expect(try authority.resident(finished[0].id) === reread, "held again once asked for")
+        #expect(try authority.resident(finished[1].id) == nil)
+    }
+
+    /// After a restart only unfinished matches are rebuilt; finished ones are listed and read
+    /// on demand. A store written before matches were marked finished is marked on restore.
+    @Test func aRestartRebuildsOnlyUnfinishedMatches() async throws {
+        let store = MemoryStore()
+        let first = authority(store: store)
+        let (done, ann, bob) = try await started(first)
+        try await playToTheEnd(done, ann, bob)
+        let (playing, _, _) = try await started(first)
+        // An old log with a result but no `finished` mark (as a file of schema 2 has).
+        let old = "oldfinish1"
+        try await store.write([.match(id: old, serial: 99)] + (try await store.match(done.id)!.events.enumerated().map {
+            .event(match: old, version: $0.offset + 1, json: $0.element)
+        }))
+        let second = authority(store: store)
+        try await second.restore()
+        #expect(second.liveMatchCount == 1)
+        #expect(try second.resident(playing.id) != nil)
+        #expect(try await store.match(old)?.finished == true, "marked on restore")
+        #expect(second.matches(status: .finished).map(\.id) == [old, done.id])
+        #expect(try await second.match(done.id).snapshot() == done.snapshot())
+        #expect(second.matches().map(\.id) == [old, playing.id, done.id])
     }
 }
 
