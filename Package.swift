@@ -129,6 +129,7 @@ let package = Package(
                 "PlyEngine",
                 "PlyWire",
                 "PlyClient",
+                "PlyBots",
                 "PlyRelay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

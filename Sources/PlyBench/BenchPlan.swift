@@ -62,6 +62,8 @@ public struct BenchPlan: Sendable, Codable {
     public var attackers: Attackers? = Attackers()
     /// A running server to use instead of starting `ply serve` (then its CPU and memory are not read).
     public var server: String?
+    /// Bot play for a long time against one server, sampled as it goes (`--soak`); nil: none.
+    public var soak: SoakPlan?
 
     public init() {}
 

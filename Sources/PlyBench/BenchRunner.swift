@@ -153,6 +153,7 @@ public struct BenchResults: Sendable, Codable {
     public var plan: BenchPlan
     public var levels: [LevelResult] = []
     public var holds: [HoldResult] = []
+    public var soak: SoakResult?
 }
 
 /// Progress for the terminal: which step, and how far through the whole run.
@@ -184,7 +185,7 @@ public struct BenchRunner: Sendable {
         let runs = plan.transports.flatMap { transport in
             transport == .floor ? [(transport, BenchStore?.none)] : plan.stores.map { (transport, Optional($0)) }
         }
-        let steps = Double(plan.levels.count * runs.count + (plan.holds ? 2 : 0))
+        let steps = Double(plan.levels.count * runs.count + (plan.holds ? 2 : 0) + (plan.soak == nil ? 0 : 1))
         var done = 0.0
         for level in plan.levels {
             for (transport, store) in runs {
@@ -206,6 +207,11 @@ public struct BenchRunner: Sendable {
                 done += 1
             }
         }
+        if let soak = plan.soak {
+            results.soak = try await runSoak(soak) { [done] part in
+                progress(BenchProgress(step: "soak: \(soak.matches) bot games at a time, \(soak.transports.rawValue)", fraction: (done + part) / steps))
+            }
+        }
         progress(BenchProgress(step: "done", fraction: 1))
         return results
     }
@@ -215,7 +221,7 @@ public struct BenchRunner: Sendable {
     /// A fresh server (or floor) for each measurement, so that each starts from the same state.
     /// Its rate limits (per seat, per connection, per client) are lifted: the load generator
     /// plays every game from one address, and a benchmark must measure transports, never a limiter.
-    private func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
+    func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
         if transport != .floor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
             return (endpoint.host, endpoint.port, nil, nil)
@@ -235,7 +241,7 @@ public struct BenchRunner: Sendable {
     }
 
     /// Stops a server started by `startServer` and deletes its store.
-    private func stopServer(_ child: ChildProcess?, data: String?) async {
+    func stopServer(_ child: ChildProcess?, data: String?) async {
         await child?.stop()
         guard let data else { return }
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + suffix) }

@@ -1,14 +1,17 @@
 import Foundation
 
 /// SVG charts of a run: latency percentile curves per level (one line per transport, on
-/// HdrHistogram's "log of the tail" axis), and bytes per move by transport.
+/// HdrHistogram's "log of the tail" axis), bytes per move by transport, and a soak over time.
 struct Charts {
     let results: BenchResults
 
     static let colours: [BenchTransport: String] = [.floor: "#888888", .webSocket: "#1f77b4", .longPoll: "#d62728"]
 
     var all: [(String, String)] {
-        Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) } + [("bytes-per-move.svg", bytesPerMove())]
+        var charts = Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }
+        if !results.levels.isEmpty { charts.append(("bytes-per-move.svg", bytesPerMove())) }
+        if let soak = results.soak { charts.append(("soak.svg", self.soak(soak))) }
+        return charts
     }
 
     private static func escape(_ text: String) -> String {
@@ -92,5 +95,69 @@ struct Charts {
         }
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Charts {
+    /// The soak over time, three panels sharing the time axis: the server's resident memory
+    /// (the warm-up marked), what it held (connections, WebSockets, waiting polls, unfinished
+    /// matches), and moves per second.
+    func soak(_ soak: SoakResult) -> String {
+        let samples = soak.samples
+        let width = 760.0, panelHeight = 170.0, left = 70.0, right = 190.0, top = 65.0, gap = 45.0
+        let plotWidth = width - left - right
+        let height = top + 3 * panelHeight + 2 * gap + 40
+        let end = max(samples.last?.seconds ?? 1, 1)
+        let minutes = end >= 180
+        func x(_ seconds: Double) -> Double { left + seconds / end * plotWidth }
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
+            ##"<rect width="100%" height="100%" fill="white"/>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Soak: \##(soak.plan.matches) bot games at a time, \##(Self.escape(soak.plan.transports.description))</text>"##,
+        ]
+        let panels: [(String, [(String, String, (SoakSample) -> Double?)])] = [
+            ("server resident memory, MiB", [("resident memory", "#1f77b4", { $0.residentBytes.map { Double($0) / 1_048_576 } })]),
+            ("held by the server", [("connections", "#444444", { Double($0.connections) }),
+                                    ("WebSockets", "#1f77b4", { Double($0.webSockets) }),
+                                    ("waiting polls", "#d62728", { Double($0.waitingPolls) }),
+                                    ("unfinished matches", "#2ca02c", { Double($0.liveMatches) })]),
+            ("moves per second", [("moves/s", "#9467bd", { $0.movesPerSecond })]),
+        ]
+        for (index, (title, lines)) in panels.enumerated() {
+            let panelTop = top + Double(index) * (panelHeight + gap)
+            let values = lines.flatMap { line in samples.compactMap(line.2) }
+            let high = Self.niceCeiling(max(values.max() ?? 1, 1))
+            func y(_ value: Double) -> Double { panelTop + panelHeight - value / high * panelHeight }
+            svg.append(##"<text x="\##(left)" y="\##(panelTop - 8)" font-weight="bold">\##(title)</text>"##)
+            for step in 0...5 {
+                let value = high * Double(step) / 5
+                svg.append(##"<line x1="\##(left)" y1="\##(y(value))" x2="\##(left + plotWidth)" y2="\##(y(value))" stroke="#dddddd"/>"##)
+                svg.append(##"<text x="\##(left - 8)" y="\##(y(value) + 4)" text-anchor="end">\##(String(format: value >= 10 ? "%.0f" : "%.1f", value))</text>"##)
+            }
+            for step in 0...6 {
+                let seconds = end * Double(step) / 6
+                svg.append(##"<text x="\##(x(seconds))" y="\##(panelTop + panelHeight + 16)" text-anchor="middle">\##(String(format: "%.0f", minutes ? seconds / 60 : seconds))</text>"##)
+            }
+            let warmup = soak.plan.warmup / .seconds(1)
+            if warmup < end {
+                svg.append(##"<line x1="\##(x(warmup))" y1="\##(panelTop)" x2="\##(x(warmup))" y2="\##(panelTop + panelHeight)" stroke="#999999" stroke-dasharray="4,4"/>"##)
+            }
+            for (number, (label, colour, value)) in lines.enumerated() {
+                let points = samples.compactMap { sample in value(sample).map { String(format: "%.1f,%.1f", x(sample.seconds), y($0)) } }
+                svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points.joined(separator: " "))"/>"##)
+                let legendY = panelTop + 12 + Double(number) * 20
+                svg.append(##"<line x1="\##(width - right + 15)" y1="\##(legendY)" x2="\##(width - right + 40)" y2="\##(legendY)" stroke="\##(colour)" stroke-width="3"/>"##)
+                svg.append(##"<text x="\##(width - right + 46)" y="\##(legendY + 4)">\##(label)</text>"##)
+            }
+        }
+        svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">\##(minutes ? "minutes" : "seconds") since the bots started (dashed: end of warm-up)</text>"##)
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+
+    /// 1, 2 or 5 times a power of ten, at or above a value.
+    private static func niceCeiling(_ value: Double) -> Double {
+        let power = pow(10, floor(log10(value)))
+        return [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= value } ?? value
     }
 }

@@ -125,6 +125,45 @@ public struct Report: Sendable {
 
     static let recoveryHeader = ["transport", "server MiB before attack", "peak", "30 s after", "change", "back within 10% after"]
 
+    // MARK: Soak
+
+    static func mebibytes(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f", Double($0) / 1_048_576) } ?? "-" }
+
+    static func percent(_ fraction: Double?) -> String { fraction.map { String(format: "%+.1f%%", $0 * 100) } ?? "-" }
+
+    var soakSummaryRows: [[String]] {
+        guard let soak = results.soak else { return [] }
+        let seconds = soak.samples.last?.seconds ?? 0
+        let beyond = soak.beyondNeed
+        return [[soak.plan.transports.rawValue, "\(soak.plan.matches)", String(format: "%.0f", seconds),
+                 "\(soak.gamesFinished) (\(soak.moves), \(soak.errors), \(soak.abandoned))",
+                 Self.number(seconds > 0 ? Double(soak.moves) / seconds : nil),
+                 "\(Self.mebibytes(soak.idle?.residentBytes)) / \(Self.mebibytes(soak.warm?.residentBytes)) / \(Self.mebibytes(soak.samples.last?.residentBytes))",
+                 "\(Self.percent(soak.growth)) (\(Self.percent(soak.peakGrowth)))",
+                 "\(beyond.webSockets) / \(beyond.polls) / \(beyond.connections)",
+                 "\(soak.idle?.descriptors.map(String.init) ?? "-") / \(soak.after?.descriptors.map(String.init) ?? "-")"
+                    + (soak.secondsToIdle.map { String(format: " (%.1f s)", $0) } ?? " (not within 30 s)")]]
+    }
+
+    static let soakSummaryHeader = ["transports", "games at once", "s", "games finished (moves, errors, abandoned)", "moves/s",
+                                    "server MiB idle / warm / end", "growth after warm-up: end (peak)",
+                                    "most beyond live seats' need: WebSockets / polls / connections", "descriptors idle / after (to idle)"]
+
+    /// About twenty samples, evenly spread, the last always among them.
+    var soakSampleRows: [[String]] {
+        guard let soak = results.soak, !soak.samples.isEmpty else { return [] }
+        let every = max(1, soak.samples.count / 20)
+        let chosen = soak.samples.enumerated().filter { $0.offset % every == 0 || $0.offset == soak.samples.count - 1 }.map(\.element)
+        return chosen.map { sample in
+            [String(format: "%.0f", sample.seconds), Self.mebibytes(sample.residentBytes), sample.descriptors.map(String.init) ?? "-",
+             "\(sample.connections)", "\(sample.webSockets)", "\(sample.waitingPolls)", "\(sample.liveMatches)",
+             "\(sample.gamesFinished)", Self.number(sample.movesPerSecond)]
+        }
+    }
+
+    static let soakSampleHeader = ["s", "server MiB", "descriptors", "connections", "WebSockets", "waiting polls", "unfinished matches",
+                                   "games finished", "moves/s"]
+
     // MARK: Tables
 
     /// A table with aligned columns, for the terminal.
@@ -148,13 +187,16 @@ public struct Report: Sendable {
 
     /// What the terminal shows at the end of a run.
     public var terminalText: String {
-        var parts = [
-            "Move latency: from when a move was due to when the opponent's client had its event",
-            Self.textTable(Self.latencyHeader, latencyRows),
-            "",
-            "Cost per move (bytes counted at the clients' sockets; server CPU from its CPU clock, memory from /proc; the floor's CPU is its relay's)",
-            Self.textTable(Self.costHeader, costRows),
-        ]
+        var parts: [String] = []
+        if !results.levels.isEmpty {
+            parts += [
+                "Move latency: from when a move was due to when the opponent's client had its event",
+                Self.textTable(Self.latencyHeader, latencyRows),
+                "",
+                "Cost per move (bytes counted at the clients' sockets; server CPU from its CPU clock, memory from /proc; the floor's CPU is its relay's)",
+                Self.textTable(Self.costHeader, costRows),
+            ]
+        }
         if !ratioRows.isEmpty {
             parts += ["", "Ratios within this run", Self.textTable(Self.ratioHeader, ratioRows)]
         }
@@ -164,6 +206,11 @@ public struct Report: Sendable {
         if !attackRows.isEmpty {
             parts += ["", "Door attack while the clients were held, a normal game alongside", Self.textTable(Self.attackHeader, attackRows)]
             if !recoveryRows.isEmpty { parts += ["", "Server memory around the attack", Self.textTable(Self.recoveryHeader, recoveryRows)] }
+        }
+        if let soak = results.soak {
+            parts += ["", "Soak: bot games against one server (SQLite), sampled as they went",
+                      Self.textTable(Self.soakSummaryHeader, soakSummaryRows), "", Self.textTable(Self.soakSampleHeader, soakSampleRows)]
+            if !soak.errorSamples.isEmpty { parts += ["", "Soak errors (first few)"] + soak.errorSamples }
         }
         if let warning = limiterWarning { parts += ["", warning] }
         let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.label) \(level.matches): \($0)" } }
@@ -180,13 +227,37 @@ public struct Report: Sendable {
 
     /// `report.md`: the plan, the machine, the tables and the charts.
     public func markdown(chartPrefix: String = "") -> String {
-        let plan = results.plan
         let formatter = ISO8601DateFormatter()
         var lines = [
             "## Results: \(formatter.string(from: results.date))",
             "",
             "- Command: `\(results.command)`",
             "- Machine: \(results.machine.cpu), \(results.machine.cores) cores, \(String(format: "%.0f", results.machine.memoryGiB)) GiB, Linux \(results.machine.kernel)",
+        ]
+        if !results.levels.isEmpty { lines += levelMarkdown(chartPrefix: chartPrefix) }
+        if let soak = results.soak { lines += soakMarkdown(soak, chartPrefix: chartPrefix) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func soakMarkdown(_ soak: SoakResult, chartPrefix: String) -> [String] {
+        [
+            "", "### Soak", "",
+            "`ply bot`'s fleet (greedy against random, \(results.plan.thinkDescription)) played \(soak.plan.matches) games at a time,",
+            "\(soak.plan.transports.description), against one `ply serve` on SQLite for \(format(soak.plan.duration)), starting a new game",
+            "as each ended; the server was sampled every \(format(soak.plan.interval)) (resident memory and descriptors from /proc, the rest from",
+            "its `/health`). Growth is measured from the first sample after the \(format(soak.plan.warmup)) warm-up. A live seat needs a WebSocket",
+            "(WebSocket seats), at most one waiting poll and two HTTP connections (long-polling seats: its poll's and its commands');",
+            "`most beyond` is the largest excess over that need in any sample (the fleet's own create/join connections count in it).",
+            "Once the bots stopped (games under way abandoned), `after` is the server's descriptors when they were back to idle.",
+            "", Self.markdownTable(Self.soakSummaryHeader, soakSummaryRows), "",
+            "![The soak over time](\(chartPrefix)soak.svg)", "",
+            Self.markdownTable(Self.soakSampleHeader, soakSampleRows),
+        ] + (soak.errorSamples.isEmpty ? [] : ["", "Errors (first few): " + soak.errorSamples.joined(separator: "; ")])
+    }
+
+    private func levelMarkdown(chartPrefix: String) -> [String] {
+        let plan = results.plan
+        var lines = [
             "- Workload: \(plan.game.title), seeded random moves (seed \(plan.seed)), \(plan.thinkDescription), "
                 + "\(plan.spectators) spectators per match, \(format(plan.warmup)) warm-up then \(format(plan.duration)) measured per level"
                 + (plan.rttMilliseconds > 0 ? ", simulated network: \(plan.rttMilliseconds) ms RTT ± \(plan.jitterMilliseconds) ms" : ""),
@@ -230,7 +301,7 @@ public struct Report: Sendable {
                       "", Self.markdownTable(Self.attackHeader, attackRows)]
             if !recoveryRows.isEmpty { lines += ["", Self.markdownTable(Self.recoveryHeader, recoveryRows)] }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     private func format(_ duration: Duration) -> String {

@@ -70,8 +70,6 @@ public struct FleetReport: Sendable {
     public var errorSamples: [String] = []
     /// Every connection's wire statistics together.
     public let stats = WireStats()
-    /// Each finished game, from seat 0's side.
-    public var games: [BotGame] = []
 
     /// Bytes on the wire per move, both directions.
     public var bytesPerMove: Double {
@@ -183,7 +181,6 @@ extension FleetReport {
                 records[game.strategy.description] = record
             }
             for connection in stats { self.stats.absorb(connection) }
-            games.append(first.seat == .first ? first : second)
         case .failure(is CancellationError):
             abandoned += 1
         case .failure(let error):

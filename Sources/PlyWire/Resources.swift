@@ -121,7 +121,7 @@ public struct Health: Hashable, Sendable, Codable {
     /// `ok`; `degraded` (and HTTP 503) once the store has failed and changes are refused;
     /// `shutting_down` while the server stops.
     public var status: String
-    /// Matches held in memory.
+    /// Unfinished matches (all held in memory; finished ones are read from the store).
     public var matches: Int
     /// Open TCP connections: HTTP and WebSocket.
     public var connections: Int

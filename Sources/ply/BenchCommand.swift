@@ -31,8 +31,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
 
-    @Option(help: "Levels of concurrent matches, comma-separated.")
-    var levels = "1,10,100,1000"
+    @Option(help: "Levels of concurrent matches, comma-separated (default: 1,10,100,1000; none with --soak).")
+    var levels: String?
 
     @Option(help: "The game: connect4 or reversi.")
     var game: GameID = .connect4
@@ -68,6 +68,19 @@ struct BenchCommand: AsyncParsableCommand {
                                valueName: "seconds"))
     var attack = 0.0
 
+    @Option(help: ArgumentHelp("Instead of levels: bot games against one ply serve (SQLite) for this long, e.g. 30m, sampling its memory, descriptors, polls, WebSockets and moves/s.",
+                               valueName: "duration"))
+    var soak: Span?
+
+    @Option(help: "With --soak: games played at once.")
+    var soakMatches = 40
+
+    @Option(help: "With --soak: the bots' transports: ws, longpoll, or mixed (seat 0 WebSocket, seat 1 long-polling).")
+    var soakTransport = SoakTransports.mixed
+
+    @Option(help: "With --soak: memory growth is measured after this warm-up.")
+    var soakWarmup = Span(seconds: 120)
+
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?
 
@@ -93,7 +106,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard let store = BenchStore(rawValue: String(name)) else { throw ValidationError("unknown store \(name): sqlite or memory") }
             return store
         }
-        plan.levels = try levels.split(separator: ",").map { text in
+        plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
             guard let level = Int(text), level > 0 else { throw ValidationError("--levels must be positive integers") }
             return level
         }
@@ -108,6 +121,14 @@ struct BenchCommand: AsyncParsableCommand {
         plan.hold = hold
         guard attack >= 0 else { throw ValidationError("--attack must be 0 or more seconds") }
         plan.attack = attack > 0 ? .milliseconds(Int(attack * 1000)) : nil
+        if let soak {
+            guard soakMatches > 0 else { throw ValidationError("--soak-matches must be positive") }
+            var soakPlan = SoakPlan(duration: soak.duration)
+            soakPlan.matches = soakMatches
+            soakPlan.transports = soakTransport
+            soakPlan.warmup = soakWarmup.duration
+            plan.soak = soakPlan
+        }
 
         let directory = out.map { URL(fileURLWithPath: $0) }
         let command = (["ply"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
@@ -151,3 +172,4 @@ struct FloorCommand: AsyncParsableCommand {
         try await channel.closeFuture.get()
     }
 }
+extension SoakTransports: ExpressibleByArgument {}

@@ -30,3 +30,22 @@ extension Milliseconds {
         range(text).map { .milliseconds($0.lowerBound) ... .milliseconds($0.upperBound) }
     }
 }
+
+/// A command-line span of time in seconds, minutes or hours: `90`, `90s`, `30m`, `1h`.
+struct Span: ExpressibleByArgument, Sendable, Hashable {
+    let seconds: Int
+
+    init(seconds: Int) {
+        self.seconds = seconds
+    }
+
+    init?(argument: String) {
+        let units = ["s": 1, "m": 60, "h": 3600]
+        let unit = argument.last.flatMap { units[String($0)] }
+        guard let number = Int(unit == nil ? argument : String(argument.dropLast())), number > 0 else { return nil }
+        seconds = number * (unit ?? 1)
+    }
+
+    var duration: Duration { .seconds(seconds) }
+    var defaultValueDescription: String { seconds % 60 == 0 ? "\(seconds / 60)m" : "\(seconds)s" }
+}

@@ -56,6 +56,40 @@ struct BenchTests {
         }
     }
 
+    /// `--soak`, scaled down, against a real `ply serve` child: bots play game after game, the
+    /// server is sampled from /proc and /health, holds no more than its live seats need (a poll
+    /// or WebSocket left behind by each finished game would pile up), and once the bots stop its
+    /// descriptors, connections and polls go back to what they were idle.
+    @Test func aShortSoakSamplesTheServerAndEndsWhereItBegan() async throws {
+        var plan = BenchPlan()
+        plan.levels = []
+        plan.thinkMilliseconds = 1...5
+        var soak = SoakPlan(duration: .seconds(6))
+        soak.matches = 4
+        soak.warmup = .seconds(2)
+        soak.sampleInterval = .seconds(1)
+        plan.soak = soak
+        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
+        let result = try #require(results.soak)
+        #expect(result.errors == 0, "\(result.errorSamples)")
+        #expect(result.gamesFinished > 4 && result.moves > 0)
+        #expect(result.samples.count >= 4)
+        #expect(result.samples.allSatisfy { $0.residentBytes != nil && $0.descriptors != nil && $0.liveMatches <= 4 })
+        #expect(result.samples.contains { $0.webSockets > 0 } && result.samples.contains { $0.waitingPolls > 0 }, "mixed: both transports")
+        let beyond = result.beyondNeed
+        #expect(beyond.webSockets < soak.matches && beyond.polls < soak.matches, "\(beyond)")
+        #expect(result.secondsToIdle != nil, "idle \(String(describing: result.idle)), after \(String(describing: result.after))")
+        #expect(result.growth != nil)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-soak-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let report = Report(results)
+        try report.write(to: directory)
+        #expect(report.terminalText.contains("Soak"))
+        #expect(!report.terminalText.contains("Move latency"), "no levels were run")
+        let chart = try String(contentsOf: directory.appendingPathComponent("soak.svg"), encoding: .utf8)
+        #expect(chart.contains("<polyline") && chart.contains("waiting polls"))
+    }
+
     /// `--hold` with `--attack`, scaled down: every attacker is closed by the server, the held
     /// clients and the game alongside carry on, and nothing is left once everyone has gone.
     @Test func anAttackOnTheDoorIsClosedAndLeavesNothingBehind() async throws {
