@@ -244,7 +244,7 @@ public struct BenchRunner: Sendable {
     func stopServer(_ child: ChildProcess?, data: String?) async {
         await child?.stop()
         guard let data else { return }
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + suffix) }
+        for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) }
     }
 
     // MARK: Levels

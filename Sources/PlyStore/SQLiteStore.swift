@@ -272,6 +272,12 @@ public final class SQLiteStore: MatchStore {
         return matches.values.sorted { $0.serial < $1.serial }
     }
 
+    /// Deletes a store's file and its companions (write-ahead log, shared memory, lock): for
+    /// throwaway stores (benchmarks, tests).
+    public static func remove(path: String) {
+        for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
     public func close() async {
         try? await connection.close()
         try? await threadPool.shutdownGracefully()

@@ -20,7 +20,7 @@ struct DurabilityTests {
     }
 
     static func removeStore(_ path: String) {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        SQLiteStore.remove(path: path)
     }
 
     /// Two bots play over both transports while the server is killed with SIGKILL mid-game and

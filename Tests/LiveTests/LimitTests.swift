@@ -7,6 +7,7 @@ import PlyBots
 import PlyClient
 import PlyEngine
 import PlyServer
+import PlyStore
 import Synchronization
 import PlyWire
 import Testing
@@ -279,7 +280,7 @@ struct LimitTests {
     /// polls, no file descriptors.
     @Test func connectionChurnLeavesNothingBehind() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-churn-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
+        defer { SQLiteStore.remove(path: data) }
         let children = Children()
         let server = try await children.start(DurabilityTests.ply, ["serve", "--port", "0", "--log-level", "warning", "--data", data])
         do {
