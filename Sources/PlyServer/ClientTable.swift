@@ -200,10 +200,15 @@ final class SeatBudgets: Sendable {
         }
     }
 
-    /// Forgets seats quiet for longer than it takes their budget to refill.
-    func prune(now: ContinuousClock.Instant = .now, quiet: Duration = .seconds(60)) {
-        budgets.withLock { budgets in budgets = budgets.filter { now - $0.value.lastActive < quiet } }
+    /// Forgets seats quiet for longer than it takes their budget to refill: a full budget is
+    /// the same as a new one, so the table holds only seats that sent commands lately (a
+    /// finished match's seats leave it within seconds, not with the match's history).
+    func prune(now: ContinuousClock.Instant = .now) {
+        let refill = rate > 0 && rate.isFinite ? Duration.seconds(Double(burst) / rate) : .zero
+        budgets.withLock { budgets in budgets = budgets.filter { now - $0.value.lastActive < refill } }
     }
+
+    var count: Int { budgets.withLock { $0.count } }
 }
 
 extension Double {
