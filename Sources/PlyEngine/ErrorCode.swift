@@ -78,6 +78,14 @@ public enum ErrorCode: String, CaseIterable, Hashable, Sendable, Codable, Custom
     case passNotAllowed = "rule/pass_not_allowed"
     /// The game is over; no move is legal.
     case gameOver = "rule/game_over"
+    /// Battleship: the fleet breaks a placement rule.
+    case invalidFleet = "rule/invalid_fleet"
+    /// Battleship: the seat's fleet is already placed.
+    case alreadyPlaced = "rule/already_placed"
+    /// Battleship: a shot before both fleets are placed.
+    case fleetsNotPlaced = "rule/fleets_not_placed"
+    /// Battleship: a second shot at the same square.
+    case alreadyShot = "rule/already_shot"
 
     // MARK: server/: the server's own state
     /// The server is stopping; try again later.

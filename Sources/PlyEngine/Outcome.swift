@@ -10,6 +10,8 @@ public enum EndReason: String, Codable, Hashable, Sendable, CaseIterable {
     case resignation
     /// A seat let its per-move time limit pass.
     case timeout
+    /// Battleship: every ship of the loser's fleet was sunk.
+    case fleetSunk = "fleet_sunk"
 }
 
 /// The end of a game: who won (nobody for a draw), and why.

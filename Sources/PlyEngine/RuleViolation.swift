@@ -16,6 +16,14 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
     case passNotAllowed
     /// The game is over; no move is legal.
     case gameOver
+    /// Battleship: the fleet breaks a placement rule (lengths, grid, straightness, overlap, touching).
+    case invalidFleet(String)
+    /// Battleship: the seat has already placed its fleet.
+    case alreadyPlaced
+    /// Battleship: a shot before both fleets are placed.
+    case fleetsNotPlaced
+    /// Battleship: the seat has already fired at this square.
+    case alreadyShot(String)
 
     /// The stable code clients match on.
     public var code: ErrorCode {
@@ -28,6 +36,10 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
         case .mustPass: .mustPass
         case .passNotAllowed: .passNotAllowed
         case .gameOver: .gameOver
+        case .invalidFleet: .invalidFleet
+        case .alreadyPlaced: .alreadyPlaced
+        case .fleetsNotPlaced: .fleetsNotPlaced
+        case .alreadyShot: .alreadyShot
         }
     }
 
@@ -42,6 +54,10 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
         case .mustPass: "no legal placement: you must pass"
         case .passNotAllowed: "you have a legal placement, so you may not pass"
         case .gameOver: "the game is over"
+        case .invalidFleet(let reason): "that fleet cannot be placed: \(reason)"
+        case .alreadyPlaced: "your fleet is already placed"
+        case .fleetsNotPlaced: "both fleets must be placed before the first shot"
+        case .alreadyShot(let square): "you have already fired at \(square)"
         }
     }
 

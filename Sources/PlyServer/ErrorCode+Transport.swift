@@ -24,7 +24,8 @@ extension ErrorCode {
         case .expiredMatch: .gone
         case .unknownGame, .invalidOptions, .invalidName: .badRequest
         case .full, .notStarted, .finished, .notYourTurn, .staleVersion: .conflict
-        case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver: .unprocessableContent
+        case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver,
+             .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot: .unprocessableContent
         case .shuttingDown, .storageFailed, .atCapacity: .serviceUnavailable
         case .corruptLog, .internalError: .internalServerError
         }
@@ -46,7 +47,7 @@ extension ErrorCode {
         case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .unsupportedMediaType, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
              .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
              .notYourTurn, .staleVersion, .corruptLog, .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass,
-             .passNotAllowed, .gameOver, .storageFailed, .internalError:
+             .passNotAllowed, .gameOver, .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .storageFailed, .internalError:
             nil
         }
     }
