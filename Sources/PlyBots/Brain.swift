@@ -34,11 +34,13 @@ public struct GameBrain<Rules: Evaluator>: Brain {
 }
 
 extension Strategy {
-    /// A fresh brain for a game, playing with this strategy.
+    /// A fresh brain for a game, playing with this strategy on the rules its definition gives
+    /// searches.
     public func brain(for game: GameID) -> any Brain {
-        switch game {
-        case .connect4: GameBrain(rules: ConnectFour(), strategy: self)
-        case .reversi: GameBrain(rules: Reversi(), strategy: self)
-        }
+        brain(on: game.definition.searchable)
+    }
+
+    private func brain(on rules: some Evaluator) -> any Brain {
+        GameBrain(rules: rules, strategy: self)
     }
 }

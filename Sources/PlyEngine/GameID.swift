@@ -3,19 +3,20 @@ public enum GameID: String, CaseIterable, Codable, Hashable, Sendable {
     case connect4
     case reversi
 
-    /// A name for people.
-    public var title: String {
+    /// The game's definition: the one place that knows it.
+    public var definition: any GameDefinition {
         switch self {
-        case .connect4: "Connect Four"
-        case .reversi: "Reversi"
+        case .connect4: ConnectFour()
+        case .reversi: Reversi()
         }
     }
 
+    /// A name for people.
+    public var title: String { definition.title }
+
+    /// How to play, for people (`ply rules`).
+    public var rulesText: String { definition.rulesText }
+
     /// The initial position of this game, seen through notation.
-    public var initialPosition: any Position {
-        switch self {
-        case .connect4: GamePosition(rules: ConnectFour())
-        case .reversi: GamePosition(rules: Reversi())
-        }
-    }
+    public var initialPosition: any Position { definition.initialPosition }
 }

@@ -74,14 +74,16 @@ func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     let match = screen.match
     let position = match.position
     let board = position.board
-    let reversi = match.game == .reversi
-    let margin = reversi ? "    " : "  "
+    // Aiming at a cell: letters over the columns, numbers by the rows, the cursor on a cell;
+    // aiming at a column: numbers over the columns, the cursor above them.
+    let cells = match.game.definition.layout.aim == .cell
+    let margin = cells ? "    " : "  "
     let legal = screen.isMyTurn ? Set(position.legalMoves) : []
     let last = lastMoveCell(match)
     let winning = winningCells(match)
     var lines: [Line] = []
 
-    if reversi {
+    if cells {
         let letters = (0..<board.columns).map { column -> Span in
             let label = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(column)))
             return Span(" \(label) ", column == screen.cursor.column && screen.seat != nil ? .cursor : .frame)
@@ -98,17 +100,17 @@ func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     let rule = String(repeating: glyphs.frame.horizontal, count: 3 * board.columns)
     lines.append(Line(margin + glyphs.frame.topLeft + rule + glyphs.frame.topRight, .frame))
     for row in 0..<board.rows {
-        let label = reversi ? String(format: "%2d  ", row + 1) : margin
+        let label = cells ? String(format: "%2d  ", row + 1) : margin
         var spans = [Span(label, .frame), Span(glyphs.frame.vertical, .frame)]
         for column in 0..<board.columns {
             let cell = Cell(row: row, column: column)
-            let isCursor = reversi && cell == screen.cursor && screen.seat != nil && match.status != .finished
+            let isCursor = cells && cell == screen.cursor && screen.seat != nil && match.status != .finished
             if let seat = board[row, column] {
                 let style: Style = isCursor ? .cursor
                     : winning.contains(cell) ? .winning(seat: seat.rawValue)
                     : cell == last ? .lastMove(seat: seat.rawValue) : .piece(seat: seat.rawValue)
                 spans.append(Span(" \(glyphs.piece(seat)) ", style))
-            } else if let move = position.move(atRow: row, column: column), reversi, legal.contains(move) {
+            } else if let move = position.move(atRow: row, column: column), cells, legal.contains(move) {
                 spans.append(Span(" \(glyphs.legal) ", isCursor ? .cursor : .legal))
             } else {
                 spans.append(Span(" \(glyphs.empty) ", isCursor ? .cursor : .dim))
@@ -180,13 +182,13 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
         }
         if turn == screen.seat {
             let piece = Line(glyphs.piece(turn), .piece(seat: turn.rawValue))
-            let hint = switch (match.position.legalMoves == ["pass"], match.game, narrow) {
-            case (true, _, false): "you have no move. Press Enter or p to pass."
-            case (true, _, true): "no move: Enter or p passes."
-            case (false, .reversi, false): "arrows or hjkl to aim, Enter to place; \(glyphs.legal) marks legal moves."
-            case (false, .reversi, true): "arrows, Enter; \(glyphs.legal) is legal."
-            case (false, _, false): "arrows or 1-7 to aim, Enter or Space to drop."
-            case (false, _, true): "1-7 or arrows, Enter."
+            let layout = match.game.definition.layout
+            // The one legal move is a key's (Reversi's pass): say so.
+            let only = match.position.legalMoves.count == 1 ? layout.keyMoves.first { $0.move == match.position.legalMoves[0] } : nil
+            let hint = if let only {
+                narrow ? "no move: Enter or \(only.key) to \(only.move)." : "you have no move. Press Enter or \(only.key) to \(only.move)."
+            } else {
+                (narrow ? layout.hint.narrow : layout.hint.wide).replacingOccurrences(of: "LEGAL", with: glyphs.legal)
             }
             lines.append(Line("  Your turn (", .good) + piece + Line("): " + hint, .good))
         } else {
@@ -218,7 +220,8 @@ private func lobbyLines(_ lobby: Lobby, _ state: PlayState, width: Int) -> [Line
     let glyphs = state.glyphs
     var lines = [Line(" ply", .title) + Line(glyphs.separator + "lobby"), ""]
     if lobby.choosingGame {
-        lines.append(Line("  New match: 1 Connect Four" + glyphs.separator + "2 Reversi" + glyphs.separator + "any other key: back", .good))
+        let games = GameID.allCases.enumerated().map { "\($0.offset + 1) \($0.element.title)" }
+        lines.append(Line("  New match: " + (games + ["any other key: back"]).joined(separator: glyphs.separator), .good))
     } else {
         lines.append(Line("  Enter: join a free seat or watch" + glyphs.separator + "v: watch" + glyphs.separator + "c: create"
             + glyphs.separator + "r: refresh" + glyphs.separator + "q: quit", .dim))
@@ -248,10 +251,12 @@ private func helpLines(_ state: PlayState) -> [Line] {
         Line(" ply", .title) + Line(glyphs.separator + "help"),
         "",
         Line("  In a game", .title),
-        "    arrows or h j k l   move the cursor (Reversi: any cell; Connect Four: a column)",
-        "    Enter or Space      play at the cursor (Connect Four: drop in that column)",
-        "    1 to 7              Connect Four: drop in that column",
-        "    p                   Reversi: pass (only when you have no move)",
+        "    arrows or h j k l   move the cursor: to a cell, or to a column where pieces fall",
+        "    Enter or Space      play at the cursor",
+        "    a column's number   where pieces fall: play in that column",
+    ] + GameID.allCases.flatMap { game in
+        game.definition.layout.keyMoves.map { Line("    \($0.key)                   \(game.title): \($0.help)") }
+    } + [
         "    r, then y           resign",
         "    t                   switch this game between WebSocket and long-polling",
         "    n                   after a game: a new game",

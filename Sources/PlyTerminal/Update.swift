@@ -172,6 +172,7 @@ private func handle(_ key: Key, _ state: inout PlayState) -> [Effect] {
 private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayState) -> [Effect] {
     let match = screen.match
     let board = match.position.board
+    let layout = match.game.definition.layout
     if screen.confirmingResign {
         screen.confirmingResign = false
         if key == .character("y"), match.status == .playing, !screen.awaitingAnswer {
@@ -208,16 +209,17 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
     case .right, .character("l"):
         screen.cursor.column = min(board.columns - 1, screen.cursor.column + 1)
     case .up, .character("k"):
-        if match.game == .reversi { screen.cursor.row = max(0, screen.cursor.row - 1) }
+        if layout.aim == .cell { screen.cursor.row = max(0, screen.cursor.row - 1) }
     case .down, .character("j"):
-        if match.game == .reversi { screen.cursor.row = min(board.rows - 1, screen.cursor.row + 1) }
-    case .character(let digit) where match.game == .connect4 && digit.wholeNumberValue.map({ (1...board.columns).contains($0) }) == true:
-        screen.cursor.column = digit.wholeNumberValue! - 1
+        if layout.aim == .cell { screen.cursor.row = min(board.rows - 1, screen.cursor.row + 1) }
+    case .character(let digit) where layout.aim == .column && digit.wholeNumberValue.map({ (1...board.columns).contains($0) }) == true:
+        screen.cursor.column = (digit.wholeNumberValue ?? 1) - 1
         return play(at: screen.cursor, &screen, &state)
     case .enter, .character(" "):
         return play(at: screen.cursor, &screen, &state)
-    case .character("p") where match.game == .reversi:
-        return play("pass", &screen, &state)
+    case .character(let key) where layout.keyMoves.contains { $0.key == key }:
+        guard let keyMove = layout.keyMoves.first(where: { $0.key == key }) else { return [] }
+        return play(keyMove.move, &screen, &state)
     case .character("r"):
         guard screen.seat != nil, match.status == .playing else { return [] }
         guard !screen.awaitingAnswer else {
@@ -273,11 +275,10 @@ private func handle(_ key: Key, _ lobby: inout Lobby, _ state: inout PlayState) 
     if lobby.choosingGame {
         lobby.choosingGame = false
         state.mode = .lobby(lobby)
-        switch key {
-        case .character("1"): return opening("Creating a match…", [.newGame(.connect4)], &state)
-        case .character("2"): return opening("Creating a match…", [.newGame(.reversi)], &state)
-        default: return []
-        }
+        // The games by number, in the order the server's list gives them.
+        guard case .character(let digit) = key, let number = digit.wholeNumberValue,
+              GameID.allCases.indices.contains(number - 1) else { return [] }
+        return opening("Creating a match…", [.newGame(GameID.allCases[number - 1])], &state)
     }
     switch key {
     case .character("q"):

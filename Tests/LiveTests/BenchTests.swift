@@ -63,7 +63,9 @@ struct BenchTests {
     @Test func aShortSoakSamplesTheServerAndEndsWhereItBegan() async throws {
         var plan = BenchPlan()
         plan.levels = []
-        plan.thinkMilliseconds = 1...5
+        // Long enough that a long-polling seat is seen waiting for its opponent's move, however
+        // loaded the machine running the tests is.
+        plan.thinkMilliseconds = 20...40
         var soak = SoakPlan(duration: .seconds(6))
         soak.matches = 4
         soak.warmup = .seconds(2)

@@ -206,3 +206,23 @@ extension MatchTests {
         #expect(match.turn == nil)
     }
 }
+
+/// Each game is one definition that everything else consults.
+struct GameDefinitionTests {
+    @Test(arguments: GameID.allCases)
+    func eachGameDefinesItselfWhole(_ game: GameID) throws {
+        let definition = game.definition
+        #expect(definition.id == game)
+        #expect(definition.initialPosition.game == game)
+        #expect(definition.rulesText.hasPrefix(definition.title))
+        // A key that plays a move plays a move of the game's notation.
+        for key in definition.layout.keyMoves {
+            #expect(throws: Never.self) { try definition.initialPosition.canonical(key.move) }
+        }
+        #expect(definition.searchable.id == game)
+    }
+
+    @Test func titlesAndNamesAreDistinct() {
+        #expect(Set(GameID.allCases.map(\.title)).count == GameID.allCases.count)
+    }
+}
