@@ -21,6 +21,25 @@ extension ConnectFour: GameDefinition {
     }
 
     public var searchable: any Evaluator { self }
+
+    /// Every line of four of the winner's pieces (more than one if the last move made more).
+    public func winningCells(_ state: State) -> Set<Int> {
+        guard case .over(let result) = outcome(state), let winner = result.winner else { return [] }
+        let board = board(state)
+        var cells: Set<Int> = []
+        for row in 0..<board.rows {
+            for column in 0..<board.columns {
+                for (down, across) in [(0, 1), (1, 0), (1, 1), (1, -1)] {
+                    let line = (0..<4).map { (row + down * $0, column + across * $0) }
+                    let whole = line.allSatisfy { cell in
+                        (0..<board.rows).contains(cell.0) && (0..<board.columns).contains(cell.1) && board[cell.0, cell.1] == winner
+                    }
+                    if whole { cells.formUnion(line.map { $0.0 * board.columns + $0.1 }) }
+                }
+            }
+        }
+        return cells
+    }
 }
 
 extension ConnectFour: Evaluator {

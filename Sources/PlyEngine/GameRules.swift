@@ -28,10 +28,14 @@ public protocol GameRules: Sendable {
     func move(atRow row: Int, column: Int) -> Move?
     /// Points per seat, when the game counts them (Reversi: discs), else nil.
     func score(_ state: State) -> [Seat: Int]?
+    /// The cells that decided a finished game, to show (Connect Four: the line of four), as
+    /// indexes of `Board.cells`; empty where no cells did.
+    func winningCells(_ state: State) -> Set<Int>
 }
 
 extension GameRules {
     public func score(_ state: State) -> [Seat: Int]? { nil }
+    public func winningCells(_ state: State) -> Set<Int> { [] }
 
     /// Applies a move given in notation.
     public func apply(notation: String, to state: State) throws(RuleViolation) -> State {

@@ -8,6 +8,8 @@ public protocol Position: Sendable, CustomStringConvertible {
     var legalMoves: [String] { get }
     var board: Board { get }
     var score: [Seat: Int]? { get }
+    /// The cells that decided a finished game, as indexes of `board.cells`.
+    var winningCells: Set<Int> { get }
     /// The move that targets a board cell, in notation, if the game names one.
     func move(atRow row: Int, column: Int) -> String?
     /// The position after a move given in notation, or the rule it breaks.
@@ -34,6 +36,7 @@ public struct GamePosition<Rules: GameRules>: Position, Hashable where Rules: Ha
     public var legalMoves: [String] { rules.legalMoves(state).map(rules.notation) }
     public var board: Board { rules.board(state) }
     public var score: [Seat: Int]? { rules.score(state) }
+    public var winningCells: Set<Int> { rules.winningCells(state) }
 
     public func move(atRow row: Int, column: Int) -> String? {
         rules.move(atRow: row, column: column).map(rules.notation)

@@ -123,24 +123,10 @@ func boardLines(_ screen: GameScreen, _ state: PlayState) -> [Line] {
     return lines
 }
 
-/// The cells of the line that won a game of Connect Four (every such line, if the last move
-/// made more than one); none for any other ending.
+/// The cells that decided the game, as its definition says (Connect Four: the line of four).
 func winningCells(_ match: Match) -> Set<Cell> {
-    guard let result = match.result, result.reason == .fourInARow, let winner = result.winner else { return [] }
-    let board = match.position.board
-    var cells: Set<Cell> = []
-    for row in 0..<board.rows {
-        for column in 0..<board.columns {
-            for (down, across) in [(0, 1), (1, 0), (1, 1), (1, -1)] {
-                let line = (0..<4).map { Cell(row: row + down * $0, column: column + across * $0) }
-                let whole = line.allSatisfy { cell in
-                    (0..<board.rows).contains(cell.row) && (0..<board.columns).contains(cell.column) && board[cell.row, cell.column] == winner
-                }
-                if whole { cells.formUnion(line) }
-            }
-        }
-    }
-    return cells
+    let columns = match.position.board.columns
+    return Set(match.position.winningCells.map { Cell(row: $0 / columns, column: $0 % columns) })
 }
 
 /// The cell of the last move: for Connect Four the top piece of its column.
