@@ -1,0 +1,82 @@
+import PlyEngine
+
+/// How a bot fires in Battleship, from what its seat may see: its own shots and their results
+/// (never the other fleet).
+public enum ShotStrategy: String, Sendable, Hashable, CaseIterable {
+    /// Any square not fired at yet.
+    case random
+    /// Hunt and target: while no ship is found, fire on a checkerboard (every ship covers one of
+    /// its squares) away from sunk ships; once a ship is hit, fire around the hit, then along
+    /// the line two hits make, until it sinks. Ships never touch, so no ship lies next to a sunk
+    /// one, or diagonally next to any hit.
+    case hunt
+
+    /// The square to fire at for the seat to fire in `view`; nil when it has none left.
+    public func target(in view: Battleship.State, random: inout SeededRandom) -> Battleship.Square? {
+        let seat = view.turn
+        let shots = view.shots[seat.rawValue]
+        let fired = Set(shots.map(\.square))
+        let open = Battleship.Square.all.filter { !fired.contains($0) }
+        switch self {
+        case .random:
+            return open.randomElement(using: &random)
+        case .hunt:
+            let (targets, excluded) = Self.read(shots)
+            if let square = targets.filter({ !fired.contains($0) && !excluded.contains($0) }).randomElement(using: &random) {
+                return square
+            }
+            let hunting = open.filter { !excluded.contains($0) }
+            let checkerboard = hunting.filter { ($0.row + $0.column).isMultiple(of: 2) }
+            return (checkerboard.isEmpty ? hunting : checkerboard).randomElement(using: &random) ?? open.randomElement(using: &random)
+        }
+    }
+
+    /// From a seat's shots: the squares worth firing at next (around a ship hit but not sunk),
+    /// and the squares no ship can be on.
+    static func read(_ shots: [Battleship.Shot]) -> (targets: [Battleship.Square], excluded: Set<Battleship.Square>) {
+        let hits = Set(shots.filter(\.result.isHit).map(\.square))
+        var seen = Set<Battleship.Square>()
+        var targets: [Battleship.Square] = []
+        var excluded = Set<Battleship.Square>()
+        let sunkAt = Set(shots.compactMap { if case .sunk = $0.result { $0.square } else { nil } })
+        for hit in hits where !seen.contains(hit) {
+            // The hits of one ship: ships never touch, so hits next to each other are one ship's.
+            var ship: [Battleship.Square] = []
+            var frontier = [hit]
+            seen.insert(hit)
+            while let square = frontier.popLast() {
+                ship.append(square)
+                for next in neighbours(square, diagonal: false) where hits.contains(next) && seen.insert(next).inserted {
+                    frontier.append(next)
+                }
+            }
+            if ship.contains(where: sunkAt.contains) {
+                // Sunk: nothing can be around it.
+                for square in ship { excluded.formUnion(neighbours(square, diagonal: true)) }
+                continue
+            }
+            // Hit but afloat: no ship diagonally next to its hits; the ship goes on along its line.
+            for square in ship { excluded.formUnion(neighbours(square, diagonal: true).filter { $0.row != square.row && $0.column != square.column }) }
+            if ship.count == 1 {
+                targets += neighbours(hit, diagonal: false)
+            } else {
+                let across = ship[0].row == ship[1].row
+                let line = ship.sorted()
+                guard let first = line.first, let last = line.last else { continue }
+                let ends = across
+                    ? [Battleship.Square(column: first.column - 1, row: first.row), Battleship.Square(column: last.column + 1, row: last.row)]
+                    : [Battleship.Square(column: first.column, row: first.row - 1), Battleship.Square(column: last.column, row: last.row + 1)]
+                targets += ends.compactMap { $0 }
+            }
+        }
+        return (targets, excluded)
+    }
+
+    /// The squares next to a square on the grid: up, down, left and right, and the diagonals too.
+    static func neighbours(_ square: Battleship.Square, diagonal: Bool) -> [Battleship.Square] {
+        let steps = diagonal
+            ? [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
+            : [(0, -1), (-1, 0), (1, 0), (0, 1)]
+        return steps.compactMap { Battleship.Square(column: square.column + $0.0, row: square.row + $0.1) }
+    }
+}
