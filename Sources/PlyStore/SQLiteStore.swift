@@ -6,8 +6,11 @@ import SQLiteNIO
 
 /// Match logs in one SQLite file in WAL mode.
 ///
-/// All statements run on a single thread of their own, in the order they were asked for, so
-/// a batch written by one caller never interleaves with another's. With `synchronous=NORMAL`
+/// Every write runs on a single thread of its own, in the order it was asked for, so a batch
+/// written by one caller never interleaves with another's. Reads (a match asked for after it
+/// left the server's memory, the matches rebuilt at start) go through a second connection on a
+/// thread of their own: in WAL mode they see the last committed state and never wait for, or
+/// hold up, a write. With `synchronous=NORMAL`
 /// (the default) a committed batch survives the process being killed; with `FULL` it also
 /// survives the machine losing power, at the cost of an fsync per batch.
 public final class SQLiteStore: MatchStore {
@@ -19,6 +22,9 @@ public final class SQLiteStore: MatchStore {
     public let path: String
     private let connection: SQLiteConnection
     private let threadPool: NIOThreadPool
+    /// The connection reads go through (`query_only`), and its thread.
+    private let reader: SQLiteConnection
+    private let readerPool: NIOThreadPool
     /// The lock file held while this store may write, so that a second server refuses to start.
     private let lock: FileLock?
 
@@ -28,10 +34,10 @@ public final class SQLiteStore: MatchStore {
     /// are migrated on open; their finished matches are marked when a server first loads them).
     static let schemaVersion = 3
 
-    private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool, lock: FileLock?) {
+    private init(path: String, writer: (SQLiteConnection, NIOThreadPool), reader: (SQLiteConnection, NIOThreadPool), lock: FileLock?) {
         self.path = path
-        self.connection = connection
-        self.threadPool = threadPool
+        (connection, threadPool) = writer
+        (self.reader, readerPool) = reader
         self.lock = lock
     }
 
@@ -46,18 +52,22 @@ public final class SQLiteStore: MatchStore {
             FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         let lock = exclusive ? try FileLock(path: path + ".lock") : nil
-        let threadPool = NIOThreadPool(numberOfThreads: 1)
-        threadPool.start()
-        let connection: SQLiteConnection
+        let writer: (SQLiteConnection, NIOThreadPool), reader: (SQLiteConnection, NIOThreadPool)
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger,
-                                                         on: MultiThreadedEventLoopGroup.singleton.any())
+            writer = try await connect(path, logger: logger)
         } catch {
-            try? await threadPool.shutdownGracefully()
             lock?.release()
-            throw StoreError("cannot open the match store at \(path): \(error)")
+            throw error
         }
-        let store = SQLiteStore(path: path, connection: connection, threadPool: threadPool, lock: lock)
+        do {
+            reader = try await connect(path, logger: logger)
+        } catch {
+            try? await writer.0.close()
+            try? await writer.1.shutdownGracefully()
+            lock?.release()
+            throw error
+        }
+        let store = SQLiteStore(path: path, writer: writer, reader: reader, lock: lock)
         do {
             try await store.prepare(sync: sync)
         } catch {
@@ -65,6 +75,20 @@ public final class SQLiteStore: MatchStore {
             throw StoreError("cannot use the match store at \(path): \(error)")
         }
         return store
+    }
+
+    /// A connection to the file on a thread of its own.
+    private static func connect(_ path: String, logger: Logger) async throws -> (SQLiteConnection, NIOThreadPool) {
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
+        do {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger,
+                                                             on: MultiThreadedEventLoopGroup.singleton.any())
+            return (connection, threadPool)
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw StoreError("cannot open the match store at \(path): \(error)")
+        }
     }
 
     private func prepare(sync: Sync) async throws {
@@ -113,6 +137,8 @@ public final class SQLiteStore: MatchStore {
         }
         _ = try await connection.query("CREATE INDEX IF NOT EXISTS matches_by_serial ON matches (finished, expired, serial)")
         _ = try await connection.query("PRAGMA user_version=\(Self.schemaVersion)")
+        _ = try await reader.query("PRAGMA query_only=1")
+        _ = try await reader.query("PRAGMA busy_timeout=5000")
     }
 
     /// Version 1 kept tokens in clear: keep their hashes instead (a player's token still acts
@@ -235,29 +261,33 @@ public final class SQLiteStore: MatchStore {
     }
 
     public func matchIDs(limit: Int) async throws -> [String] {
-        try await connection.query("SELECT id FROM matches ORDER BY serial DESC LIMIT ?", [.integer(limit)])
+        try await reader.query("SELECT id FROM matches ORDER BY serial DESC LIMIT ?", [.integer(limit)])
             .compactMap { $0.column("id")?.string }
     }
 
     public func highestSerial() async throws -> Int {
-        try await connection.query("SELECT MAX(serial) AS highest FROM matches").first?.column("highest")?.integer ?? 0
+        try await reader.query("SELECT MAX(serial) AS highest FROM matches").first?.column("highest")?.integer ?? 0
     }
 
+    /// Matches with their seats and logs, in three queries (reads may overlap, so no
+    /// transaction): what a server reads is settled by then (a finished match's last event and
+    /// its mark were written together; an unfinished one is read only at start), and a log read
+    /// while a move is written is only one event longer.
     private func read(where filter: String, _ binds: [SQLiteData] = []) async throws -> [StoredMatch] {
         var matches: [String: StoredMatch] = [:]
-        for row in try await connection.query("SELECT id, serial, expired, finished FROM matches m \(filter)", binds) {
+        for row in try await reader.query("SELECT id, serial, expired, finished FROM matches m \(filter)", binds) {
             guard let id = row.column("id")?.string, let serial = row.column("serial")?.integer else { continue }
             matches[id] = StoredMatch(id: id, serial: serial, expired: row.column("expired")?.integer == 1,
                                       finished: row.column("finished")?.integer == 1)
         }
         let seats = "SELECT s.match, s.seat, s.token FROM seats s JOIN matches m ON m.id = s.match \(filter)"
-        for row in try await connection.query(seats, binds) {
+        for row in try await reader.query(seats, binds) {
             guard let id = row.column("match")?.string, let seat = row.column("seat")?.integer,
                   let token = row.column("token")?.string, (0..<2).contains(seat) else { continue }
             matches[id]?.tokens[seat] = token
         }
         let events = "SELECT e.match, e.version, e.event FROM events e JOIN matches m ON m.id = e.match \(filter) ORDER BY e.match, e.version"
-        for row in try await connection.query(events, binds) {
+        for row in try await reader.query(events, binds) {
             guard let id = row.column("match")?.string, let version = row.column("version")?.integer,
                   let json = row.column("event")?.string else { continue }
             // A log with a gap is kept up to the gap and marked damaged: that match is set aside,
@@ -279,6 +309,8 @@ public final class SQLiteStore: MatchStore {
     }
 
     public func close() async {
+        try? await reader.close()
+        try? await readerPool.shutdownGracefully()
         try? await connection.close()
         try? await threadPool.shutdownGracefully()
         lock?.release()

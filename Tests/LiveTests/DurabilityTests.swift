@@ -130,13 +130,7 @@ struct DurabilityTests {
             let playing = try await server.createMatch()
             let authority = server.server.authority
             #expect(authority.residentMatchCount == 2)
-            var version = 3
-            for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
-                let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"\#(column)","type":"play","v":\#(version)}"#,
-                                                     token: index % 2 == 0 ? ann.token : bob.token)
-                #expect(reply.status == 200, "\(reply.body)")
-                version = try reply.decode(Acknowledgement.self).version
-            }
+            let version = try await server.playToAWin(id, ann, bob)
             #expect(authority.residentMatchCount == 1, "the finished match left memory; the other stays")
             #expect(authority.liveMatchCount == 1)
             let snapshot = try await server.snapshot(id)

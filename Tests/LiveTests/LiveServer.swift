@@ -120,6 +120,19 @@ struct LiveServer: Sendable {
         return (id, try await join(id, "ann"), try await join(id, "bob"))
     }
 
+    /// Plays a started Connect Four match to a win for seat 0 (column 1 four times) over HTTP;
+    /// returns the match's last version.
+    func playToAWin(_ match: String, _ first: SeatGrant, _ second: SeatGrant) async throws -> Int {
+        var version = 3
+        for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+            let reply = try await request(.post, "/matches/\(match)/commands", body: #"{"move":"\#(column)","type":"play","v":\#(version)}"#,
+                                          token: index % 2 == 0 ? first.token : second.token)
+            #expect(reply.status == 200, "\(reply.body)")
+            version = try reply.decode(Acknowledgement.self).version
+        }
+        return version
+    }
+
     /// The server's whole log of a match, through a long poll that does not wait.
     func log(_ match: String) async throws -> [MatchEvent] {
         try await request(.get, "/matches/\(match)/events?after=0&wait=0").decode()

@@ -72,6 +72,33 @@ struct StoreFailureTests {
         }
     }
 
+    /// Reads go through a connection of their own: a finished match is read from the file and
+    /// served while a write waits for a lock held elsewhere (on one connection, the read would
+    /// queue behind the write until the lock's timeout failed the write).
+    @Test func aFinishedMatchIsReadWhileAWriteWaits() async throws {
+        let data = DurabilityTests.temporaryStorePath()
+        defer { DurabilityTests.removeStore(data) }
+        var configuration = ServerConfiguration()
+        configuration.finishedMatchesHeld = 0
+        try await LiveServer.run(configuration, store: try await SQLiteStore.open(path: data)) { server in
+            let (finished, ann, bob) = try await server.startedMatch()
+            let version = try await server.playToAWin(finished, ann, bob)
+            let (playing, first, _) = try await server.startedMatch()
+            let other = try await SQLiteConnection.open(storage: .file(path: data))
+            _ = try await other.query("BEGIN IMMEDIATE")
+            let command = Task {
+                try await server.request(.post, "/matches/\(playing)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: first.token)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let snapshot = try await server.snapshot(finished)
+            #expect(snapshot.version == version && snapshot.status == .finished)
+            _ = try await other.query("COMMIT")
+            try await other.close()
+            let reply = try await command.value
+            #expect(reply.status == 200, "the write waited for the lock, and was made: \(reply.body)")
+        }
+    }
+
     /// A second server on the same file refuses to start, saying why.
     @Test func aSecondServerOnTheSameFileRefusesToStart() async throws {
         let data = DurabilityTests.temporaryStorePath()
