@@ -20,11 +20,6 @@ final class FinishedMatch: ListedMatch {
         last = match.snapshot()
     }
 
-    init(serial: Int, snapshot: MatchSnapshot) {
-        self.serial = serial
-        last = snapshot
-    }
-
     func snapshot() -> MatchSnapshot { last }
 }
 

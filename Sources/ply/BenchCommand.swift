@@ -70,7 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Instead of levels: bot games against one ply serve (SQLite) for this long, e.g. 30m, sampling its memory, descriptors, polls, WebSockets and moves/s.",
                                valueName: "duration"))
-    var soak: Span?
+    var soak: TimeSpan?
 
     @Option(help: "With --soak: games played at once.")
     var soakMatches = 40
@@ -79,7 +79,7 @@ struct BenchCommand: AsyncParsableCommand {
     var soakTransport = SoakTransports.mixed
 
     @Option(help: "With --soak: memory growth is measured after this warm-up.")
-    var soakWarmup = Span(seconds: 120)
+    var soakWarmup = TimeSpan(seconds: 120)
 
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?

@@ -32,7 +32,7 @@ extension Milliseconds {
 }
 
 /// A command-line span of time in seconds, minutes or hours: `90`, `90s`, `30m`, `1h`.
-struct Span: ExpressibleByArgument, Sendable, Hashable {
+struct TimeSpan: ExpressibleByArgument, Sendable, Hashable {
     let seconds: Int
 
     init(seconds: Int) {

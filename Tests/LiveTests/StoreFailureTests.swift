@@ -51,6 +51,23 @@ struct StoreFailureTests {
         }
     }
 
+    /// Sends seat 0's first move of a started match while another connection holds SQLite's
+    /// write lock on the file; after `hold`, runs `meanwhile` (the lock still held), then lets
+    /// the lock go and returns the move's answer.
+    func firstMoveWithTheLockHeldElsewhere(_ server: LiveServer, data: String, match: String, token: String, hold: Duration,
+                                           meanwhile: () async throws -> Void = {}) async throws -> LiveServer.Reply {
+        let other = try await SQLiteConnection.open(storage: .file(path: data))
+        _ = try await other.query("BEGIN IMMEDIATE")
+        let command = Task {
+            try await server.request(.post, "/matches/\(match)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: token)
+        }
+        try await Task.sleep(for: hold)
+        try await meanwhile()
+        _ = try await other.query("COMMIT")
+        try await other.close()
+        return try await command.value
+    }
+
     /// Another process holding SQLite's lock makes a write wait (the busy timeout), not fail.
     @Test func aLockHeldElsewhereMakesWritesWaitNotFail() async throws {
         let data = DurabilityTests.temporaryStorePath()
@@ -58,15 +75,7 @@ struct StoreFailureTests {
         let store = try await SQLiteStore.open(path: data)
         try await LiveServer.run(store: store) { server in
             let (id, ann, _) = try await server.startedMatch()
-            let other = try await SQLiteConnection.open(storage: .file(path: data))
-            _ = try await other.query("BEGIN EXCLUSIVE")
-            let command = Task {
-                try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
-            }
-            try await Task.sleep(for: .milliseconds(800))
-            _ = try await other.query("COMMIT")
-            try await other.close()
-            let reply = try await command.value
+            let reply = try await firstMoveWithTheLockHeldElsewhere(server, data: data, match: id, token: ann.token, hold: .milliseconds(800))
             #expect(reply.status == 200, "\(reply.body)")
             #expect(try await server.request(.get, "/health").decode(Health.self).status == "ok")
         }
@@ -84,17 +93,11 @@ struct StoreFailureTests {
             let (finished, ann, bob) = try await server.startedMatch()
             let version = try await server.playToAWin(finished, ann, bob)
             let (playing, first, _) = try await server.startedMatch()
-            let other = try await SQLiteConnection.open(storage: .file(path: data))
-            _ = try await other.query("BEGIN IMMEDIATE")
-            let command = Task {
-                try await server.request(.post, "/matches/\(playing)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: first.token)
+            let reply = try await firstMoveWithTheLockHeldElsewhere(server, data: data, match: playing, token: first.token,
+                                                                     hold: .milliseconds(200)) {
+                let snapshot = try await server.snapshot(finished)
+                #expect(snapshot.version == version && snapshot.status == .finished)
             }
-            try await Task.sleep(for: .milliseconds(200))
-            let snapshot = try await server.snapshot(finished)
-            #expect(snapshot.version == version && snapshot.status == .finished)
-            _ = try await other.query("COMMIT")
-            try await other.close()
-            let reply = try await command.value
             #expect(reply.status == 200, "the write waited for the lock, and was made: \(reply.body)")
         }
     }
