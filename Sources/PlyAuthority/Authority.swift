@@ -151,7 +151,7 @@ public final class Authority: Sendable {
                 throw WireError(.internalError, "the match could not be created")
             }
             var records: [StoreRecord] = [.match(id: id, serial: serial)]
-            for (event, json) in zip(match.events, authority.events(after: 0)) {
+            for (event, json) in zip(match.events, authority.storedEvents(after: 0)) {
                 records.append(.event(match: id, version: event.version, json: json))
             }
             let receipt = try await journal.write(records)

@@ -7,7 +7,10 @@ import Synchronization
 
 /// The authority over one match: it takes commands, checks them against the rules, makes the
 /// resulting events durable through the journal, and then publishes them: each event encoded
-/// once, as the JSON bytes every transport sends, and every subscriber told. It knows nothing
+/// once per audience, as the JSON bytes every transport sends, and every subscriber told.
+/// An event most often reads the same to everyone (one buffer, shared); one that shows a
+/// seat's secret (Battleship: its fleet placed) is encoded twice, whole for that seat and the
+/// store, and without the secret for the other seat and spectators. It knows nothing
 /// of HTTP, WebSocket or sockets; a transport is a `MatchSubscriber`.
 ///
 /// All state sits behind one lock, held only for in-memory work. A change is applied to the
@@ -30,9 +33,11 @@ public final class MatchAuthority: Sendable {
         var match: Match
         /// The match as far as it is published: durable, and visible to clients.
         var visible: Match
-        /// `encoded[i]` is the JSON of the event with version `i + 1`; only those up to
-        /// `visible.version` are handed out.
+        /// `encoded[i]` is the JSON of the event with version `i + 1`, whole (as stored); only
+        /// those up to `visible.version` are handed out.
         var encoded: [ByteBuffer]
+        /// The events that not everyone may see whole, by index in `encoded`.
+        var redacted: [Int: Redaction] = [:]
         /// The hash of each seat's token (`TokenHash`): the tokens themselves are not kept.
         var tokens: [String?]
         var subscribers: [any MatchSubscriber] = []
@@ -41,6 +46,12 @@ public final class MatchAuthority: Sendable {
         var turnClock: TurnClock?
         /// When the last event was published, for idle expiry.
         var lastActivity: ContinuousClock.Instant
+    }
+
+    /// An event only one seat may see whole, and what everyone else sees of it.
+    private struct Redaction {
+        let audience: Seat
+        let others: ByteBuffer
     }
 
     /// The per-move time limit running for one version of the match.
@@ -67,18 +78,20 @@ public final class MatchAuthority: Sendable {
         let encoded = try encoded ?? match.events.map(JSONBuffer.encode)
         let now = clock.now
         var state = State(match: match, visible: match, encoded: encoded, tokens: tokens, lastActivity: now)
+        for event in match.events { try Self.redact(event, into: &state) }
         Self.startTurnClock(&state, now: now)
         self.state = Mutex(state)
     }
 
     // MARK: Reading
 
-    /// The match as published, with the time the seat to move has left while its clock runs.
-    public func snapshot() -> MatchSnapshot {
+    /// The match as published and as a viewer may see it (nil: a spectator), with the time the
+    /// seat to move has left while its clock runs.
+    public func snapshot(for viewer: Seat? = nil) -> MatchSnapshot {
         let now = clock.now
         return state.withLock { state in
             let clock = state.turnClock.flatMap { $0.version == state.visible.version ? $0 : nil }
-            return MatchSnapshot(id: id, match: state.visible, turnTimeLeft: clock.map { $0.deadline - now })
+            return MatchSnapshot(id: id, match: state.visible.view(for: viewer), turnTimeLeft: clock.map { $0.deadline - now })
         }
     }
 
@@ -91,12 +104,33 @@ public final class MatchAuthority: Sendable {
     /// When the last event was published.
     public var lastActivity: ContinuousClock.Instant { state.withLock { $0.lastActivity } }
 
-    /// The encoded events after a version, in order, as far as they are published.
-    public func events(after version: Int) -> ArraySlice<ByteBuffer> {
+    /// The encoded events after a version, in order, as far as they are published, as a seat
+    /// (or, for nil, a spectator) may see them: what transports send.
+    public func events(after version: Int, for viewer: Seat?) -> ArraySlice<ByteBuffer> {
+        state.withLock { state in
+            let end = state.visible.version
+            let range = min(max(version, 0), end)..<end
+            guard !state.redacted.isEmpty else { return state.encoded[range] }
+            var events = Array(state.encoded[range])
+            for (index, redaction) in state.redacted where range.contains(index) && redaction.audience != viewer {
+                events[index - range.lowerBound] = redaction.others
+            }
+            return events[...]
+        }
+    }
+
+    /// The encoded events after a version, whole, as the store holds them: never for clients.
+    public func storedEvents(after version: Int) -> ArraySlice<ByteBuffer> {
         state.withLock { state in
             let end = state.visible.version
             return state.encoded[min(max(version, 0), end)..<end]
         }
+    }
+
+    /// Encodes what everyone but its audience sees of an event that not everyone may see whole.
+    private static func redact(_ event: MatchEvent, into state: inout State) throws {
+        guard let audience = event.audience else { return }
+        state.redacted[event.version - 1] = Redaction(audience: audience, others: try JSONBuffer.encode(event.view(for: nil)))
     }
 
     /// The seat a token acts for. Both seats are compared in constant time, whichever matches.
@@ -138,6 +172,7 @@ public final class MatchAuthority: Sendable {
         change(commandID: command.id, reply: reply) { state throws(MatchError) in
             switch command.action {
             case .play(let move): try state.match.play(move, by: seat, against: command.version)
+            case .place(let fleet): try state.match.place(fleet, by: seat)
             case .resign: try state.match.resign(seat, against: command.version)
             }
             return (Acknowledgement(version: state.match.version, id: command.id), [])
@@ -178,6 +213,7 @@ public final class MatchAuthority: Sendable {
                 do {
                     let json = try JSONBuffer.encode(event)
                     state.encoded.append(json)
+                    try Self.redact(event, into: &state)
                     records.append(.event(match: id, version: event.version, json: json))
                 } catch {
                     preconditionFailure("a match event failed to encode: \(error)")
@@ -234,6 +270,7 @@ public final class MatchAuthority: Sendable {
             guard state.match.version > state.visible.version || state.tokens != Self.tokens(of: state) else { return }
             state.match = state.visible
             state.encoded.removeSubrange(state.visible.version...)
+            state.redacted = state.redacted.filter { $0.key < state.visible.version }
             state.tokens = Self.tokens(of: state)
             Self.startTurnClock(&state, now: clock.now)
         }

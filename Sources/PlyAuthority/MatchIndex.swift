@@ -5,10 +5,13 @@ import PlyWire
 protocol ListedMatch: AnyObject, Sendable {
     /// Creation order.
     var serial: Int { get }
+    /// What a spectator sees.
     func snapshot() -> MatchSnapshot
 }
 
-extension MatchAuthority: ListedMatch {}
+extension MatchAuthority: ListedMatch {
+    func snapshot() -> MatchSnapshot { snapshot(for: nil) }
+}
 
 /// A finished match as listed, once it has left memory: its last snapshot, no log.
 final class FinishedMatch: ListedMatch {

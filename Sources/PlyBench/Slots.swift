@@ -104,14 +104,24 @@ struct PlySlot: Sendable {
     private func playSeat(_ connection: MatchConnection, key: Int, seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
         var replica: Match?
+        var placed = false
         for await event in connection.events {
             let now = ContinuousClock.now
-            if case .moved(let mover, _) = event.change, mover != connection.seat {
+            if case .moved(let mover, _, _) = event.change, mover != connection.seat {
                 context.ledger.received(match: key, version: event.version, at: now)
             }
             if replica == nil { replica = try Match(replaying: [event]) } else { try replica!.apply(event) }
             guard let match = replica else { continue }
             if match.status == .finished { return }
+            // A game with setups (Battleship): each seat places a random one at once, and
+            // moves (measured) begin once both have.
+            if let seat = connection.seat, match.awaitsSetup(from: seat) {
+                guard !placed, let setup = match.position.randomSetup(using: &random) else { continue }
+                placed = true
+                try await connection.send(Command(.place(setup), version: match.version))
+                continue
+            }
+            guard !Seat.allCases.contains(where: match.awaitsSetup) else { continue }
             guard match.turn == connection.seat, connection.lastVersion == match.version else { continue }
             let due = now + context.think(&random)
             context.ledger.due(match: key, version: match.version + 1, at: due)
@@ -182,6 +192,12 @@ struct FloorSlot: Sendable {
         var match = try Match(game: context.plan.game)
         try match.join(name: "a")
         try match.join(name: "b")
+        // Setups (Battleship's fleets) are made alike on both sides, from the pair's seed,
+        // and cost no message: the floor measures moves.
+        var setups = SeededRandom(seed: seed &- UInt64(seat.rawValue))
+        for each in Seat.allCases {
+            if let setup = match.position.randomSetup(using: &setups) { try match.place(setup, by: each) }
+        }
         let encoder = WireCoding.encoder
         var frames = link.frames.makeAsyncIterator()
         var now = ContinuousClock.now
@@ -200,7 +216,7 @@ struct FloorSlot: Sendable {
                 now = .now
                 let event = try WireCoding.decoder.decode(MatchEvent.self, from: frame)
                 context.ledger.received(match: key, version: event.version, at: now)
-                guard case .moved(let mover, let move) = event.change else { continue }
+                guard case .moved(let mover, let move, _) = event.change else { continue }
                 try match.play(move, by: mover, against: match.version)
             }
         }

@@ -56,6 +56,7 @@ public struct BotPlayer: Sendable {
         var match: Match?
         var brain: (any Brain)?
         var played = 0
+        var setupSent = false
         for await event in connection.events {
             if var replica = match {
                 try replica.apply(event)
@@ -64,11 +65,24 @@ public struct BotPlayer: Sendable {
                 match = try Match(replaying: [event])
                 brain = strategy.brain(for: match!.game)
             }
-            if case .moved(_, let move) = event.change { try brain?.observe(move) }
             guard let current = match else { continue }
+            try brain?.observe(event, in: current)
             if let result = current.result {
                 connection.close()
                 return BotGame(match: connection.match, seat: seat, strategy: strategy, result: result, moves: played, log: current.events)
+            }
+            // A setup goes in as soon as the game starts, whoever is to move.
+            if current.awaitsSetup(from: seat) {
+                guard !setupSent, let setup = brain?.setup(random: &random) else { continue }
+                setupSent = true
+                do {
+                    _ = try await politely { try await connection.send(Command(.place(setup), version: current.version)) }
+                } catch CommandError.refused(let error) where error.code == .finished {
+                    continue
+                } catch CommandError.refused(let error) {
+                    throw BotError.refused(error)
+                }
+                continue
             }
             // Act only on the newest event, so the command carries the current version.
             guard current.turn == seat, connection.lastVersion == current.version,

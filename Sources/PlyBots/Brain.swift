@@ -1,11 +1,15 @@
 import PlyEngine
 
 /// A bot's view of one game: the position in the game's own typed state, kept up to date from
-/// the moves it sees, and a strategy to choose its own moves with.
+/// the events it sees, and a strategy to choose its own moves with.
 public protocol Brain: Sendable {
     var game: GameID { get }
-    /// Plays a move seen on the board, in notation.
-    mutating func observe(_ move: String) throws(RuleViolation)
+    /// Takes in an event the bot's replica of the match (`match`, as its seat sees it) has
+    /// just applied.
+    mutating func observe(_ event: MatchEvent, in match: Match) throws(RuleViolation)
+    /// The secret setup to make before play (Battleship: a fleet), in notation; nil for games
+    /// without one.
+    func setup(random: inout SeededRandom) -> String?
     /// The strategy's move for the seat to move, in notation; nil when the game is over.
     func chooseMove(random: inout SeededRandom) -> String?
 }
@@ -24,9 +28,11 @@ public struct GameBrain<Rules: Evaluator>: Brain {
 
     public var game: GameID { rules.id }
 
-    public mutating func observe(_ move: String) throws(RuleViolation) {
-        state = try rules.apply(notation: move, to: state)
+    public mutating func observe(_ event: MatchEvent, in match: Match) throws(RuleViolation) {
+        if case .moved(_, let move, _) = event.change { state = try rules.apply(notation: move, to: state) }
     }
+
+    public func setup(random: inout SeededRandom) -> String? { nil }
 
     public func chooseMove(random: inout SeededRandom) -> String? {
         strategy.move(rules, state, random: &random).map(rules.notation)
@@ -34,10 +40,14 @@ public struct GameBrain<Rules: Evaluator>: Brain {
 }
 
 extension Strategy {
-    /// A fresh brain for a game, playing with this strategy on the rules its definition gives
-    /// searches.
+    /// A fresh brain for a game, as its definition says bots play it: searching with this
+    /// strategy, or, in Battleship, firing at random (`random`) or hunting and targeting
+    /// (`greedy` and `minimax`).
     public func brain(for game: GameID) -> any Brain {
-        brain(on: game.definition.searchable)
+        switch game.definition.bots {
+        case .search(let rules): brain(on: rules)
+        case .fleetHunt: FleetBrain(strategy: self == .random ? .random : .hunt)
+        }
     }
 
     private func brain(on rules: some Evaluator) -> any Brain {

@@ -80,3 +80,29 @@ public enum ShotStrategy: String, Sendable, Hashable, CaseIterable {
         return steps.compactMap { Battleship.Square(column: square.column + $0.0, row: square.row + $0.1) }
     }
 }
+
+/// A Battleship bot: a random fleet, then shots from what its seat sees (its replica of the
+/// match is a seat's view, which never holds the other fleet).
+public struct FleetBrain: Brain {
+    public let strategy: ShotStrategy
+    private var view = Battleship.State()
+
+    public init(strategy: ShotStrategy) {
+        self.strategy = strategy
+    }
+
+    public var game: GameID { .battleship }
+
+    public mutating func observe(_ event: MatchEvent, in match: Match) throws(RuleViolation) {
+        if let position = match.position as? BattleshipPosition { view = position.state }
+    }
+
+    public func setup(random: inout SeededRandom) -> String? {
+        BattleshipPosition().randomSetup(using: &random)
+    }
+
+    public func chooseMove(random: inout SeededRandom) -> String? {
+        guard view.bothPlaced, view.sunkFleet == nil else { return nil }
+        return strategy.target(in: view, random: &random)?.notation
+    }
+}

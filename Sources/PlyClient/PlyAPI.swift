@@ -32,16 +32,20 @@ public actor PlyAPI {
         try await get("/matches?limit=\(limit)" + (status.map { "&status=\($0.rawValue)" } ?? ""))
     }
 
-    public func snapshot(_ match: String) async throws -> MatchSnapshot { try await get("/matches/\(match)") }
+    /// A match as the seat whose token is given may see it; without one, as a spectator.
+    public func snapshot(_ match: String, token: String? = nil) async throws -> MatchSnapshot {
+        try await get("/matches/\(match)", token: token)
+    }
 
     /// Takes the first free seat of a match.
     public func join(_ match: String, name: String) async throws -> SeatGrant {
         try await call(.POST, "/matches/\(match)/seats", body: JoinRequest(name: name))
     }
 
-    /// Every event of a match after a version, at once (a long poll that does not wait).
-    public func events(_ match: String, after version: Int = 0) async throws -> [MatchEvent] {
-        try await get("/matches/\(match)/events?after=\(version)&wait=0")
+    /// Every event of a match after a version, at once (a long poll that does not wait), as the
+    /// seat whose token is given may see them; without one, as a spectator.
+    public func events(_ match: String, after version: Int = 0, token: String? = nil) async throws -> [MatchEvent] {
+        try await get("/matches/\(match)/events?after=\(version)&wait=0", token: token)
     }
 
     public func close() {
@@ -49,19 +53,20 @@ public actor PlyAPI {
         idle.removeAll()
     }
 
-    private func get<T: Decodable>(_ path: String) async throws -> T {
-        try await call(.GET, path, body: Optional<CreateMatchRequest>.none)
+    private func get<T: Decodable>(_ path: String, token: String? = nil) async throws -> T {
+        try await call(.GET, path, body: Optional<CreateMatchRequest>.none, token: token)
     }
 
     /// One request; a 2xx answer decodes as `T`, any other as the `WireError` it carries.
-    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?) async throws -> T {
+    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, token: String? = nil) async throws -> T {
         let payload = try body.map { try WireCoding.encoder.encodeAsByteBuffer($0, allocator: ByteBufferAllocator()) }
+        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
         let response: HTTPLink.Response
         do {
-            response = try await send(on: try await takeLink(), method, path, payload)
+            response = try await send(on: try await takeLink(), method, path, headers, payload)
         } catch LinkError.connectionClosed {
             // A kept-alive connection the server closed while idle: one try on a fresh one.
-            response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, group: group), method, path, payload)
+            response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, group: group), method, path, headers, payload)
         }
         let decoder = WireCoding.decoder
         guard (200..<300).contains(response.status.code) else {
@@ -72,8 +77,8 @@ public actor PlyAPI {
     }
 
     /// Sends on a link that no other call is using, and returns it to the pool afterwards.
-    private func send(on link: HTTPLink, _ method: HTTPMethod, _ path: String, _ payload: ByteBuffer?) async throws -> HTTPLink.Response {
-        let response = try await link.send(method, path, body: payload)
+    private func send(on link: HTTPLink, _ method: HTTPMethod, _ path: String, _ headers: [(String, String)], _ payload: ByteBuffer?) async throws -> HTTPLink.Response {
+        let response = try await link.send(method, path, headers: headers, body: payload)
         if link.isActive, idle.count < 8 { idle.append(link) } else { link.close() }
         return response
     }

@@ -103,15 +103,7 @@ public struct Battleship: Hashable, Sendable {
         public var description: String { notation }
     }
 
-    /// What a shot found.
-    public enum ShotResult: Hashable, Sendable {
-        case miss
-        case hit
-        /// The shot sank a ship of this length.
-        case sunk(length: Int)
-
-        public var isHit: Bool { self != .miss }
-    }
+    public typealias ShotResult = PlyEngine.ShotResult
 
     public struct Shot: Hashable, Sendable {
         public let square: Square
@@ -172,22 +164,27 @@ public struct Battleship: Hashable, Sendable {
             let lengths = fleet.map { String($0.length) }.joined(separator: ", ")
             throw .invalidFleet("a fleet is ships of 5, 4, 3, 3 and 2 squares, not \(lengths.isEmpty ? "none" : lengths)")
         }
+        for (index, ship) in fleet.enumerated() {
+            if let conflict = conflict(placing: ship, beside: fleet[..<index]) { throw conflict }
+        }
+    }
+
+    /// Why a ship may not join ships already placed (it overlaps or touches one), or nil.
+    public static func conflict(placing ship: Ship, beside fleet: some Collection<Ship>) -> RuleViolation? {
         var taken: [Square: Ship] = [:]
-        for ship in fleet {
-            for square in ship.squares {
-                if let other = taken[square] { throw .invalidFleet("\(ship) and \(other) overlap at \(square)") }
-                taken[square] = ship
+        for other in fleet {
+            for square in other.squares { taken[square] = other }
+        }
+        for square in ship.squares {
+            if let other = taken[square] { return .invalidFleet("\(ship) and \(other) overlap at \(square)") }
+        }
+        for square in ship.squares {
+            for (dc, dr) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                guard let next = Square(column: square.column + dc, row: square.row + dr), let other = taken[next] else { continue }
+                return .invalidFleet("\(ship) and \(other) touch; ships keep a square apart, even at corners")
             }
         }
-        for ship in fleet {
-            for square in ship.squares {
-                for (dc, dr) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
-                    guard let next = Square(column: square.column + dc, row: square.row + dr),
-                          let other = taken[next], other != ship else { continue }
-                    throw .invalidFleet("\(ship) and \(other) touch; ships keep a square apart, even at corners")
-                }
-            }
-        }
+        return nil
     }
 
     /// A fleet in notation, the ships separated by spaces or commas: `a1-a5 c1-c4 e1-e3 g1-g3 i1-i2`.
@@ -300,7 +297,7 @@ public struct Battleship: Hashable, Sendable {
     public func fire(at square: Square, in state: State) throws(RuleViolation) -> (State, ShotResult) {
         guard state.bothPlaced else { throw .fleetsNotPlaced }
         guard let result = result(of: square, in: state) else {
-            preconditionFailure("a shot decided on a view that does not hold the target fleet")
+            throw .invalidFleet("the fleet at \(square) is unseen here, so the shot cannot be decided")
         }
         return (try fire(at: square, result: result, in: state), result)
     }

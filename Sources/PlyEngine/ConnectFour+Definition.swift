@@ -20,7 +20,7 @@ extension ConnectFour: GameDefinition {
         BoardLayout(aim: .column, hint: ("arrows or 1-7 to aim, Enter or Space to drop.", "1-7 or arrows, Enter."))
     }
 
-    public var searchable: any Evaluator { self }
+    public var bots: BotPlay { .search(self) }
 
     /// Every line of four of the winner's pieces (more than one if the last move made more).
     public func winningCells(_ state: State) -> Set<Int> {

@@ -86,6 +86,8 @@ public enum ErrorCode: String, CaseIterable, Hashable, Sendable, Codable, Custom
     case fleetsNotPlaced = "rule/fleets_not_placed"
     /// Battleship: a second shot at the same square.
     case alreadyShot = "rule/already_shot"
+    /// A `place` command in a game without a setup.
+    case noSetup = "rule/no_setup"
 
     // MARK: server/: the server's own state
     /// The server is stopping; try again later.

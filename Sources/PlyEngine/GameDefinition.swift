@@ -12,8 +12,18 @@ public protocol GameDefinition: Sendable {
     var initialPosition: any Position { get }
     /// How a terminal draws the board and aims a move.
     var layout: BoardLayout { get }
-    /// The rules with a static evaluation, for bots that search (greedy, minimax).
-    var searchable: any Evaluator { get }
+    /// How bots play it.
+    var bots: BotPlay { get }
+}
+
+/// How bots play a game.
+public enum BotPlay: Sendable {
+    /// By searching the position (random, greedy, minimax) with these rules' evaluation: games
+    /// of perfect information.
+    case search(any Evaluator)
+    /// By placing a random fleet and firing from the results of their own shots only (random,
+    /// or hunt and target): Battleship.
+    case fleetHunt
 }
 
 /// Rules a search can play: a static evaluation of a position and a good order to try moves in.
@@ -47,20 +57,31 @@ public struct BoardLayout: Hashable, Sendable {
         }
     }
 
+    /// A secret setup a seat makes before play, and how a terminal lets a player make it.
+    public enum Setup: Hashable, Sendable {
+        /// Ships of these lengths, placed one by one on the seat's grid (Battleship).
+        case fleet(lengths: [Int])
+    }
+
     public var aim: Aim
     /// The hint while it is the player's turn, wide and narrow (`LEGAL` stands for the glyph
     /// that marks legal cells).
     public var hint: (wide: String, narrow: String)
     public var keyMoves: [KeyMove]
+    public var setup: Setup?
+    /// What the score counts (`Position.score`), for people.
+    public var scoreName: String
 
-    public init(aim: Aim, hint: (wide: String, narrow: String), keyMoves: [KeyMove] = []) {
+    public init(aim: Aim, hint: (wide: String, narrow: String), keyMoves: [KeyMove] = [], setup: Setup? = nil, scoreName: String = "Discs") {
         self.aim = aim
         self.hint = hint
         self.keyMoves = keyMoves
+        self.setup = setup
+        self.scoreName = scoreName
     }
 
     public static func == (a: BoardLayout, b: BoardLayout) -> Bool {
-        a.aim == b.aim && a.hint == b.hint && a.keyMoves == b.keyMoves
+        a.aim == b.aim && a.hint == b.hint && a.keyMoves == b.keyMoves && a.setup == b.setup && a.scoreName == b.scoreName
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -68,6 +89,8 @@ public struct BoardLayout: Hashable, Sendable {
         hasher.combine(hint.wide)
         hasher.combine(hint.narrow)
         hasher.combine(keyMoves)
+        hasher.combine(setup)
+        hasher.combine(scoreName)
     }
 }
 

@@ -2,12 +2,14 @@
 public enum GameID: String, CaseIterable, Codable, Hashable, Sendable {
     case connect4
     case reversi
+    case battleship
 
     /// The game's definition: the one place that knows it.
     public var definition: any GameDefinition {
         switch self {
         case .connect4: ConnectFour()
         case .reversi: Reversi()
+        case .battleship: Battleship()
         }
     }
 

@@ -65,7 +65,7 @@ public struct Match: Sendable {
     /// The latest move played, if any.
     public var lastMove: (seat: Seat, move: String)? {
         for event in events.reversed() {
-            if case .moved(let seat, let move) = event.change { return (seat, move) }
+            if case .moved(let seat, let move, _) = event.change { return (seat, move) }
         }
         return nil
     }
@@ -100,6 +100,41 @@ public struct Match: Sendable {
         return try appending(.moved(seat: seat, move: canonical))
     }
 
+    /// Makes a seat's secret setup (Battleship: places its fleet), once, while the game is on.
+    /// Setups do not depend on each other, so the version is not checked: a seat may place
+    /// whether or not the other already has.
+    @discardableResult
+    public mutating func place(_ setup: String, by seat: Seat) throws(MatchError) -> ArraySlice<MatchEvent> {
+        switch status {
+        case .finished: throw .finished
+        case .waiting: throw .notStarted
+        case .playing: break
+        }
+        let canonical: String
+        do {
+            canonical = try position.canonicalSetup(setup)
+        } catch {
+            throw .rule(error)
+        }
+        guard position.awaitsSetup(from: seat) else { throw .rule(.alreadyPlaced) }
+        return try appending(.placed(seat: seat, fleet: canonical))
+    }
+
+    /// Whether a seat still has its secret setup to make before play.
+    public func awaitsSetup(from seat: Seat) -> Bool {
+        status == .playing && position.awaitsSetup(from: seat)
+    }
+
+    /// The match as a seat (or, for nil, a spectator) may see it: events with other seats'
+    /// setups hidden and, until the end, the position without what the viewer may not see.
+    public func view(for viewer: Seat?) -> Match {
+        guard position.hidesInformation else { return self }
+        var view = self
+        view.events = events.map { $0.view(for: viewer) }
+        if result == nil { view.position = position.view(for: viewer) }
+        return view
+    }
+
     /// Resigns for a seat; the other seat wins.
     @discardableResult
     public mutating func resign(_ seat: Seat, against version: Int) throws(MatchError) -> ArraySlice<MatchEvent> {
@@ -129,7 +164,9 @@ public struct Match: Sendable {
     private mutating func appending(_ change: MatchEvent.Change) throws(MatchError) -> ArraySlice<MatchEvent> {
         let start = events.count
         try record(change)
-        if let decided = pendingResult { try record(.ended(decided)) }
+        if let decided = pendingResult {
+            try record(.ended(decided, fleets: position.hidesInformation ? position.setups : nil))
+        }
         return events[start...]
     }
 
@@ -137,8 +174,9 @@ public struct Match: Sendable {
 
     /// Checks that a change may follow the log, then appends it. Nothing changes when it throws.
     private mutating func record(_ change: MatchEvent.Change) throws(MatchError) {
+        var recorded = change
         if let pending = pendingResult {
-            guard case .ended(let result) = change, result == pending else {
+            guard case .ended(let result, _) = change, result == pending else {
                 throw .corruptLog("expected 'ended' with \(pending) at version \(version + 1)")
             }
         } else if result != nil {
@@ -152,13 +190,23 @@ public struct Match: Sendable {
                 throw .corruptLog("seat \(seat.rawValue) joined out of order")
             }
             names[seat.rawValue] = try Self.validName(name)
-        case .moved(let seat, let move):
-            guard status == .playing, position.turn == seat else { throw .corruptLog("seat \(seat.rawValue) moved out of turn") }
+        case .placed(let seat, let fleet):
+            guard status == .playing else { throw .corruptLog("a setup outside play") }
             do {
-                position = try position.playing(move)
+                position = try position.settingUp(fleet, by: seat)
             } catch {
                 throw .rule(error)
             }
+        case .moved(let seat, let move, let told):
+            guard status == .playing, position.turn == seat else { throw .corruptLog("seat \(seat.rawValue) moved out of turn") }
+            let report: ShotResult?
+            do {
+                (position, report) = try position.playing(move, told: told)
+            } catch {
+                throw .rule(error)
+            }
+            // The event records what the move found, whether told or decided here.
+            recorded = .moved(seat: seat, move: move, result: report)
             pendingResult = position.outcome.result
         case .resigned(let seat):
             guard status == .playing else { throw .corruptLog("a resignation outside play") }
@@ -166,12 +214,19 @@ public struct Match: Sendable {
         case .timedOut(let seat):
             guard status == .playing, position.turn == seat else { throw .corruptLog("a timeout for the seat not to move") }
             pendingResult = GameResult(winner: seat.opponent, reason: .timeout)
-        case .ended(let ended):
+        case .ended(let ended, let fleets):
             guard pendingResult == ended else { throw .corruptLog("'ended' without a decided game") }
+            if let fleets {
+                do {
+                    position = try position.revealing(fleets)
+                } catch {
+                    throw .rule(error)
+                }
+            }
             result = ended
             pendingResult = nil
         }
-        events.append(MatchEvent(version: events.count + 1, change: change))
+        events.append(MatchEvent(version: events.count + 1, change: recorded))
     }
 
     /// The most bytes a name may take in UTF-8 (besides at most `maxNameLength` characters).

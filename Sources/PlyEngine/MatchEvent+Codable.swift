@@ -2,12 +2,12 @@
 /// This is both the wire form and the stored form, so it must not drift (see the fixture tests).
 extension MatchEvent: Codable {
     public enum CodingKeys: String, CodingKey {
-        case version = "v", type, game, options, seat, name, move, winner, reason
+        case version = "v", type, game, options, seat, name, move, result, length, fleet, winner, reason, fleets
     }
 
     /// The `type` of each change, as it appears on the wire.
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case created, joined, moved, resigned
+        case created, joined, placed, moved, resigned
         case timedOut = "timed_out"
         case ended
     }
@@ -16,6 +16,7 @@ extension MatchEvent: Codable {
         switch change {
         case .created: .created
         case .joined: .joined
+        case .placed: .placed
         case .moved: .moved
         case .resigned: .resigned
         case .timedOut: .timedOut
@@ -39,8 +40,19 @@ extension MatchEvent: Codable {
             )
         case .joined:
             change = .joined(seat: try container.decode(Seat.self, forKey: .seat), name: try container.decode(String.self, forKey: .name))
+        case .placed:
+            change = .placed(seat: try container.decode(Seat.self, forKey: .seat), fleet: try container.decodeIfPresent(String.self, forKey: .fleet))
         case .moved:
-            change = .moved(seat: try container.decode(Seat.self, forKey: .seat), move: try container.decode(String.self, forKey: .move))
+            var result: ShotResult?
+            switch try container.decodeIfPresent(String.self, forKey: .result) {
+            case nil: result = nil
+            case "miss": result = .miss
+            case "hit": result = .hit
+            case "sunk": result = .sunk(length: try container.decode(Int.self, forKey: .length))
+            case let other?:
+                throw DecodingError.dataCorruptedError(forKey: .result, in: container, debugDescription: "unknown shot result '\(other)'")
+            }
+            change = .moved(seat: try container.decode(Seat.self, forKey: .seat), move: try container.decode(String.self, forKey: .move), result: result)
         case .resigned:
             change = .resigned(seat: try container.decode(Seat.self, forKey: .seat))
         case .timedOut:
@@ -49,7 +61,7 @@ extension MatchEvent: Codable {
             change = .ended(GameResult(
                 winner: try container.decodeIfPresent(Seat.self, forKey: .winner),
                 reason: try container.decode(EndReason.self, forKey: .reason)
-            ))
+            ), fleets: try container.decodeIfPresent([String?].self, forKey: .fleets))
         }
     }
 
@@ -64,14 +76,22 @@ extension MatchEvent: Codable {
         case .joined(let seat, let name):
             try container.encode(seat, forKey: .seat)
             try container.encode(name, forKey: .name)
-        case .moved(let seat, let move):
+        case .placed(let seat, let fleet):
+            try container.encode(seat, forKey: .seat)
+            try container.encodeIfPresent(fleet, forKey: .fleet)
+        case .moved(let seat, let move, let result):
             try container.encode(seat, forKey: .seat)
             try container.encode(move, forKey: .move)
+            if let result {
+                try container.encode(result.name, forKey: .result)
+                if case .sunk(let length) = result { try container.encode(length, forKey: .length) }
+            }
         case .resigned(let seat), .timedOut(let seat):
             try container.encode(seat, forKey: .seat)
-        case .ended(let result):
+        case .ended(let result, let fleets):
             try container.encodeIfPresent(result.winner, forKey: .winner)
             try container.encode(result.reason, forKey: .reason)
+            try container.encodeIfPresent(fleets, forKey: .fleets)
         }
     }
 }

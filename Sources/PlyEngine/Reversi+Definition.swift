@@ -25,7 +25,7 @@ extension Reversi: GameDefinition {
                     keyMoves: [BoardLayout.KeyMove(key: "p", move: "pass", help: "pass (only when you have no move)")])
     }
 
-    public var searchable: any Evaluator { self }
+    public var bots: BotPlay { .search(self) }
 }
 
 extension Reversi: Evaluator {

@@ -24,6 +24,8 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
     case fleetsNotPlaced
     /// Battleship: the seat has already fired at this square.
     case alreadyShot(String)
+    /// A setup (a `place` command) in a game that has none.
+    case noSetup
 
     /// The stable code clients match on.
     public var code: ErrorCode {
@@ -40,6 +42,7 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
         case .alreadyPlaced: .alreadyPlaced
         case .fleetsNotPlaced: .fleetsNotPlaced
         case .alreadyShot: .alreadyShot
+        case .noSetup: .noSetup
         }
     }
 
@@ -58,6 +61,7 @@ public enum RuleViolation: Error, Hashable, Sendable, CustomStringConvertible {
         case .alreadyPlaced: "your fleet is already placed"
         case .fleetsNotPlaced: "both fleets must be placed before the first shot"
         case .alreadyShot(let square): "you have already fired at \(square)"
+        case .noSetup: "this game has nothing to place before play; send moves"
         }
     }
 

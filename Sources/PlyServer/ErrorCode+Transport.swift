@@ -25,7 +25,7 @@ extension ErrorCode {
         case .unknownGame, .invalidOptions, .invalidName: .badRequest
         case .full, .notStarted, .finished, .notYourTurn, .staleVersion: .conflict
         case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver,
-             .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot: .unprocessableContent
+             .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup: .unprocessableContent
         case .shuttingDown, .storageFailed, .atCapacity: .serviceUnavailable
         case .corruptLog, .internalError: .internalServerError
         }
@@ -47,7 +47,7 @@ extension ErrorCode {
         case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .unsupportedMediaType, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
              .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
              .notYourTurn, .staleVersion, .corruptLog, .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass,
-             .passNotAllowed, .gameOver, .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .storageFailed, .internalError:
+             .passNotAllowed, .gameOver, .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup, .storageFailed, .internalError:
             nil
         }
     }

@@ -357,7 +357,7 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func pollEnded(_ ended: PollWaiter, news: Bool) {
         guard waiter === ended else { return }
         stopWaiting()
-        answer(.ok, JSONBuffer.array(news ? ended.match.events(after: ended.after) : []))
+        answer(.ok, JSONBuffer.array(news ? ended.match.events(after: ended.after, for: ended.seat) : []))
     }
 
     private func stopWaiting() {

@@ -25,7 +25,7 @@ struct HTTPRoutes: Sendable {
         router.get("/games") { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
         router.post("/matches", use: createMatch)
         router.get("/matches", use: listMatches)
-        router.get("/matches/:id") { _, context in try Response.json(try await authority.match(context.parameters.get("id")).snapshot()) }
+        router.get("/matches/:id", use: snapshot)
         router.post("/matches/:id/seats", use: join)
         router.get("/matches/:id/ws") { _, _ -> Response in
             throw WireError(.upgradeRequired, "this endpoint speaks WebSocket: send 'Upgrade: websocket'")
@@ -66,6 +66,13 @@ struct HTTPRoutes: Sendable {
         // The creator's allowance comes back when the match ends.
         _ = try await authority.match(snapshot.id).subscribe(LiveMatchWatcher(client: context.client, clients: clients))
         return try .json(snapshot, status: .created)
+    }
+
+    /// A match as the seat whose token is sent may see it; without a token, as a spectator.
+    @Sendable func snapshot(_ request: Request, context: Context) async throws -> Response {
+        let match = try await authority.match(context.parameters.get("id"))
+        let seat = try request.headers[.authorization].map { header throws(WireError) in try match.seat(forToken: SeatToken.bearer(header)) }
+        return try Response.json(match.snapshot(for: seat))
     }
 
     @Sendable func listMatches(_ request: Request, context: Context) async throws -> Response {

@@ -66,7 +66,7 @@ struct LongPollTransport: Sendable {
             wait = .milliseconds(Int64(seconds * 1000))
         }
         if authority.isShuttingDown { wait = .zero }
-        let ready = match.events(after: after)
+        let ready = match.events(after: after, for: seat)
         guard ready.isEmpty, wait > .zero else { return .answer(ready) }
         return .wait(match, after: after, seat: seat, timeout: wait)
     }

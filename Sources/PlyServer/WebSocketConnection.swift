@@ -148,13 +148,18 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     /// One whole text or binary message.
     private func receive(_ frame: WebSocketFrame) {
-        guard limiter.allow() else { return send(connections.rateLimited) }
         guard frame.opcode == .text else {
+            guard limiter.allow() else { return send(connections.rateLimited) }
             return send(WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored"))
         }
         let data = Data(buffer: frame.unmaskedData, byteTransferStrategy: .noCopy)
         guard WireCoding.isUTF8(data) else {
             return close(code: .dataInconsistentWithMessage, reason: "a text message that is not UTF-8")
+        }
+        guard limiter.allow() else {
+            // Refused with the message's id, when it has one, so that its sender can tell which.
+            let id = try? WireCoding.decodeMessage(ClientMessage.self, fromUTF8: data).id
+            return send(connections.rateLimited.with(id: id))
         }
         guard let match else { return }
         var id: Int?
@@ -197,7 +202,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     /// Writes every published event after the cursor.
     fileprivate func deliverEvents(upTo version: Int) {
         guard let match, version > cursor, !closeSent, !dropped else { return }
-        let events = match.events(after: cursor)
+        let events = match.events(after: cursor, for: seat)
         for event in events { write(WebSocketFrame(fin: true, opcode: .text, data: event)) }
         cursor += events.count
         flushUnlessReading()

@@ -39,6 +39,18 @@ public struct Glyphs: Sendable, Hashable {
 
     public func piece(_ seat: Seat) -> String { pieces[seat.rawValue] }
 
+    /// A grid's mark: pieces as pieces; ships, misses, hits and sunk ships by shape.
+    public func mark(_ mark: Mark) -> String {
+        switch mark {
+        case .empty: empty
+        case .piece(let seat): piece(seat)
+        case .ship: self == .unicode ? "■" : "S"
+        case .miss: self == .unicode ? "~" : "~"
+        case .hit: self == .unicode ? "✕" : "X"
+        case .sunk: "#"
+        }
+    }
+
     /// The box-drawing characters of the board's frame.
     public struct Frame: Sendable, Hashable {
         public var horizontal, vertical, topLeft, topRight, bottomLeft, bottomRight: String

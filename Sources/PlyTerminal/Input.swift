@@ -45,6 +45,8 @@ public enum Input: Sendable {
 /// or close a game are carried out one after another, in order.
 public enum Effect: Sendable, Hashable {
     case play(move: String, version: Int)
+    /// Sends the seat's secret setup (Battleship: its fleet), in notation.
+    case place(fleet: String, version: Int)
     case resign(version: Int)
     /// A new game: against the bot (starting the embedded server the first time), or a new
     /// match of this game on the server, with this player in it.

@@ -42,6 +42,8 @@ public struct GameScreen: Sendable {
     public var turnDeadline: ContinuousClock.Instant?
     /// The version `turnDeadline` belongs to.
     public var clockVersion = 0
+    /// The fleet being placed, in a game with a fleet to place.
+    public var placement = Placement()
 
     public init(matchID: String, seat: Seat?, match: Match, againstBot: Bool) {
         self.matchID = matchID
@@ -101,6 +103,8 @@ public struct PlayState: Sendable {
     public var firstGame: GameID
     public var glyphs: Glyphs
     public var colour: Bool
+    /// Draws what the player asks to be random (a fleet placed with `a`).
+    public var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
 
     public init(mode: Mode, transport: TransportKind, hasLobby: Bool, firstGame: GameID = .connect4, glyphs: Glyphs = .unicode, colour: Bool = true) {
         self.mode = mode

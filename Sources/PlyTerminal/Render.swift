@@ -61,7 +61,7 @@ private func title(_ screen: GameScreen, _ state: PlayState, showing heading: St
 
 private func gameLines(_ screen: GameScreen, _ state: PlayState, width: Int, now: ContinuousClock.Instant) -> [Line] {
     var lines = [title(screen, state, width: width), ""]
-    lines += boardLines(screen, state)
+    lines += screen.match.position.grids.count > 1 ? gridLines(screen, state, width: width) : boardLines(screen, state)
     lines.append("")
     lines += turnLines(screen, state, narrow: width < 66, now: now)
     return lines
@@ -148,7 +148,7 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
     var lines: [Line] = []
     if let score = match.position.score {
         lines.append(Line([
-            Span("  Discs: "), Span(glyphs.piece(.first), .piece(seat: 0)), Span(" \(score[.first] ?? 0)   "),
+            Span("  \(match.game.definition.layout.scoreName): "), Span(glyphs.piece(.first), .piece(seat: 0)), Span(" \(score[.first] ?? 0)   "),
             Span(glyphs.piece(.second), .piece(seat: 1)), Span(" \(score[.second] ?? 0)"),
         ]))
     }
@@ -157,6 +157,18 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
     case .waiting:
         lines.append(Line("  Waiting for an opponent to join match \(screen.matchID)…", .dim))
     case .playing:
+        if let lengths = fleetToPlace(screen) {
+            let next = screen.placement.nextLength(of: lengths).map { "a ship of \($0) (\(screen.placement.ships.count + 1) of \(lengths.count))" } ?? "sending"
+            lines.append(Line("  Place your fleet: \(next).", .good))
+            lines.append(Line(narrow ? "  arrows, r turns, Enter, u undo, a random." : "  arrows move it, r turns it, Enter sets it down, u takes one back, a places all at random.", .good))
+            break
+        }
+        if let waiting = Seat.allCases.first(where: match.awaitsSetup), waiting != screen.seat {
+            lines.append(Line("  Waiting for \(name(waiting)) to place a fleet…", .dim))
+            if screen.seat == nil || match.awaitsSetup(from: waiting.opponent) { break }
+            lines.append(Line("  Your fleet is placed.", .dim))
+            break
+        }
         guard let turn = match.turn else { break }
         // The clock goes under whose turn it is (on a short terminal, it is what gives way).
         defer {
@@ -321,12 +333,6 @@ func sparkline(_ durations: [Duration], _ glyphs: Glyphs) -> String {
     guard largest > .zero else { return String(repeating: glyphs.sparks[0], count: durations.count) + " " }
     let top = glyphs.sparks.count - 1
     return String(durations.map { glyphs.sparks[min(top, Int((($0 / largest) * Double(top)).rounded()))] }) + " "
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
 }
 
 // MARK: Notice and status

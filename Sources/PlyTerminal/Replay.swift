@@ -54,7 +54,7 @@ public func renderReplay(_ state: ReplayState, width: Int, height: Int) -> [Line
     let screen = GameScreen(matchID: state.id, seat: nil, match: state.match, againstBot: false)
     let view = PlayState(mode: .game(screen), transport: .webSocket, hasLobby: false, glyphs: glyphs)
     var lines = [title(screen, view, width: width, observer: "replay"), ""]
-    lines += boardLines(screen, view)
+    lines += screen.match.position.grids.count > 1 ? gridLines(screen, view, width: width) : boardLines(screen, view)
     lines.append("")
     lines.append(Line("  Version \(state.shown) of \(state.log.count): ", .title) + Line(happened(state.log[state.shown - 1], in: state.match, glyphs)))
     let keys = Line("  \(glyphs.received) \(glyphs.sent) or h l: step" + glyphs.separator + "Home End: first, last" + glyphs.separator + "q: quit", .dim)
@@ -68,13 +68,20 @@ private func happened(_ event: MatchEvent, in match: Match, _ glyphs: Glyphs) ->
     switch event.change {
     case .created: return "\(match.game.title) created"
     case .joined(let seat, _): return "\(name(seat)) took seat \(seat.rawValue)"
-    case .moved(let seat, let move): return "\(name(seat)) played \(move)"
+    case .placed(let seat, let fleet): return "\(name(seat)) placed a fleet" + (fleet.map { ": \($0)" } ?? "")
+    case .moved(let seat, let move, let result): return "\(name(seat)) played \(move)" + (result.map { ": \(describe($0))" } ?? "")
     case .resigned(let seat): return "\(name(seat)) resigned"
     case .timedOut(let seat): return "\(name(seat)) ran out of time"
-    case .ended(let result):
+    case .ended(let result, _):
         let reason = result.reason.rawValue.replacingOccurrences(of: "_", with: " ")
         return (result.winner.map { "\(name($0)) won" } ?? "a draw") + " (\(reason))"
     }
+}
+
+/// A shot's result in words.
+func describe(_ result: ShotResult) -> String {
+    if case .sunk(let length) = result { return "sunk a ship of \(length)" }
+    return result.name
 }
 
 /// `ply replay MATCH` in a terminal: step through the match until `q`.

@@ -115,6 +115,8 @@ public final class TerminalApp {
             running = false
         case .play(let move, let version):
             sendCommand(Command(.play(move), version: version))
+        case .place(let fleet, let version):
+            sendCommand(Command(.place(fleet), version: version))
         case .resign(let version):
             sendCommand(Command(.resign, version: version))
         case .refreshLobby:

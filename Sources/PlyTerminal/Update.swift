@@ -36,8 +36,17 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         }
         if case .joined(let seat, let name) = event.change, seat != screen.seat {
             state.notice = .info("\(name) joined.")
-        } else if case .moved(let seat, _) = event.change, seat != screen.seat, screen.isMyTurn {
-            state.notice = nil
+        } else if case .moved(let seat, let move, let result) = event.change {
+            // A shot's result is news to both seats; another move clears the notice.
+            if let result {
+                let who = seat == screen.seat ? "You" : screen.match.names[seat.rawValue] ?? "seat \(seat.rawValue)"
+                state.notice = .info("\(who) fired at \(move): \(describe(result)).")
+            } else if seat != screen.seat, screen.isMyTurn {
+                state.notice = nil
+            }
+        } else if case .placed(let seat, _) = event.change, seat == screen.seat {
+            screen.awaitingAnswer = false
+            state.notice = .info(screen.match.awaitsSetup(from: seat.opponent) ? "Fleet placed; the other fleet is not yet." : "Fleet placed. Fire away.")
         }
         state.mode = .game(screen)
     case .connection(let match, let connection):
@@ -190,6 +199,10 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
         case .character("q"): return [.quit]
         default: return []
         }
+    }
+    if let lengths = fleetToPlace(screen) {
+        let random = key == .character("a") ? screen.match.position.randomSetup(using: &state.random) : nil
+        if let effects = placing(key, lengths: lengths, &screen, &state, random: random) { return effects }
     }
     switch key {
     case .character("q"):

@@ -17,6 +17,16 @@ public struct Hello: Hashable, Sendable, Codable {
     }
 }
 
+extension ClientMessage {
+    /// The number the client gave the message, echoed in its answer.
+    public var id: Int? {
+        switch self {
+        case .hello(let hello): hello.id
+        case .command(let command): command.id
+        }
+    }
+}
+
 extension ClientMessage: Decodable {
     private enum CodingKeys: String, CodingKey { case type, token, id }
 

@@ -6,6 +6,9 @@ public struct Command: Hashable, Sendable {
     public enum Action: Hashable, Sendable {
         /// Play a move, in the game's notation.
         case play(String)
+        /// Make the seat's secret setup before play (Battleship: place its fleet), in the game's
+        /// notation.
+        case place(String)
         /// Give up; the other seat wins.
         case resign
     }
@@ -24,7 +27,7 @@ public struct Command: Hashable, Sendable {
 }
 
 extension Command: Codable {
-    enum CodingKeys: String, CodingKey { case type, move, version = "v", id }
+    enum CodingKeys: String, CodingKey { case type, move, fleet, version = "v", id }
 
     public init(from decoder: any Decoder) throws {
         try self.init(from: try decoder.container(keyedBy: CodingKeys.self))
@@ -34,6 +37,7 @@ extension Command: Codable {
     init(from container: KeyedDecodingContainer<CodingKeys>) throws {
         switch try container.decode(String.self, forKey: .type) {
         case "play": action = .play(try container.decode(String.self, forKey: .move))
+        case "place": action = .place(try container.decode(String.self, forKey: .fleet))
         case "resign": action = .resign
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown command type '\(other)'")
@@ -48,6 +52,9 @@ extension Command: Codable {
         case .play(let move):
             try container.encode("play", forKey: .type)
             try container.encode(move, forKey: .move)
+        case .place(let fleet):
+            try container.encode("place", forKey: .type)
+            try container.encode(fleet, forKey: .fleet)
         case .resign:
             try container.encode("resign", forKey: .type)
         }

@@ -75,8 +75,10 @@ public struct SeatInfo: Hashable, Sendable, Codable {
     }
 }
 
-/// The state of a match at a version (`GET /matches/{id}`, and each row of `GET /matches`).
-/// `board` rows are top first: `.` empty, `x` the first seat, `o` the second.
+/// The state of a match at a version (`GET /matches/{id}`, and each row of `GET /matches`),
+/// as its viewer may see it. `board` rows are top first: `.` empty, `x` the first seat, `o`
+/// the second; in Battleship, each row is seat 0's grid, a space and seat 1's grid, with `S`
+/// a ship (where seen), `~` a miss, `X` a hit and `#` a sunk ship's square.
 public struct MatchSnapshot: Hashable, Sendable, Codable {
     public var id: String
     public var game: GameID
@@ -94,11 +96,17 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
     public var moveTimeLimit: Int?
     /// Seconds the seat to move has left, to the millisecond, while its turn clock runs.
     public var turnTimeLeft: Double?
+    /// Games with setups (Battleship): each seat's fleet where the viewer may see it, else null.
+    public var fleets: [String?]?
+    /// Games with setups, while playing: the seats that have not made theirs yet.
+    public var placing: [Seat]?
 
     enum CodingKeys: String, CodingKey {
         case id, game, status, version = "v", seats, turn, board, legalMoves, lastMove, score, result, moveTimeLimit, turnTimeLeft
+        case fleets, placing
     }
 
+    /// - Parameter match: the match as its viewer may see it (`Match.view(for:)`).
     public init(id: String, match: Match, turnTimeLeft: Duration? = nil) {
         self.id = id
         game = match.game
@@ -106,13 +114,17 @@ public struct MatchSnapshot: Hashable, Sendable, Codable {
         version = match.version
         seats = Seat.allCases.map { SeatInfo(seat: $0, name: match.names[$0.rawValue]) }
         turn = match.turn
-        board = match.position.board.textRows
+        board = match.position.textRows
         legalMoves = match.status == .playing ? match.position.legalMoves : []
         lastMove = match.lastMove?.move
         score = match.position.score.map { score in Seat.allCases.map { score[$0] ?? 0 } }
         result = match.result
         moveTimeLimit = match.options.moveTimeLimit
         self.turnTimeLeft = turnTimeLeft.map { (max(.zero, $0) / .milliseconds(1)).rounded() / 1000 }
+        if match.position.hidesInformation {
+            fleets = match.position.setups
+            placing = match.status == .playing ? Seat.allCases.filter(match.awaitsSetup) : nil
+        }
     }
 }
 

@@ -34,7 +34,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Levels of concurrent matches, comma-separated (default: 1,10,100,1000; none with --soak).")
     var levels: String?
 
-    @Option(help: "The game: connect4 or reversi.")
+    @Option(help: "The game: connect4, reversi or battleship.")
     var game: GameID = .connect4
 
     @Option(help: "Think time per move in milliseconds, MIN-MAX, drawn with jitter.")

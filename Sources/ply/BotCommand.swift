@@ -36,10 +36,10 @@ struct BotCommand: AsyncParsableCommand {
     @Option(help: "ws, longpoll, auto (WebSocket, falling back to long-polling) or mixed (seat 0 ws, seat 1 longpoll).")
     var transport: BotTransport = .ws
 
-    @Option(help: "The game: connect4 or reversi.")
+    @Option(help: "The game: connect4, reversi or battleship.")
     var game: GameID = .connect4
 
-    @Option(help: "random, greedy or minimax.")
+    @Option(help: "random, greedy or minimax (in Battleship, random fires at random; greedy and minimax hunt and target).")
     var strategy = "minimax"
 
     @Option(help: "How many moves minimax looks ahead.")

@@ -27,10 +27,10 @@ struct PlayCommand: AsyncParsableCommand {
     @Option(help: "ws, longpoll or auto (WebSocket, falling back to long-polling).")
     var transport: TransportKind = .webSocket
 
-    @Option(help: "The game against the bot: connect4 or reversi.")
+    @Option(help: "The game against the bot: connect4, reversi or battleship.")
     var game: GameID = .connect4
 
-    @Option(help: "The bot's strategy: random, greedy or minimax.")
+    @Option(help: "The bot's strategy: random, greedy or minimax (in Battleship, random fires at random; greedy and minimax hunt and target).")
     var bot = "minimax"
 
     @Option(help: "How many moves the bot's minimax looks ahead.")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlyAuthority
 import PlyClient
 import PlyEngine
 import PlyStore
@@ -26,6 +27,10 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Option(help: "Ask a running ply server, http://HOST:PORT, instead of reading a file.")
     var server: String?
+
+    @Option(help: ArgumentHelp("A seat token: replay the match as that seat saw it.",
+                               discussion: "In a game with hidden information (Battleship) a replay shows what its viewer could see: without a token, what spectators saw (no fleet until the end); with a seat's token, that seat's own fleet too. Read from a file, the token is checked against the seat token hashes stored there."))
+    var token: String?
 
     @Flag(help: "Print the transcript, even in a terminal.")
     var text = false
@@ -61,7 +66,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let fetched: Result<(String?, [MatchEvent]?), any Error>
         do {
             if let match {
-                fetched = .success((match, try await api.events(match, after: 0)))
+                fetched = .success((match, try await api.events(match, after: 0, token: token)))
             } else {
                 let newest = try await api.matches(limit: 20)
                 print(newest.isEmpty ? "No matches on \(endpoint)." : newest.map { "\($0.id)  \($0.game.rawValue)  \($0.status.rawValue)" }.joined(separator: "\n"))
@@ -97,7 +102,13 @@ struct ReplayCommand: AsyncParsableCommand {
             return (nil, nil)
         }
         guard let stored else { throw ValidationError("no match '\(match)' in \(path)") }
-        return (stored.id, try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+        // The file holds every secret: show only what the token's seat (or a spectator) saw.
+        var viewer: Seat?
+        if let token {
+            viewer = Seat.allCases.first { seat in stored.tokens[seat.rawValue].map { SeatToken.matches(token, hash: $0) } ?? false }
+            guard viewer != nil else { throw ValidationError("the token is not a seat token of match \(match)") }
+        }
+        return (stored.id, try stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0).view(for: viewer) })
     }
 }
 

@@ -42,7 +42,7 @@ struct AuthorityTests {
         #expect(match.status == .finished)
         // The bytes a subscriber reads are the events exactly as stored.
         let stored = try #require(try await authority.store.match(match.id))
-        #expect(Array(match.events(after: 0)) == stored.events)
+        #expect(Array(match.storedEvents(after: 0)) == stored.events)
     }
 
     /// A new match on a store that holds writes: its creation is let through.
@@ -293,7 +293,7 @@ struct AuthorityTests {
         let loaded = try await authority.match(match.id)
         #expect(loaded !== match)
         #expect(loaded.snapshot() == match.snapshot())
-        #expect(Array(loaded.events(after: 0)) == Array(match.events(after: 0)))
+        #expect(Array(loaded.storedEvents(after: 0)) == Array(match.storedEvents(after: 0)))
         #expect(try loaded.seat(forToken: bob.token) == .second)
         #expect(await loaded.play("3", by: bob.seat).error?.code == .finished)
         #expect(authority.residentMatchCount == 1, "held no longer than it is used")

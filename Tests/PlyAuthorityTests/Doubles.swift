@@ -53,8 +53,11 @@ final class HeldStore: StoreWrapper {
 /// transport does.
 final class RecordingSubscriber: MatchSubscriber {
     private let state = Mutex<(cursor: Int, events: [MatchEvent], closure: MatchClosure?)>((0, [], nil))
+    /// Whose view it reads: a seat's, or nil for a spectator's.
+    let viewer: Seat?
 
-    init(after: Int = 0) {
+    init(after: Int = 0, viewer: Seat? = nil) {
+        self.viewer = viewer
         state.withLock { $0.cursor = after }
     }
 
@@ -64,7 +67,7 @@ final class RecordingSubscriber: MatchSubscriber {
 
     func matchPublished(_ match: MatchAuthority, upTo version: Int) {
         state.withLock { state in
-            for json in match.events(after: state.cursor) {
+            for json in match.events(after: state.cursor, for: viewer) {
                 if let event = try? WireCoding.decoder.decode(MatchEvent.self, from: json) { state.events.append(event) }
                 state.cursor += 1
             }

@@ -219,7 +219,12 @@ struct GameDefinitionTests {
         for key in definition.layout.keyMoves {
             #expect(throws: Never.self) { try definition.initialPosition.canonical(key.move) }
         }
-        #expect(definition.searchable.id == game)
+        switch definition.bots {
+        case .search(let rules): #expect(rules.id == game)
+        case .fleetHunt: #expect(definition.layout.setup != nil)
+        }
+        // A game with a setup says how to make one, and its positions hide what they must.
+        #expect((definition.layout.setup != nil) == definition.initialPosition.hidesInformation)
     }
 
     @Test func titlesAndNamesAreDistinct() {

@@ -66,6 +66,10 @@ struct PlayoutTests {
         var match = try Match(game: game)
         try match.join(name: "ann")
         try match.join(name: "bob")
+        // Setups first (Battleship's fleets), seat 1 first as often as not.
+        for seat in Bool.random(using: &random) ? Seat.allCases : Seat.allCases.reversed() {
+            if let setup = match.position.randomSetup(using: &random) { try match.place(setup, by: seat) }
+        }
         while let seat = match.turn {
             if Int.random(in: 0..<200, using: &random) == 0 {
                 try match.resign(seat, against: match.version)
@@ -73,9 +77,21 @@ struct PlayoutTests {
             }
             let move = try #require(match.position.legalMoves.randomElement(using: &random))
             try match.play(move, by: seat, against: match.version)
-            // Any prefix of the log is a valid match too.
+            // Any prefix of the log is a valid match too, and so is each viewer's view of it,
+            // which is the view of the whole match.
             let replayed = try Match(replaying: match.events)
             #expect(replayed.position.isSame(as: match.position))
+            for viewer in [Seat.first, .second, nil] {
+                let seen = try Match(replaying: match.events.map { $0.view(for: viewer) })
+                #expect(seen.position.isSame(as: match.position.view(for: viewer)))
+                #expect(seen.events == match.view(for: viewer).events)
+            }
+        }
+        // Once over, every viewer sees everything but other seats' setup events: the end shows them.
+        for viewer in [Seat.first, .second, nil] {
+            let seen = try Match(replaying: match.events.map { $0.view(for: viewer) })
+            #expect(seen.position.isSame(as: match.position))
+            #expect(seen.result == match.result)
         }
         let replayed = try Match(replaying: match.events)
         #expect(replayed.events == match.events)

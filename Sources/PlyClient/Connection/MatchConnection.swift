@@ -334,9 +334,13 @@ public final class MatchConnection: Sendable {
     private func appliedVersion(of command: Command, before deadline: ContinuousClock.Instant) async -> Int? {
         while ContinuousClock.now < deadline {
             let log = core.withLock { $0.log }
-            if let next = log.first(where: { $0.version == command.version + 1 }) {
+            if case .place = command.action {
+                // A setup is not made against a version: it is wherever this seat's `placed` is.
+                let placed = log.first { if case .placed(let seat, _) = $0.change { seat == self.seat } else { false } }
+                if let placed { return placed.version }
+            } else if let next = log.first(where: { $0.version == command.version + 1 }) {
                 let applied = switch (command.action, next.change) {
-                case (.play(let move), .moved(let seat, let played)): seat == self.seat && played == move
+                case (.play(let move), .moved(let seat, let played, _)): seat == self.seat && played == move
                 case (.resign, .resigned(let seat)): seat == self.seat
                 default: false
                 }
