@@ -207,7 +207,9 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
         lines.append(Line("  n: new game" + (state.hasLobby ? glyphs.separator + "l: lobby" : "") + glyphs.separator + "q: quit", .title))
         return lines
     }
-    lines.append(Line("  r: resign" + glyphs.separator + "t: transport" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help"
+    // While placing, `r` turns the ship.
+    let resign = fleetToPlace(screen) == nil ? "r: resign" + glyphs.separator : ""
+    lines.append(Line("  " + resign + "t: transport" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help"
         + glyphs.separator + "q: quit", .dim))
     return lines
 }
@@ -254,6 +256,10 @@ private func helpLines(_ state: PlayState) -> [Line] {
         "    a column's number   where pieces fall: play in that column",
     ] + GameID.allCases.flatMap { game in
         game.definition.layout.keyMoves.map { Line("    \($0.key)                   \(game.title): \($0.help)") }
+            + (game.definition.layout.setup == nil ? [] : [
+                Line("    placing a fleet     \(game.title): arrows move the ship, r turns it, Enter sets it down,"),
+                Line("                        u takes the last one back, a places the whole fleet at random"),
+            ])
     } + [
         "    r, then y           resign",
         "    t                   switch this game between WebSocket and long-polling",

@@ -40,7 +40,13 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
             // A shot's result is news to both seats; another move clears the notice.
             if let result {
                 let who = seat == screen.seat ? "You" : screen.match.names[seat.rawValue] ?? "seat \(seat.rawValue)"
-                state.notice = .info("\(who) fired at \(move): \(describe(result)).")
+                let news = "\(who) fired at \(move): \(describe(result))."
+                // The answer to the player's own shot stays in view beside the reply to it.
+                if seat != screen.seat, case .info(let mine)? = state.notice, mine.hasPrefix("You fired") {
+                    state.notice = .info(mine + "  " + news)
+                } else {
+                    state.notice = .info(news)
+                }
             } else if seat != screen.seat, screen.isMyTurn {
                 state.notice = nil
             }
