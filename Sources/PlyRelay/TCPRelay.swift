@@ -4,7 +4,8 @@ import Synchronization
 
 /// A TCP relay between clients and a server, for tests and benchmarks: it can add a one-way
 /// delay with jitter to everything it forwards (keeping each direction in order), count the
-/// bytes it forwards each way, and cut every connection at once, as a network failure would.
+/// bytes it forwards each way (and keep every byte sent to clients, when asked to), and cut
+/// every connection at once, as a network failure would.
 public final class TCPRelay: Sendable {
     /// Delay added to each chunk, each way.
     public struct Latency: Sendable, Hashable {
@@ -27,25 +28,31 @@ public final class TCPRelay: Sendable {
 
     public let port: Int
     let latency: Latency?
+    /// Whether every byte forwarded to clients is kept (`received`).
+    let recording: Bool
     private let listener: any Channel
     private let state = Mutex(State())
 
     private struct State {
         var counts = Counts()
+        var received: [UInt8] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
-    private init(port: Int, latency: Latency?, listener: any Channel) {
+    private init(port: Int, latency: Latency?, recording: Bool, listener: any Channel) {
         self.port = port
         self.latency = latency
+        self.recording = recording
         self.listener = listener
     }
 
     /// Listens on a free loopback port and relays each connection to `host:targetPort`.
+    /// - Parameter recording: keep every byte forwarded to clients, in the order forwarded.
     public static func start(
         to host: String,
         port targetPort: Int,
         latency: Latency? = nil,
+        recording: Bool = false,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPRelay {
         let relay = Box<TCPRelay>()
@@ -63,7 +70,7 @@ public final class TCPRelay: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, listener: listener)
+        let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, recording: recording, listener: listener)
         relay.value = started
         return started
     }
@@ -90,13 +97,18 @@ public final class TCPRelay: Sendable {
         }
     }
 
-    func count(_ bytes: Int, upstream: Bool) {
+    func count(_ buffer: ByteBuffer, upstream: Bool) {
         state.withLock { state in
-            if upstream { state.counts.upstream += bytes } else { state.counts.downstream += bytes }
+            if upstream { state.counts.upstream += buffer.readableBytes } else { state.counts.downstream += buffer.readableBytes }
+            if recording, !upstream { state.received += buffer.readableBytesView }
         }
     }
 
     public var counts: Counts { state.withLock { $0.counts } }
+
+    /// Every byte forwarded to clients so far, across all connections, in the order forwarded
+    /// (empty unless the relay was started `recording`).
+    public var received: [UInt8] { state.withLock { $0.received } }
 
     /// How many connections (client side and server side) are open through the relay.
     public var openConnections: Int { state.withLock { $0.connections.count } }
@@ -137,7 +149,7 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        relay.count(buffer.readableBytes, upstream: upstream)
+        relay.count(buffer, upstream: upstream)
         partner?.send(buffer)
     }
 
