@@ -188,3 +188,84 @@ struct BattleshipTests {
         }
     }
 }
+
+/// Battleship as a match: placing, firing, the clock and resignation, and what each viewer sees.
+struct BattleshipMatchTests {
+    static let fleets = ["a1-a5 c1-c4 e1-e3 g1-g3 i1-i2", "j6-j10 b10-e10 a5-a7 c5-e5 g7-h7"]
+
+    func started() throws -> Match {
+        var match = try Match(game: .battleship, options: MatchOptions(moveTimeLimit: 30))
+        try match.join(name: "ann")
+        try match.join(name: "bob")
+        return match
+    }
+
+    @Test func placingIsOncePerSeatWhileTheGameIsOn() throws {
+        var waiting = try Match(game: .battleship)
+        try waiting.join(name: "ann")
+        #expect(throws: MatchError.notStarted) { try waiting.place(Self.fleets[0], by: .first) }
+        var match = try started()
+        #expect(match.awaitsSetup(from: .first) && match.awaitsSetup(from: .second))
+        #expect(throws: MatchError.rule(.fleetsNotPlaced)) { try match.play("a1", by: .first, against: match.version) }
+        // Either seat first, whatever the version; in its one spelling.
+        try match.place("i2-i1, g1-g3 e3-e1 c1-c4 a5-a1", by: .second)
+        #expect(match.events.last?.change == .placed(seat: .second, fleet: Self.fleets[0]))
+        #expect(throws: MatchError.rule(.alreadyPlaced)) { try match.place(Self.fleets[1], by: .second) }
+        #expect(throws: MatchError.self) { try match.place("a1-a5", by: .first) }
+        try match.place(Self.fleets[1], by: .first)
+        #expect(!match.awaitsSetup(from: .first) && match.turn == .first)
+        var connectFour = try Match(game: .connect4)
+        try connectFour.join(name: "ann")
+        try connectFour.join(name: "bob")
+        #expect(throws: MatchError.rule(.noSetup)) { try connectFour.place(Self.fleets[0], by: .first) }
+    }
+
+    @Test func shotsCarryTheirResultsAndTheEndShowsBothFleets() throws {
+        var match = try started()
+        try match.place(Self.fleets[0], by: .first)
+        try match.place(Self.fleets[1], by: .second)
+        try match.play("J10", by: .first, against: match.version)
+        #expect(match.events.last?.change == .moved(seat: .first, move: "j10", result: .hit))
+        try match.play("f6", by: .second, against: match.version)
+        #expect(match.events.last?.change == .moved(seat: .second, move: "f6", result: .miss))
+        #expect(throws: MatchError.rule(.alreadyShot("j10"))) { try match.play("j10", by: .first, against: match.version) }
+        try match.resign(.second, against: match.version)
+        #expect(match.events.last?.change == .ended(GameResult(winner: .first, reason: .resignation), fleets: Self.fleets))
+    }
+
+    @Test func theClockRunsForTheFirstSeatStillPlacing() throws {
+        var match = try started()
+        #expect(match.turn == .first)
+        try match.place(Self.fleets[0], by: .first)
+        #expect(match.turn == .second, "seat 1's clock, once seat 0 has placed")
+        #expect(throws: MatchError.notYourTurn) { try match.expireTurn(of: .first, against: match.version) }
+        try match.expireTurn(of: .second, against: match.version)
+        #expect(match.events.last?.change == .ended(GameResult(winner: .first, reason: .timeout), fleets: [Self.fleets[0], nil]))
+        #expect(try Match(replaying: match.events.map { $0.view(for: .second) }).position.setups == [Self.fleets[0], nil])
+    }
+
+    @Test func eachViewerSeesItsOwnFleetOnly() throws {
+        var match = try started()
+        try match.place(Self.fleets[0], by: .first)
+        try match.place(Self.fleets[1], by: .second)
+        try match.play("j10", by: .first, against: match.version)
+        for viewer in [Seat.first, .second, nil] {
+            let view = match.view(for: viewer)
+            #expect(view.position.setups == Seat.allCases.map { $0 == viewer ? Self.fleets[$0.rawValue] : nil })
+            let placed = view.events.compactMap { if case .placed(_, let fleet) = $0.change { fleet } else { nil } }
+            #expect(placed == (viewer.map { [Self.fleets[$0.rawValue]] } ?? []))
+            #expect(view.events.map { $0.view(for: viewer) } == view.events, "a view is its own view")
+            // A view's board shows its own ships, the shot's hit on the other grid, and no other ship.
+            let grids = view.position.grids
+            for seat in Seat.allCases {
+                let ships = grids[seat.rawValue].joined().filter { $0 == .ship }.count
+                #expect((ships > 0) == (seat == viewer))
+            }
+            #expect(grids[1][9][9] == .hit)
+        }
+        // A log that tells a result the fleet does not give is refused.
+        var forged = match.events
+        forged[forged.count - 1] = MatchEvent(version: match.version, change: .moved(seat: .first, move: "j10", result: .miss))
+        #expect(throws: MatchError.self) { try Match(replaying: forged) }
+    }
+}

@@ -253,7 +253,7 @@ struct UpdateTests {
 
     /// Random keys and network news, thousands of steps: after each, the state holds together
     /// and no command is asked for while another is on its way.
-    @Test(arguments: [GameID.connect4, .reversi], [false, true])
+    @Test(arguments: GameID.allCases, [false, true])
     func randomKeysAndNewsKeepTheStateWhole(game: GameID, hasLobby: Bool) throws {
         var random = SeededRandom(seed: hasLobby ? 7 : 3)
         func pick(_ count: Int) -> Int { Int.random(in: 0..<count, using: &random) }
@@ -264,8 +264,8 @@ struct UpdateTests {
         var number = 1, id = "m1"
         var inFlight: Effect?
         var playing = 0
-        let keys: [Key] = [.up, .down, .left, .right, .enter, .escape, .resize] + "0123456789 hjklnpqrvwy?c".map { .character($0) }
-        let actions: [Key] = [.enter, .character("r"), .character("y"), .character("4"), .character("p")]
+        let keys: [Key] = [.up, .down, .left, .right, .enter, .escape, .resize] + "0123456789 hjklnpqrvwy?cau".map { .character($0) }
+        let actions: [Key] = [.enter, .character("r"), .character("y"), .character("4"), .character("p"), .character("a")]
         let snapshots = { (id: String, match: Match) in [MatchSnapshot(id: id, match: match), MatchSnapshot(id: "other", match: try Match(game: game))] }
         for step in 0..<5_000 {
             let input: Input
@@ -284,6 +284,7 @@ struct UpdateTests {
                     switch command {
                     case .play(let move, let version): applied = (try? truth.play(move, by: seat, against: version)) != nil
                     case .resign(let version): applied = (try? truth.resign(seat, against: version)) != nil
+                    case .place(let fleet, _): applied = (try? truth.place(fleet, by: seat)) != nil
                     default: break
                     }
                     input = applied ? .acknowledged(match: id) : .refused(match: id, "refused")
@@ -295,6 +296,9 @@ struct UpdateTests {
                 let mine: Seat? = if case .game(let screen) = state.mode, screen.matchID == id { screen.seat } else { nil }
                 if truth.status == .waiting {
                     try truth.join(name: "p\(truth.version)")
+                } else if let seat = Seat.allCases.first(where: { $0 != mine && truth.awaitsSetup(from: $0) }),
+                          let setup = truth.position.randomSetup(using: &random) {
+                    try truth.place(setup, by: seat)
                 } else if let seat = truth.turn, seat != mine, let move = truth.position.legalMoves.randomElement(using: &random) {
                     try truth.play(move, by: seat, against: truth.version)
                 } else if truth.status == .finished {
@@ -306,9 +310,9 @@ struct UpdateTests {
                 }
                 input = .info("news")
             case 7:
-                // The feed catches up: every event the screen has not seen, in order.
+                // The feed catches up: every event the screen has not seen, in order, as its seat sees it.
                 guard case .game(let screen) = state.mode, screen.matchID == id else { continue }
-                let events = truth.events.filter { $0.version > screen.match.version }
+                let events = truth.events.filter { $0.version > screen.match.version }.map { $0.view(for: screen.seat) }
                 for event in events {
                     let effects = update(&state, .event(match: id, event))
                     try check(state, effects, &inFlight, step)
@@ -343,7 +347,12 @@ struct UpdateTests {
 
     /// The invariants `randomKeysAndNewsKeepTheStateWhole` checks after each step.
     private func check(_ state: PlayState, _ effects: [Effect], _ inFlight: inout Effect?, _ step: Int) throws {
-        let commands = effects.filter { if case .play = $0 { true } else if case .resign = $0 { true } else { false } }
+        let commands = effects.filter {
+            switch $0 {
+            case .play, .resign, .place: true
+            default: false
+            }
+        }
         #expect(commands.count <= 1, "step \(step): \(effects)")
         if let command = commands.first {
             #expect(inFlight == nil, "step \(step): \(command) while \(inFlight.map { "\($0)" } ?? "") is on its way")
@@ -355,6 +364,10 @@ struct UpdateTests {
             #expect((0..<board.columns).contains(screen.cursor.column), "step \(step)")
             #expect((0..<board.rows).contains(screen.cursor.row), "step \(step)")
             if !screen.awaitingAnswer { #expect(inFlight == nil, "step \(step): a command on its way but not shown") }
+            // A screen never holds a fleet its seat may not see, before the end.
+            if screen.match.result == nil, screen.match.position.hidesInformation {
+                #expect(screen.match.position.setups.enumerated().allSatisfy { $0.element == nil || $0.offset == screen.seat?.rawValue }, "step \(step)")
+            }
         case .lobby(let lobby):
             #expect(lobby.matches.isEmpty ? lobby.selected == 0 : lobby.matches.indices.contains(lobby.selected), "step \(step)")
         case .opening:
@@ -362,5 +375,72 @@ struct UpdateTests {
         }
         _ = render(state, width: 80, height: 24)
         _ = render(state, width: 20, height: 5)
+    }
+
+    // MARK: Battleship
+
+    @Test func aFleetIsPlacedShipByShipAndSentWhole() throws {
+        var state = gameState(try replica(.battleship))
+        // The first ship (5) lies across from the cursor, pulled back onto the grid.
+        for _ in 0..<9 { _ = update(&state, .key(.up)) }
+        for _ in 0..<9 { _ = update(&state, .key(.left)) }
+        #expect(update(&state, .key(.enter)).isEmpty)
+        #expect(screen(state)?.placement.ships.map(\.notation) == ["a1-e1"])
+        // Turned down a column, right next to the first: refused, with why.
+        _ = update(&state, .key(.character("r")))
+        _ = update(&state, .key(.down))
+        #expect(update(&state, .key(.enter)).isEmpty)
+        #expect(state.notice.map { "\($0)" }?.contains("touch") == true)
+        // Taken back and placed again, then the rest.
+        _ = update(&state, .key(.down))
+        #expect(update(&state, .key(.enter)).isEmpty)
+        _ = update(&state, .key(.character("u")))
+        #expect(screen(state)?.placement.ships.count == 1)
+        var effects: [Effect] = []
+        for column in [0, 2, 4, 6] {
+            for _ in 0..<9 { _ = update(&state, .key(.left)) }
+            for _ in 0..<column { _ = update(&state, .key(.right)) }
+            for _ in 0..<9 { _ = update(&state, .key(.down)) }
+            effects = update(&state, .key(.enter))
+        }
+        guard case .place(let fleet, let version)? = effects.first else {
+            Issue.record("no fleet sent: \(effects)")
+            return
+        }
+        #expect(version == 3)
+        #expect(throws: Never.self) { try Battleship.fleet(notation: fleet) }
+        #expect(fleet == "a1-e1 a7-a10 c8-c10 e8-e10 g9-g10")
+        #expect(screen(state)?.awaitingAnswer == true)
+        #expect(update(&state, .key(.character("a"))).isEmpty, "nothing more while the fleet is on its way")
+        // Placed: the screen fires at the other grid.
+        var match = try #require(screen(state)?.match)
+        try match.apply(MatchEvent(version: 4, change: .placed(seat: .first, fleet: fleet)))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 4, change: .placed(seat: .first, fleet: fleet))))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 5, change: .placed(seat: .second, fleet: nil))))
+        #expect(screen(state)?.awaitingAnswer == false)
+        #expect(update(&state, .key(.enter)).first.map { if case .play = $0 { true } else { false } } == true)
+        let text = screenText(state, width: 100, height: 30).joined(separator: "\n")
+        #expect(text.contains("Your fleet") && text.contains("bob's waters"))
+    }
+
+    @Test func aRandomFleetIsOneKeyAndLegal() throws {
+        var state = gameState(try replica(.battleship))
+        guard case .place(let fleet, _)? = update(&state, .key(.character("a"))).first else {
+            Issue.record("no fleet sent")
+            return
+        }
+        #expect(throws: Never.self) { try Battleship.fleet(notation: fleet) }
+    }
+
+    @Test func theOpponentsShotsShowAsTheyLand() throws {
+        var match = try replica(.battleship)
+        try match.place("a1-a5 c1-c4 e1-e3 g1-g3 i1-i2", by: .first)
+        var state = gameState(match)
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 5, change: .placed(seat: .second, fleet: nil))))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 6, change: .moved(seat: .first, move: "j10", result: .miss))))
+        _ = update(&state, .event(match: "m1", MatchEvent(version: 7, change: .moved(seat: .second, move: "a1", result: .hit))))
+        #expect(state.notice == .info("You fired at j10: miss.  bob fired at a1: hit."))
+        let rows = screenText(state, width: 100, height: 30)
+        #expect(rows.contains { $0.hasPrefix(" 1 | X  .  S") }, "the hit on the player's own fleet")
     }
 }
