@@ -45,7 +45,7 @@ public struct Glyphs: Sendable, Hashable {
         case .empty: empty
         case .piece(let seat): piece(seat)
         case .ship: self == .unicode ? "■" : "S"
-        case .miss: self == .unicode ? "~" : "~"
+        case .miss: "~"
         case .hit: self == .unicode ? "✕" : "X"
         case .sunk: "#"
         }

@@ -207,8 +207,8 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
         lines.append(Line("  n: new game" + (state.hasLobby ? glyphs.separator + "l: lobby" : "") + glyphs.separator + "q: quit", .title))
         return lines
     }
-    // While placing, `r` turns the ship.
-    let resign = fleetToPlace(screen) == nil ? "r: resign" + glyphs.separator : ""
+    // While placing, `r` turns the ship; a spectator has nothing to resign.
+    let resign = screen.seat != nil && fleetToPlace(screen) == nil ? "r: resign" + glyphs.separator : ""
     lines.append(Line("  " + resign + "t: transport" + glyphs.separator + "w: wire view" + glyphs.separator + "?: help"
         + glyphs.separator + "q: quit", .dim))
     return lines

@@ -131,6 +131,35 @@ struct TransportGameTests {
         }
     }
 
+    /// Battleship: each viewer (a seat by its token, or a spectator) gets its own bytes for an
+    /// event not everyone may see whole, and the same bytes over both transports.
+    @Test func eachViewerGetsItsOwnBytesAndTheSameOverBothTransports() async throws {
+        try await LiveServer.run { server in
+            let (id, ann, bob) = try await server.startedMatch(.battleship)
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"place","fleet":"a1-a5 c1-c4 e1-e3 g1-g3 i1-i2","v":3}"#, token: ann.token)
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"place","fleet":"j6-j10 b10-e10 a5-a7 c5-e5 g7-h7","v":3}"#, token: bob.token)
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"j10","v":5}"#, token: ann.token)
+            var polls: [String] = []
+            for token in [ann.token, bob.token, nil] {
+                let poll = try await server.request(.get, "/matches/\(id)/events?after=3&wait=0", token: token)
+                let socket = try await server.webSocket("/matches/\(id)/ws?after=3", token: token)
+                var messages: [String] = []
+                while messages.count < 3, let text = await socket.nextText() {
+                    if case .event = try WireCoding.decode(ServerMessage.self, from: Data(text.utf8)) { messages.append(text) }
+                }
+                socket.link.close()
+                #expect(poll.body == "[" + messages.joined(separator: ",") + "]")
+                polls.append(poll.body)
+            }
+            #expect(polls[0] == #"[{"fleet":"a1-a5 c1-c4 e1-e3 g1-g3 i1-i2","seat":0,"type":"placed","v":4},{"seat":1,"type":"placed","v":5},{"move":"j10","result":"hit","seat":0,"type":"moved","v":6}]"#)
+            #expect(polls[1] == #"[{"seat":0,"type":"placed","v":4},{"fleet":"j6-j10 b10-e10 a5-a7 c5-e5 g7-h7","seat":1,"type":"placed","v":5},{"move":"j10","result":"hit","seat":0,"type":"moved","v":6}]"#)
+            #expect(polls[2] == #"[{"seat":0,"type":"placed","v":4},{"seat":1,"type":"placed","v":5},{"move":"j10","result":"hit","seat":0,"type":"moved","v":6}]"#)
+            // A wrong token reads nothing: it is refused, not served as a spectator.
+            #expect(try await server.request(.get, "/matches/\(id)/events?after=0&wait=0", token: "not-a-token").status == 403)
+            #expect(try await server.request(.get, "/matches/\(id)", token: "not-a-token").status == 403)
+        }
+    }
+
     @Test func aRetriedCommandIsNeverPlayedTwice() async throws {
         try await LiveServer.run { server in
             let (id, ann, _) = try await server.startedMatch()
