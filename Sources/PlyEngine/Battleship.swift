@@ -161,7 +161,9 @@ public struct Battleship: Hashable, Sendable {
     /// another, not even at a corner.
     public static func check(_ fleet: [Ship]) throws(RuleViolation) {
         guard fleet.map(\.length).sorted(by: >) == fleetLengths else {
-            let lengths = fleet.map { String($0.length) }.joined(separator: ", ")
+            // The lengths sent, said back only while they are few (a message is at most 4 KiB).
+            let lengths = fleet.count <= fleetLengths.count * 2
+                ? fleet.map { String($0.length) }.joined(separator: ", ") : "\(fleet.count) ships"
             throw .invalidFleet("a fleet is ships of 5, 4, 3, 3 and 2 squares, not \(lengths.isEmpty ? "none" : lengths)")
         }
         for (index, ship) in fleet.enumerated() {

@@ -102,7 +102,8 @@ func gridLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> [Line] {
     let preview = lengths.flatMap { screen.placement.preview(at: screen.cursor, lengths: $0) }
     let previewBlocked = preview.map { Battleship.conflict(placing: $0, beside: screen.placement.ships) != nil } ?? false
     let firing = screen.seat != nil && lengths == nil && match.status == .playing
-    let cell = width >= 80 ? 3 : 2
+    // Cells narrow with the terminal, so that both grids stay in view down to 40 columns.
+    let cell = width >= 80 ? 3 : width >= 56 ? 2 : 1
     let rule = String(repeating: glyphs.frame.horizontal, count: cell * Battleship.size)
     let gap = "  "
     let lastShot = match.lastMove.flatMap { try? Battleship.Square(notation: $0.move) }
@@ -113,7 +114,7 @@ func gridLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> [Line] {
     var lines = [Line(heading(titles.0) + gap + heading(titles.1), .title)]
     let letters = (0..<Battleship.size).map { column -> String in
         let label = String(UnicodeScalar(UInt8(ascii: "a") + UInt8(column)))
-        return cell == 3 ? " \(label) " : " \(label)"
+        return cell == 3 ? " \(label) " : cell == 2 ? " \(label)" : label
     }.joined()
     lines.append(Line("    " + letters + " " + gap + "    " + letters, .frame))
     let top = "   " + glyphs.frame.topLeft + rule + glyphs.frame.topRight
@@ -142,7 +143,7 @@ func gridLines(_ screen: GameScreen, _ state: PlayState, width: Int) -> [Line] {
                 }
                 if side == 1, firing, here == screen.cursor { style = .cursor }
                 let text = glyphs.mark(mark)
-                spans.append(Span(cell == 3 ? " \(text) " : " \(text)", style))
+                spans.append(Span(cell == 3 ? " \(text) " : cell == 2 ? " \(text)" : text, style))
             }
             spans.append(Span(glyphs.frame.vertical, .frame))
         }
