@@ -236,14 +236,21 @@ struct TmuxTests {
     /// cleanly.
     @Test func aStalledServerWithAMoveInFlightAndAResignation() async throws {
         let session = "ply-e2e-stall-\(getpid())"
-        let port = try freePort()
+        // A free port can be taken (by another test's outgoing connection) before the server
+        // binds it; then the server exits, and another port is tried.
+        var port = 0, serverPID = ""
+        for _ in 0..<3 {
+            port = try freePort()
+            Self.kill(session)
+            try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                            "exec \(Self.ply) serve --store memory --port \(port) --log-level error"])
+            serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+            if isListening(port) { break }
+        }
         let server = "http://127.0.0.1:\(port)"
-        try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                        "exec \(Self.ply) serve --store memory --port \(port) --log-level error"])
         defer { Self.kill(session) }
-        let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         defer { _ = try? run(["kill", "-CONT", serverPID]) }
-        for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
         #expect(isListening(port), "the server listens")
         for name in ["ann", "bob"] {
             try await tmux(["new-window", "-t", session, "-n", name,
