@@ -108,8 +108,7 @@ public final class MatchAuthority: Sendable {
     /// (or, for nil, a spectator) may see them: what transports send.
     public func events(after version: Int, for viewer: Seat?) -> ArraySlice<ByteBuffer> {
         state.withLock { state in
-            let end = state.visible.version
-            let range = min(max(version, 0), end)..<end
+            let range = Self.published(after: version, in: state)
             guard !state.redacted.isEmpty else { return state.encoded[range] }
             var events = Array(state.encoded[range])
             for (index, redaction) in state.redacted where range.contains(index) && redaction.audience != viewer {
@@ -121,10 +120,13 @@ public final class MatchAuthority: Sendable {
 
     /// The encoded events after a version, whole, as the store holds them: never for clients.
     public func storedEvents(after version: Int) -> ArraySlice<ByteBuffer> {
-        state.withLock { state in
-            let end = state.visible.version
-            return state.encoded[min(max(version, 0), end)..<end]
-        }
+        state.withLock { state in state.encoded[Self.published(after: version, in: state)] }
+    }
+
+    /// The indexes in `encoded` of the published events after a version.
+    private static func published(after version: Int, in state: State) -> Range<Int> {
+        let end = state.visible.version
+        return min(max(version, 0), end)..<end
     }
 
     /// Encodes what everyone but its audience sees of an event that not everyone may see whole.

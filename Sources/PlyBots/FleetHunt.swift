@@ -40,25 +40,17 @@ public enum ShotStrategy: String, Sendable, Hashable, CaseIterable {
         var excluded = Set<Battleship.Square>()
         let sunkAt = Set(shots.compactMap { if case .sunk = $0.result { $0.square } else { nil } })
         for hit in hits where !seen.contains(hit) {
-            // The hits of one ship: ships never touch, so hits next to each other are one ship's.
-            var ship: [Battleship.Square] = []
-            var frontier = [hit]
-            seen.insert(hit)
-            while let square = frontier.popLast() {
-                ship.append(square)
-                for next in neighbours(square, diagonal: false) where hits.contains(next) && seen.insert(next).inserted {
-                    frontier.append(next)
-                }
-            }
+            let ship = Battleship.shipHits(at: hit, among: hits)
+            seen.formUnion(ship)
             if ship.contains(where: sunkAt.contains) {
                 // Sunk: nothing can be around it.
-                for square in ship { excluded.formUnion(neighbours(square, diagonal: true)) }
+                for square in ship { excluded.formUnion(square.neighbours(diagonal: true)) }
                 continue
             }
             // Hit but afloat: no ship diagonally next to its hits; the ship goes on along its line.
-            for square in ship { excluded.formUnion(neighbours(square, diagonal: true).filter { $0.row != square.row && $0.column != square.column }) }
+            for square in ship { excluded.formUnion(square.neighbours(diagonal: true).filter { $0.row != square.row && $0.column != square.column }) }
             if ship.count == 1 {
-                targets += neighbours(hit, diagonal: false)
+                targets += hit.neighbours(diagonal: false)
             } else {
                 let across = ship[0].row == ship[1].row
                 let line = ship.sorted()
@@ -70,14 +62,6 @@ public enum ShotStrategy: String, Sendable, Hashable, CaseIterable {
             }
         }
         return (targets, excluded)
-    }
-
-    /// The squares next to a square on the grid: up, down, left and right, and the diagonals too.
-    static func neighbours(_ square: Battleship.Square, diagonal: Bool) -> [Battleship.Square] {
-        let steps = diagonal
-            ? [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
-            : [(0, -1), (-1, 0), (1, 0), (0, 1)]
-        return steps.compactMap { Battleship.Square(column: square.column + $0.0, row: square.row + $0.1) }
     }
 }
 

@@ -154,19 +154,10 @@ public struct BattleshipPosition: Position, Hashable {
             for shot in shots {
                 grid[shot.square.row][shot.square.column] = shot.result.isHit ? .hit : .miss
             }
-            // A sunk ship's squares: its hits, which touch no other ship's.
+            // A sunk ship's squares: its hits.
             for shot in shots {
                 guard case .sunk = shot.result else { continue }
-                var frontier = [shot.square], seen: Set = [shot.square]
-                while let square = frontier.popLast() {
-                    grid[square.row][square.column] = .sunk
-                    for (dc, dr) in [(0, -1), (-1, 0), (1, 0), (0, 1)] {
-                        if let next = Battleship.Square(column: square.column + dc, row: square.row + dr),
-                           hits.contains(next), seen.insert(next).inserted {
-                            frontier.append(next)
-                        }
-                    }
-                }
+                for square in Battleship.shipHits(at: shot.square, among: hits) { grid[square.row][square.column] = .sunk }
             }
             return grid
         }

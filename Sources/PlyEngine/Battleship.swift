@@ -54,6 +54,15 @@ public struct Battleship: Hashable, Sendable {
 
         public static func < (a: Square, b: Square) -> Bool { (a.row, a.column) < (b.row, b.column) }
 
+        /// The squares next to this one on the grid: up, left, right and down, and with
+        /// `diagonal` the four corners too.
+        public func neighbours(diagonal: Bool) -> [Square] {
+            let steps = diagonal
+                ? [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)]
+                : [(0, -1), (-1, 0), (1, 0), (0, 1)]
+            return steps.compactMap { Square(column: column + $0.0, row: row + $0.1) }
+        }
+
         /// Every square of a grid, row by row.
         public static let all: [Square] = (0..<Battleship.size).flatMap { row in
             (0..<Battleship.size).compactMap { Square(column: $0, row: row) }
@@ -181,8 +190,7 @@ public struct Battleship: Hashable, Sendable {
             if let other = taken[square] { return .invalidFleet("\(ship) and \(other) overlap at \(square)") }
         }
         for square in ship.squares {
-            for (dc, dr) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
-                guard let next = Square(column: square.column + dc, row: square.row + dr), let other = taken[next] else { continue }
+            if let other = square.neighbours(diagonal: true).lazy.compactMap({ taken[$0] }).first {
                 return .invalidFleet("\(ship) and \(other) touch; ships keep a square apart, even at corners")
             }
         }
@@ -254,13 +262,7 @@ public struct Battleship: Hashable, Sendable {
                 }
                 guard let ship = choices.randomElement(using: &random) else { break }
                 fleet.append(ship)
-                for square in ship.squares {
-                    for dc in -1...1 {
-                        for dr in -1...1 {
-                            if let near = Square(column: square.column + dc, row: square.row + dr) { blocked.insert(near) }
-                        }
-                    }
-                }
+                for square in ship.squares { blocked.formUnion([square] + square.neighbours(diagonal: true)) }
             }
             if fleet.count == fleetLengths.count { return fleet }
         }
@@ -302,6 +304,19 @@ public struct Battleship: Hashable, Sendable {
             throw .invalidFleet("the fleet at \(square) is unseen here, so the shot cannot be decided")
         }
         return (try fire(at: square, result: result, in: state), result)
+    }
+
+    /// The hits of the ship hit at a square, from a grid's hits: ships never touch, so hits
+    /// next to each other (not diagonally) are one ship's.
+    public static func shipHits(at square: Square, among hits: Set<Square>) -> [Square] {
+        var ship: [Square] = [], frontier = [square], seen: Set = [square]
+        while let next = frontier.popLast() {
+            ship.append(next)
+            for near in next.neighbours(diagonal: false) where hits.contains(near) && seen.insert(near).inserted {
+                frontier.append(near)
+            }
+        }
+        return ship
     }
 
     /// What a shot at a fleet finds, given the shots already fired at it.

@@ -7,6 +7,9 @@ public struct Glyphs: Sendable, Hashable {
     public var pieces: [String]
     public var empty: String
     public var legal: String
+    /// A ship's square, and a hit on one (Battleship).
+    public var ship: String
+    public var hit: String
     public var cursorMark: String
     public var frame: Frame
     public var up: String
@@ -18,13 +21,13 @@ public struct Glyphs: Sendable, Hashable {
     public var sparks: [Character]
 
     public static let unicode = Glyphs(
-        pieces: ["●", "○"], empty: "·", legal: "+", cursorMark: "▼",
+        pieces: ["●", "○"], empty: "·", legal: "+", ship: "■", hit: "✕", cursorMark: "▼",
         frame: Frame(horizontal: "─", vertical: "│", topLeft: "┌", topRight: "┐", bottomLeft: "└", bottomRight: "┘"), up: "↑", down: "↓", sent: "→", received: "←", separator: " · ",
         sparks: Array("▁▂▃▄▅▆▇█")
     )
 
     public static let ascii = Glyphs(
-        pieces: ["X", "O"], empty: ".", legal: "+", cursorMark: "v",
+        pieces: ["X", "O"], empty: ".", legal: "+", ship: "S", hit: "X", cursorMark: "v",
         frame: Frame(horizontal: "-", vertical: "|", topLeft: "+", topRight: "+", bottomLeft: "+", bottomRight: "+"), up: "up ", down: "down ", sent: ">", received: "<", separator: " | ",
         sparks: Array("_.-=+*#@")
     )
@@ -44,9 +47,9 @@ public struct Glyphs: Sendable, Hashable {
         switch mark {
         case .empty: empty
         case .piece(let seat): piece(seat)
-        case .ship: self == .unicode ? "■" : "S"
+        case .ship: ship
         case .miss: "~"
-        case .hit: self == .unicode ? "✕" : "X"
+        case .hit: hit
         case .sunk: "#"
         }
     }

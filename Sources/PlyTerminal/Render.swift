@@ -163,10 +163,10 @@ private func turnLines(_ screen: GameScreen, _ state: PlayState, narrow: Bool, n
             lines.append(Line(narrow ? "  arrows, r turns, Enter, u undo, a random." : "  arrows move it, r turns it, Enter sets it down, u takes one back, a places all at random.", .good))
             break
         }
-        if let waiting = Seat.allCases.first(where: match.awaitsSetup), waiting != screen.seat {
+        // (A seat still placing was handled above: whoever is waited for is someone else.)
+        if let waiting = Seat.allCases.first(where: match.awaitsSetup) {
             lines.append(Line("  Waiting for \(name(waiting)) to place a fleet…", .dim))
-            if screen.seat == nil || match.awaitsSetup(from: waiting.opponent) { break }
-            lines.append(Line("  Your fleet is placed.", .dim))
+            if screen.seat != nil { lines.append(Line("  Your fleet is placed.", .dim)) }
             break
         }
         guard let turn = match.turn else { break }

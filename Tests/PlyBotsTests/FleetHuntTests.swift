@@ -44,7 +44,7 @@ struct FleetHuntTests {
         var state = try rules.place(Battleship.randomFleet(using: &random), by: .first, in: rules.initialState)
         let target = Battleship.randomFleet(using: &random)
         state = try rules.place(target, by: .second, in: state)
-        let around = Set(target.flatMap(\.squares).flatMap { ShotStrategy.neighbours($0, diagonal: true) }).subtracting(target.flatMap(\.squares))
+        let around = Set(target.flatMap(\.squares).flatMap { $0.neighbours(diagonal: true) }).subtracting(target.flatMap(\.squares))
         var shots = 0
         while rules.outcome(state) == .ongoing {
             if state.turn == .first {
@@ -55,7 +55,7 @@ struct FleetHuntTests {
                 // Once a ship next to it is sunk, a square around a ship is never fired at.
                 if around.contains(square) {
                     let sunkShips = target.filter { ship in ship.squares.allSatisfy { s in state.shots[0].contains { $0.square == s } } }
-                    let nearSunk = sunkShips.contains { ship in ship.squares.contains { ShotStrategy.neighbours($0, diagonal: true).contains(square) } }
+                    let nearSunk = sunkShips.contains { ship in ship.squares.contains { $0.neighbours(diagonal: true).contains(square) } }
                     #expect(!nearSunk || state.sunk(of: .second) > sunkBefore, "fired at \(square), next to a ship already sunk")
                 }
             } else {
