@@ -5,6 +5,7 @@
 //   PlyEngine    pure rules and matches (standard library only)
 //   PlyWire      JSON messages shared by server and clients
 //   PlyStore     durable match logs behind a small store protocol (SQLite in WAL mode, or memory)
+//   PlyPostgres  the same store on PostgreSQL, shared by many servers, with LISTEN/NOTIFY
 //   PlyAuthority the transport-free authority over every match: commands in, encoded events out
 //   PlyServer    the authority behind two transports on one port (Hummingbird, swift-nio's WebSocket parts)
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
@@ -23,6 +24,7 @@ let package = Package(
         .library(name: "PlyEngine", targets: ["PlyEngine"]),
         .library(name: "PlyWire", targets: ["PlyWire"]),
         .library(name: "PlyStore", targets: ["PlyStore"]),
+        .library(name: "PlyPostgres", targets: ["PlyPostgres"]),
         .library(name: "PlyAuthority", targets: ["PlyAuthority"]),
         .library(name: "PlyServer", targets: ["PlyServer"]),
         .library(name: "PlyClient", targets: ["PlyClient"]),
@@ -41,6 +43,9 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The rules of each game and the match (seats, turns, event log). Standard library only.
@@ -59,6 +64,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The match store on PostgreSQL: many servers share it, the database orders each match's
+        // events, and its notifications tell every server what the others appended.
+        .target(
+            name: "PlyPostgres",
+            dependencies: [
+                "PlyStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The authority over every match, knowing no transport: commands in, durable encoded events
         // out to subscribers. Unit-testable with the memory store and a manual clock.
         .target(
@@ -68,6 +85,7 @@ let package = Package(
                 "PlyWire",
                 "PlyStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
@@ -91,6 +109,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // The client side of both transports, with wire statistics counted at the socket.
@@ -145,6 +165,7 @@ let package = Package(
                 "PlyWire",
                 "PlyServer",
                 "PlyStore",
+                "PlyPostgres",
                 "PlyAuthority",
                 "PlyClient",
                 "PlyBots",
@@ -167,6 +188,7 @@ let package = Package(
             dependencies: [
                 "PlyServer",
                 "PlyStore",
+                "PlyPostgres",
                 "PlyAuthority",
                 "PlyClient",
                 "PlyBots",

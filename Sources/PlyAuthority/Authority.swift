@@ -38,6 +38,9 @@ public final class Authority: Sendable {
 
     public let configuration: Configuration
     public let store: any MatchStore
+    /// The store when other servers share it (PostgreSQL): then this server follows what they write.
+    public let shared: (any SharedMatchStore)?
+    public let metrics: AuthorityMetrics
     public let journal: Journal
     public let clock: ServiceClock
     private let logger: Logger
@@ -61,14 +64,17 @@ public final class Authority: Sendable {
 
     /// - Parameter makeID: new match ids (tests pass their own to force collisions).
     public init(store: any MatchStore, configuration: Configuration = Configuration(), clock: ServiceClock = .system,
+                metrics: AuthorityMetrics = AuthorityMetrics(),
                 logger: Logger = Logger(label: "ply.authority"), makeID: @escaping @Sendable () -> String = Authority.randomMatchID) {
         self.store = store
+        shared = store as? any SharedMatchStore
+        self.metrics = metrics
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
         self.makeID = makeID
         registry = Mutex(Registry(recent: RecentMatches(capacity: configuration.finishedMatchesHeld)))
-        journal = Journal(store: store, logger: logger)
+        journal = Journal(store: store, metrics: metrics, logger: logger)
     }
 
     /// Rebuilds every unfinished match from the store, as it was when its last change was made
@@ -112,7 +118,7 @@ public final class Authority: Sendable {
         if let damage = stored.damage { throw MatchError.corruptLog(damage) }
         let match = try Match(replaying: stored.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
         return try MatchAuthority(id: stored.id, serial: stored.serial, match: match, encoded: stored.events, tokens: stored.tokens,
-                                  journal: journal, clock: clock, logger: logger, statusChanged: indexStatusChange)
+                                  journal: journal, shared: shared, metrics: metrics, clock: clock, logger: logger, statusChanged: indexStatusChange)
     }
 
     public var isShuttingDown: Bool { closing.load(ordering: .relaxed) }
@@ -145,8 +151,8 @@ public final class Authority: Sendable {
             let serial = nextSerial.add(1, ordering: .relaxed).newValue
             let authority: MatchAuthority
             do {
-                authority = try MatchAuthority(id: id, serial: serial, match: match, journal: journal, clock: clock, logger: logger,
-                                               statusChanged: indexStatusChange)
+                authority = try MatchAuthority(id: id, serial: serial, match: match, journal: journal, shared: shared, metrics: metrics,
+                                               clock: clock, logger: logger, statusChanged: indexStatusChange)
             } catch {
                 throw WireError(.internalError, "the match could not be created")
             }
@@ -201,7 +207,8 @@ public final class Authority: Sendable {
         }
         // A match being created, or let go, is not in memory for a moment: ask again.
         if let found = try resident(id) { return found }
-        guard let stored, stored.finished || stored.expired else {
+        // A shared store holds live matches other servers created: this one serves them too.
+        guard let stored, stored.finished || stored.expired || shared != nil else {
             throw WireError(.unknownMatch, "no match has the id '\(id)'")
         }
         if stored.expired { throw MatchClosure.expired.error(match: id) }
@@ -212,10 +219,68 @@ public final class Authority: Sendable {
             logger.error("a stored match could not be rebuilt", metadata: ["match": "\(id)", "error": "\(error)"])
             throw WireError(.corruptLog, "match '\(id)' cannot be served: its stored log is damaged")
         }
-        return registry.withLock { registry in
-            if let found = registry.live[id] ?? registry.recent.find(id) { return found }
-            registry.recent.insert(loaded)
+        return admit(loaded)
+    }
+
+    /// Holds a match read from the store, unless one with its id is held already (then that one).
+    private func admit(_ loaded: MatchAuthority) -> MatchAuthority {
+        let admitted = registry.withLock { registry -> MatchAuthority in
+            if let found = registry.live[loaded.id] ?? registry.recent.find(loaded.id) { return found }
+            if loaded.status == .finished {
+                registry.recent.insert(loaded)
+            } else {
+                registry.live[loaded.id] = loaded
+                registry.index.update(loaded, status: loaded.status)
+            }
             return loaded
+        }
+        // Events appended between the read and now are announced after it: read them too.
+        if admitted === loaded && loaded.status != .finished { loaded.follow(to: nil) }
+        return admitted
+    }
+
+    // MARK: Other servers (shared store)
+
+    /// Follows what every server sharing the store writes, until the store closes: events
+    /// appended to a held match are read and published (once per server, whoever waits for
+    /// them); a match created elsewhere is read and held; a match expired elsewhere is let go;
+    /// and when news may have been lost, every held match reads its tail and new matches are
+    /// looked for. The server runs it for as long as it serves.
+    public func follow() async {
+        guard let shared else { return }
+        for await change in shared.changes {
+            switch change {
+            case .appended(let id, let version, let lag):
+                if let lag { metrics.notificationLag.record(duration: lag) }
+                let held = registry.withLock { $0.live[id] ?? $0.recent.find(id) }
+                if let held {
+                    held.follow(to: version)
+                } else if !isShuttingDown {
+                    Task { _ = try? await match(id) }
+                }
+            case .expired(let id):
+                let gone = registry.withLock { registry -> MatchAuthority? in
+                    guard let match = registry.live.removeValue(forKey: id) else { return nil }
+                    registry.index.remove(match)
+                    return match
+                }
+                gone?.close(.expired)
+            case .resync:
+                let held = registry.withLock { Array($0.live.values) }
+                for match in held { match.follow(to: nil) }
+                await adoptUnknownMatches()
+            }
+        }
+    }
+
+    /// Reads the live matches of the shared store and holds those this server does not know.
+    private func adoptUnknownMatches() async {
+        do {
+            for stored in try await store.liveMatches() where registry.withLock({ $0.live[stored.id] == nil && $0.setAside[stored.id] == nil }) {
+                if let loaded = try? rebuild(stored) { _ = admit(loaded) }
+            }
+        } catch {
+            logger.warning("the live matches of the shared store could not be read", metadata: ["error": "\(error)"])
         }
     }
 

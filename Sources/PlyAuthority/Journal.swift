@@ -15,11 +15,16 @@ import Synchronization
 ///
 /// If a write fails the journal stops for good (fail-stop): that batch and every later append
 /// fail with `server/storage_failed` until the server is restarted and rebuilt from what the
-/// store holds. Retrying a failed write could leave a gap in a log.
+/// store holds. Retrying a failed write could leave a gap in a log. A store shared by several
+/// servers (`SharedMatchStore`) is different: the database itself refuses an event that is not
+/// the next of its match, so a failed batch fails alone (`server/store_unavailable`) and the
+/// next may succeed.
 public final class Journal: Sendable {
     public typealias Completion = @Sendable (Result<StoreReceipt, WireError>) -> Void
 
-    private let store: any MatchStore
+    public let store: any MatchStore
+    private let failStop: Bool
+    private let metrics: AuthorityMetrics
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -36,8 +41,10 @@ public final class Journal: Sendable {
         var completions: [Completion]
     }
 
-    public init(store: any MatchStore, logger: Logger) {
+    public init(store: any MatchStore, metrics: AuthorityMetrics = AuthorityMetrics(), logger: Logger) {
         self.store = store
+        failStop = !(store is any SharedMatchStore)
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -116,7 +123,9 @@ public final class Journal: Sendable {
                 // 0: in flight; 1: completed before `write` returned; 2: `write` returned first.
                 let progress = Atomic<UInt8>(0)
                 let current = batch
+                let started = ContinuousClock.now
                 store.write(current.records) { [self] result in
+                    metrics.storeWrite.record(duration: ContinuousClock.now - started)
                     finish(current, result)
                     if progress.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { return }
                     if let next = takeBatch(starting: false) { write(next) }
@@ -132,6 +141,10 @@ public final class Journal: Sendable {
         switch result {
         case .success(let receipt):
             for completion in batch.completions { completion(.success(receipt)) }
+        case .failure(let error) where !failStop:
+            logger.error("a write to the shared match store failed; its changes were not made", metadata: ["error": "\(error)"])
+            let failure = WireError(.storeUnavailable, "the server could not reach its database, so the change was not made; send it again (if it was made after all, the match's events show it)")
+            for completion in batch.completions { completion(.failure(failure)) }
         case .failure(let error):
             logger.critical("the match store failed; refusing changes until restart", metadata: ["error": "\(error)"])
             let failure = WireError(.storageFailed, "the server could not store the change, so it made none; it refuses changes until it is restarted")

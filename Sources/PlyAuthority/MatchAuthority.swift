@@ -17,11 +17,21 @@ import Synchronization
 /// match and handed to the journal under the lock (so a match's records are written in version
 /// order), and published (acknowledged, told to subscribers, shown in snapshots) only once it
 /// is durable. If its write fails, the match is rolled back to what was published.
+///
+/// On a store shared by several servers (`SharedMatchStore`) a match takes one change at a time
+/// (others wait their turn, in order): the database decides whether the change's events are the
+/// next versions. If another server wrote them first, the change is rolled back, the events it
+/// missed are read and published, and the change is decided again against them (a move sent
+/// against the old version is then refused as stale). Events other servers append are read
+/// when the store says so (`follow(to:)`).
 public final class MatchAuthority: Sendable {
     public let id: String
     /// Creation order, for listing.
     public let serial: Int
     private let journal: Journal
+    /// The store when several servers share it; nil when this server is its only writer.
+    private let shared: (any SharedMatchStore)?
+    private let metrics: AuthorityMetrics
     private let clock: ServiceClock
     private let logger: Logger
     /// Told when the published status changes (the authority over all matches keeps its index).
@@ -46,6 +56,16 @@ public final class MatchAuthority: Sendable {
         var turnClock: TurnClock?
         /// When the last event was published, for idle expiry.
         var lastActivity: ContinuousClock.Instant
+        /// Shared store only: a change is being written, or missed events read; others wait.
+        var busy = false
+        /// Shared store only: changes waiting for the one in flight, in arrival order.
+        var queued: [@Sendable () -> Void] = []
+        /// Shared store only: the highest version the store announced, and whether anything
+        /// may have been missed (read the tail whatever the announced version).
+        var announced = 0
+        var resync = false
+        /// Shared store only: callers waiting for the next read of the store (`reach`).
+        var readers: [CheckedContinuation<Void, Never>] = []
     }
 
     /// An event only one seat may see whole, and what everyone else sees of it.
@@ -65,11 +85,14 @@ public final class MatchAuthority: Sendable {
     /// - Parameter encoded: the events' JSON when it is at hand (from the store); else encoded here.
     /// - Parameter tokens: the hashes of the seats' tokens (`TokenHash`).
     public init(id: String, serial: Int, match: Match, encoded: [ByteBuffer]? = nil, tokens: [String?] = [nil, nil],
-                journal: Journal, clock: ServiceClock, logger: Logger,
+                journal: Journal, shared: (any SharedMatchStore)? = nil, metrics: AuthorityMetrics = AuthorityMetrics(),
+                clock: ServiceClock, logger: Logger,
                 statusChanged: @escaping @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void = { _, _, _ in }) throws {
         self.id = id
         self.serial = serial
         self.journal = journal
+        self.shared = shared
+        self.metrics = metrics
         self.clock = clock
         self.statusChanged = statusChanged
         var logger = logger
@@ -148,11 +171,27 @@ public final class MatchAuthority: Sendable {
         return found
     }
 
+    /// Whether other servers share the store (then a version or token this server has not
+    /// seen yet may be another's news: `refresh()` reads it).
+    public var isShared: Bool { shared != nil }
+
+    /// The seat a token acts for; on a shared store, a token not known here is looked for in
+    /// the store first (its seat may have been taken on another server a moment ago).
+    public func seatReading(forToken token: String?) async throws(WireError) -> Seat {
+        do {
+            return try seat(forToken: token)
+        } catch where error.code == .wrongToken && shared != nil {
+            await refresh()
+            return try seat(forToken: token)
+        }
+    }
+
     // MARK: Commands
 
     /// Takes the first free seat and returns its new secret token, once durable.
     public func join(name: String) async throws(WireError) -> SeatGrant {
         let token = SeatToken.generate()
+        let id = id
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<SeatGrant, WireError>, Never>) in
             change(commandID: nil, reply: { continuation.resume(returning: $0) }) { state throws(MatchError) in
                 let (seat, _) = try state.match.join(name: name)
@@ -171,6 +210,19 @@ public final class MatchAuthority: Sendable {
     /// durable and published (so every subscriber has been told of them first), or the error;
     /// it may run before `execute` returns, on this thread.
     public func execute(_ command: Command, by seat: Seat, reply: @escaping @Sendable (Result<Acknowledgement, WireError>) -> Void) {
+        // A command against a version this server has not seen yet (the client saw it through
+        // another server): read the store first rather than refuse it as stale.
+        if shared != nil, command.version > version {
+            Task {
+                await reach(command.version)
+                decide(command, by: seat, reply: reply)
+            }
+            return
+        }
+        decide(command, by: seat, reply: reply)
+    }
+
+    private func decide(_ command: Command, by seat: Seat, reply: @escaping @Sendable (Result<Acknowledgement, WireError>) -> Void) {
         change(commandID: command.id, reply: reply) { state throws(MatchError) in
             switch command.action {
             case .play(let move): try state.match.play(move, by: seat, against: command.version)
@@ -196,11 +248,25 @@ public final class MatchAuthority: Sendable {
     private func change<Value: Sendable>(
         commandID: Int?,
         reply: @escaping @Sendable (Result<Value, WireError>) -> Void,
-        _ body: (inout State) throws(MatchError) -> (Value, [StoreRecord])
+        holding: Bool = false,
+        attempt: Int = 1,
+        _ body: @escaping @Sendable (inout State) throws(MatchError) -> (Value, [StoreRecord])
     ) {
+        // Shared store: one change at a time; a later one waits its turn, in order.
+        if shared != nil && !holding {
+            let waits = state.withLock { state -> Bool in
+                guard state.busy else {
+                    state.busy = true
+                    return false
+                }
+                state.queued.append { [self] in change(commandID: commandID, reply: reply, holding: true, body) }
+                return true
+            }
+            if waits { return }
+        }
         let refusal = state.withLock { state -> WireError? in
             if let closure = state.closure { return closure.error(match: id).with(id: commandID) }
-            if journal.hasFailed {
+            if shared == nil && journal.hasFailed {
                 return WireError(.storageFailed, "the server cannot store changes; it refuses them until it is restarted", id: commandID)
             }
             let before = state.match.version
@@ -210,7 +276,9 @@ public final class MatchAuthority: Sendable {
             } catch {
                 return WireError(error, version: state.match.version, id: commandID)
             }
-            var records = extra
+            // Events first: a store shared by several servers leaves out the rest of a change
+            // whose event lost the race (its seat token among them).
+            var records: [StoreRecord] = []
             for event in state.match.events(after: before) {
                 do {
                     let json = try JSONBuffer.encode(event)
@@ -221,6 +289,7 @@ public final class MatchAuthority: Sendable {
                     preconditionFailure("a match event failed to encode: \(error)")
                 }
             }
+            records += extra
             let version = state.match.version
             let result = version > before ? state.match.result : nil
             // Written with the last event: from then on the store says where the match lives.
@@ -228,19 +297,162 @@ public final class MatchAuthority: Sendable {
             Self.startTurnClock(&state, now: clock.now)
             journal.append(records) { [self] written in
                 switch written {
+                case .success(let receipt) where receipt.conflicts.contains(id):
+                    // Another server wrote this version first: read what it wrote, decide again.
+                    rollBack()
+                    metrics.conflicts.increment()
+                    guard attempt < Self.attemptsPerChange else {
+                        reply(.failure(WireError(.storeUnavailable, "the change kept meeting changes other servers made first; send it again", id: commandID)))
+                        return release()
+                    }
+                    Task {
+                        await readMissed()
+                        change(commandID: commandID, reply: reply, holding: true, attempt: attempt + 1, body)
+                    }
                 case .success:
                     publish(upTo: version)
                     if let result { logEnd(result, at: version) }
                     reply(.success(value))
+                    release()
                 case .failure(let failure):
                     rollBack()
                     reply(.failure(failure.with(id: commandID)))
+                    release()
                 }
             }
             return nil
         }
-        if let refusal { return reply(.failure(refusal)) }
+        if let refusal {
+            reply(.failure(refusal))
+            return release()
+        }
         journal.flush()
+    }
+
+    /// How often one change is decided again after losing a race before it is refused.
+    private static let attemptsPerChange = 5
+
+    // MARK: Shared store
+
+    /// Shared store: the store announced that this match's log reached a version (nil: news may
+    /// have been lost, read whatever there is). Reads the missing events once, unless a change
+    /// is in flight: it will find them when it ends.
+    public func follow(to version: Int?) {
+        guard shared != nil else { return }
+        var readers: [CheckedContinuation<Void, Never>] = []
+        let start = state.withLock { state -> Bool in
+            if let version {
+                guard version > state.visible.version else { return false }
+                state.announced = max(state.announced, version)
+            } else {
+                state.resync = true
+            }
+            guard state.closure == nil else {
+                readers = state.readers
+                state.readers.removeAll()
+                return false
+            }
+            guard !state.busy else { return false }
+            state.busy = true
+            return true
+        }
+        for reader in readers { reader.resume() }
+        guard start else { return }
+        Task {
+            await readMissed()
+            release()
+        }
+    }
+
+    /// Shared store: when a client names a version beyond the published one (it saw it through
+    /// another server), reads the store before answering. Returns once the store has been read
+    /// (the version may still be beyond: then the client is wrong).
+    public func reach(_ version: Int) async {
+        guard version > self.version else { return }
+        await refresh()
+    }
+
+    /// Shared store: reads what other servers appended, and returns once that is published.
+    public func refresh() async {
+        guard shared != nil else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            state.withLock { $0.readers.append(continuation) }
+            follow(to: nil)
+        }
+    }
+
+    /// Ends this server's turn at the match (shared store): reads announced events if any are
+    /// missing, else starts the next waiting change, else leaves the match free.
+    private func release() {
+        guard shared != nil else { return }
+        enum Next { case read, run(@Sendable () -> Void), none }
+        let next = state.withLock { state -> Next in
+            if state.closure == nil && (state.resync || state.announced > state.visible.version) { return .read }
+            guard !state.queued.isEmpty else {
+                state.busy = false
+                return .none
+            }
+            return .run(state.queued.removeFirst())
+        }
+        switch next {
+        case .read:
+            Task {
+                await readMissed()
+                release()
+            }
+        case .run(let change): change()
+        case .none: break
+        }
+    }
+
+    /// Reads the events other servers appended after the published version, applies and
+    /// publishes them, with the tokens of seats taken meanwhile. Called holding the match (no
+    /// change in flight). If the store cannot be read, what was announced is forgotten: the
+    /// listener's reconnection, or the next change's conflict, brings it back.
+    private func readMissed() async {
+        guard let shared else { return }
+        let (after, readers) = state.withLock { state in
+            state.resync = false
+            defer { state.readers.removeAll() }
+            return (state.visible.version, state.readers)
+        }
+        // Those waiting for a read are answered once it is done (whatever it found).
+        defer { for reader in readers { reader.resume() } }
+        let stored: StoredMatch?
+        do {
+            stored = try await shared.match(id, after: after)
+        } catch {
+            logger.warning("the events other servers appended could not be read", metadata: ["error": "\(error)"])
+            state.withLock { $0.announced = $0.visible.version }
+            return
+        }
+        guard let stored else { return }
+        let published = state.withLock { state -> Int? in
+            guard state.visible.version == after, state.match.version == after else { return nil }
+            for (offset, json) in stored.events.enumerated() {
+                do {
+                    let event = try WireCoding.decoder.decode(MatchEvent.self, from: json)
+                    guard event.version == after + offset + 1 else { throw MatchError.corruptLog("event \(event.version) read after \(after + offset)") }
+                    try state.match.apply(event)
+                    state.encoded.append(json)
+                    try Self.redact(event, into: &state)
+                } catch {
+                    logger.error("an event another server appended could not be applied", metadata: ["error": "\(error)"])
+                    break
+                }
+            }
+            for seat in Seat.allCases where state.tokens[seat.rawValue] == nil {
+                state.tokens[seat.rawValue] = stored.tokens[seat.rawValue]
+            }
+            if state.announced <= state.match.version { state.announced = state.match.version }
+            guard state.match.version > after else { return nil }
+            Self.startTurnClock(&state, now: clock.now)
+            return state.match.version
+        }
+        if let published {
+            metrics.eventsFollowed.increment(by: published - after)
+            publish(upTo: published)
+        }
     }
 
     /// Makes events up to a version visible, and tells every subscriber.

@@ -67,8 +67,12 @@ struct MatchIndex {
 
     private mutating func take(_ match: any ListedMatch, from status: MatchStatus) {
         guard let list = lists[status] else { return }
-        let index = position(of: match.serial, in: list)
-        if index < list.count, list[index] === match { lists[status]?.remove(at: index) }
+        // Serials are unique on one server; servers sharing a store may draw the same one.
+        var index = position(of: match.serial, in: list)
+        while index < list.count, list[index].serial == match.serial {
+            if list[index] === match { lists[status]?.remove(at: index); return }
+            index += 1
+        }
     }
 
     /// The newest matches of a status (or of any), newest first.

@@ -191,15 +191,17 @@ extension FleetReport {
 }
 
 /// Runs `call`, and while the server answers `request/rate_limited` (429 to a request, or a
-/// refused command), waits and asks again, longer each time (from 50 ms to 2 s, jittered): a
+/// refused command) or `server/store_unavailable` (its shared database is out of reach, and the
+/// command was not applied; a version-checked command sent again is refused as stale if it
+/// was), waits and asks again, longer each time (from 50 ms to 2 s, jittered): a
 /// fleet on one machine slows to the server's budget for its address instead of failing its games.
 func politely<T: Sendable>(_ call: () async throws -> T) async throws -> T {
     var wait = Duration.milliseconds(50)
     while true {
         do {
             return try await call()
-        } catch let error as WireError where error.code == .rateLimited {
-        } catch CommandError.refused(let error) where error.code == .rateLimited {
+        } catch let error as WireError where error.code == .rateLimited || error.code == .storeUnavailable {
+        } catch CommandError.refused(let error) where error.code == .rateLimited || error.code == .storeUnavailable {
         }
         try await Task.sleep(for: wait * Double.random(in: 0.5...1.5))
         wait = min(wait * 2, .seconds(2))

@@ -20,7 +20,10 @@ public actor PlyAPI {
         group = options.group
     }
 
-    public func health() async throws -> Health { try await get("/health") }
+    /// The server's health; a degraded server answers 503 with its health, returned too.
+    public func health() async throws -> Health {
+        try await call(.GET, "/health", body: Optional<CreateMatchRequest>.none, alsoAccepting: 503)
+    }
 
     public func games() async throws -> [GameInfo] { try await get("/games") }
 
@@ -58,7 +61,8 @@ public actor PlyAPI {
     }
 
     /// One request; a 2xx answer decodes as `T`, any other as the `WireError` it carries.
-    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, token: String? = nil) async throws -> T {
+    private func call<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (some Encodable)?, token: String? = nil,
+                                    alsoAccepting accepted: UInt? = nil) async throws -> T {
         let payload = try body.map { try WireCoding.encoder.encodeAsByteBuffer($0, allocator: ByteBufferAllocator()) }
         let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
         let response: HTTPLink.Response
@@ -69,7 +73,7 @@ public actor PlyAPI {
             response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, group: group), method, path, headers, payload)
         }
         let decoder = WireCoding.decoder
-        guard (200..<300).contains(response.status.code) else {
+        guard (200..<300).contains(response.status.code) || response.status.code == accepted else {
             throw (try? decoder.decode(WireError.self, from: response.body))
                 ?? WireError(.badRequest, "HTTP \(response.status.code) from \(path)")
         }

@@ -94,6 +94,9 @@ public enum ErrorCode: String, CaseIterable, Hashable, Sendable, Codable, Custom
     case shuttingDown = "server/shutting_down"
     /// The server could not make a change durable, so it made none; it refuses changes until restarted.
     case storageFailed = "server/storage_failed"
+    /// The server could not reach the database it shares with other servers, so the change was
+    /// not made; send it again.
+    case storeUnavailable = "server/store_unavailable"
     /// The server holds as many unfinished matches as it may; a new one must wait until others end.
     case atCapacity = "server/at_capacity"
     /// A fault in the server; the request changed nothing.

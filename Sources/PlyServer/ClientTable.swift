@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import PlyEngine
 import PlyWire
@@ -82,6 +83,21 @@ public final class ClientTable: Sendable {
     /// The key of a connection's client: its peer's IP address.
     static func key(_ address: SocketAddress?) -> String {
         address?.ipAddress ?? "local"
+    }
+
+    /// The key of a request's client. From a trusted proxy it is the nearest address in
+    /// `X-Forwarded-For` (its fields read right to left, each proxy appending the address it
+    /// heard from) that is not itself a trusted proxy; from anyone else, the peer's address.
+    static func key(_ address: SocketAddress?, forwardedFor: [String], trusting proxies: Set<String>) -> String {
+        let peer = key(address)
+        guard proxies.contains(peer), !forwardedFor.isEmpty else { return peer }
+        let hops = forwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        var client = peer
+        for hop in hops.reversed() where !hop.isEmpty {
+            client = hop
+            if !proxies.contains(hop) { break }
+        }
+        return client
     }
 
     private func newClient(_ now: ContinuousClock.Instant) -> Client {

@@ -67,6 +67,11 @@ final class ConnectionDoor: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
+        // A trusted proxy's connections carry many clients: only the server's limit counts them.
+        guard !connections.isTrustedProxy(context.remoteAddress) else {
+            enter(.readingHead(.now() + headerTimeout), context: context)
+            return
+        }
         let key = ClientTable.key(context.remoteAddress)
         guard connections.clients.openConnection(by: key) else {
             logger.info("connection refused: at the client's connection limit", metadata: ["client": "\(key)"])

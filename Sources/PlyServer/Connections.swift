@@ -10,6 +10,20 @@ public final class Connections: Sendable {
     public let maxConnections: Int
     /// Each client's connections, polls, live matches and budgets.
     public let clients: ClientTable
+    /// What `GET /metrics` shows.
+    public let metrics: ServerMetrics
+    /// Proxies whose `X-Forwarded-For` names the client.
+    let trustedProxies: Set<String>
+
+    /// The client a request comes from: its peer, or the client a trusted proxy names.
+    func client(_ peer: SocketAddress?, forwardedFor: [String]) -> String {
+        ClientTable.key(peer, forwardedFor: forwardedFor, trusting: trustedProxies)
+    }
+
+    /// Whether a connection comes from a trusted proxy (which carries many clients' requests).
+    func isTrustedProxy(_ peer: SocketAddress?) -> Bool {
+        !trustedProxies.isEmpty && trustedProxies.contains(ClientTable.key(peer))
+    }
     /// Each seat's command budget.
     let seats: SeatBudgets
     private let commandsPerSecond: Double
@@ -27,7 +41,9 @@ public final class Connections: Sendable {
         var nextTicket = 0
     }
 
-    init(configuration: ServerConfiguration) {
+    init(configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) {
+        self.metrics = metrics
+        trustedProxies = configuration.trustedProxies
         maxConnections = configuration.maxConnections
         clients = ClientTable(limits: configuration.clientLimits)
         seats = SeatBudgets(rate: configuration.commandsPerSecond, burst: configuration.commandBurst)

@@ -26,7 +26,7 @@ extension ErrorCode {
         case .full, .notStarted, .finished, .notYourTurn, .staleVersion: .conflict
         case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver,
              .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup: .unprocessableContent
-        case .shuttingDown, .storageFailed, .atCapacity: .serviceUnavailable
+        case .shuttingDown, .storageFailed, .storeUnavailable, .atCapacity: .serviceUnavailable
         case .corruptLog, .internalError: .internalServerError
         }
     }
@@ -47,7 +47,7 @@ extension ErrorCode {
         case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .unsupportedMediaType, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
              .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
              .notYourTurn, .staleVersion, .corruptLog, .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass,
-             .passNotAllowed, .gameOver, .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup, .storageFailed, .internalError:
+             .passNotAllowed, .gameOver, .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup, .storageFailed, .storeUnavailable, .internalError:
             nil
         }
     }

@@ -47,8 +47,9 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var waiter: PollWaiter?
     private var timer: Scheduled<Void>?
     private var limiter: RateLimiter
-    /// The client the connection belongs to.
+    /// The client of the request being served.
     private var client = "local"
+    static let forwardedFor = "X-Forwarded-For"
     /// The server is stopping: close the connection once nothing is owed.
     private var quiescing = false
     /// The client has closed its side (swift-nio's `inputClosed`: the server allows half-closed
@@ -97,6 +98,8 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         switch (part, current) {
         case (.head(let head), .idle):
             context.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
+            // Behind a trusted proxy each request may come from another client.
+            client = transport.connections.client(context.remoteAddress, forwardedFor: head.headers[Self.forwardedFor])
             if refuseUpgrade {
                 refuseUpgrade = false
                 current = .serving(head)
@@ -197,24 +200,40 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
             case .refuse(let error):
                 throw error
             case .poll(let id), .command(let id):
-                guard let match = try transport.authority.resident(id) else { return load(id, route, head, body: body, tooLarge: tooLarge) }
-                try serve(route, match, head, body: body, tooLarge: tooLarge)
+                guard let match = try transport.authority.resident(id), transport.beyond(match, head) == nil else {
+                    return load(id, route, head, body: body, tooLarge: tooLarge)
+                }
+                do {
+                    try serve(route, match, head, body: body, tooLarge: tooLarge)
+                } catch where error.code == .wrongToken && match.isShared {
+                    // Its seat may have been taken on another server a moment ago: read, then judge.
+                    load(id, route, head, body: body, tooLarge: tooLarge, refresh: true)
+                }
             }
         } catch {
             answer(error)
         }
     }
 
-    /// A match not in memory (finished a while ago): read from the store off the event loop, then
-    /// the request is served here. Parts the client sends meanwhile are held, as for any request.
-    private func load(_ id: String, _ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
+    /// A match not in memory (finished a while ago, or held by another server), or one this
+    /// server has not yet seen at the version a poll names: read from the store off the event
+    /// loop, then the request is served here. Parts the client sends meanwhile are held, as for
+    /// any request.
+    private func load(_ id: String, _ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool,
+                      refresh: Bool = false) {
         guard let eventLoop = context?.eventLoop else { return }
         let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let authority = transport.authority
+        let transport = transport
         Task {
             let loaded: Result<MatchAuthority, WireError>
             do throws(WireError) {
-                loaded = .success(try await authority.match(id))
+                let match = try await transport.authority.match(id)
+                if refresh {
+                    await match.refresh()
+                } else if let after = transport.beyond(match, head) {
+                    await match.reach(after)
+                }
+                loaded = .success(match)
             } catch {
                 loaded = .failure(error)
             }
@@ -248,7 +267,9 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
             try transport.connections.spendCommand(by: client, match: match.id, seat: seat)
             guard let eventLoop = context?.eventLoop else { return }
             let handler = NIOLoopBound(self, eventLoop: eventLoop)
+            let metrics = transport.connections.metrics
             match.execute(command, by: seat) { result in
+                metrics.counted(command, over: .longPoll, result)
                 if eventLoop.inEventLoop {
                     handler.value.answer(result)
                 } else {

@@ -22,6 +22,12 @@ struct HTTPRoutes: Sendable {
             let health = health()
             return try Response.json(health, status: health.status == "degraded" ? .serviceUnavailable : .ok)
         }
+        router.get("/metrics") { _, _ in
+            let text = connections.metrics.exposition(health: health(), storeAvailable: PlyServer.storeAvailable(authority))
+            var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+            response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return response
+        }
         router.get("/games") { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
         router.post("/matches", use: createMatch)
         router.get("/matches", use: listMatches)
@@ -44,7 +50,7 @@ struct HTTPRoutes: Sendable {
 
     /// Every resource and the methods it answers.
     static let resources: [(String, [HTTPRequest.Method])] = [
-        ("/health", [.get]), ("/games", [.get]), ("/matches", [.get, .post]), ("/matches/:id", [.get]),
+        ("/health", [.get]), ("/metrics", [.get]), ("/games", [.get]), ("/matches", [.get, .post]), ("/matches/:id", [.get]),
         ("/matches/:id/seats", [.post]), ("/matches/:id/events", [.get]), ("/matches/:id/commands", [.post]),
         ("/matches/:id/ws", [.get]),
     ]
@@ -71,7 +77,8 @@ struct HTTPRoutes: Sendable {
     /// A match as the seat whose token is sent may see it; without a token, as a spectator.
     @Sendable func snapshot(_ request: Request, context: Context) async throws -> Response {
         let match = try await authority.match(context.parameters.get("id"))
-        let seat = try request.headers[.authorization].map { header throws(WireError) in try match.seat(forToken: SeatToken.bearer(header)) }
+        var seat: Seat?
+        if let header = request.headers[.authorization] { seat = try await match.seatReading(forToken: SeatToken.bearer(header)) }
         return try Response.json(match.snapshot(for: seat))
     }
 

@@ -71,6 +71,14 @@ struct LongPollTransport: Sendable {
         return .wait(match, after: after, seat: seat, timeout: wait)
     }
 
+    /// The version a poll asks after, when it is beyond what this server has published and
+    /// other servers share the store (a client that saw it through another server): the store
+    /// is read before the poll is judged.
+    func beyond(_ match: MatchAuthority, _ head: HTTPRequestHead) -> Int? {
+        guard authority.shared != nil, let after = Int(URI(head.uri).queryParameters.get("after") ?? ""), after > match.version else { return nil }
+        return after
+    }
+
     /// Checks a command to a match (the token, the server running, the body) and returns what
     /// to run and for whom. The connection's budget is checked by the caller.
     func plan(command match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?) throws(WireError) -> (Command, Seat) {

@@ -61,7 +61,8 @@ struct PlyChildChannel: ServerChildChannel, HTTPChannelHandler {
             let upgrader = NIOTypedWebSocketServerUpgrader<Upgrade>(
                 maxFrameSize: configuration.maxMessageBytes,
                 shouldUpgrade: { channel, head in
-                    let judged = webSocket?.admit(head, client: ClientTable.key(channel.remoteAddress), on: channel.eventLoop)
+                    let judged = webSocket?.admit(head, client: connections.client(channel.remoteAddress, forwardedFor: head.headers[HTTPConnection.forwardedFor]),
+                                                     on: channel.eventLoop)
                         ?? channel.eventLoop.makeSucceededFuture(nil)
                     return judged.map { judged in
                         admission.value = judged
@@ -70,7 +71,7 @@ struct PlyChildChannel: ServerChildChannel, HTTPChannelHandler {
                         return judged == nil ? nil : HTTPHeaders()
                     }
                 },
-                upgradePipelineHandler: { channel, _ in
+                upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
                         guard let judged = admission.value else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
                         channel.pipeline.syncOperations.removeHandler(connection.value, promise: nil)
@@ -81,7 +82,8 @@ struct PlyChildChannel: ServerChildChannel, HTTPChannelHandler {
                                 maxAccumulatedFrameCount: configuration.maxMessageFragments,
                                 maxAccumulatedFrameSize: configuration.maxMessageBytes
                             ),
-                            WebSocketConnection(admission: judged, connections: connections, configuration: configuration, logger: logger),
+                            WebSocketConnection(admission: judged, client: connections.client(channel.remoteAddress, forwardedFor: head.headers[HTTPConnection.forwardedFor]),
+                                                connections: connections, configuration: configuration, logger: logger),
                         ])
                         return Upgrade.webSocket
                     }

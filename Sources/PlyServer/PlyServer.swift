@@ -30,8 +30,9 @@ public struct PlyServer: Sendable {
         handleSignals: Bool = true,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
-        let authority = Authority(store: store, configuration: configuration.authority, clock: clock, logger: logger)
-        let connections = Connections(configuration: configuration)
+        let metrics = ServerMetrics()
+        let authority = Authority(store: store, configuration: configuration.authority, clock: clock, metrics: metrics.authority, logger: logger)
+        let connections = Connections(configuration: configuration, metrics: metrics)
         self.authority = authority
         self.connections = connections
         let application = Self.buildApplication(authority: authority, connections: connections, configuration: configuration,
@@ -69,12 +70,19 @@ public struct PlyServer: Sendable {
 
     static func health(_ authority: Authority, _ connections: Connections) -> Health {
         Health(
-            status: authority.isShuttingDown ? "shutting_down" : authority.journal.hasFailed ? "degraded" : "ok",
+            status: authority.isShuttingDown ? "shutting_down" : !storeAvailable(authority) ? "degraded" : "ok",
             matches: authority.liveMatchCount,
             connections: connections.openConnections,
             webSockets: connections.webSockets,
             waitingPolls: connections.waitingPolls
         )
+    }
+
+    /// Whether changes can be stored: a failed store refuses them until restart; a shared one
+    /// (PostgreSQL) is degraded while it cannot be reached or its notifications are lost.
+    static func storeAvailable(_ authority: Authority) -> Bool {
+        if let shared = authority.shared { return shared.isAvailable }
+        return !authority.journal.hasFailed
     }
 
     /// The Hummingbird application: HTTP routes and the WebSocket upgrade on one port.
@@ -87,6 +95,7 @@ public struct PlyServer: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: PlyRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
+        router.middlewares.add(ClientAddressMiddleware(connections: connections))
         HTTPRoutes(authority: authority, connections: connections, configuration: configuration,
                    health: { health(authority, connections) }).add(to: router)
         let longPoll = LongPollTransport(authority: authority, connections: connections, configuration: configuration)
@@ -125,7 +134,10 @@ struct AuthorityService: Service {
             authority.sweep(now: clock.now)
             connections.prune()
         }
+        // A shared store: follow what the other servers write, for as long as this one serves.
+        let follower = Task { await authority.follow() }
         try? await gracefulShutdown()
+        follower.cancel()
         sweeper.cancel()
         authority.shutDown()
         await connections.webSocketsClosed(within: configuration.shutdownGrace)

@@ -60,6 +60,10 @@ public struct ServerConfiguration: Sendable {
     public var sweepInterval: Duration
     /// Event loop threads for connections; nil for one per core (swift-nio's shared group).
     public var eventLoopThreads: Int?
+    /// Addresses of proxies (nginx) whose `X-Forwarded-For` is believed: a request from one is
+    /// the client's the header names, so limits per client see real clients. From any other
+    /// address the header is ignored (anyone could send it).
+    public var trustedProxies: Set<String> = []
 
     public init(
         host: String = "127.0.0.1",

@@ -35,8 +35,8 @@ final class WebSocketConnection: ChannelInboundHandler {
     /// The payload of the last ping read in this batch of reads: only it is answered (RFC 6455
     /// 5.5.3), once the batch is read.
     private var pendingPong: ByteBuffer?
-    /// The client the connection belongs to.
-    private var client = "local"
+    /// The client the connection belongs to (named by a trusted proxy, or its peer).
+    private let client: String
     private var pinger: RepeatedTask?
     private var awaitingPong = false
     /// The server has sent its close frame: only the client's close is awaited now.
@@ -49,8 +49,9 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var blockedMessages = 0
     private var dropped = false
 
-    init(admission: WebSocketTransport.Admission, connections: Connections, configuration: ServerConfiguration, logger: Logger) {
+    init(admission: WebSocketTransport.Admission, client: String, connections: Connections, configuration: ServerConfiguration, logger: Logger) {
         self.admission = admission
+        self.client = client
         self.connections = connections
         self.configuration = configuration
         self.logger = logger
@@ -62,7 +63,6 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        client = ClientTable.key(context.remoteAddress)
         context.triggerUserOutboundEvent(ConnectionActivity.webSocket, promise: nil)
         connections.openedWebSocket(context.channel)
         if let size = configuration.webSocketSendBuffer {
@@ -177,7 +177,11 @@ final class WebSocketConnection: ChannelInboundHandler {
                     throw WireError(.missingToken, "send a hello with the seat token, or connect with 'Authorization: Bearer TOKEN'")
                 }
                 try connections.spendCommand(by: client, match: match.id, seat: seat)
-                match.execute(command, by: seat) { result in subscriber.run { $0.reply(result) } }
+                let metrics = connections.metrics
+                match.execute(command, by: seat) { result in
+                    metrics.counted(command, over: .webSocket, result)
+                    subscriber.run { $0.reply(result) }
+                }
             }
         } catch {
             send(error.with(id: error.id ?? id))
@@ -228,6 +232,7 @@ final class WebSocketConnection: ChannelInboundHandler {
                 // No close frame could reach a client that does not read: drop the connection.
                 // It can resume with `after` later.
                 dropped = true
+                connections.metrics.outboundDrops.increment()
                 logger.warning("websocket dropped: the client is not reading", metadata: ["limit": "\(configuration.maxOutboundMessages)"])
                 context.close(promise: nil)
                 return

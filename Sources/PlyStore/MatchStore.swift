@@ -27,12 +27,17 @@ public enum StoreRecord: Sendable, Equatable {
     }
 }
 
-/// What a write did beyond writing: the ids of new matches that were already taken.
+/// What a write did beyond writing: the ids of new matches that were already taken, and (in a
+/// store shared by several servers) the matches whose next version another server wrote first.
 public struct StoreReceipt: Sendable, Equatable {
     public var takenMatchIDs: Set<String>
+    /// Matches whose records in the batch were left out because an event's version was already
+    /// taken by another writer: that change lost the race and must be decided again.
+    public var conflicts: Set<String>
 
-    public init(takenMatchIDs: Set<String> = []) {
+    public init(takenMatchIDs: Set<String> = [], conflicts: Set<String> = []) {
         self.takenMatchIDs = takenMatchIDs
+        self.conflicts = conflicts
     }
 }
 
@@ -45,13 +50,16 @@ public struct StoredMatch: Sendable {
     public var finished: Bool
     /// Seat token hashes by seat number; nil where the seat is free.
     public var tokens: [String?]
-    /// The JSON of each event, in version order from 1.
+    /// The JSON of each event, in version order from `base + 1`.
     public var events: [ByteBuffer]
+    /// The version before the first of `events`: 0 for the whole log, more for its tail.
+    public var base: Int
     /// What is wrong with the stored log, if anything (a gap): such a match cannot be rebuilt.
     public var damage: String?
 
-    public init(id: String, serial: Int, expired: Bool = false, finished: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], damage: String? = nil) {
+    public init(id: String, serial: Int, expired: Bool = false, finished: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], base: Int = 0, damage: String? = nil) {
         self.id = id
+        self.base = base
         self.serial = serial
         self.expired = expired
         self.finished = finished
@@ -92,6 +100,30 @@ extension MatchStore {
             write(batch) { continuation.resume(with: $0) }
         }
     }
+}
+
+/// What changed in a shared store, as any server sharing it (this one too) wrote it.
+public enum StoreChange: Sendable, Equatable {
+    /// A match's log reached a version; `lag` is how long the news took to arrive, when known.
+    case appended(match: String, version: Int, lag: Duration?)
+    /// A match was let go for idleness.
+    case expired(match: String)
+    /// News may have been lost (the listener reconnected): whoever follows the store re-reads
+    /// what it holds rather than wait for the next change.
+    case resync
+}
+
+/// A store several servers write at once (PostgreSQL). It arbitrates: of two servers writing
+/// the same version of a match, one wins and the other's batch reports a conflict for that
+/// match (its other records of that match left out). It tells every server what any of them
+/// wrote, and a write that fails does not stop it: the next may succeed.
+public protocol SharedMatchStore: MatchStore {
+    /// What was written, by any server, for as long as the store is open. One reader.
+    var changes: AsyncStream<StoreChange> { get }
+    /// Whether the last contact with the database went well (writes, and the listener).
+    var isAvailable: Bool { get }
+    /// A match with only the events after a version (its tokens and flags whole), or nil.
+    func match(_ id: String, after version: Int) async throws -> StoredMatch?
 }
 
 /// Why a store could not do what it was asked.

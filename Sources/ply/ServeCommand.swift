@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PlyEngine
+import PlyPostgres
 import PlyServer
 import PlyStore
 
@@ -10,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run a ply server: HTTP long-polling and WebSocket on one port.",
         discussion: "Every match is stored in SQLite (--data) before any change is acknowledged, "
-            + "so a restarted server, even after kill -9, carries on every match where it was."
+            + "so a restarted server, even after kill -9, carries on every match where it was. "
+            + "With --store postgres://… several servers share one database behind a proxy, and any of them serves any match (docs/deploy.md)."
     )
 
     @Option(help: "The address to listen on.")
@@ -76,6 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads for connections (default: one per core).")
     var threads: Int?
 
+    @Option(name: .customLong("trusted-proxy"), help: "The address of a proxy (nginx) whose X-Forwarded-For names the client, for the limits per client (repeat; default: none, the header is ignored).")
+    var trustedProxies: [String] = []
+
     @Flag(help: "Refuse WebSocket upgrades and serve long-polling only.")
     var noWebsocket = false
 
@@ -116,8 +121,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
         configuration.defaultMoveTimeLimit = moveTimeLimit == 0 ? nil : moveTimeLimit
         configuration.allowedOrigins = allowedOrigins.isEmpty ? nil : Set(allowedOrigins)
+        configuration.trustedProxies = Set(trustedProxies)
         let store = try await storage.open(sync: sync.store, logger: logger)
         if let store = store as? SQLiteStore { logger.info("matches are stored", metadata: ["path": "\(store.path)"]) }
+        if let store = store as? PostgresStore { logger.info("matches are stored in PostgreSQL, shared with other servers", metadata: ["database": "\(store.location)"]) }
         let host = host
         let server = PlyServer(configuration: configuration, store: store, logger: logger) { port in
             // A line for people and for scripts (ply bench waits for it).
@@ -172,19 +179,46 @@ struct ClientLimitOptions: ParsableArguments {
     }
 }
 
-/// Where matches are kept: `--data PATH` (SQLite) or `--store memory`.
+/// Where matches are kept: `--data PATH` (SQLite), `--store memory`, or `--store postgres://…`
+/// (or `PLY_DATABASE_URL`) for a database shared by several servers.
 struct StorageOptions: ParsableArguments {
-    enum Kind: String, ExpressibleByArgument, CaseIterable {
+    /// What `--store` names.
+    enum Kind: Equatable, ExpressibleByArgument {
         case sqlite, memory
+        case postgres(url: String)
+
+        init?(argument: String) {
+            switch argument {
+            case "sqlite": self = .sqlite
+            case "memory": self = .memory
+            case let url where url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"): self = .postgres(url: url)
+            default: return nil
+            }
+        }
+
+        static var allValueStrings: [String] { ["sqlite", "memory", "postgres://USER@HOST:PORT/DATABASE"] }
     }
 
-    @Option(help: "Where matches are kept: sqlite (durable) or memory (lost when the server stops).")
-    var store: Kind = .sqlite
+    @Option(help: ArgumentHelp(
+        "Where matches are kept: sqlite (durable, one server), memory (lost when the server stops), or postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (durable, shared by several servers).",
+        discussion: "Without --store, PLY_DATABASE_URL names a PostgreSQL database if it is set; else sqlite.",
+        valueName: "store"))
+    var store: Kind?
 
     @Option(help: "The SQLite file (default: $XDG_DATA_HOME/ply/matches.sqlite, or ~/.local/share/ply/matches.sqlite).")
     var data: String?
 
+    @Option(help: "The most connections to PostgreSQL this server opens (its pool, and one more that listens).")
+    var databaseConnections = 8
+
     var path: String { data ?? Self.defaultPath }
+
+    /// `--store`, else `PLY_DATABASE_URL`, else SQLite.
+    var kind: Kind {
+        if let store { return store }
+        if let url = ProcessInfo.processInfo.environment["PLY_DATABASE_URL"], !url.isEmpty { return .postgres(url: url) }
+        return .sqlite
+    }
 
     static var defaultPath: String {
         let environment = ProcessInfo.processInfo.environment
@@ -193,10 +227,15 @@ struct StorageOptions: ParsableArguments {
         return base + "/ply/matches.sqlite"
     }
 
+    func validate() throws {
+        guard databaseConnections > 0 else { throw ValidationError("--database-connections must be positive") }
+    }
+
     func open(sync: SQLiteStore.Sync = .normal, logger: Logger) async throws -> any MatchStore {
-        switch store {
+        switch kind {
         case .memory: return MemoryStore()
         case .sqlite: return try await SQLiteStore.open(path: path, sync: sync, logger: logger)
+        case .postgres(let url): return try await PostgresStore.open(url: url, maxConnections: databaseConnections, logger: logger)
         }
     }
 }

@@ -1,0 +1,74 @@
+import CoreMetrics
+import Metrics
+import PlyAuthority
+import PlyWire
+import Prometheus
+import Synchronization
+
+/// What `GET /metrics` shows, in Prometheus's text format: the authority's measures (store
+/// writes, notification lag, conflicts), commands and moves by transport and result, dropped
+/// clients, and, read when asked, open WebSockets, waiting polls, connections and live matches.
+/// Each server has a registry of its own (no global metrics system), so tests can run many.
+public final class ServerMetrics: Sendable {
+    public enum Transport: String, Sendable { case webSocket = "websocket", longPoll = "longpoll" }
+
+    let registry: PrometheusCollectorRegistry
+    public let factory: PrometheusMetricsFactory
+    public let authority: AuthorityMetrics
+    /// Counters by name, transport and result, made the first time each is counted.
+    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    private let webSockets: CoreMetrics.Gauge
+    private let waitingPolls: CoreMetrics.Gauge
+    private let connections: CoreMetrics.Gauge
+    private let liveMatches: CoreMetrics.Gauge
+    private let storeAvailable: CoreMetrics.Gauge
+    let outboundDrops: CoreMetrics.Counter
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let milliseconds: [Duration] = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+            .map { .microseconds(Int64($0 * 1000)) }
+        factory.defaultDurationHistogramBuckets = milliseconds
+        self.factory = factory
+        authority = AuthorityMetrics(factory: factory)
+        webSockets = CoreMetrics.Gauge(label: "ply_websockets_open", factory: factory)
+        waitingPolls = CoreMetrics.Gauge(label: "ply_polls_waiting", factory: factory)
+        connections = CoreMetrics.Gauge(label: "ply_connections_open", factory: factory)
+        liveMatches = CoreMetrics.Gauge(label: "ply_matches_live", factory: factory)
+        storeAvailable = CoreMetrics.Gauge(label: "ply_store_available", factory: factory)
+        outboundDrops = CoreMetrics.Counter(label: "ply_outbound_drops_total", factory: factory)
+    }
+
+    /// Counts a command's answer, and a move's when it was one.
+    func counted(_ command: Command, over transport: Transport, _ result: Result<Acknowledgement, WireError>) {
+        let outcome = switch result {
+        case .success: "ok"
+        case .failure(let error): error.code.rawValue
+        }
+        counter("ply_commands_total", transport, outcome).increment()
+        if case .play = command.action { counter("ply_moves_total", transport, outcome).increment() }
+    }
+
+    private func counter(_ name: String, _ transport: Transport, _ result: String) -> CoreMetrics.Counter {
+        let key = "\(name) \(transport.rawValue) \(result)"
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = CoreMetrics.Counter(label: name, dimensions: [("transport", transport.rawValue), ("result", result)], factory: factory)
+            counters[key] = counter
+            return counter
+        }
+    }
+
+    /// The text of `GET /metrics`, with the gauges read now.
+    func exposition(health: Health, storeAvailable available: Bool) -> [UInt8] {
+        webSockets.record(health.webSockets)
+        waitingPolls.record(health.waitingPolls)
+        connections.record(health.connections)
+        liveMatches.record(health.matches)
+        storeAvailable.record(available ? 1 : 0)
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
