@@ -194,8 +194,8 @@ struct DurabilityTests {
 actor Children {
     private var started: [ChildProcess] = []
 
-    func start(_ executable: String, _ arguments: [String]) async throws -> ChildProcess {
-        let child = try await ChildProcess.start(executable, arguments)
+    func start(_ executable: String, _ arguments: [String], log: URL? = nil) async throws -> ChildProcess {
+        let child = try await ChildProcess.start(executable, arguments, log: log)
         started.append(child)
         return child
     }

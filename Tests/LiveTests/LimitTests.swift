@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
@@ -225,6 +226,35 @@ struct LimitTests {
             let refused = try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#)
             #expect(refused.status == 503)
             #expect(refused.errorCode == "server/at_capacity")
+        }
+    }
+
+    /// Behind a trusted proxy the client is the one `X-Forwarded-For` names (the nearest
+    /// address that is not a trusted proxy, so a client cannot pick its own by sending the
+    /// header); from any other peer the header is ignored.
+    @Test func aTrustedProxyNamesTheClient() async throws {
+        /// The status of a creation forwarded for each header, in turn.
+        @Sendable func statuses(_ server: LiveServer, _ forwarded: [String]) async throws -> [Int] {
+            var statuses: [Int] = []
+            for header in forwarded {
+                let reply = try await server.request(.post, "/matches", body: #"{"game":"connect4"}"#, headers: [HTTPField.Name("X-Forwarded-For")!: header])
+                statuses.append(reply.status)
+            }
+            return statuses
+        }
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = ClientLimits(liveMatches: 1)
+        configuration.trustedProxies = ["127.0.0.1"]
+        try await LiveServer.run(configuration) { server in
+            // A client, the same at its limit, another, the first behind an address it made up
+            // (still itself), and one behind a chain of trusted proxies (skipped).
+            let seen = try await statuses(server, ["10.0.0.1", "10.0.0.1", "10.0.0.2", "10.0.0.9, 10.0.0.1", "10.0.0.3, 127.0.0.1"])
+            #expect(seen == [201, 429, 201, 429, 201])
+        }
+        configuration.trustedProxies = []
+        try await LiveServer.run(configuration) { server in
+            let seen = try await statuses(server, ["10.0.0.1", "10.0.0.2"])
+            #expect(seen == [201, 429], "an untrusted peer's header is ignored")
         }
     }
 
