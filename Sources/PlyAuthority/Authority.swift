@@ -268,7 +268,8 @@ public final class Authority: Sendable {
             case .resync:
                 let held = registry.withLock { Array($0.live.values) }
                 for match in held { match.follow(to: nil) }
-                await adoptUnknownMatches()
+                // Read aside, so that news goes on being followed meanwhile.
+                Task { await adoptUnknownMatches() }
             }
         }
     }

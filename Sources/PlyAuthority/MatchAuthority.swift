@@ -175,6 +175,13 @@ public final class MatchAuthority: Sendable {
     /// seen yet may be another's news: `refresh()` reads it).
     public var isShared: Bool { shared != nil }
 
+    /// Whether a version a client names is beyond what this server has published while other
+    /// servers share the store (the client saw it through another): read the store first.
+    public func isBehind(_ version: Int?) -> Bool {
+        guard shared != nil, let version else { return false }
+        return version > self.version
+    }
+
     /// The seat a token acts for; on a shared store, a token not known here is looked for in
     /// the store first (its seat may have been taken on another server a moment ago).
     public func seatReading(forToken token: String?) async throws(WireError) -> Seat {
@@ -212,7 +219,7 @@ public final class MatchAuthority: Sendable {
     public func execute(_ command: Command, by seat: Seat, reply: @escaping @Sendable (Result<Acknowledgement, WireError>) -> Void) {
         // A command against a version this server has not seen yet (the client saw it through
         // another server): read the store first rather than refuse it as stale.
-        if shared != nil, command.version > version {
+        if isBehind(command.version) {
             Task {
                 await reach(command.version)
                 decide(command, by: seat, reply: reply)
@@ -411,22 +418,21 @@ public final class MatchAuthority: Sendable {
     /// listener's reconnection, or the next change's conflict, brings it back.
     private func readMissed() async {
         guard let shared else { return }
-        let (after, readers) = state.withLock { state in
+        let (after, readers, seatsFree) = state.withLock { state in
             state.resync = false
             defer { state.readers.removeAll() }
-            return (state.visible.version, state.readers)
+            return (state.visible.version, state.readers, state.tokens.contains(nil))
         }
         // Those waiting for a read are answered once it is done (whatever it found).
         defer { for reader in readers { reader.resume() } }
-        let stored: StoredMatch?
+        let stored: StoredTail
         do {
-            stored = try await shared.match(id, after: after)
+            stored = try await shared.tail(of: id, after: after, tokens: seatsFree)
         } catch {
             logger.warning("the events other servers appended could not be read", metadata: ["error": "\(error)"])
             state.withLock { $0.announced = $0.visible.version }
             return
         }
-        guard let stored else { return }
         let published = state.withLock { state -> Int? in
             guard state.visible.version == after, state.match.version == after else { return nil }
             for (offset, json) in stored.events.enumerated() {
@@ -441,8 +447,8 @@ public final class MatchAuthority: Sendable {
                     break
                 }
             }
-            for seat in Seat.allCases where state.tokens[seat.rawValue] == nil {
-                state.tokens[seat.rawValue] = stored.tokens[seat.rawValue]
+            if let tokens = stored.tokens {
+                for seat in Seat.allCases where state.tokens[seat.rawValue] == nil { state.tokens[seat.rawValue] = tokens[seat.rawValue] }
             }
             if state.announced <= state.match.version { state.announced = state.match.version }
             guard state.match.version > after else { return nil }

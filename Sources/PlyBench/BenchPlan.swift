@@ -62,6 +62,10 @@ public struct BenchPlan: Sendable, Codable {
     public var attackers: Attackers? = Attackers()
     /// A running server to use instead of starting `ply serve` (then its CPU and memory are not read).
     public var server: String?
+    /// With `server`: the processes that make it up (command lines containing any of these, as
+    /// `ply serve` instances, `postgres:` backends, `nginx`), whose CPU and memory are read
+    /// together as the server's.
+    public var serverProcesses: [String] = []
     /// Bot play for a long time against one server, sampled as it goes (`--soak`); nil: none.
     public var soak: SoakPlan?
 

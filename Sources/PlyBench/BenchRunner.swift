@@ -284,14 +284,16 @@ public struct BenchRunner: Sendable {
         while ledger.slotsUnderWay < matches, ContinuousClock.now < setupDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let startTotals = stats.totals, startUsage = child?.usage, started = ContinuousClock.now
+        // The server's CPU and memory: the child's, or those of the processes named for a running server.
+        let serverUsage = { [plan] () -> ProcessUsage? in child?.usage ?? (plan.serverProcesses.isEmpty ? nil : .matching(plan.serverProcesses)) }
+        let startTotals = stats.totals, startUsage = serverUsage(), started = ContinuousClock.now
         ledger.measuring = true
         while ContinuousClock.now - started < plan.duration {
             try await Task.sleep(for: .milliseconds(250))
             report(min(1, (plan.warmup + (ContinuousClock.now - started)) / total))
         }
         ledger.measuring = false
-        let endTotals = stats.totals, endUsage = child?.usage, seconds = (ContinuousClock.now - started) / .seconds(1)
+        let endTotals = stats.totals, endUsage = serverUsage(), seconds = (ContinuousClock.now - started) / .seconds(1)
 
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }

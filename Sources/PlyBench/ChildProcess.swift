@@ -26,6 +26,26 @@ public struct ProcessUsage: Sendable, Hashable, Codable {
     }
 }
 
+extension ProcessUsage {
+    /// The CPU time and resident memory of every process whose command line contains one of
+    /// `patterns` (this process aside), summed: a server made of several processes (instances,
+    /// a database's backends, a proxy) read as one. Nil when none matches.
+    public static func matching(_ patterns: [String]) -> ProcessUsage? {
+        let own = getpid()
+        var total: ProcessUsage?
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != own,
+                  let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"), !raw.isEmpty else { continue }
+            let command = String(decoding: raw.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
+            guard patterns.contains(where: { command.contains($0) }), let usage = of(pid: pid) else { continue }
+            total = ProcessUsage(cpuSeconds: (total?.cpuSeconds ?? 0) + usage.cpuSeconds,
+                                 residentBytes: (total?.residentBytes ?? 0) + usage.residentBytes,
+                                 descriptors: (total?.descriptors ?? 0) + (usage.descriptors ?? 0))
+        }
+        return total
+    }
+}
+
 /// A child process the benchmark and the tests start: `ply serve`, or the raw TCP floor. It
 /// prints `... listening on http://HOST:PORT` on its standard output once it accepts connections.
 public final class ChildProcess: Sendable {

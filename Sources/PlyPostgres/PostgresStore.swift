@@ -29,8 +29,12 @@ public final class PostgresStore: SharedMatchStore {
     static let writeTimeout: Duration = .seconds(5)
 
     public let location: String
-    private let client: PostgresClient
-    private let runner: Task<Void, Never>
+    private let configuration: PostgresClient.Configuration
+    /// The driver's pool, and the task that runs it. Replaced when writes keep getting no
+    /// answer at all, so that a pool wedged in the driver cannot stop this server for good.
+    private let pool: Mutex<(client: PostgresClient, runner: Task<Void, Never>)>
+    /// Writes and reads in a row that got no answer in time.
+    private let unanswered = Atomic<Int>(0)
     private let logger: Logger
     private let available = Atomic<Bool>(true)
     private let listening = Atomic<Bool>(false)
@@ -38,11 +42,11 @@ public final class PostgresStore: SharedMatchStore {
     private let continuation: AsyncStream<StoreChange>.Continuation
     private let listener = Mutex<Task<Void, Never>?>(nil)
 
-    private init(client: PostgresClient, location: String, logger: Logger) {
-        self.client = client
+    private init(configuration: PostgresClient.Configuration, location: String, logger: Logger) {
+        self.configuration = configuration
         self.location = location
         self.logger = logger
-        runner = Task { await client.run() }
+        pool = Mutex(Self.makePool(configuration, logger: logger))
         (changes, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
@@ -51,7 +55,7 @@ public final class PostgresStore: SharedMatchStore {
     /// and starts listening for what other servers write.
     public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "ply.store")) async throws -> PostgresStore {
         let (configuration, location) = try configuration(from: url, maxConnections: maxConnections)
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), location: location, logger: logger)
+        let store = PostgresStore(configuration: configuration, location: location, logger: logger)
         do {
             try await store.migrate()
         } catch {
@@ -81,6 +85,41 @@ public final class PostgresStore: SharedMatchStore {
         configuration.options.maximumConnections = maxConnections
         configuration.options.connectTimeout = .seconds(3)
         return (configuration, "postgres://\(user)@\(host):\(parts.port ?? 5432)/\(database.isEmpty ? user : database)")
+    }
+
+    private static func makePool(_ configuration: PostgresClient.Configuration, logger: Logger) -> (client: PostgresClient, runner: Task<Void, Never>) {
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        return (client, Task { await client.run() })
+    }
+
+    /// The pool in use.
+    private var client: PostgresClient { pool.withLock { $0.client } }
+
+    /// Runs a write or read with the time limit, and counts answers: after three in a row got
+    /// none, the pool is replaced by a new one (the old one is shut down).
+    private func answered<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        do {
+            let value = try await Self.withTimeout(Self.writeTimeout, operation)
+            unanswered.store(0, ordering: .relaxed)
+            return value
+        } catch let error as TimedOut {
+            if unanswered.add(1, ordering: .relaxed).newValue >= 3 {
+                unanswered.store(0, ordering: .relaxed)
+                logger.error("PostgreSQL's pool answered nothing three times running; starting a new one")
+                let old = pool.withLock { pool in
+                    defer { pool = Self.makePool(configuration, logger: logger) }
+                    return pool.runner
+                }
+                old.cancel()
+            }
+            throw error
+        }
+    }
+
+    /// What `withTimeout` throws when the time has passed.
+    struct TimedOut: Error, CustomStringConvertible {
+        let limit: Duration
+        var description: String { "no answer from PostgreSQL within \(limit)" }
     }
 
     public var isAvailable: Bool { available.load(ordering: .relaxed) && listening.load(ordering: .relaxed) }
@@ -199,7 +238,7 @@ public final class PostgresStore: SharedMatchStore {
         let query: PostgresQuery = "SELECT outcome, subject FROM ply_write(\(kinds), \(ids), \(numbers), \(texts))"
         Task { [self] in
             do {
-                let receipt = try await Self.withTimeout(Self.writeTimeout) {
+                let receipt = try await self.answered {
                     var receipt = StoreReceipt()
                     for try await (outcome, match) in try await self.client.query(query, logger: self.logger).decode((String, String).self) {
                         if outcome == "taken" { receipt.takenMatchIDs.insert(match) } else { receipt.conflicts.insert(match) }
@@ -234,7 +273,7 @@ public final class PostgresStore: SharedMatchStore {
             let timer = Task {
                 try await Task.sleep(for: limit)
                 work.cancel()
-                answer(.failure(StoreError("no answer from PostgreSQL within \(limit)")))
+                answer(.failure(TimedOut(limit: limit)))
             }
             // Whichever ends first, the other is not needed any more.
             Task {
@@ -257,32 +296,35 @@ public final class PostgresStore: SharedMatchStore {
     }
 
     public func match(_ id: String) async throws -> StoredMatch? {
-        try await match(id, after: 0)
+        var binds = PostgresBindings()
+        binds.append(id)
+        return try await matches(where: "id = $1", binds: binds).first
     }
 
-    public func match(_ id: String, after version: Int) async throws -> StoredMatch? {
+    /// One query for the events, and one for the tokens only when asked: what every server
+    /// holding a match reads for each event another server appends.
+    public func tail(of id: String, after version: Int, tokens: Bool) async throws -> StoredTail {
         // A server reads this holding the match (its other commands wait): never for long.
-        try await Self.withTimeout(Self.writeTimeout) { try await self.read(id, after: version) }
-    }
-
-    private func read(_ id: String, after version: Int) async throws -> StoredMatch? {
-        var found: StoredMatch?
-        for try await (serial, expired, finished) in try await client.query(
-            "SELECT serial, expired, finished FROM ply_matches WHERE id = \(id)", logger: logger
-        ).decode((Int, Bool, Bool).self) {
-            found = StoredMatch(id: id, serial: serial, expired: expired, finished: finished, base: version)
+        try await answered {
+            var tail = StoredTail()
+            var expected = version + 1
+            for try await (number, body) in try await self.client.query(
+                "SELECT version, body FROM ply_events WHERE match_id = \(id) AND version > \(version) ORDER BY version", logger: self.logger
+            ).decode((Int, ByteBuffer).self) {
+                guard number == expected else { break }  // a gap is never read past
+                tail.events.append(body)
+                expected += 1
+            }
+            if tokens {
+                var found: [String?] = [nil, nil]
+                for try await (seat, hash) in try await self.client.query("SELECT seat, hash FROM ply_tokens WHERE match_id = \(id)", logger: self.logger)
+                    .decode((Int, String).self) where found.indices.contains(seat) {
+                    found[seat] = hash
+                }
+                tail.tokens = found
+            }
+            return tail
         }
-        guard var match = found else { return nil }
-        for try await (seat, hash) in try await client.query("SELECT seat, hash FROM ply_tokens WHERE match_id = \(id)", logger: logger)
-            .decode((Int, String).self) where (0..<2).contains(seat) {
-            match.tokens[seat] = hash
-        }
-        for try await (number, body) in try await client.query(
-            "SELECT version, body FROM ply_events WHERE match_id = \(id) AND version > \(version) ORDER BY version", logger: logger
-        ).decode((Int, ByteBuffer).self) {
-            Self.append(number, body, to: &match)
-        }
-        return match
     }
 
     /// Matches chosen by a condition on `ply_matches`, in its order, with their tokens and logs
@@ -313,7 +355,7 @@ public final class PostgresStore: SharedMatchStore {
 
     /// Adds an event read in version order, noting a gap as damage.
     private static func append(_ version: Int, _ body: ByteBuffer, to match: inout StoredMatch) {
-        let expected = match.base + match.events.count + 1
+        let expected = match.events.count + 1
         if version != expected, match.damage == nil {
             match.damage = "event \(version) follows version \(expected - 1)"
         }
@@ -394,6 +436,7 @@ public final class PostgresStore: SharedMatchStore {
 
     public func close() async {
         listener.withLock { $0 }?.cancel()
+        let runner = pool.withLock { $0.runner }
         runner.cancel()
         _ = await runner.value
         continuation.finish()

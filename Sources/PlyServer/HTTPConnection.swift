@@ -203,13 +203,22 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 guard let match = try transport.authority.resident(id), transport.beyond(match, head) == nil else {
                     return load(id, route, head, body: body, tooLarge: tooLarge)
                 }
-                do {
-                    try serve(route, match, head, body: body, tooLarge: tooLarge)
-                } catch where error.code == .wrongToken && match.isShared {
-                    // Its seat may have been taken on another server a moment ago: read, then judge.
-                    load(id, route, head, body: body, tooLarge: tooLarge, refresh: true)
-                }
+                serve(route, id, match, head, body: body, tooLarge: tooLarge, refreshed: false)
             }
+        } catch {
+            answer(error)
+        }
+    }
+
+    /// Serves a request for a match, or answers its error; a token refused on a shared store
+    /// is judged again once the store has been read (its seat may have been taken on another
+    /// server a moment ago).
+    private func serve(_ route: LongPollTransport.Route, _ id: String, _ match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?,
+                       tooLarge: Bool, refreshed: Bool) {
+        do throws(WireError) {
+            try serve(route, match, head, body: body, tooLarge: tooLarge)
+        } catch where error.code == .wrongToken && match.isShared && !refreshed {
+            load(id, route, head, body: body, tooLarge: tooLarge, refresh: true)
         } catch {
             answer(error)
         }
@@ -238,10 +247,9 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
                 loaded = .failure(error)
             }
             eventLoop.execute {
-                do throws(WireError) {
-                    try handler.value.serve(route, try loaded.get(), head, body: body, tooLarge: tooLarge)
-                } catch {
-                    handler.value.answer(error)
+                switch loaded {
+                case .success(let match): handler.value.serve(route, id, match, head, body: body, tooLarge: tooLarge, refreshed: refresh)
+                case .failure(let error): handler.value.answer(error)
                 }
             }
         }

@@ -75,8 +75,8 @@ struct LongPollTransport: Sendable {
     /// other servers share the store (a client that saw it through another server): the store
     /// is read before the poll is judged.
     func beyond(_ match: MatchAuthority, _ head: HTTPRequestHead) -> Int? {
-        guard authority.shared != nil, let after = Int(URI(head.uri).queryParameters.get("after") ?? ""), after > match.version else { return nil }
-        return after
+        let after = Int(URI(head.uri).queryParameters.get("after") ?? "")
+        return match.isBehind(after) ? after : nil
     }
 
     /// Checks a command to a match (the token, the server running, the body) and returns what

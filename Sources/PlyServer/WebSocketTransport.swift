@@ -39,7 +39,7 @@ struct WebSocketTransport: Sendable {
             if let allowed = configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
                 throw WireError(.forbiddenOrigin, "WebSockets from origin '\(origin)' are not allowed")
             }
-            if let match = try authority.resident(id), !beyond(match, head) {
+            if let match = try authority.resident(id), !match.isBehind(Self.after(head)) {
                 let admission = Self.admission(to: match, head)
                 // A seat taken on another server a moment ago: read the store, then judge again.
                 guard case .refused(let error) = admission, error.code == .wrongToken, match.isShared else {
@@ -54,7 +54,7 @@ struct WebSocketTransport: Sendable {
         promise.completeWithTask {
             do throws(WireError) {
                 let match = try await authority.match(id)
-                if let after = Self.after(head), authority.shared != nil { await match.reach(after) }
+                if let after = Self.after(head), match.isBehind(after) { await match.reach(after) }
                 let admission = Self.admission(to: match, head)
                 guard case .refused(let error) = admission, error.code == .wrongToken, match.isShared else { return admission }
                 await match.refresh()
@@ -69,12 +69,6 @@ struct WebSocketTransport: Sendable {
     /// The version a request names after `after=`, if it is a number.
     private static func after(_ head: HTTPRequestHead) -> Int? {
         Int(URI(head.uri).queryParameters.get("after") ?? "")
-    }
-
-    /// Whether a request names a version beyond what this server has published while other
-    /// servers share the store (its client saw it through another): the store is read first.
-    private func beyond(_ match: MatchAuthority, _ head: HTTPRequestHead) -> Bool {
-        authority.shared != nil && (Self.after(head) ?? 0) > match.version
     }
 
     /// Admits a spectator, or a seat by its token, after a version of the match.

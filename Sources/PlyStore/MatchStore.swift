@@ -50,16 +50,13 @@ public struct StoredMatch: Sendable {
     public var finished: Bool
     /// Seat token hashes by seat number; nil where the seat is free.
     public var tokens: [String?]
-    /// The JSON of each event, in version order from `base + 1`.
+    /// The JSON of each event, in version order from 1.
     public var events: [ByteBuffer]
-    /// The version before the first of `events`: 0 for the whole log, more for its tail.
-    public var base: Int
     /// What is wrong with the stored log, if anything (a gap): such a match cannot be rebuilt.
     public var damage: String?
 
-    public init(id: String, serial: Int, expired: Bool = false, finished: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], base: Int = 0, damage: String? = nil) {
+    public init(id: String, serial: Int, expired: Bool = false, finished: Bool = false, tokens: [String?] = [nil, nil], events: [ByteBuffer] = [], damage: String? = nil) {
         self.id = id
-        self.base = base
         self.serial = serial
         self.expired = expired
         self.finished = finished
@@ -122,8 +119,22 @@ public protocol SharedMatchStore: MatchStore {
     var changes: AsyncStream<StoreChange> { get }
     /// Whether the last contact with the database went well (writes, and the listener).
     var isAvailable: Bool { get }
-    /// A match with only the events after a version (its tokens and flags whole), or nil.
-    func match(_ id: String, after version: Int) async throws -> StoredMatch?
+    /// The events of a match after a version (none for an unknown match), and its seats'
+    /// token hashes when asked for (a server that knows every seat's does not ask).
+    func tail(of id: String, after version: Int, tokens: Bool) async throws -> StoredTail
+}
+
+/// The end of a match's log, as a server that holds the rest reads it.
+public struct StoredTail: Sendable {
+    /// The JSON of each event, in version order from the version asked after, plus one.
+    public var events: [ByteBuffer]
+    /// Seat token hashes by seat number (nil where free), when asked for.
+    public var tokens: [String?]?
+
+    public init(events: [ByteBuffer] = [], tokens: [String?]? = nil) {
+        self.events = events
+        self.tokens = tokens
+    }
 }
 
 /// Why a store could not do what it was asked.

@@ -19,8 +19,13 @@ struct BenchCommand: AsyncParsableCommand {
         """
     )
 
-    @Option(help: "Use this running server instead of starting ply serve (its CPU and memory are then not read).")
+    @Option(help: "Use this running server instead of starting ply serve (its CPU and memory are then not read, unless --server-process names them).")
     var server: String?
+
+    @Option(name: .customLong("server-process"), help: ArgumentHelp(
+        "With --server: a text in the command line of each process that makes up the server (repeat), e.g. 'ply serve', 'postgres:', 'nginx'; their CPU and memory are read together as the server's.",
+        valueName: "text"))
+    var serverProcesses: [String] = []
 
     @Option(help: "Serve with this ply binary instead of this one (to compare two builds under the same load).")
     var serverExecutable: String?
@@ -98,6 +103,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         var plan = BenchPlan()
         plan.server = server
+        plan.serverProcesses = serverProcesses
         plan.transports = try transports.split(separator: ",").map { name in
             guard let transport = BenchTransport(rawValue: String(name)) else { throw ValidationError("unknown transport \(name)") }
             return transport
