@@ -33,8 +33,8 @@ public final class PostgresStore: SharedMatchStore {
     /// The driver's pool, and the task that runs it. Replaced when writes keep getting no
     /// answer at all, so that a pool wedged in the driver cannot stop this server for good.
     private let pool: Mutex<(client: PostgresClient, runner: Task<Void, Never>)>
-    /// Writes and reads in a row that got no answer in time.
-    private let unanswered = Atomic<Int>(0)
+    /// Writes and reads in a row that failed, and when the pool was last replaced.
+    private let failures = Mutex<(count: Int, renewed: ContinuousClock.Instant)>((0, .now))
     private let logger: Logger
     private let available = Atomic<Bool>(true)
     private let listening = Atomic<Bool>(false)
@@ -57,7 +57,7 @@ public final class PostgresStore: SharedMatchStore {
         let (configuration, location) = try configuration(from: url, maxConnections: maxConnections)
         let store = PostgresStore(configuration: configuration, location: location, logger: logger)
         do {
-            try await store.migrate()
+            try await withTimeout(.seconds(15)) { try await store.migrate() }
         } catch {
             await store.close()
             throw StoreError("cannot use the PostgreSQL store at \(location): \(String(reflecting: error))")
@@ -95,17 +95,24 @@ public final class PostgresStore: SharedMatchStore {
     /// The pool in use.
     private var client: PostgresClient { pool.withLock { $0.client } }
 
-    /// Runs a write or read with the time limit, and counts answers: after three in a row got
-    /// none, the pool is replaced by a new one (the old one is shut down).
+    /// Runs a write or read with the time limit, and counts failures: after three in a row (no
+    /// answer in time, or none at all), the pool is replaced by a new one, at most every 10 s.
+    /// The driver's pool waits out a database it cannot reach behind a circuit breaker, and
+    /// was once seen to stay wedged after one; a new pool starts from nothing.
     private func answered<Value: Sendable>(_ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
         do {
             let value = try await Self.withTimeout(Self.writeTimeout, operation)
-            unanswered.store(0, ordering: .relaxed)
+            failures.withLock { $0.count = 0 }
             return value
-        } catch let error as TimedOut {
-            if unanswered.add(1, ordering: .relaxed).newValue >= 3 {
-                unanswered.store(0, ordering: .relaxed)
-                logger.error("PostgreSQL's pool answered nothing three times running; starting a new one")
+        } catch {
+            let renew = failures.withLock { failures -> Bool in
+                failures.count += 1
+                guard failures.count >= 3, ContinuousClock.now - failures.renewed >= .seconds(10) else { return false }
+                failures = (0, .now)
+                return true
+            }
+            if renew {
+                logger.error("PostgreSQL failed three times running; starting a new connection pool", metadata: ["error": "\(String(reflecting: error))"])
                 let old = pool.withLock { pool in
                     defer { pool = Self.makePool(configuration, logger: logger) }
                     return pool.runner
