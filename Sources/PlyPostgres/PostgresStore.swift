@@ -42,11 +42,11 @@ public final class PostgresStore: SharedMatchStore {
     private let continuation: AsyncStream<StoreChange>.Continuation
     private let listener = Mutex<Task<Void, Never>?>(nil)
 
-    private init(configuration: PostgresClient.Configuration, location: String, logger: Logger) {
+    private init(configuration: PostgresClient.Configuration, location: String, logger: Logger, started: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.location = location
         self.logger = logger
-        pool = Mutex(Self.makePool(configuration, logger: logger))
+        pool = Mutex(Self.makePool(configuration, logger: logger, started: started))
         (changes, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
@@ -55,7 +55,14 @@ public final class PostgresStore: SharedMatchStore {
     /// and starts listening for what other servers write.
     public static func open(url: String, maxConnections: Int = 8, logger: Logger = Logger(label: "ply.store")) async throws -> PostgresStore {
         let (configuration, location) = try configuration(from: url, maxConnections: maxConnections)
-        let store = PostgresStore(configuration: configuration, location: location, logger: logger)
+        // The pool runs in a task of its own; it is asked for nothing before that task starts.
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        let store = PostgresStore(configuration: configuration, location: location, logger: logger) {
+            signal.yield()
+            signal.finish()
+        }
+        for await _ in started { break }
+        await Task.yield()
         do {
             try await withTimeout(.seconds(15)) { try await store.migrate() }
         } catch {
@@ -83,13 +90,16 @@ public final class PostgresStore: SharedMatchStore {
         var configuration = PostgresClient.Configuration(host: host, port: parts.port ?? 5432, username: user, password: parts.password,
                                                          database: database.isEmpty ? user : database, tls: tls)
         configuration.options.maximumConnections = maxConnections
-        configuration.options.connectTimeout = .seconds(3)
         return (configuration, "postgres://\(user)@\(host):\(parts.port ?? 5432)/\(database.isEmpty ? user : database)")
     }
 
-    private static func makePool(_ configuration: PostgresClient.Configuration, logger: Logger) -> (client: PostgresClient, runner: Task<Void, Never>) {
+    private static func makePool(_ configuration: PostgresClient.Configuration, logger: Logger,
+                                 started: (@Sendable () -> Void)? = nil) -> (client: PostgresClient, runner: Task<Void, Never>) {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        return (client, Task { await client.run() })
+        return (client, Task {
+            started?()
+            await client.run()
+        })
     }
 
     /// The pool in use.

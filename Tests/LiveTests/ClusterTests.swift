@@ -10,7 +10,7 @@ import Testing
 /// Several `ply serve` on one PostgreSQL behind nginx, all real: a throwaway cluster, two
 /// instances started as children, nginx with the shipped site file. Any instance serves any
 /// match; the database decides every version; notifications carry the news between instances.
-@Suite(.serialized, .enabled(if: ClusterTools.available, "PostgreSQL (initdb, pg_ctl) or nginx is not installed here; .ci/run installs both from Debian's packages"))
+@Suite(.serialized, .timeLimit(.minutes(3)), .enabled(if: ClusterTools.available, "PostgreSQL (initdb, pg_ctl) or nginx is not installed here; .ci/run installs both from Debian's packages"))
 struct ClusterTests {
     static let options = ConnectionOptions(commandTimeout: .seconds(20), backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(300)))
     static let think: ClosedRange<Duration> = .milliseconds(2) ... .milliseconds(8)
