@@ -558,13 +558,18 @@ public final class MatchAuthority: Sendable {
 
     /// Refuses further commands and tells every subscriber why; the log stays as it is.
     public func close(_ closure: MatchClosure) {
-        let subscribers = state.withLock { state -> [any MatchSubscriber] in
-            guard state.closure == nil else { return [] }
+        let (subscribers, readers) = state.withLock { state -> ([any MatchSubscriber], [CheckedContinuation<Void, Never>]) in
+            guard state.closure == nil else { return ([], []) }
             state.closure = closure
             state.turnClock = nil
-            defer { state.subscribers.removeAll() }
-            return state.subscribers
+            // Nothing more is read for a closed match: whoever waits for a read is answered now.
+            defer {
+                state.subscribers.removeAll()
+                state.readers.removeAll()
+            }
+            return (state.subscribers, state.readers)
         }
+        for reader in readers { reader.resume() }
         for subscriber in subscribers { subscriber.matchClosed(self, closure) }
     }
 }
