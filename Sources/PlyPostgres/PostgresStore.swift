@@ -30,8 +30,8 @@ public final class PostgresStore: SharedMatchStore {
 
     public let location: String
     private let configuration: PostgresClient.Configuration
-    /// The driver's pool, and the task that runs it. Replaced when writes keep getting no
-    /// answer at all, so that a pool wedged in the driver cannot stop this server for good.
+    /// The driver's pool, and the task that runs it. Replaced when writes and reads keep
+    /// failing, so that a pool wedged in the driver cannot keep this server degraded for good.
     private let pool: Mutex<(client: PostgresClient, runner: Task<Void, Never>)>
     /// Writes and reads in a row that failed, and when the pool was last replaced.
     private let failures = Mutex<(count: Int, renewed: ContinuousClock.Instant)>((0, .now))
