@@ -443,7 +443,9 @@ public final class MatchAuthority: Sendable {
                     state.encoded.append(json)
                     try Self.redact(event, into: &state)
                 } catch {
+                    // Not read again until more news comes (no loop of reads over a bad event).
                     logger.error("an event another server appended could not be applied", metadata: ["error": "\(error)"])
+                    state.announced = state.match.version
                     break
                 }
             }
