@@ -181,7 +181,7 @@ let package = Package(
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
         // The authority without any network: the memory store, a failing store, a manual clock.
         .testTarget(name: "PlyAuthorityTests", dependencies: ["PlyAuthority", "PlyStore"]),
-        .testTarget(name: "PlyTerminalTests", dependencies: ["PlyTerminal", "ply"]),
+        .testTarget(name: "PlyTerminalTests", dependencies: ["PlyTerminal", "PlyBench", "ply"]),
         .testTarget(
             // Tests against a real server on a free port: both transports, the client, bots.
             name: "LiveTests",

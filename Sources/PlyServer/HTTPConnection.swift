@@ -98,8 +98,11 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         switch (part, current) {
         case (.head(let head), .idle):
             context.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
-            // Behind a trusted proxy each request may come from another client.
-            client = transport.connections.client(context.remoteAddress, forwardedFor: head.headers[Self.forwardedFor])
+            // Behind a trusted proxy each request may come from another client (else the peer
+            // named in `handlerAdded` it stays, with no work per request).
+            if !transport.connections.trustedProxies.isEmpty {
+                client = transport.connections.client(context.remoteAddress, forwardedFor: head.headers[Self.forwardedFor])
+            }
             if refuseUpgrade {
                 refuseUpgrade = false
                 current = .serving(head)

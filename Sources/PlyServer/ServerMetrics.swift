@@ -1,6 +1,7 @@
 import CoreMetrics
 import Metrics
 import PlyAuthority
+import PlyEngine
 import PlyWire
 import Prometheus
 import Synchronization
@@ -15,8 +16,10 @@ public final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
     public let authority: AuthorityMetrics
-    /// Counters by name, transport and result, made the first time each is counted.
-    private let counters = Mutex<[String: CoreMetrics.Counter]>([:])
+    /// Commands and moves answered `ok`, by transport: made at once, counted with no lookup.
+    private let succeeded: [Transport: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)]
+    /// Counters of refusals by name, transport and error code, made the first time each is counted.
+    private let refused = Mutex<[String: CoreMetrics.Counter]>([:])
     private let webSockets: CoreMetrics.Gauge
     private let waitingPolls: CoreMetrics.Gauge
     private let connections: CoreMetrics.Gauge
@@ -38,26 +41,39 @@ public final class ServerMetrics: Sendable {
         liveMatches = CoreMetrics.Gauge(label: "ply_matches_live", factory: factory)
         storeAvailable = CoreMetrics.Gauge(label: "ply_store_available", factory: factory)
         outboundDrops = CoreMetrics.Counter(label: "ply_outbound_drops_total", factory: factory)
+        var succeeded: [Transport: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)] = [:]
+        for transport in [Transport.webSocket, .longPoll] {
+            succeeded[transport] = (Self.counter("ply_commands_total", transport, "ok", factory), Self.counter("ply_moves_total", transport, "ok", factory))
+        }
+        self.succeeded = succeeded
     }
 
     /// Counts a command's answer, and a move's when it was one.
     func counted(_ command: Command, over transport: Transport, _ result: Result<Acknowledgement, WireError>) {
-        let outcome = switch result {
-        case .success: "ok"
-        case .failure(let error): error.code.rawValue
+        let isMove = if case .play = command.action { true } else { false }
+        switch result {
+        case .success:
+            guard let counters = succeeded[transport] else { return }
+            counters.commands.increment()
+            if isMove { counters.moves.increment() }
+        case .failure(let error):
+            refusal("ply_commands_total", transport, error.code).increment()
+            if isMove { refusal("ply_moves_total", transport, error.code).increment() }
         }
-        counter("ply_commands_total", transport, outcome).increment()
-        if case .play = command.action { counter("ply_moves_total", transport, outcome).increment() }
     }
 
-    private func counter(_ name: String, _ transport: Transport, _ result: String) -> CoreMetrics.Counter {
-        let key = "\(name) \(transport.rawValue) \(result)"
-        return counters.withLock { counters in
+    private func refusal(_ name: String, _ transport: Transport, _ code: ErrorCode) -> CoreMetrics.Counter {
+        let key = "\(name) \(transport.rawValue) \(code.rawValue)"
+        return refused.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = CoreMetrics.Counter(label: name, dimensions: [("transport", transport.rawValue), ("result", result)], factory: factory)
+            let counter = Self.counter(name, transport, code.rawValue, factory)
             counters[key] = counter
             return counter
         }
+    }
+
+    private static func counter(_ name: String, _ transport: Transport, _ result: String, _ factory: PrometheusMetricsFactory) -> CoreMetrics.Counter {
+        CoreMetrics.Counter(label: name, dimensions: [("transport", transport.rawValue), ("result", result)], factory: factory)
     }
 
     /// The text of `GET /metrics`, with the gauges read now.

@@ -61,38 +61,10 @@ enum ClusterTools {
     static func waitForPort(_ port: Int, within limit: Duration = .seconds(15)) async throws {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if accepts(port) { return }
+            if LoopbackPort.isListening(port) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw CommandFailure(command: "connect 127.0.0.1:\(port)", output: "nothing listens after \(limit)")
-    }
-
-    static func accepts(_ port: Int) -> Bool {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        return withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    /// A loopback port free at the moment of asking.
-    static func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw CommandFailure(command: "bind", output: "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static var repository: URL {
@@ -127,7 +99,7 @@ final class PostgresCluster: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let asPostgres = getuid() == 0
         if asPostgres { try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory) }
-        let cluster = PostgresCluster(directory: directory, port: try ClusterTools.freePort(), asPostgres: asPostgres)
+        let cluster = PostgresCluster(directory: directory, port: try LoopbackPort.free(), asPostgres: asPostgres)
         try await cluster.run(initdb, ["-D", "\(directory)/db", "-A", "trust", "-U", "ply", "--no-sync"])
         try await cluster.startServer()
         try await cluster.sql("CREATE DATABASE ply", database: "postgres")
@@ -190,7 +162,7 @@ final class Nginx: Sendable {
         guard let nginx = ClusterTools.nginx else { throw CommandFailure(command: "nginx", output: ClusterTools.missing) }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-nginx-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try ClusterTools.freePort()
+        let port = try LoopbackPort.free()
         let site = try String(contentsOf: ClusterTools.repository.appendingPathComponent("Assets/nginx.conf"), encoding: .utf8)
         var lines: [String] = []
         var inServers = false

@@ -61,16 +61,8 @@ struct ClusterTests {
     /// the other and finish; no acknowledged move is lost, and the log has no gap.
     @Test func anInstanceKilledMidGame() async throws {
         try await Deployment.run { deployment in
-            let api = PlyAPI(endpoint: deployment.proxy)
-            let match = try await api.createMatch(.reversi).id
-            var seats: [MatchConnection] = []
-            for (name, transport) in [("ann", TransportKind.webSocket), ("bob", .longPoll)] {
-                let grant = try await api.join(match, name: name)
-                seats.append(try await MatchConnection.open(to: deployment.proxy, match: match, seat: (grant.seat, grant.token), transport: transport, options: Self.options))
-            }
-            await api.close()
+            let (match, connections) = try await Self.reversiThroughNginx(deployment, seats: (.webSocket, .longPoll))
             let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .webSocket, options: Self.options)
-            let connections = seats
             async let zero = BotPlayer(strategy: .greedy, seed: 3, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[0])
             async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[1])
             while connections[0].lastVersion < 14 { try await Task.sleep(for: .milliseconds(5)) }
@@ -87,10 +79,7 @@ struct ClusterTests {
             #expect(log.map(\.version) == Array(1...log.count), "gap-free")
             #expect(log.count > versionAtKill, "the game went on after the kill")
             #expect(games[0].log == log && games[1].log == log && watched == log)
-            for game in games {
-                let moves = log.filter { if case .moved(let seat, _, _) = $0.change { seat == game.seat } else { false } }.count
-                #expect(moves >= game.moves, "every move acknowledged to seat \(game.seat.rawValue) is in the log")
-            }
+            Self.expectAcknowledgedMovesKept(games, in: log)
             #expect(try await deployment.database.sql("SELECT count(*) FROM ply_events WHERE match_id = '\(match)'") == "\(log.count)\n")
             let reconnects = (connections + [spectator]).map { $0.stats.totals.reconnects }.reduce(0, +)
             #expect(reconnects >= 1, "the WebSocket on the killed instance reconnected through nginx")
@@ -167,15 +156,7 @@ struct ClusterTests {
     /// acknowledged lost.
     @Test func aRestartOfPostgreSQL() async throws {
         try await Deployment.run { deployment in
-            let api = PlyAPI(endpoint: deployment.proxy)
-            let match = try await api.createMatch(.reversi).id
-            var seats: [MatchConnection] = []
-            for (name, transport) in [("ann", TransportKind.longPoll), ("bob", .webSocket)] {
-                let grant = try await api.join(match, name: name)
-                seats.append(try await MatchConnection.open(to: deployment.proxy, match: match, seat: (grant.seat, grant.token), transport: transport, options: Self.options))
-            }
-            await api.close()
-            let connections = seats
+            let (match, connections) = try await Self.reversiThroughNginx(deployment, seats: (.longPoll, .webSocket))
             async let zero = BotPlayer(strategy: .greedy, seed: 5, thinkTime: .milliseconds(10) ... .milliseconds(20)).play(connections[0])
             async let one = BotPlayer(strategy: .random, seed: 6, thinkTime: .milliseconds(10) ... .milliseconds(20)).play(connections[1])
             while connections[0].lastVersion < 10 { try await Task.sleep(for: .milliseconds(5)) }
@@ -194,14 +175,33 @@ struct ClusterTests {
             let log = try await Self.agreedLog(deployment, match: match)
             #expect(log.map(\.version) == Array(1...log.count), "gap-free")
             #expect(games[0].log == log && games[1].log == log)
-            for game in games {
-                let moves = log.filter { if case .moved(let seat, _, _) = $0.change { seat == game.seat } else { false } }.count
-                #expect(moves >= game.moves, "every move acknowledged to seat \(game.seat.rawValue) is in the log")
-            }
+            Self.expectAcknowledgedMovesKept(games, in: log)
         }
     }
 
     // MARK: Helpers
+
+    /// A Reversi match created and joined through nginx, each seat on a connection through it.
+    static func reversiThroughNginx(_ deployment: Deployment, seats transports: (TransportKind, TransportKind)) async throws -> (String, [MatchConnection]) {
+        let api = PlyAPI(endpoint: deployment.proxy)
+        let match = try await api.createMatch(.reversi).id
+        var seats: [MatchConnection] = []
+        for (name, transport) in [("ann", transports.0), ("bob", transports.1)] {
+            let grant = try await api.join(match, name: name)
+            seats.append(try await MatchConnection.open(to: deployment.proxy, match: match, seat: (grant.seat, grant.token), transport: transport, options: options))
+        }
+        await api.close()
+        return (match, seats)
+    }
+
+    /// Every move a bot had acknowledged is in the log (a move whose answer was lost may be
+    /// there too, uncounted by the bot).
+    static func expectAcknowledgedMovesKept(_ games: [BotGame], in log: [MatchEvent]) {
+        for game in games {
+            let moves = log.filter { if case .moved(let seat, _, _) = $0.change { seat == game.seat } else { false } }.count
+            #expect(moves >= game.moves, "every move acknowledged to seat \(game.seat.rawValue) is in the log")
+        }
+    }
 
     /// The log as each instance, nginx and the database have it, once they agree (an instance
     /// learns of the last event a moment after the other wrote it); fails if they never do.

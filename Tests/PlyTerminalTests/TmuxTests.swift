@@ -1,4 +1,5 @@
 import Foundation
+import PlyBench
 import Testing
 
 /// Runs a program and returns what it printed; throws if it fails. The output goes to a file
@@ -190,17 +191,17 @@ struct TmuxTests {
     /// transcript.
     @Test func anInteractiveReplay() async throws {
         let session = "ply-e2e-replay-\(getpid())"
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-replay-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
         try await tmux(["new-session", "-d", "-s", session, "-x", "80", "-y", "24",
                         "exec \(Self.ply) serve --data \(data) --port \(port) --log-level error"])
         defer { Self.kill(session) }
-        for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<200 where !LoopbackPort.isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
         try await background([Self.ply, "bot", "--server", "http://127.0.0.1:\(port)", "--games", "1", "--strategy", "random", "--opponent", "random"])
         let serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try run(["kill", "-TERM", serverPID])
-        for _ in 0..<200 where isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<200 where LoopbackPort.isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .milliseconds(300))
         let id = try await background([Self.ply, "replay", "--data", data]).split(separator: "\n").first.map(String.init) ?? ""
         #expect(id.count == 10, "\(id)")
@@ -240,18 +241,18 @@ struct TmuxTests {
         // binds it; then the server exits, and another port is tried.
         var port = 0, serverPID = ""
         for _ in 0..<3 {
-            port = try freePort()
+            port = try LoopbackPort.free()
             Self.kill(session)
             try await tmux(["new-session", "-d", "-s", session, "-x", "100", "-y", "30",
                             "exec \(Self.ply) serve --store memory --port \(port) --log-level error"])
             serverPID = try await tmux(["display-message", "-p", "-t", "\(session):0", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
-            for _ in 0..<200 where !isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
-            if isListening(port) { break }
+            for _ in 0..<200 where !LoopbackPort.isListening(port) { try await Task.sleep(for: .milliseconds(50)) }
+            if LoopbackPort.isListening(port) { break }
         }
         let server = "http://127.0.0.1:\(port)"
         defer { Self.kill(session) }
         defer { _ = try? run(["kill", "-CONT", serverPID]) }
-        #expect(isListening(port), "the server listens")
+        #expect(LoopbackPort.isListening(port), "the server listens")
         for name in ["ann", "bob"] {
             try await tmux(["new-window", "-t", session, "-n", name,
                             "env LANG=C.UTF-8 \(Self.ply) play --server \(server) --name \(name); echo PLY-EXIT=$?; sleep 30"])
@@ -312,31 +313,3 @@ func background(_ arguments: [String]) async throws -> String {
     }
 }
 
-/// Whether something accepts connections on this loopback port.
-func isListening(_ port: Int) -> Bool {
-    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-    }
-}
-
-/// A loopback port free at the moment of asking.
-func freePort() throws -> Int {
-    let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(socket) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-    }
-    guard bound else { throw CommandFailure(command: "bind", output: "no free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
