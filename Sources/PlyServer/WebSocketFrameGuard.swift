@@ -31,7 +31,9 @@ final class WebSocketFrameGuard: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         guard frame.maskKey != nil, frame.reservedBits.isEmpty else { return fail(context, .malformedFrame) }
         switch frame.opcode {
-        case .text, .binary where !frame.fin:
+        // The first frame of a fragmented message (each pattern needs its own `where`: one
+        // written after `.text, .binary` would bind to `.binary` alone).
+        case .text where !frame.fin, .binary where !frame.fin:
             if deadline == nil {
                 let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
                 deadline = context.eventLoop.scheduleTask(in: fragmentTime) {

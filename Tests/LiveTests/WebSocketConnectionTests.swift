@@ -118,6 +118,30 @@ struct WebSocketConnectionTests {
         #expect(!channel.isActive)
     }
 
+    /// Whole messages never start the fragment deadline: a WebSocket that has sent them (and a
+    /// fragmented one, completed) stays open, idle, long past it. (Every text frame once started
+    /// it, so every WebSocket was closed 1008 ten seconds after its first message.)
+    @Test(arguments: [WebSocketOpcode.text, .binary])
+    func wholeMessagesDoNotStartTheFragmentDeadline(_ opcode: WebSocketOpcode) async throws {
+        var configuration = ServerConfiguration()
+        configuration.maxFragmentedMessageTime = .seconds(2)
+        configuration.pingInterval = .seconds(3600)
+        let (channel, _, _, _) = try await open(configuration)
+        await send(channel, text(#"{"type":"play","move":"4","v":3}"#, opcode: opcode))
+        _ = try await outbound(channel)
+        await channel.testingEventLoop.advanceTime(by: .seconds(30))
+        #expect(try await outbound(channel).isEmpty, "nothing written, no close")
+        #expect(channel.isActive)
+        // A fragmented message completed in time cancels its deadline too.
+        await send(channel, text(#"{"type":"#, fin: false, opcode: opcode))
+        await send(channel, text(#""play","move":"4","v":3}"#, opcode: .continuation))
+        _ = try await outbound(channel)
+        await channel.testingEventLoop.advanceTime(by: .seconds(30))
+        #expect(closeCode(try await outbound(channel)) == nil)
+        #expect(channel.isActive)
+        _ = try? await channel.close()
+    }
+
     @Test func anUnmaskedFrameIsAProtocolError() async throws {
         let (channel, _, _, _) = try await open()
         await send(channel, WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "{}")))
