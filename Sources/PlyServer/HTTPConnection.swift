@@ -91,10 +91,15 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func receive(_ part: HTTPServerRequestPart) {
-        guard let context else { return }
         if busy || !held.isEmpty {
             return hold(part)
         }
+        process(part)
+    }
+
+    /// Serves or passes on one part, in order (none is held before it).
+    private func process(_ part: HTTPServerRequestPart) {
+        guard let context else { return }
         switch (part, current) {
         case (.head(let head), .idle):
             context.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
@@ -161,13 +166,20 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Takes up held parts once nothing is owed; then, if the input broke, answers that.
+    /// Takes up held parts once nothing is owed; then, if the input broke, answers that. Each
+    /// part is processed, not received again: the parts behind it are still held, and
+    /// receiving would hold it again behind them, round and round for good.
     private func release() {
+        var released = false
         while !busy, !held.isEmpty {
             let part = held.removeFirst()
             if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
-            receive(part)
+            process(part)
+            released = true
         }
+        // Out of a read (a response has ended): Hummingbird's side takes up what it was given
+        // only at the end of a batch of reads.
+        if released { context?.fireChannelReadComplete() }
         answerBrokenInputIfIdle()
         closeIfInputEndedAndIdle()
     }
