@@ -172,25 +172,14 @@ public final class MatchAuthority: Sendable {
     }
 
     /// Whether other servers share the store (then a version or token this server has not
-    /// seen yet may be another's news: `refresh()` reads it).
-    public var isShared: Bool { shared != nil }
+    /// seen yet may be another's news: `refresh()` reads it; `Authority.admit` does).
+    var isShared: Bool { shared != nil }
 
     /// Whether a version a client names is beyond what this server has published while other
     /// servers share the store (the client saw it through another): read the store first.
-    public func isBehind(_ version: Int?) -> Bool {
+    func isBehind(_ version: Int?) -> Bool {
         guard shared != nil, let version else { return false }
         return version > self.version
-    }
-
-    /// The seat a token acts for; on a shared store, a token not known here is looked for in
-    /// the store first (its seat may have been taken on another server a moment ago).
-    public func seatReading(forToken token: String?) async throws(WireError) -> Seat {
-        do {
-            return try seat(forToken: token)
-        } catch where error.code == .wrongToken && shared != nil {
-            await refresh()
-            return try seat(forToken: token)
-        }
     }
 
     // MARK: Commands
@@ -374,13 +363,13 @@ public final class MatchAuthority: Sendable {
     /// Shared store: when a client names a version beyond the published one (it saw it through
     /// another server), reads the store before answering. Returns once the store has been read
     /// (the version may still be beyond: then the client is wrong).
-    public func reach(_ version: Int) async {
+    func reach(_ version: Int) async {
         guard version > self.version else { return }
         await refresh()
     }
 
     /// Shared store: reads what other servers appended, and returns once that is published.
-    public func refresh() async {
+    func refresh() async {
         guard shared != nil else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             state.withLock { $0.readers.append(continuation) }

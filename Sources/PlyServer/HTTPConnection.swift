@@ -1,407 +1,405 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
+import NIOWebSocket
 import PlyAuthority
 import PlyEngine
 import PlyWire
 
-/// One HTTP connection, on its event loop, between swift-nio's HTTP codec and Hummingbird
-/// (installed when the connection is accepted; removed if it becomes a WebSocket):
+/// The front door of one HTTP connection, on its event loop, behind swift-nio's HTTP/1.1
+/// decoder, encoder and pipelining handler (which keeps requests and responses in order: the
+/// next pipelined request reaches this handler once the answer to the one before is written,
+/// and a parse error once the answers before it are). Every request is dispatched by the one
+/// route table (`Routes`):
 ///
-/// - serves the long-polling transport's two requests itself, with no task;
-/// - passes every other request on to Hummingbird, whose side of the connection it starts
-///   when the first such request arrives;
-/// - keeps requests and responses in order: while one side has a request in flight, whatever
-///   the client sends next (a pipelined request) is held until that response is written;
-/// - answers a malformed request with 400 and the documented error, then closes;
-/// - tells `ConnectionDoor` when a request head has arrived and when a response has ended, for
-///   its header and keep-alive timeouts.
-final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
+/// - an unknown path, a method the resource does not have, `OPTIONS` (with CORS preflights),
+///   an origin the server refuses, a body it cannot take: answered here, before any body check;
+/// - the long-polling transport's poll and command: served here, with no task;
+/// - the other resources: handed to Hummingbird's router (a task per request);
+/// - a WebSocket upgrade, on any request of the connection: the handshake checked, the client
+///   admitted, then swift-nio's upgrader switches the pipeline to WebSocket.
+///
+/// This is the one place that writes a response head (`writeHead`). It also tells
+/// `ConnectionDoor` when a request head has arrived and when a response has ended, for its
+/// header and keep-alive timeouts.
+final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Serves a request with Hummingbird's router (`HTTPRoutes`).
+    typealias Router = @Sendable (Request, PlyRequestContext) async -> Response
+
+    /// The HTTP handlers in front of this one, which an upgrade removes.
+    struct HTTPHandlers {
+        let decoder: any RemovableChannelHandler
+        let encoder: any RemovableChannelHandler
+        let pipelining: any RemovableChannelHandler
+    }
+
+    /// What the route table made of a request's head.
+    private enum Plan {
+        /// An answer decided from the head: given once the request is read.
+        case answer(WireError, HTTPHeaders)
+        case options(Route?)
+        case router(Endpoint)
+        case poll(match: Substring)
+        case command(match: Substring)
+        case webSocket(match: Substring)
+    }
+
+    /// One request: its head, its plan, its body so far, and what its origin is to the server.
+    private struct Exchange {
+        let head: HTTPRequestHead
+        let plan: Plan
+        let origin: OriginPolicy.Verdict
+        /// The head asks to switch protocols: swift-nio's decoder reads nothing after such a
+        /// request, so the connection closes after its answer unless it upgrades.
+        let asksToUpgrade: Bool
+        var body: ByteBuffer?
+        var tooLarge = false
+    }
 
     private enum Current {
         case idle
-        /// A request for Hummingbird: its parts go on.
-        case passing
-        /// A request of ours, its body being read.
-        case reading(LongPollTransport.Route, HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool)
-        /// A request of ours, fully read, its answer not yet written.
-        case serving(HTTPRequestHead)
+        /// A request whose body is being read.
+        case reading(Exchange)
+        /// A request read whole, its answer owed.
+        case serving(Exchange)
+        /// Switching to WebSocket: whatever arrives meanwhile (bytes the HTTP decoder held back)
+        /// is kept for the WebSocket handlers.
+        case upgrading([NIOAny])
+        /// The last answer is written and the connection closing: nothing more is read.
+        case closing
     }
 
-    private let transport: LongPollTransport
-    /// Builds Hummingbird's side of the connection, the first time a request needs it.
-    private var startRouter: (() throws -> Void)?
-    /// The next request asked for a WebSocket where there is none: answer it with an empty 400.
-    var refuseUpgrade = false
+    private let longPoll: LongPollTransport
+    private let webSocket: WebSocketTransport?
+    private let router: Router
+    private let handlers: HTTPHandlers
+    private let origins: OriginPolicy
+    private let logger: Logger
+    private var connections: Connections { longPoll.connections }
+    private var configuration: ServerConfiguration { longPoll.configuration }
     private var context: ChannelHandlerContext?
     private var current = Current.idle
-    /// Hummingbird owes the client a response (from a head passed on to its response's end).
-    private var hummingbirdResponding = false
-    /// Parts of requests that arrived while a response was owed, held in order.
-    private var held: [HTTPServerRequestPart] = []
-    private var heldBytes = 0
     private var waiter: PollWaiter?
     private var timer: Scheduled<Void>?
     private var limiter: RateLimiter
-    /// The client of the request being served.
+    /// The client of the request being served (the peer, or whom a trusted proxy names).
     private var client = "local"
+    private var peerKey = "local"
     static let forwardedFor = "X-Forwarded-For"
-    /// The server is stopping: close the connection once nothing is owed.
-    private var quiescing = false
     /// The client has closed its side (swift-nio's `inputClosed`: the server allows half-closed
     /// connections): nothing more will come, so close once nothing is owed.
     private var inputEnded = false
-    /// The rest of the input cannot be read: answer 400 and close once nothing else is owed.
-    private var inputBroken = false
-    private var brokenBecause = ""
 
-    init(transport: LongPollTransport, startRouter: @escaping () throws -> Void) {
-        self.transport = transport
-        self.startRouter = startRouter
-        limiter = transport.connections.makeRateLimiter()
+    init(longPoll: LongPollTransport, webSocket: WebSocketTransport?, router: @escaping Router, handlers: HTTPHandlers,
+         origins: OriginPolicy, logger: Logger) {
+        self.longPoll = longPoll
+        self.webSocket = webSocket
+        self.router = router
+        self.handlers = handlers
+        self.origins = origins
+        self.logger = logger
+        limiter = longPoll.connections.makeRateLimiter()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        client = ClientTable.key(context.remoteAddress)
+        peerKey = ClientTable.key(context.remoteAddress)
+        client = peerKey
     }
 
-    /// Removed by a WebSocket upgrade, or when the channel closes: the router's starter holds the
-    /// channel, and the upgrader's closures hold this handler, so both let go here.
     func handlerRemoved(context: ChannelHandlerContext) {
         stopWaiting()
-        startRouter = nil
         self.context = nil
     }
 
-    private var busy: Bool {
-        if case .serving = current { return true }
-        if case .idle = current { return hummingbirdResponding }
-        return false
-    }
-
-    // MARK: Inbound
+    // MARK: Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        receive(unwrapInboundIn(data))
-    }
-
-    private func receive(_ part: HTTPServerRequestPart) {
-        if busy || !held.isEmpty {
-            return hold(part)
+        if case .upgrading(var held) = current {
+            held.append(data)
+            current = .upgrading(held)
+            return
         }
-        process(part)
-    }
-
-    /// Serves or passes on one part, in order (none is held before it).
-    private func process(_ part: HTTPServerRequestPart) {
-        guard let context else { return }
-        switch (part, current) {
+        switch (unwrapInboundIn(data), current) {
         case (.head(let head), .idle):
-            context.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
-            // Behind a trusted proxy each request may come from another client (else the peer
-            // named in `handlerAdded` it stays, with no work per request).
-            if !transport.connections.trustedProxies.isEmpty {
-                client = transport.connections.client(context.remoteAddress, forwardedFor: head.headers[Self.forwardedFor])
-            }
-            if refuseUpgrade {
-                refuseUpgrade = false
-                current = .serving(head)
-                return answerRefusedUpgrade()
-            }
-            if let refusal = refusal(of: head) {
-                current = .reading(.refuse(refusal), head, body: nil, tooLarge: false)
-            } else if let route = LongPollTransport.route(head) {
-                current = .reading(route, head, body: nil, tooLarge: false)
-            } else {
-                if let start = startRouter {
-                    startRouter = nil
-                    do {
-                        try start()
-                    } catch {
-                        return context.close(promise: nil)
-                    }
-                }
-                current = .passing
-                hummingbirdResponding = true
-                context.fireChannelRead(wrapInboundOut(part))
-            }
-        case (.body(var chunk), .reading(let route, let head, var body, var tooLarge)):
-            if !tooLarge {
-                if (body?.readableBytes ?? 0) + chunk.readableBytes > transport.configuration.maxMessageBytes {
-                    tooLarge = true
-                    body = nil
-                } else if body == nil {
-                    body = chunk
+            begin(head)
+        case (.body(var chunk), .reading(var exchange)):
+            if !exchange.tooLarge {
+                if (exchange.body?.readableBytes ?? 0) + chunk.readableBytes > configuration.maxMessageBytes {
+                    exchange.tooLarge = true
+                    exchange.body = nil
+                } else if exchange.body == nil {
+                    exchange.body = chunk
                 } else {
-                    body?.writeBuffer(&chunk)
+                    exchange.body?.writeBuffer(&chunk)
                 }
             }
-            current = .reading(route, head, body: body, tooLarge: tooLarge)
-        case (.end, .reading(let route, let head, let body, let tooLarge)):
-            current = .serving(head)
-            serve(route, head, body: body, tooLarge: tooLarge)
-        case (.end, .passing):
-            current = .idle
-            context.fireChannelRead(wrapInboundOut(part))
-        case (_, .passing):
-            context.fireChannelRead(wrapInboundOut(part))
+            current = .reading(exchange)
+        case (.end, .reading(let exchange)):
+            current = .serving(exchange)
+            serve(exchange)
+        case (_, .closing):
+            break
         default:
-            // Parts out of order cannot come from swift-nio's decoder; end the connection if they do.
-            context.close(promise: nil)
+            // Parts out of order cannot come from swift-nio's decoder and pipelining handler.
+            logger.debug("request parts out of order; closing")
+            closeNow()
         }
     }
 
-    /// Keeps a pipelined request's part until the response owed is written. A client that sends
-    /// more than a request's worth ahead is cut off.
-    private func hold(_ part: HTTPServerRequestPart) {
-        if case .body(let chunk) = part { heldBytes += chunk.readableBytes }
-        held.append(part)
-        if held.count > 64 || heldBytes > transport.configuration.maxMessageBytes * 2 {
-            context?.close(promise: nil)
+    /// A request head: what the route table, the method and the origin make of it. Whatever is
+    /// decided here is answered once the request has been read.
+    private func begin(_ head: HTTPRequestHead) {
+        context?.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
+        // Behind a trusted proxy each request may come from another client.
+        if !connections.trustedProxies.isEmpty {
+            client = connections.client(context?.remoteAddress, forwardedFor: head.headers[Self.forwardedFor])
+        }
+        let origin = origins.judge(head)
+        let asksToUpgrade = head.method == .CONNECT
+            || (head.headers.contains(name: "upgrade") && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" })
+        let plan = plan(head, origin: origin)
+        var exchange = Exchange(head: head, plan: plan, origin: origin, asksToUpgrade: asksToUpgrade)
+        // A body declared larger than the limit is refused before it is sent (the client asked
+        // whether to send it) or, when it comes anyway, read and dropped.
+        let length = head.headers.first(name: "content-length").flatMap { Int($0) }
+        if let length, length > configuration.maxMessageBytes {
+            exchange.tooLarge = true
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                current = .serving(exchange)
+                return respond(WireError(.tooLarge, "the body is larger than the limit (\(configuration.maxMessageBytes) bytes)"), close: true)
+            }
+        } else if head.headers.first(name: "expect")?.lowercased() == "100-continue", Self.readsBody(plan) {
+            writeHead(.continue, [:], for: exchange, informational: true)
+            context?.flush()
+        }
+        current = .reading(exchange)
+    }
+
+    /// Whether a plan uses the request's body.
+    private static func readsBody(_ plan: Plan) -> Bool {
+        switch plan {
+        case .router, .command: true
+        case .answer, .options, .poll, .webSocket: false
         }
     }
 
-    /// Takes up held parts once nothing is owed; then, if the input broke, answers that. Each
-    /// part is processed, not received again: the parts behind it are still held, and
-    /// receiving would hold it again behind them, round and round for good.
-    private func release() {
-        var released = false
-        while !busy, !held.isEmpty {
-            let part = held.removeFirst()
-            if case .body(let chunk) = part { heldBytes -= chunk.readableBytes }
-            process(part)
-            released = true
+    private func plan(_ head: HTTPRequestHead, origin: OriginPolicy.Verdict) -> Plan {
+        guard let (route, id) = Routes.find(head.uri) else {
+            if head.method == .OPTIONS && head.uri == "*" { return .options(nil) }
+            return .answer(WireError(.notFound, "no route for \(head.method.rawValue) \(Self.path(head.uri))"), [:])
         }
-        // Out of a read (a response has ended): Hummingbird's side takes up what it was given
-        // only at the end of a batch of reads.
-        if released { context?.fireChannelReadComplete() }
-        answerBrokenInputIfIdle()
-        closeIfInputEndedAndIdle()
+        if head.method == .OPTIONS { return .options(route) }
+        guard let endpoint = route.endpoint(for: head.method) else {
+            let allowed = route.methods.map(\.method.rawValue).joined(separator: " or ")
+            return .answer(WireError(.methodNotAllowed, "\(head.method.rawValue) is not allowed on \(Self.path(head.uri)); use \(allowed)"),
+                           ["Allow": route.allow])
+        }
+        let changesState = head.method != .GET && head.method != .HEAD
+        if changesState, case .refused(let origin) = origin {
+            return .answer(WireError(.forbiddenOrigin, "requests from origin '\(origin)' are not allowed (ply serve --allow-origin)"), [:])
+        }
+        // A web page can send a cross-site request without asking first only with a form's
+        // content types, so a body must be declared JSON. A request without a body needs none.
+        if changesState, Self.hasBody(head) {
+            let type = head.headers.first(name: "content-type")?.split(separator: ";").first?
+                .trimmingCharacters(in: .whitespaces).lowercased()
+            guard type == "application/json" else {
+                return .answer(WireError(.unsupportedMediaType, "send the body as JSON, with 'Content-Type: application/json'"), [:])
+            }
+        }
+        switch endpoint.server {
+        case .router: return .router(endpoint)
+        case .eventLoop: return endpoint == .poll ? .poll(match: id) : .command(match: id)
+        case .upgrade: return .webSocket(match: id)
+        }
     }
 
-    private func closeIfInputEndedAndIdle() {
-        guard inputEnded, !inputBroken, let context, case .idle = current, !hummingbirdResponding, held.isEmpty else { return }
-        context.close(promise: nil)
+    private static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        if head.headers.contains(name: "transfer-encoding") { return true }
+        return (head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0) > 0
+    }
+
+    private static func path(_ uri: String) -> Substring {
+        uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
     }
 
     // MARK: Serving
 
-    /// What refuses a request from its head alone, whatever its route: an origin the server
-    /// does not allow (`--allow-origin`), or a body that is not declared JSON. A web page can
-    /// send a cross-site request without asking first only with a form's content types, so
-    /// requiring `application/json` keeps pages from posting joins and commands.
-    private func refusal(of head: HTTPRequestHead) -> WireError? {
-        if let allowed = transport.configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
-            return WireError(.forbiddenOrigin, "requests from origin '\(origin)' are not allowed")
+    private func serve(_ exchange: Exchange) {
+        if exchange.tooLarge, Self.readsBody(exchange.plan) {
+            return respond(WireError(.tooLarge, "the body is larger than the limit (\(configuration.maxMessageBytes) bytes)"))
         }
-        if head.method == .POST || head.method == .PUT || head.method == .PATCH {
-            let type = head.headers["Content-Type"].first?.split(separator: ";").first?
-                .trimmingCharacters(in: .whitespaces).lowercased()
-            guard type == "application/json" else {
-                return WireError(.unsupportedMediaType, "send the body as JSON, with 'Content-Type: application/json'")
+        switch exchange.plan {
+        case .answer(let error, let headers):
+            respond(error, headers: headers)
+        case .options(let route):
+            answerOptions(exchange, route)
+        case .router(let endpoint):
+            serveWithRouter(exchange, endpoint)
+        case .poll(let id):
+            let query = URI(exchange.head.uri).queryParameters
+            settle(longPoll.admission(poll: id, exchange.head, query: query),
+                   later: { [longPoll, head = exchange.head] in await longPoll.admit(poll: id, head, query: query) }) { connection, admitted in
+                connection.poll(admitted, query: query)
             }
-        }
-        return nil
-    }
-
-    private func serve(_ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool) {
-        do throws(WireError) {
-            switch route {
-            case .refuse(let error):
-                throw error
-            case .poll(let id), .command(let id):
-                guard let match = try transport.authority.resident(id), transport.beyond(match, head) == nil else {
-                    return load(id, route, head, body: body, tooLarge: tooLarge)
-                }
-                serve(route, id, match, head, body: body, tooLarge: tooLarge, refreshed: false)
+        case .command(let id):
+            settle(longPoll.admission(command: id, exchange.head),
+                   later: { [longPoll, head = exchange.head] in await longPoll.admit(command: id, head) }) { connection, admitted in
+                connection.command(admitted, body: exchange.body)
             }
-        } catch {
-            answer(error)
+        case .webSocket(let id):
+            upgrade(exchange, match: id)
         }
     }
 
-    /// Serves a request for a match, or answers its error; a token refused on a shared store
-    /// is judged again once the store has been read (its seat may have been taken on another
-    /// server a moment ago).
-    private func serve(_ route: LongPollTransport.Route, _ id: String, _ match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?,
-                       tooLarge: Bool, refreshed: Bool) {
-        do throws(WireError) {
-            try serve(route, match, head, body: body, tooLarge: tooLarge)
-        } catch where error.code == .wrongToken && match.isShared && !refreshed {
-            load(id, route, head, body: body, tooLarge: tooLarge, refresh: true)
-        } catch {
-            answer(error)
-        }
-    }
-
-    /// A match not in memory (finished a while ago, or held by another server), or one this
-    /// server has not yet seen at the version a poll names: read from the store off the event
-    /// loop, then the request is served here. Parts the client sends meanwhile are held, as for
-    /// any request.
-    private func load(_ id: String, _ route: LongPollTransport.Route, _ head: HTTPRequestHead, body: ByteBuffer?, tooLarge: Bool,
-                      refresh: Bool = false) {
+    /// Goes on with what the admission step answered: at once when it could, else once it has
+    /// read the store (off the event loop), back on this connection's loop.
+    private func settle<T: Sendable>(_ now: T?, later: @escaping @Sendable () async -> T, then: @escaping (HTTPConnection, T) -> Void) {
+        if let now { return then(self, now) }
         guard let eventLoop = context?.eventLoop else { return }
-        let handler = NIOLoopBound(self, eventLoop: eventLoop)
-        let transport = transport
+        let connection = NIOLoopBound(self, eventLoop: eventLoop)
+        let next = NIOLoopBound(then, eventLoop: eventLoop)
         Task {
-            let loaded: Result<MatchAuthority, WireError>
-            do throws(WireError) {
-                let match = try await transport.authority.match(id)
-                if refresh {
-                    await match.refresh()
-                } else if let after = transport.beyond(match, head) {
-                    await match.reach(after)
-                }
-                loaded = .success(match)
-            } catch {
-                loaded = .failure(error)
-            }
-            eventLoop.execute {
-                switch loaded {
-                case .success(let match): handler.value.serve(route, id, match, head, body: body, tooLarge: tooLarge, refreshed: refresh)
-                case .failure(let error): handler.value.answer(error)
-                }
-            }
+            let answer = await later()
+            eventLoop.execute { next.value(connection.value, answer) }
         }
     }
 
-    private func serve(_ route: LongPollTransport.Route, _ match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?,
-                       tooLarge: Bool) throws(WireError) {
-        switch route {
-        case .refuse(let error):
-            throw error
-        case .poll:
-            switch try transport.plan(poll: match, head) {
+    /// `OPTIONS`: the methods a resource has, and for a page on a granted origin the CORS
+    /// preflight's answer (a refused origin's preflight is refused).
+    private func answerOptions(_ exchange: Exchange, _ route: Route?) {
+        let allow = route?.allow ?? "GET, HEAD, POST, OPTIONS"
+        var headers: HTTPHeaders = ["Allow": allow]
+        if exchange.head.headers.contains(name: "access-control-request-method") {
+            switch exchange.origin {
+            case .refused(let origin):
+                return respond(WireError(.forbiddenOrigin, "requests from origin '\(origin)' are not allowed (ply serve --allow-origin)"))
+            case .granted:
+                headers.add(name: "Access-Control-Allow-Methods", value: allow)
+                headers.add(name: "Access-Control-Allow-Headers", value: OriginPolicy.allowedHeaders)
+                headers.add(name: "Access-Control-Max-Age", value: String(OriginPolicy.preflightMaxAge))
+            case .none, .sameOrigin:
+                break
+            }
+        }
+        respond(.noContent, headers, body: nil)
+    }
+
+    /// Hands a request to Hummingbird's router, in a task, and answers with its response.
+    private func serveWithRouter(_ exchange: Exchange, _ endpoint: Endpoint) {
+        guard let context else { return }
+        var head = exchange.head
+        if head.method == .HEAD { head.method = .GET }  // answered as GET, without the body
+        let request: Request
+        do {
+            request = Request(head: try HTTPRequest(head, secure: false, splitCookie: false),
+                              body: RequestBody(buffer: exchange.body ?? ByteBuffer()))
+        } catch {
+            return respond(WireError(.badRequest, "the request could not be read: \(error)"))
+        }
+        var requestContext = PlyRequestContext(source: ApplicationRequestContextSource(channel: context.channel, logger: logger))
+        requestContext.client = client
+        let eventLoop = context.eventLoop
+        let connection = NIOLoopBound(self, eventLoop: eventLoop)
+        let router = router
+        Task {
+            let response = await router(request, requestContext)
+            let collected = ResponseCollector()
+            do {
+                try await response.body.write(collected)
+            } catch {
+                collected.failed = true
+            }
+            eventLoop.execute { connection.value.answer(response, collected) }
+        }
+    }
+
+    private func answer(_ response: Response, _ collected: ResponseCollector) {
+        guard !collected.failed else {
+            return respond(WireError(.internalError, "the server failed; the request changed nothing"))
+        }
+        var headers = HTTPHeaders()
+        for field in response.headers where field.name != .contentLength && field.name != .date {
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        respond(HTTPResponseStatus(statusCode: Int(response.status.code), reasonPhrase: response.status.reasonPhrase), headers,
+                body: collected.body)
+    }
+
+    // MARK: Long-polling
+
+    private func poll(_ admitted: Result<Admission, WireError>, query: Parameters) {
+        do throws(WireError) {
+            let admission = try admitted.get()
+            switch try longPoll.plan(poll: admission, query: query) {
             case .answer(let events):
-                answer(.ok, JSONBuffer.array(events))
+                respond(.ok, [:], body: JSONBuffer.array(events))
             case .wait(let match, let after, let seat, let timeout):
-                try transport.connections.clients.startPoll(by: client)
+                try connections.clients.startPoll(by: client)
                 wait(match, after: after, seat: seat, timeout: timeout)
             }
-        case .command:
-            guard !tooLarge else { throw WireError(.tooLarge, "the body is larger than the limit") }
-            let (command, seat) = try transport.plan(command: match, head, body: body)
-            guard limiter.allow() else { throw transport.connections.rateLimited }
-            try transport.connections.spendCommand(by: client, match: match.id, seat: seat)
+        } catch {
+            respond(error)
+        }
+    }
+
+    private func command(_ admitted: Result<Admission, WireError>, body: ByteBuffer?) {
+        do throws(WireError) {
+            let admission = try admitted.get()
+            guard let seat = admission.seat else { throw WireError(.missingToken, "send the seat token as 'Authorization: Bearer TOKEN'") }
+            let command = try longPoll.command(from: body)
+            guard limiter.allow() else { throw connections.rateLimited }
+            try connections.spendCommand(by: client, match: admission.match.id, seat: seat)
             guard let eventLoop = context?.eventLoop else { return }
-            let handler = NIOLoopBound(self, eventLoop: eventLoop)
-            let metrics = transport.connections.metrics
-            match.execute(command, by: seat) { result in
+            let connection = NIOLoopBound(self, eventLoop: eventLoop)
+            let metrics = connections.metrics
+            admission.match.execute(command, by: seat) { result in
                 metrics.counted(command, over: .longPoll, result)
                 if eventLoop.inEventLoop {
-                    handler.value.answer(result)
+                    connection.value.answer(result)
                 } else {
-                    eventLoop.execute { handler.value.answer(result) }
+                    eventLoop.execute { connection.value.answer(result) }
                 }
             }
+        } catch {
+            respond(error)
         }
     }
 
     private func answer(_ result: Result<Acknowledgement, WireError>) {
         switch result {
         case .success(let acknowledgement):
-            answer(.ok, (try? JSONBuffer.encode(acknowledgement)) ?? ByteBuffer())
+            respond(.ok, [:], body: (try? JSONBuffer.encode(acknowledgement)) ?? ByteBuffer())
         case .failure(let error):
-            answer(error)
+            respond(error)
         }
     }
-
-    private func answer(_ error: WireError) {
-        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
-        let status = HTTPResponseStatus(statusCode: Int(error.code.httpStatus?.code ?? 400))
-        answer(status, body, authenticate: error.code == .missingToken)
-    }
-
-    /// Writes the response to the request being served (the same headers Hummingbird writes),
-    /// then takes up what the client sent meanwhile.
-    private func answer(_ status: HTTPResponseStatus, _ body: ByteBuffer, authenticate: Bool = false) {
-        guard let context, case .serving(let request) = current else { return }
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(4)
-        headers.add(name: "Content-Type", value: "application/json")
-        if authenticate { headers.add(name: "WWW-Authenticate", value: "Bearer") }
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "Date", value: HTTPDate.now)
-        let keepAlive = request.isKeepAlive && !quiescing && !transport.authority.isShuttingDown && !(inputEnded && held.isEmpty)
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        guard keepAlive else {
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-            current = .idle
-            return
-        }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        current = .idle
-        context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
-        release()
-    }
-
-    /// An upgrade asked for where there is no WebSocket (another path, or `--no-websocket`): an
-    /// empty 400 and a close, as a proxy that strips `Upgrade` would leave it.
-    private func answerRefusedUpgrade() {
-        guard let context else { return }
-        let head = HTTPResponseHead(version: .http1_1, status: .badRequest,
-                                    headers: ["Connection": "close", "Content-Length": "0", "Date": HTTPDate.now])
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    /// A request swift-nio's decoder could not read (a request line of garbage, control bytes in
-    /// the path, conflicting lengths, headers over the limit) gets 400 with the documented error,
-    /// then the connection closes, since nothing after it can be read. Requests read before the
-    /// bad bytes are answered first: they may still be on their way up the pipeline (swift-nio's
-    /// upgrade handler holds a connection's first request while it decides), so look once they are in.
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
-        guard !inputBroken else { return }
-        inputBroken = true
-        brokenBecause = "\(error)"
-        context.eventLoop.assumeIsolated().execute { [self] in answerBrokenInputIfIdle() }
-    }
-
-    private func answerBrokenInputIfIdle() {
-        guard inputBroken, let context, case .idle = current, !hummingbirdResponding, held.isEmpty else { return }
-        inputBroken = false  // answered once
-        let error = WireError(.badRequest, "the request could not be read as HTTP (\(brokenBecause))")
-        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer()
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        headers.add(name: "Date", value: HTTPDate.now)
-        headers.add(name: "Connection", value: "close")
-        current = .serving(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    // MARK: Waiting
 
     private func wait(_ match: MatchAuthority, after: Int, seat: Seat?, timeout: Duration) {
         guard let context else { return }
         let waiter = PollWaiter(match: match, after: after, seat: seat, handler: self, eventLoop: context.eventLoop)
         self.waiter = waiter
-        transport.connections.pollStarted()
+        connections.pollStarted()
         timer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) { waiter.end(news: true) }
         let (version, closure) = match.subscribe(waiter)
         if version > after || closure != nil { return waiter.end(news: closure == nil) }
-        if let seat, let older = transport.seatPolls.replace(match, seat, with: waiter) { older.end(news: false) }
+        if let seat, let older = longPoll.seatPolls.replace(match, seat, with: waiter) { older.end(news: false) }
     }
 
     /// The poll has ended: answer it (unless its connection is gone).
     func pollEnded(_ ended: PollWaiter, news: Bool) {
         guard waiter === ended else { return }
         stopWaiting()
-        answer(.ok, JSONBuffer.array(news ? ended.match.events(after: ended.after, for: ended.seat) : []))
+        respond(.ok, [:], body: JSONBuffer.array(news ? ended.match.events(after: ended.after, for: ended.seat) : []))
     }
 
     private func stopWaiting() {
@@ -410,48 +408,178 @@ final class HTTPConnection: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         waiter.match.unsubscribe(waiter)
-        if let seat = waiter.seat { transport.seatPolls.remove(waiter.match, seat, waiter) }
-        transport.connections.pollEnded()
-        transport.connections.clients.endPoll(by: client)
+        if let seat = waiter.seat { longPoll.seatPolls.remove(waiter.match, seat, waiter) }
+        connections.pollEnded()
+        connections.clients.endPoll(by: client)
+    }
+
+    // MARK: WebSocket
+
+    /// An upgrade to WebSocket, on whichever request of the connection it comes: a malformed
+    /// handshake is answered over HTTP; a good one is admitted (or refused after the upgrade,
+    /// with a close code and reason a page can read), then the pipeline switched.
+    private func upgrade(_ exchange: Exchange, match id: Substring) {
+        if let (error, headers) = WebSocketTransport.handshakeProblem(exchange.head) {
+            return respond(error, headers: headers)
+        }
+        guard let webSocket else {
+            // As a proxy that strips `Upgrade` would leave it (ply serve --no-websocket).
+            return respond(WireError(.badRequest, "this server does not accept WebSocket upgrades; use long-polling"), close: true)
+        }
+        let client = client
+        settle(webSocket.admission(exchange.head, match: id, client: client, origin: exchange.origin),
+               later: { [head = exchange.head] in await webSocket.admit(head, match: id) }) { connection, admission in
+            connection.switchToWebSocket(exchange.head, admission, client: client)
+        }
+    }
+
+    /// What swift-nio's own upgrade handler does, on any request rather than only the first:
+    /// stop the HTTP decoding (keeping what it held back), answer 101, take the HTTP encoder
+    /// out, let swift-nio's WebSocket upgrader add its frame codec and ply's handlers, give
+    /// them what was held, and leave.
+    private func switchToWebSocket(_ head: HTTPRequestHead, _ admission: WebSocketTransport.Admission, client: String) {
+        guard let context, case .serving(let exchange) = current, let webSocket else { return }
+        let upgrader = webSocket.upgrader(for: admission, client: client, logger: logger)
+        let channel = context.channel
+        upgrader.buildUpgradeResponse(channel: channel, upgradeRequest: head, initialResponseHeaders: [:])
+            .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    self.respond(WireError(.badRequest, "not a WebSocket opening handshake: \(error)"), headers: ["Sec-WebSocket-Version": "13"])
+                case .success(let headers):
+                    self.current = .upgrading([])
+                    let pipeline = context.pipeline.syncOperations
+                    pipeline.removeHandler(self.handlers.pipelining).assumeIsolated()
+                        .flatMap { pipeline.removeHandler(self.handlers.decoder) }
+                        .flatMap { () -> EventLoopFuture<Void> in
+                            self.writeHead(.switchingProtocols, headers, for: exchange, informational: true)
+                            context.flush()
+                            return pipeline.removeHandler(self.handlers.encoder)
+                        }
+                        .flatMap { upgrader.upgrade(channel: channel, upgradeRequest: head) }
+                        .whenComplete { upgraded in
+                            guard case .upgrading(let held) = self.current, case .success = upgraded else {
+                                self.logger.debug("the upgrade could not switch the pipeline", metadata: ["result": "\(upgraded)"])
+                                return self.closeNow()
+                            }
+                            self.current = .closing
+                            for data in held { context.fireChannelRead(data) }
+                            if !held.isEmpty { context.fireChannelReadComplete() }
+                            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                        }
+                }
+            }
+    }
+
+    // MARK: Writing
+
+    /// Answers the request being served with an error, as JSON, with its status.
+    private func respond(_ error: WireError, headers extra: HTTPHeaders = [:], close: Bool = false) {
+        var headers = extra
+        if error.code == .missingToken { headers.add(name: "WWW-Authenticate", value: "Bearer") }
+        let body = (try? JSONBuffer.encode(error)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
+        respond(HTTPResponseStatus(statusCode: Int(error.code.httpStatus?.code ?? 400)), headers, body: body, close: close)
+    }
+
+    /// Answers the request being served (a JSON body unless its headers say otherwise), then
+    /// goes on with the next request or closes.
+    private func respond(_ status: HTTPResponseStatus, _ extra: HTTPHeaders, body: ByteBuffer?, close: Bool = false) {
+        guard let context, case .serving(let exchange) = current else { return }
+        var headers = extra
+        if body != nil, !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "application/json") }
+        if status != .noContent { headers.add(name: "Content-Length", value: String(body?.readableBytes ?? 0)) }
+        let keepAlive = !close && exchange.head.isKeepAlive && !exchange.asksToUpgrade && !inputEnded && !longPoll.authority.isShuttingDown
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if exchange.head.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        // Idle before the end is written: swift-nio's pipelining handler hands over the next
+        // request as the end passes it, and the door keeps time for it from its head on.
+        current = keepAlive ? .idle : .closing
+        if keepAlive { context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil) }
+        writeHead(status, headers, for: exchange)
+        if let body, exchange.head.method != .HEAD, status != .noContent { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        guard keepAlive else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    /// The one place a response head is written: the status, the headers given, `Date`, and
+    /// the grant of a page's origin (CORS).
+    private func writeHead(_ status: HTTPResponseStatus, _ extra: HTTPHeaders, for exchange: Exchange, informational: Bool = false) {
+        guard let context else { return }
+        var headers = extra
+        if !informational { headers.add(name: "Date", value: HTTPDate.now) }
+        if case .granted(let origin) = exchange.origin, !informational { OriginPolicy.grant(origin, into: &headers) }
+        let version: HTTPVersion = exchange.head.version.major == 1 && exchange.head.version.minor == 0 ? .http1_0 : .http1_1
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+    }
+
+    private func closeNow() {
+        current = .closing
+        context?.close(promise: nil)
+    }
+
+    // MARK: Events
+
+    /// A request swift-nio's decoder could not read (a request line of garbage, control bytes in
+    /// the path, conflicting lengths, headers over the limit) gets 400 with the documented error,
+    /// then the connection closes, since nothing after it can be read. swift-nio's pipelining
+    /// handler passes the error on only once every answer before it is written. (ply answers
+    /// it here rather than with swift-nio's `HTTPServerProtocolErrorHandler`, whose 400 has an
+    /// empty body: every ply error is documented JSON.)
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else {
+            logger.debug("connection failed", metadata: ["error": "\(error)"])
+            return closeNow()
+        }
+        switch current {
+        case .idle, .reading:
+            stopWaiting()
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+            current = .serving(Exchange(head: head, plan: .answer(WireError(.badRequest, ""), [:]), origin: .none, asksToUpgrade: false))
+            respond(WireError(.badRequest, "the request could not be read as HTTP (\(error))"), close: true)
+        case .serving, .upgrading, .closing:
+            closeNow()
+        }
     }
 
     /// A client that closes its side is done: a waiting poll ends now, and the connection closes
     /// once what it sent is answered (left open, it would count against every limit until the
-    /// keep-alive timeout). At shutdown (Hummingbird quiesces every connection and waits for it
-    /// to close), close once nothing is owed; Hummingbird's side, if the connection has one, does
-    /// the same for its part.
+    /// keep-alive timeout).
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
             inputEnded = true
-            waiter?.end(news: false)
-            closeIfInputEndedAndIdle()
-        }
-        if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            if startRouter != nil, case .idle = current { return context.close(promise: nil) }
+            switch current {
+            case .idle, .reading: closeNow()
+            case .serving: waiter?.end(news: false)
+            case .upgrading, .closing: break
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         stopWaiting()
-        current = .idle
-        held.removeAll()
+        current = .closing
         context.fireChannelInactive()
     }
+}
 
-    // MARK: Outbound
+/// Collects a Hummingbird response's body (ply's are a few hundred bytes of JSON).
+private final class ResponseCollector: ResponseBodyWriter, @unchecked Sendable {
+    // Written by the one task that serves the request, read once it is done.
+    var body = ByteBuffer()
+    var failed = false
 
-    /// Hummingbird's responses pass through; the end of one lets held requests go on.
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let isEnd = if case .end = unwrapOutboundIn(data) { true } else { false }
-        context.write(data, promise: promise)
-        if isEnd {
-            hummingbirdResponding = false
-            context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
-            if !held.isEmpty || inputBroken || inputEnded {
-                context.eventLoop.assumeIsolated().execute { [self] in release() }
-            }
-        }
+    func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        body.writeBuffer(&buffer)
     }
+
+    func finish(_ trailingHeaders: HTTPFields?) async throws {}
 }

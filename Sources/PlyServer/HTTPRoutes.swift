@@ -7,8 +7,9 @@ import PlyAuthority
 import PlyEngine
 import PlyWire
 
-/// The HTTP resources: `/health`, `/games`, `/matches`, a match's snapshot and its seats.
-/// The long-polling transport's two requests never reach the router (`HTTPConnection`).
+/// The HTTP resources: `/health`, `/metrics`, `/games`, `/matches`, a match's snapshot and its
+/// seats, served by Hummingbird's router. The router holds the router's endpoints of the one
+/// route table (`Routes`); `HTTPConnection` hands it only requests the table sends its way.
 struct HTTPRoutes: Sendable {
     typealias Context = PlyRequestContext
     let authority: Authority
@@ -17,43 +18,39 @@ struct HTTPRoutes: Sendable {
     let health: @Sendable () -> Health
 
     func add(to router: Router<Context>) {
-        router.get("/health") { _, _ in
+        for route in Routes.all {
+            for (method, endpoint) in route.methods where endpoint.server == .router {
+                guard let method = HTTPRequest.Method(method.rawValue) else { continue }
+                router.on(RouterPath(route.path), method: method, use: handler(endpoint))
+            }
+        }
+    }
+
+    /// What serves each of the router's endpoints.
+    private func handler(_ endpoint: Endpoint) -> @Sendable (Request, Context) async throws -> Response {
+        switch endpoint {
+        case .health: { _, _ in
             // A server whose store has failed refuses every change: it is not healthy.
             let health = health()
             return try Response.json(health, status: health.status == "degraded" ? .serviceUnavailable : .ok)
         }
-        router.get("/metrics") { _, _ in
+        case .metrics: { [connections, authority, health] _, _ in
             let text = connections.metrics.exposition(health: health(), storeAvailable: PlyServer.storeAvailable(authority))
             var response = Response(status: .ok, body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
             response.headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return response
         }
-        router.get("/games") { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
-        router.post("/matches", use: createMatch)
-        router.get("/matches", use: listMatches)
-        router.get("/matches/:id", use: snapshot)
-        router.post("/matches/:id/seats", use: join)
-        router.get("/matches/:id/ws") { _, _ -> Response in
-            throw WireError(.upgradeRequired, "this endpoint speaks WebSocket: send 'Upgrade: websocket'")
+        case .games: { _, _ in try Response.json(GameID.allCases.map(GameInfo.init)) }
+        case .createMatch: createMatch
+        case .listMatches: listMatches
+        case .snapshot: snapshot
+        case .join: join
+        case .poll, .command, .webSocket: { request, _ in
+            // Served by HTTPConnection; the router is never handed them.
+            throw WireError(.internalError, "\(request.uri.path) is not the router's")
         }
-        // A known resource asked with a method it does not have: 405 with `Allow`, not 404.
-        for (path, allowed) in Self.resources {
-            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    var response = WireError(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed.map(\.rawValue).joined(separator: " or "))").response
-                    response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-                    return response
-                }
-            }
         }
     }
-
-    /// Every resource and the methods it answers.
-    static let resources: [(String, [HTTPRequest.Method])] = [
-        ("/health", [.get]), ("/metrics", [.get]), ("/games", [.get]), ("/matches", [.get, .post]), ("/matches/:id", [.get]),
-        ("/matches/:id/seats", [.post]), ("/matches/:id/events", [.get]), ("/matches/:id/commands", [.post]),
-        ("/matches/:id/ws", [.get]),
-    ]
 
     // MARK: Resources
 
@@ -70,16 +67,15 @@ struct HTTPRoutes: Sendable {
             throw error
         }
         // The creator's allowance comes back when the match ends.
-        _ = try await authority.match(snapshot.id).subscribe(LiveMatchWatcher(client: context.client, clients: clients))
+        _ = try await authority.admit(to: snapshot.id, as: .none).get().match.subscribe(LiveMatchWatcher(client: context.client, clients: clients))
         return try .json(snapshot, status: .created)
     }
 
     /// A match as the seat whose token is sent may see it; without a token, as a spectator.
     @Sendable func snapshot(_ request: Request, context: Context) async throws -> Response {
-        let match = try await authority.match(context.parameters.get("id"))
-        var seat: Seat?
-        if let header = request.headers[.authorization] { seat = try await match.seatReading(forToken: SeatToken.bearer(header)) }
-        return try Response.json(match.snapshot(for: seat))
+        let admission = try await authority.admit(to: context.parameters.get("id"),
+                                                  as: Credential(authorization: request.headers[.authorization])).get()
+        return try Response.json(admission.match.snapshot(for: admission.seat))
     }
 
     @Sendable func listMatches(_ request: Request, context: Context) async throws -> Response {
@@ -96,7 +92,7 @@ struct HTTPRoutes: Sendable {
     }
 
     @Sendable func join(_ request: Request, context: Context) async throws -> Response {
-        let match = try await authority.match(context.parameters.get("id"))
+        let match = try await authority.admit(to: context.parameters.get("id"), as: .none).get().match
         try authority.checkRunning()
         try connections.clients.spend(.join, by: context.client)
         let body = try await request.message(JoinRequest.self, upTo: configuration.maxMessageBytes)

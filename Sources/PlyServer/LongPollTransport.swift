@@ -1,44 +1,40 @@
 import Foundation
-import HummingbirdCore
+import Hummingbird
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import PlyAuthority
 import PlyEngine
 import PlyWire
-import Synchronization
 
 /// The long-polling transport: `GET /matches/{id}/events` answers with the events after a
 /// version, holding the request until there is one, and `POST /matches/{id}/commands` runs a
 /// seat's command. Both are served by `HTTPConnection` on the connection's event loop, so a
-/// waiting poll costs no task and an event reaches it with no hop; every other request goes on
-/// to Hummingbird. Waiting, one poll per seat, and ending a poll whose client left live here;
-/// the authority only says when a match has news.
+/// waiting poll costs no task and an event reaches it with no hop. Who is let in is the
+/// authority's admission step; what is left here is a poll's wait, one poll per seat, and a
+/// command's body.
 struct LongPollTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
     let seatPolls = SeatPolls()
 
-    /// The two requests this transport serves (and, for any request, a refusal decided from
-    /// its head alone).
-    enum Route {
-        case poll(match: String)
-        case command(match: String)
-        case refuse(WireError)
+    /// What a poll asks the admission step: its token (a spectator without one) and `after`.
+    func admission(poll id: Substring, _ head: HTTPRequestHead, query: Parameters) -> Result<Admission, WireError>? {
+        authority.admission(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")), after: query.get("after"))
     }
 
-    /// The route of a request head, or nil for one Hummingbird serves (any other path or method).
-    static func route(_ head: HTTPRequestHead) -> Route? {
-        guard head.method == .GET || head.method == .POST else { return nil }
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", !parts[2].isEmpty else { return nil }
-        switch (head.method, parts[3]) {
-        case (.GET, "events"): return .poll(match: String(parts[2]))
-        case (.POST, "commands"): return .command(match: String(parts[2]))
-        default: return nil
-        }
+    func admit(poll id: Substring, _ head: HTTPRequestHead, query: Parameters) async -> Result<Admission, WireError> {
+        await authority.admit(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")), after: query.get("after"))
+    }
+
+    /// What a command asks: a seat's token.
+    func admission(command id: Substring, _ head: HTTPRequestHead) -> Result<Admission, WireError>? {
+        authority.admission(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")), seatRequired: true)
+    }
+
+    func admit(command id: Substring, _ head: HTTPRequestHead) async -> Result<Admission, WireError> {
+        await authority.admit(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")), seatRequired: true)
     }
 
     /// A poll's request, judged: what to answer at once, or what to wait for.
@@ -47,16 +43,8 @@ struct LongPollTransport: Sendable {
         case wait(MatchAuthority, after: Int, seat: Seat?, timeout: Duration)
     }
 
-    /// Checks a poll of a match (a token if sent, `after`, `wait`) and says what to do.
-    func plan(poll match: MatchAuthority, _ head: HTTPRequestHead) throws(WireError) -> PollPlan {
-        let seat = try head.headers["Authorization"].first.map { header throws(WireError) in
-            try match.seat(forToken: SeatToken.bearer(header))
-        }
-        let query = URI(head.uri).queryParameters
-        let version = match.version
-        guard let after = Int(query.get("after") ?? "0"), (0...version).contains(after) else {
-            throw WireError(.badParameter, "after must be an integer from 0 to the match's version, \(version)", version: version)
-        }
+    /// Reads an admitted poll's `wait` and says what to do.
+    func plan(poll admission: Admission, query: Parameters) throws(WireError) -> PollPlan {
         let maxWait = configuration.maxPollWait / .seconds(1)
         var wait = configuration.defaultPollWait
         if let text = query.get("wait") {
@@ -66,25 +54,15 @@ struct LongPollTransport: Sendable {
             wait = .milliseconds(Int64(seconds * 1000))
         }
         if authority.isShuttingDown { wait = .zero }
-        let ready = match.events(after: after, for: seat)
+        let ready = admission.match.events(after: admission.after, for: admission.seat)
         guard ready.isEmpty, wait > .zero else { return .answer(ready) }
-        return .wait(match, after: after, seat: seat, timeout: wait)
+        return .wait(admission.match, after: admission.after, seat: admission.seat, timeout: wait)
     }
 
-    /// The version a poll asks after, when it is beyond what this server has published and
-    /// other servers share the store (a client that saw it through another server): the store
-    /// is read before the poll is judged.
-    func beyond(_ match: MatchAuthority, _ head: HTTPRequestHead) -> Int? {
-        let after = Int(URI(head.uri).queryParameters.get("after") ?? "")
-        return match.isBehind(after) ? after : nil
-    }
-
-    /// Checks a command to a match (the token, the server running, the body) and returns what
-    /// to run and for whom. The connection's budget is checked by the caller.
-    func plan(command match: MatchAuthority, _ head: HTTPRequestHead, body: ByteBuffer?) throws(WireError) -> (Command, Seat) {
-        let seat = try match.seat(forToken: SeatToken.bearer(head.headers["Authorization"].first))
+    /// Reads an admitted command's body (the server running); the budgets are the caller's.
+    func command(from body: ByteBuffer?) throws(WireError) -> Command {
         try authority.checkRunning()
         let data = body.map { Data(buffer: $0, byteTransferStrategy: .noCopy) } ?? Data()
-        return (try WireCoding.decodeMessage(Command.self, from: data), seat)
+        return try WireCoding.decodeMessage(Command.self, from: data)
     }
 }

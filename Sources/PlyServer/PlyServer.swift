@@ -95,18 +95,28 @@ public struct PlyServer: Sendable {
     ) -> some ApplicationProtocol {
         let router = Router(context: PlyRequestContext.self)
         router.middlewares.add(WireErrorMiddleware())
-        router.middlewares.add(ClientAddressMiddleware(connections: connections))
         HTTPRoutes(authority: authority, connections: connections, configuration: configuration,
                    health: { health(authority, connections) }).add(to: router)
+        let responder = router.buildResponder()
+        let serve: HTTPConnection.Router = { request, context in
+            do {
+                return try await responder.respond(to: request, context: context)
+            } catch {
+                // WireErrorMiddleware turns what the routes throw into responses; anything else is a fault.
+                return WireError(.internalError, "the server failed; the request changed nothing").response
+            }
+        }
         let longPoll = LongPollTransport(authority: authority, connections: connections, configuration: configuration)
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
         let webSocket = configuration.webSocket
             ? WebSocketTransport(authority: authority, connections: connections, configuration: configuration)
             : nil
+        let origins = OriginPolicy(allowed: configuration.allowedOrigins)
         return Application(
-            router: router,
-            server: HTTPServerBuilder { responder in
-                PlyChildChannel(responder: responder, webSocket: webSocket, longPoll: longPoll, connections: connections, configuration: configuration)
+            responder: responder,
+            server: HTTPServerBuilder { _ in
+                PlyChildChannel(router: serve, webSocket: webSocket, longPoll: longPoll, connections: connections,
+                                configuration: configuration, origins: origins)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

@@ -49,9 +49,13 @@ public struct ServerConfiguration: Sendable {
     public var matchIdleTimeout: Duration?
     /// The per-move time limit of a match whose creator did not choose one; nil for none.
     public var defaultMoveTimeLimit: Int?
-    /// Origins allowed to open WebSockets (the `Origin` header, as `scheme://host[:port]`);
-    /// nil allows any. Requests without an `Origin` (non-browser clients) are always allowed.
-    public var allowedOrigins: Set<String>?
+    /// Web page origins granted the use of the server (`scheme://host[:port]`, or `*` for
+    /// any): their requests are answered with CORS grants, their WebSockets admitted. A page
+    /// from any other origin may read (GET) but its browser keeps the answers from it, and it
+    /// may change nothing nor open a WebSocket (`request/forbidden_origin`). A page's own
+    /// origin (its `Origin` names the `Host` it asked) and requests without `Origin`
+    /// (non-browser clients) need no grant.
+    public var allowedOrigins: Set<String>
     /// How long a request head may take to arrive whole, from its first byte (or the accept).
     public var headerTimeout: Duration
     /// How long a kept-alive HTTP connection may stay with no request in flight.
@@ -86,7 +90,7 @@ public struct ServerConfiguration: Sendable {
         webSocketSendBuffer: Int? = nil,
         matchIdleTimeout: Duration? = .seconds(3600),
         defaultMoveTimeLimit: Int? = 300,
-        allowedOrigins: Set<String>? = nil,
+        allowedOrigins: Set<String> = [],
         headerTimeout: Duration = .seconds(10),
         keepAliveTimeout: Duration = .seconds(60),
         sweepInterval: Duration = .milliseconds(100),

@@ -1,8 +1,10 @@
+import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
 import PlyAuthority
 import PlyEngine
 import PlyWire
@@ -11,8 +13,11 @@ import PlyWire
 /// every event after V and each new event as one text message (the same JSON as one element
 /// of a long-poll answer), and answers each command message with an ack or an error.
 ///
-/// The request is judged when the upgrade is asked for; from then on the connection is a
-/// `WebSocketConnection` on its event loop (swift-nio's frame codec and aggregator below it).
+/// `HTTPConnection` asks it three things of an upgrade request, on any request of a
+/// connection: whether the opening handshake is well formed (RFC 6455 4.2.1: if not, an HTTP
+/// answer says why), whom to admit (the authority's admission step), and swift-nio's upgrader
+/// for the admitted request, which answers 101 and puts swift-nio's frame codec, the frame
+/// guard, swift-nio's aggregator and a `WebSocketConnection` in the pipeline.
 struct WebSocketTransport: Sendable {
     let authority: Authority
     let connections: Connections
@@ -22,66 +27,100 @@ struct WebSocketTransport: Sendable {
     enum Admission: Sendable {
         /// A spectator (no seat) or a seat, starting after a version.
         case admitted(MatchAuthority, Seat?, after: Int)
-        /// Upgraded only to say why not: the error is sent, then the connection closed.
+        /// Upgraded only to say why not: the error is sent, then the connection closed (a page's
+        /// WebSocket sees the close code and reason of a refused upgrade, never an HTTP answer).
         case refused(WireError)
     }
 
-    /// Judges an upgrade request; nil when its path is not a WebSocket endpoint (then the
-    /// upgrade is refused and the request answered 400, as for any other path). A match not in
-    /// memory (finished a while ago) is read from the store first.
-    func admit(_ head: HTTPRequestHead, client: String, on eventLoop: any EventLoop) -> EventLoopFuture<Admission?> {
-        let parts = URI(head.uri).path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0].isEmpty, parts[1] == "matches", parts[3] == "ws" else { return eventLoop.makeSucceededFuture(nil) }
-        let id = String(parts[2])
+    /// What is wrong with an opening handshake, as the HTTP answer to give (400, or 426 with the
+    /// version ply speaks); nil for a good one. A request with no `Upgrade: websocket` at all is
+    /// a plain request for the endpoint (426 too).
+    static func handshakeProblem(_ head: HTTPRequestHead) -> (WireError, HTTPHeaders)? {
+        let headers = head.headers
+        let upgradeRequired: HTTPHeaders = ["Upgrade": "websocket", "Connection": "Upgrade"]
+        guard headers[canonicalForm: "upgrade"].contains(where: { $0.lowercased() == "websocket" }) else {
+            return (WireError(.upgradeRequired, "this endpoint speaks WebSocket: send 'Upgrade: websocket'"), upgradeRequired)
+        }
+        let bad = { (why: String) -> (WireError, HTTPHeaders) in
+            (WireError(.badRequest, "not a WebSocket opening handshake (RFC 6455 4.2.1): \(why)"), ["Sec-WebSocket-Version": "13"])
+        }
+        guard head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1) else { return bad("it needs HTTP/1.1") }
+        guard headers.contains(name: "host") else { return bad("no Host header") }
+        guard headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" }) else {
+            return bad("'Connection' must include 'Upgrade'")
+        }
+        let versions = headers["sec-websocket-version"]
+        guard !versions.isEmpty else { return bad("no Sec-WebSocket-Version") }
+        guard versions.count == 1, versions[0].trimmingCharacters(in: .whitespaces) == "13" else {
+            return (WireError(.upgradeRequired, "ply speaks WebSocket version 13 only (Sec-WebSocket-Version: 13)"),
+                    ["Sec-WebSocket-Version": "13", "Upgrade": "websocket", "Connection": "Upgrade"])
+        }
+        let keys = headers["sec-websocket-key"]
+        guard keys.count == 1, Data(base64Encoded: keys[0].trimmingCharacters(in: .whitespaces))?.count == 16 else {
+            return bad("Sec-WebSocket-Key must be 16 bytes in base64, sent once")
+        }
+        return nil
+    }
+
+    /// Judges a well-formed upgrade request at once, when it can: the server running, the
+    /// client's upgrade budget, the page's origin, then the authority's admission step; nil when
+    /// the store must be read first (`admit`).
+    func admission(_ head: HTTPRequestHead, match id: Substring, client: String, origin: OriginPolicy.Verdict) -> Admission? {
         do throws(WireError) {
             try authority.checkRunning()
             try connections.clients.spend(.upgrade, by: client)
-            if let allowed = configuration.allowedOrigins, let origin = head.headers["Origin"].first, !allowed.contains(origin) {
+            if case .refused(let origin) = origin {
                 throw WireError(.forbiddenOrigin, "WebSockets from origin '\(origin)' are not allowed")
             }
-            if let match = try authority.resident(id), !match.isBehind(Self.after(head)) {
-                let admission = Self.admission(to: match, head)
-                // A seat taken on another server a moment ago: read the store, then judge again.
-                guard case .refused(let error) = admission, error.code == .wrongToken, match.isShared else {
-                    return eventLoop.makeSucceededFuture(admission)
-                }
-            }
-        } catch {
-            return eventLoop.makeSucceededFuture(.refused(error))
-        }
-        let authority = authority
-        let promise = eventLoop.makePromise(of: Admission?.self)
-        promise.completeWithTask {
-            do throws(WireError) {
-                let match = try await authority.match(id)
-                if let after = Self.after(head), match.isBehind(after) { await match.reach(after) }
-                let admission = Self.admission(to: match, head)
-                guard case .refused(let error) = admission, error.code == .wrongToken, match.isShared else { return admission }
-                await match.refresh()
-                return Self.admission(to: match, head)
-            } catch {
-                return .refused(error)
-            }
-        }
-        return promise.futureResult
-    }
-
-    /// The version a request names after `after=`, if it is a number.
-    private static func after(_ head: HTTPRequestHead) -> Int? {
-        Int(URI(head.uri).queryParameters.get("after") ?? "")
-    }
-
-    /// Admits a spectator, or a seat by its token, after a version of the match.
-    private static func admission(to match: MatchAuthority, _ head: HTTPRequestHead) -> Admission {
-        do throws(WireError) {
-            let version = match.version
-            guard let after = Int(URI(head.uri).queryParameters.get("after") ?? "0"), (0...version).contains(after) else {
-                throw WireError(.badParameter, "after must be an integer from 0 to the match's version, \(version)", version: version)
-            }
-            guard let header = head.headers["Authorization"].first else { return .admitted(match, nil, after: after) }
-            return .admitted(match, try match.seat(forToken: SeatToken.bearer(header)), after: after)
         } catch {
             return .refused(error)
         }
+        return authority.admission(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")),
+                                   after: Self.after(head)).map(Self.admission)
+    }
+
+    /// The same judgement, reading the store where it must (after `admission` said nil).
+    func admit(_ head: HTTPRequestHead, match id: Substring) async -> Admission {
+        Self.admission(await authority.admit(to: String(id), as: Credential(authorization: head.headers.first(name: "authorization")),
+                                             after: Self.after(head)))
+    }
+
+    private static func admission(_ result: Result<PlyAuthority.Admission, WireError>) -> Admission {
+        switch result {
+        case .success(let admitted): .admitted(admitted.match, admitted.seat, after: admitted.after)
+        case .failure(let error): .refused(error)
+        }
+    }
+
+    private static func after(_ head: HTTPRequestHead) -> String? {
+        URI(head.uri).queryParameters.get("after")
+    }
+
+    /// swift-nio's upgrader for one admitted request: it builds the 101's headers
+    /// (`Sec-WebSocket-Accept`), then adds swift-nio's frame encoder, decoder and protocol error
+    /// handler (a bad frame is closed 1002, an oversized one 1009), and after them ply's frame
+    /// guard, swift-nio's aggregator and the connection.
+    func upgrader(for admission: Admission, client: String, logger: Logger) -> NIOTypedWebSocketServerUpgrader<Void> {
+        let connections = connections
+        let configuration = configuration
+        return NIOTypedWebSocketServerUpgrader<Void>(
+            maxFrameSize: configuration.maxMessageBytes,
+            enableAutomaticErrorHandling: true,
+            shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime)),
+                        NIOWebSocketFrameAggregator(
+                            minNonFinalFragmentSize: 1,
+                            maxAccumulatedFrameCount: configuration.maxMessageFragments,
+                            maxAccumulatedFrameSize: configuration.maxMessageBytes
+                        ),
+                        WebSocketConnection(admission: admission, client: client, connections: connections, configuration: configuration,
+                                            logger: logger),
+                    ])
+                }
+            }
+        )
     }
 }

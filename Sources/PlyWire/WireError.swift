@@ -31,4 +31,11 @@ public struct WireError: Error, Hashable, Sendable, Codable, CustomStringConvert
         error.id = id ?? error.id
         return error
     }
+
+    /// The same error, saying the match's version (unless it says one already).
+    public func with(version: Int) -> WireError {
+        var error = self
+        error.version = error.version ?? version
+        return error
+    }
 }

@@ -120,7 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webSocketSendBuffer = webSocketSendBuffer
         configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
         configuration.defaultMoveTimeLimit = moveTimeLimit == 0 ? nil : moveTimeLimit
-        configuration.allowedOrigins = allowedOrigins.isEmpty ? nil : Set(allowedOrigins)
+        configuration.allowedOrigins = Set(allowedOrigins)
         configuration.trustedProxies = Set(trustedProxies)
         let store = try await storage.open(sync: sync.store, logger: logger)
         if let store = store as? SQLiteStore { logger.info("matches are stored", metadata: ["path": "\(store.path)"]) }
