@@ -152,10 +152,8 @@ final class WebSocketConnection: ChannelInboundHandler {
             guard limiter.allow() else { return send(connections.rateLimited) }
             return send(WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored"))
         }
+        // Unmasked, and checked as UTF-8 fragment by fragment, by the frame guard.
         let data = Data(buffer: frame.unmaskedData, byteTransferStrategy: .noCopy)
-        guard WireCoding.isUTF8(data) else {
-            return close(code: .dataInconsistentWithMessage, reason: "a text message that is not UTF-8")
-        }
         guard limiter.allow() else {
             // Refused with the message's id, when it has one, so that its sender can tell which.
             let id = try? WireCoding.decodeMessage(ClientMessage.self, fromUTF8: data).id
@@ -275,7 +273,11 @@ final class WebSocketConnection: ChannelInboundHandler {
         closeTimer = context.eventLoop.scheduleTask(in: TimeAmount(configuration.shutdownGrace)) { channel.close(promise: nil) }
     }
 
-    /// The client's close frame: the answer to ours, or its own, which is echoed.
+    /// The client's close frame: the answer to ours, or its own, which is answered as RFC 6455
+    /// 5.5.1 and 7.4 ask: its code echoed when it is one a close frame may carry (1000-1003,
+    /// 1007-1014, 3000-4999), 1002 when it is not (1005 and 1006 among them: they mean "no code"
+    /// and "no close frame" and never travel) or a lone byte, 1007 when its reason is not
+    /// UTF-8, and 1000 to a close with no code.
     private func receivedClose(_ frame: WebSocketFrame) {
         guard let context else { return }
         guard !closeSent else {
@@ -285,16 +287,35 @@ final class WebSocketConnection: ChannelInboundHandler {
         closeSent = true
         pinger?.cancel()
         var payload = frame.unmaskedData
-        let code: WebSocketErrorCode = switch payload.readableBytes {
-        case 0: .normalClosure
-        case 1: .protocolError
-        default: payload.readWebSocketErrorCode() ?? .protocolError
+        let reply: (code: WebSocketErrorCode, reason: String?)
+        if payload.readableBytes == 0 {
+            reply = (.normalClosure, nil)
+        } else if let number = payload.readInteger(as: UInt16.self) {
+            if !Self.isValidCloseCode(number) {
+                reply = (.protocolError, "close code \(number) may not be sent")
+            } else if !UTF8Validator.isValid(payload) {
+                reply = (.dataInconsistentWithMessage, "a close reason that is not UTF-8")
+            } else {
+                reply = (WebSocketErrorCode(codeNumber: Int(number)), nil)
+            }
+        } else {
+            reply = (.protocolError, "a close frame of one byte")
         }
-        var data = context.channel.allocator.buffer(capacity: 2)
-        data.write(webSocketErrorCode: code)
+        var data = context.channel.allocator.buffer(capacity: 2 + (reply.reason?.utf8.count ?? 0))
+        data.write(webSocketErrorCode: reply.code)
+        if let reason = reply.reason { data.writeString(reason) }
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
             channel.close(promise: nil)
+        }
+    }
+
+    /// The codes a close frame may carry (RFC 6455 7.4.1 and IANA's registry: 1012-1014 were
+    /// added after it); 4000-4999 are private, ply's own among them.
+    static func isValidCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
         }
     }
 
@@ -335,6 +356,10 @@ final class WebSocketConnection: ChannelInboundHandler {
         switch error {
         case WebSocketFrameGuard.Violation.malformedFrame:
             protocolError("an unmasked frame or reserved bits")
+        case WebSocketFrameGuard.Violation.invalidUTF8:
+            close(code: .dataInconsistentWithMessage, reason: "a text message that is not UTF-8")
+            flushIfNeeded()
+            context.close(promise: nil)
         case WebSocketFrameGuard.Violation.messageTooSlow:
             close(code: .policyViolation, reason: "a fragmented message took too long")
             flushIfNeeded()

@@ -125,6 +125,20 @@ struct FrontDoorTests {
         }
     }
 
+    /// Python `websockets` closes with codes a client may send: each is echoed (the table of
+    /// codes that may not be sent is on swift-nio's testing channel, since no client library
+    /// sends them).
+    @Test(.enabled(if: IndependentClients.webSockets, "\(IndependentClients.missing)"))
+    func closeCodesAreEchoedToAnIndependentClient() async throws {
+        try await LiveServer.run { server in
+            let id = try await server.createMatch()
+            let report = try await IndependentClients.run("ws_close.py", ["\(server.port)", id, "1000", "1001", "3000", "4999"], as: JSONValue.self)
+            for code in [1000, 1001, 3000, 4999] {
+                #expect(report["\(code)"]?.array.first?.int == code, "\(report)")
+            }
+        }
+    }
+
     /// RFC 6455 4.2: a malformed opening handshake gets an HTTP answer that says why (400, or
     /// 426 with the version ply speaks), then the connection closes; a plain GET of the endpoint
     /// gets 426 with `Upgrade: websocket`, on a connection that stays open.

@@ -142,6 +142,92 @@ struct WebSocketConnectionTests {
         _ = try? await channel.close()
     }
 
+    /// A client's close frame with a code, then a reason.
+    func closeFrame(_ code: UInt16?, reason: [UInt8] = [], raw: [UInt8]? = nil) -> WebSocketFrame {
+        var data = ByteBuffer()
+        if let raw { data.writeBytes(raw) } else if let code { data.writeInteger(code) }
+        data.writeBytes(reason)
+        let key = WebSocketMaskingKey.random()
+        data.webSocketMask(key)
+        return WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: key, data: data)
+    }
+
+    /// RFC 6455 7.4: a close frame's code is echoed when a close frame may carry it, answered
+    /// 1002 when it may not (1005 and 1006 included: they never travel) or is a lone byte, and
+    /// 1007 when its reason is not UTF-8; a close with no code is answered 1000.
+    typealias CloseCase = (sent: UInt16?, reason: [UInt8], raw: [UInt8]?, answer: UInt16)
+    static let invalidCodes: [UInt16] = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535]
+    static let validCodes: [UInt16] = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999]
+    static let otherCloses: [CloseCase] = [
+        (1000, [0xC3, 0x28], nil, 1007), (1000, [0xED, 0xA0, 0x80], nil, 1007), (1000, [0xE2, 0x82], nil, 1007),
+        (nil, [], [0x03], 1002), (nil, [], [], 1000),
+    ]
+    static var closeFrames: [CloseCase] {
+        let invalid: [CloseCase] = invalidCodes.map { code in (code, [], nil, 1002) }
+        let valid: [CloseCase] = validCodes.map { code in (code, Array("bye".utf8), nil, code) }
+        return invalid + valid + otherCloses
+    }
+
+    @Test(arguments: closeFrames.indices)
+    func aCloseFrameIsAnsweredAsRFC6455Asks(_ index: Int) async throws {
+        let (sent, reason, raw, answer) = Self.closeFrames[index]
+        let (channel, _, _, _) = try await open()
+        await send(channel, closeFrame(sent, reason: reason, raw: raw))
+        let frames = try await outbound(channel)
+        #expect(closeCode(frames) == WebSocketErrorCode(codeNumber: Int(answer)), "sent \(sent.map(String.init) ?? "no code") \(reason)")
+        #expect(!channel.isActive)
+    }
+
+    /// RFC 6455 8.1: a text message sent in fragments fails at the first fragment that cannot
+    /// be UTF-8, before the rest arrives; a character split between fragments is fine; a last
+    /// fragment that ends inside a character fails.
+    @Test func textIsCheckedAsUTF8FragmentByFragment() async throws {
+        func fragment(_ bytes: [UInt8], fin: Bool, opcode: WebSocketOpcode) -> WebSocketFrame {
+            let key = WebSocketMaskingKey.random()
+            var data = ByteBuffer(bytes: bytes)
+            data.webSocketMask(key)
+            return WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: data)
+        }
+        let early = try await open()
+        await send(early.0, fragment(Array(#"{"type":"play","move":""#.utf8) + [0xFF], fin: false, opcode: .text))
+        #expect(closeCode(try await outbound(early.0)) == .dataInconsistentWithMessage, "failed at the first fragment")
+        #expect(!early.0.isActive)
+
+        let split = try await open()
+        // "é" (C3 A9) split between two fragments, in a move: a well-formed message.
+        await send(split.0, fragment(Array(#"{"type":"play","move":""#.utf8) + [0xC3], fin: false, opcode: .text))
+        await send(split.0, fragment([0xA9] + Array(#"","v":3}"#.utf8), fin: true, opcode: .continuation))
+        let replies = try await outbound(split.0).map { String(buffer: $0.data) }
+        #expect(replies.count == 1 && replies[0].contains("auth/missing_token"), "answered as a command: \(replies)")
+        #expect(split.0.isActive)
+        _ = try? await split.0.close()
+
+        let unfinished = try await open()
+        await send(unfinished.0, fragment(Array("{".utf8), fin: false, opcode: .text))
+        await send(unfinished.0, fragment([0xE2, 0x82], fin: true, opcode: .continuation))
+        #expect(closeCode(try await outbound(unfinished.0)) == .dataInconsistentWithMessage)
+    }
+
+    /// The validator against every class of byte sequence RFC 3629 rules out, and some it allows.
+    @Test func theUTF8ValidatorAgreesWithTheStandardLibrary() {
+        var generator = SeededRandom(seed: 7)
+        let pieces: [[UInt8]] = [[0x41], [0xC3, 0xA9], [0xE2, 0x82, 0xAC], [0xF0, 0x9F, 0x98, 0x80], [0xC0, 0x80], [0xE0, 0x80, 0x80],
+                                 [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xF5], [0x80], [0xFE], [0xEF, 0xBF, 0xBF], [0xF4, 0x8F, 0xBF, 0xBF]]
+        for _ in 0..<2000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...6, using: &generator) { bytes += pieces[Int.random(in: 0..<pieces.count, using: &generator)] }
+            // Sometimes cut inside a character.
+            if !bytes.isEmpty, Bool.random(using: &generator) { bytes.removeLast(Int.random(in: 0...min(2, bytes.count), using: &generator)) }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(UTF8Validator.isValid(ByteBuffer(bytes: bytes)) == expected, "\(bytes)")
+            // Fed in two pieces, cut anywhere: the same verdict.
+            let cut = Int.random(in: 0...bytes.count, using: &generator)
+            var validator = UTF8Validator()
+            let whole = validator.feed(ByteBuffer(bytes: bytes[..<cut])) && validator.feed(ByteBuffer(bytes: bytes[cut...])) && validator.isComplete
+            #expect(whole == expected, "\(bytes) cut at \(cut)")
+        }
+    }
+
     @Test func anUnmaskedFrameIsAProtocolError() async throws {
         let (channel, _, _, _) = try await open()
         await send(channel, WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: "{}")))
