@@ -123,6 +123,12 @@ public struct ServerConfiguration: Sendable {
         self.eventLoopThreads = eventLoopThreads
     }
 
+    /// Whether an `allowedOrigins` entry names an origin (`http` or `https`, a host, an optional
+    /// port, nothing else), or is `*`.
+    public static func isValidOrigin(_ text: String) -> Bool {
+        OriginPolicy.isValid(text)
+    }
+
     /// The part of the configuration the authority keeps.
     var authority: Authority.Configuration {
         Authority.Configuration(defaultMoveTimeLimit: defaultMoveTimeLimit, matchIdleTimeout: matchIdleTimeout, maxLiveMatches: maxLiveMatches,

@@ -113,22 +113,24 @@ struct BenchCommand: AsyncParsableCommand {
             return store
         }
         plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
-            guard let level = Int(text), level > 0 else { throw ValidationError("--levels must be positive integers") }
+            guard let level = Int(text), (1...1_000_000).contains(level) else { throw ValidationError("--levels must be whole numbers from 1 to 1000000") }
             return level
         }
         plan.game = game
         plan.thinkMilliseconds = saturate ? nil : try range(think)
+        try OptionCheck.count(spectators, "--spectators", in: 0...1000)
         plan.spectators = spectators
-        plan.warmup = .milliseconds(Int(warmup * 1000))
-        plan.duration = .milliseconds(Int(duration * 1000))
+        plan.warmup = try OptionCheck.seconds(warmup, "--warmup", zeroAllowed: true, most: 86_400)
+        plan.duration = try OptionCheck.seconds(duration, "--duration", most: 86_400)
         plan.seed = seed
         plan.rttMilliseconds = rtt.value
         plan.jitterMilliseconds = jitter.value
+        try OptionCheck.count(hold, "--hold", in: 0...1_000_000)
         plan.hold = hold
-        guard attack >= 0 else { throw ValidationError("--attack must be 0 or more seconds") }
-        plan.attack = attack > 0 ? .milliseconds(Int(attack * 1000)) : nil
+        let attackTime = try OptionCheck.seconds(attack, "--attack", zeroAllowed: true, most: 86_400)
+        plan.attack = attackTime > .zero ? attackTime : nil
         if let soak {
-            guard soakMatches > 0 else { throw ValidationError("--soak-matches must be positive") }
+            try OptionCheck.count(soakMatches, "--soak-matches", in: 1...100_000)
             var soakPlan = SoakPlan(duration: soak.duration)
             soakPlan.matches = soakMatches
             soakPlan.transports = soakTransport

@@ -73,8 +73,10 @@ struct BotCommand: AsyncParsableCommand {
         guard Endpoint(server) != nil else { throw ValidationError("--server must look like http://HOST:PORT") }
         guard Strategy(name: strategy, depth: depth) != nil else { throw ValidationError("--strategy must be random, greedy or minimax") }
         if let opponent, Strategy(name: opponent, depth: depth) == nil { throw ValidationError("--opponent must be random, greedy or minimax") }
-        guard games > 0, concurrency > 0 else { throw ValidationError("--games and --concurrency must be at least 1") }
-        guard (1...12).contains(depth) else { throw ValidationError("--depth must be from 1 to 12") }
+        try OptionCheck.count(games, "--games", in: 1...100_000_000)
+        try OptionCheck.count(concurrency, "--concurrency", in: 1...1_000_000)
+        try OptionCheck.count(depth, "--depth", in: 1...12)
+        if let opponentDepth { try OptionCheck.count(opponentDepth, "--opponent-depth", in: 1...12) }
         if let think, Milliseconds.durations(think) == nil { throw ValidationError("--think must be MIN-MAX milliseconds, e.g. 50-150") }
     }
 

@@ -61,6 +61,7 @@ struct PlayCommand: AsyncParsableCommand {
         if let server, Endpoint(server) == nil { throw ValidationError("--server must look like http://HOST:PORT") }
         guard Strategy(name: bot, depth: depth) != nil else { throw ValidationError("--bot must be random, greedy or minimax") }
         guard thinkTime != nil else { throw ValidationError("--bot-think must be MIN-MAX milliseconds, e.g. 300-700") }
+        try OptionCheck.count(depth, "--depth", in: 1...12)
         if server != nil, rtt.value > 0 || jitter.value > 0 {
             throw ValidationError("--rtt and --jitter simulate a network to the embedded server; a real server's network is real")
         }

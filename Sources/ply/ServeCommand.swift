@@ -92,9 +92,22 @@ struct ServeCommand: AsyncParsableCommand {
         guard moveTimeLimit == 0 || range.contains(moveTimeLimit) else {
             throw ValidationError("--move-time-limit must be 0 or \(range.lowerBound) to \(range.upperBound) seconds")
         }
-        guard idleExpiry >= 0, finishedHeld >= 0, commandsPerSecond > 0, maxOutboundMessages > 0, maxConnections > 0, maxMessageFragments > 0, (threads ?? 1) > 0,
-              headerTimeout > 0, keepAliveTimeout > 0, maxFragmentedMessageTime > 0 else {
-            throw ValidationError("limits must be positive")
+        try OptionCheck.count(port, "--port", in: 0...65535)
+        try OptionCheck.count(maxMessageBytes, "--max-message-bytes", in: 64...16_777_216)
+        try OptionCheck.count(maxMessageFragments, "--max-message-fragments", in: 1...100_000)
+        _ = try OptionCheck.seconds(maxFragmentedMessageTime, "--max-fragmented-message-time", most: 3600)
+        _ = try OptionCheck.seconds(headerTimeout, "--header-timeout", most: 3600)
+        _ = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
+        try OptionCheck.count(maxConnections, "--max-connections", in: 1...10_000_000)
+        try OptionCheck.rate(commandsPerSecond, "--commands-per-second")
+        try OptionCheck.count(maxLiveMatches, "--max-live-matches", in: 1...100_000_000)
+        try OptionCheck.count(finishedHeld, "--finished-held", in: 0...10_000_000)
+        try OptionCheck.count(maxOutboundMessages, "--max-outbound-messages", in: 1...10_000_000)
+        if let webSocketSendBuffer { try OptionCheck.count(webSocketSendBuffer, "--web-socket-send-buffer", in: 1024...1_073_741_824) }
+        try OptionCheck.count(idleExpiry, "--idle-expiry", in: 0...3_153_600_000)
+        if let threads { try OptionCheck.count(threads, "--threads", in: 1...1024) }
+        for origin in allowedOrigins where !ServerConfiguration.isValidOrigin(origin) {
+            throw ValidationError("--allow-origin must be an origin, scheme://host[:port] (http or https, no path), or *: not '\(origin)'")
         }
     }
 
@@ -106,16 +119,16 @@ struct ServeCommand: AsyncParsableCommand {
         }()
         var configuration = ServerConfiguration(host: host, port: port, maxMessageBytes: maxMessageBytes, webSocket: !noWebsocket)
         configuration.maxMessageFragments = maxMessageFragments
-        configuration.maxFragmentedMessageTime = .milliseconds(Int64(maxFragmentedMessageTime * 1000))
+        configuration.maxFragmentedMessageTime = try OptionCheck.seconds(maxFragmentedMessageTime, "--max-fragmented-message-time", most: 3600)
         configuration.clientLimits = clientLimits.limits
         configuration.maxLiveMatches = maxLiveMatches
         configuration.finishedMatchesHeld = finishedHeld
         configuration.eventLoopThreads = threads
-        configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
-        configuration.keepAliveTimeout = .milliseconds(Int64(keepAliveTimeout * 1000))
+        configuration.headerTimeout = try OptionCheck.seconds(headerTimeout, "--header-timeout", most: 3600)
+        configuration.keepAliveTimeout = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
         configuration.maxConnections = maxConnections
         configuration.commandsPerSecond = commandsPerSecond
-        configuration.commandBurst = max(1, Int(commandsPerSecond * 2))
+        configuration.commandBurst = OptionCheck.burst(commandsPerSecond, times: 2)
         configuration.maxOutboundMessages = maxOutboundMessages
         configuration.webSocketSendBuffer = webSocketSendBuffer
         configuration.matchIdleTimeout = idleExpiry == 0 ? nil : .seconds(idleExpiry)
@@ -165,17 +178,20 @@ struct ClientLimitOptions: ParsableArguments {
     var limits: ClientLimits {
         guard clientLimits == .on else { return .off }
         return ClientLimits(connections: maxConnectionsPerClient, waitingPolls: maxPollsPerClient, liveMatches: maxLiveMatchesPerClient,
-                            creationsPerSecond: creationsPerSecond, creationBurst: Int(creationsPerSecond * 10),
-                            joinsPerSecond: joinsPerSecond, joinBurst: Int(joinsPerSecond * 10),
-                            upgradesPerSecond: upgradesPerSecond, upgradeBurst: Int(upgradesPerSecond * 10),
-                            commandsPerSecond: clientCommandsPerSecond, commandBurst: Int(clientCommandsPerSecond * 2))
+                            creationsPerSecond: creationsPerSecond, creationBurst: OptionCheck.burst(creationsPerSecond, times: 10),
+                            joinsPerSecond: joinsPerSecond, joinBurst: OptionCheck.burst(joinsPerSecond, times: 10),
+                            upgradesPerSecond: upgradesPerSecond, upgradeBurst: OptionCheck.burst(upgradesPerSecond, times: 10),
+                            commandsPerSecond: clientCommandsPerSecond, commandBurst: OptionCheck.burst(clientCommandsPerSecond, times: 2))
     }
 
     func validate() throws {
-        guard maxConnectionsPerClient > 0, maxPollsPerClient > 0, maxLiveMatchesPerClient > 0, creationsPerSecond > 0,
-              joinsPerSecond > 0, upgradesPerSecond > 0, clientCommandsPerSecond > 0 else {
-            throw ValidationError("limits per client must be positive")
-        }
+        try OptionCheck.count(maxConnectionsPerClient, "--max-connections-per-client", in: 1...10_000_000)
+        try OptionCheck.count(maxPollsPerClient, "--max-polls-per-client", in: 1...10_000_000)
+        try OptionCheck.count(maxLiveMatchesPerClient, "--max-live-matches-per-client", in: 1...100_000_000)
+        try OptionCheck.rate(creationsPerSecond, "--creations-per-second")
+        try OptionCheck.rate(joinsPerSecond, "--joins-per-second")
+        try OptionCheck.rate(upgradesPerSecond, "--upgrades-per-second")
+        try OptionCheck.rate(clientCommandsPerSecond, "--client-commands-per-second")
     }
 }
 
@@ -228,7 +244,7 @@ struct StorageOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard databaseConnections > 0 else { throw ValidationError("--database-connections must be positive") }
+        try OptionCheck.count(databaseConnections, "--database-connections", in: 1...1000)
     }
 
     func open(sync: SQLiteStore.Sync = .normal, logger: Logger) async throws -> any MatchStore {
