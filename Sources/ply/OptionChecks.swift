@@ -13,7 +13,7 @@ enum OptionCheck {
     }
 
     /// A rate, per second, above zero and at most `most`.
-    static func rate(_ value: Double, _ option: String, most: Double = 1_000_000) throws {
+    static func rate(_ value: Double, _ option: String, most: Double = 1e12) throws {
         guard value.isFinite, value > 0, value <= most else {
             throw ValidationError("\(option) must be a number above 0 and at most \(most.plain) a second")
         }
