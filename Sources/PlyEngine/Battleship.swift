@@ -87,14 +87,23 @@ public struct Battleship: Hashable, Sendable {
         public init(notation text: String) throws(RuleViolation) {
             let ends = text.split(separator: "-", omittingEmptySubsequences: false)
             guard ends.count == 2 else { throw .unreadableMove(text) }
-            let a = try Square(notation: String(ends[0])), b = try Square(notation: String(ends[1]))
+            // A ship off the grid breaks a placement rule (rule/invalid_fleet, as a shot off
+            // the grid is rule/out_of_range).
+            let offGrid = RuleViolation.invalidFleet("\(text.trimmingWhitespace) is off the grid: squares go from a1 to j10")
+            let a: Square, b: Square
+            do {
+                a = try Square(notation: String(ends[0]))
+                b = try Square(notation: String(ends[1]))
+            } catch .outOfRange {
+                throw offGrid
+            }
             guard a.row == b.row || a.column == b.column else {
                 throw .invalidFleet("\(text.trimmingWhitespace) is not straight: a ship lies across a row or down a column")
             }
             let start = min(a, b), end = max(a, b)
             let across = a.row == b.row && a != b
             let length = across ? end.column - start.column + 1 : end.row - start.row + 1
-            guard let ship = Ship(start: start, length: length, across: across) else { throw .outOfRange(text) }
+            guard let ship = Ship(start: start, length: length, across: across) else { throw offGrid }
             self = ship
         }
 

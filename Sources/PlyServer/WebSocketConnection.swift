@@ -18,6 +18,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let admission: WebSocketTransport.Admission
+    private let authority: Authority
     private let connections: Connections
     private let configuration: ServerConfiguration
     private var logger: Logger
@@ -49,8 +50,10 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var blockedMessages = 0
     private var dropped = false
 
-    init(admission: WebSocketTransport.Admission, client: String, connections: Connections, configuration: ServerConfiguration, logger: Logger) {
+    init(admission: WebSocketTransport.Admission, client: String, authority: Authority, connections: Connections, configuration: ServerConfiguration,
+         logger: Logger) {
         self.admission = admission
+        self.authority = authority
         self.client = client
         self.connections = connections
         self.configuration = configuration
@@ -149,15 +152,15 @@ final class WebSocketConnection: ChannelInboundHandler {
     /// One whole text or binary message.
     private func receive(_ frame: WebSocketFrame) {
         guard frame.opcode == .text else {
-            guard limiter.allow() else { return send(connections.rateLimited) }
-            return send(WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored"))
+            guard limiter.allow() else { return refuse(connections.rateLimited) }
+            return refuse(WireError(.binaryMessage, "ply speaks JSON in text messages; binary messages are ignored"))
         }
         // Unmasked, and checked as UTF-8 fragment by fragment, by the frame guard.
         let data = Data(buffer: frame.unmaskedData, byteTransferStrategy: .noCopy)
         guard limiter.allow() else {
             // Refused with the message's id, when it has one, so that its sender can tell which.
             let id = try? WireCoding.decodeMessage(ClientMessage.self, fromUTF8: data).id
-            return send(connections.rateLimited.with(id: id))
+            return refuse(connections.rateLimited.with(id: id))
         }
         guard let match else { return }
         var id: Int?
@@ -166,9 +169,15 @@ final class WebSocketConnection: ChannelInboundHandler {
             case .hello(let hello):
                 id = hello.id
                 guard seat == nil else { throw WireError(.alreadyAuthenticated, "this connection already acts for a seat") }
-                let granted = try match.seat(forToken: hello.token)
-                seat = granted
-                send(Welcome(seat: granted, id: id))
+                // The authority's admission step, as for a token sent with the upgrade: on a
+                // shared store a seat taken on another server a moment ago is read first.
+                if let now = authority.admission(to: match.id, as: .token(hello.token)) { return greet(now, id: id) }
+                guard let subscriber else { return }
+                let authority = authority, token = hello.token, helloID = hello.id
+                Task {
+                    let later = await authority.admit(to: match.id, as: .token(token))
+                    subscriber.run { $0.greet(later, id: helloID) }
+                }
             case .command(let command):
                 id = command.id
                 guard let seat, let subscriber else {
@@ -182,8 +191,25 @@ final class WebSocketConnection: ChannelInboundHandler {
                 }
             }
         } catch {
-            send(error.with(id: error.id ?? id))
+            refuse(error.with(id: error.id ?? id))
         }
+    }
+
+    /// A hello's answer: the seat its token acts for, or why not.
+    fileprivate func greet(_ admitted: Result<Admission, WireError>, id: Int?) {
+        switch admitted {
+        case .success(let admission):
+            seat = admission.seat
+            send(Welcome(seat: admission.seat, id: id))
+        case .failure(let error):
+            refuse(error.with(id: id))
+        }
+        flushUnlessReading()
+    }
+
+    /// An error in answer to a message: it says the match's version, as every error about a match does.
+    private func refuse(_ error: WireError) {
+        send(match.map { error.with(version: $0.version) } ?? error)
     }
 
     /// A command's answer: its events first (they are published before it is acknowledged),
@@ -194,7 +220,7 @@ final class WebSocketConnection: ChannelInboundHandler {
             deliverEvents(upTo: acknowledgement.version)
             send(acknowledgement)
         case .failure(let error):
-            send(error)
+            refuse(error)
         }
         flushUnlessReading()
     }

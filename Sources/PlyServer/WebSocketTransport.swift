@@ -103,6 +103,7 @@ struct WebSocketTransport: Sendable {
     func upgrader(for admission: Admission, client: String, logger: Logger) -> NIOTypedWebSocketServerUpgrader<Void> {
         let connections = connections
         let configuration = configuration
+        let authority = authority
         return NIOTypedWebSocketServerUpgrader<Void>(
             maxFrameSize: configuration.maxMessageBytes,
             enableAutomaticErrorHandling: true,
@@ -116,8 +117,8 @@ struct WebSocketTransport: Sendable {
                             maxAccumulatedFrameCount: configuration.maxMessageFragments,
                             maxAccumulatedFrameSize: configuration.maxMessageBytes
                         ),
-                        WebSocketConnection(admission: admission, client: client, connections: connections, configuration: configuration,
-                                            logger: logger),
+                        WebSocketConnection(admission: admission, client: client, authority: authority, connections: connections,
+                                            configuration: configuration, logger: logger),
                     ])
                 }
             }

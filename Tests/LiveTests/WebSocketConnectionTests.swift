@@ -33,7 +33,8 @@ struct WebSocketConnectionTests {
                 WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime)),
                 NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: configuration.maxMessageFragments,
                                             maxAccumulatedFrameSize: configuration.maxMessageBytes),
-                WebSocketConnection(admission: .admitted(match, nil, after: 3), client: "local", connections: connections, configuration: configuration, logger: quiet),
+                WebSocketConnection(admission: .admitted(match, nil, after: 3), client: "local", authority: authority, connections: connections,
+                                    configuration: configuration, logger: quiet),
             ])
         }
         return (channel, match, ann, try await outbound(channel))

@@ -54,7 +54,8 @@ struct BattleshipTests {
         BadFleet(name: "touching side by side", fleet: "a1-a5 b1-b4 e1-e3 g1-g3 i1-i2", code: .invalidFleet),
         BadFleet(name: "touching end to end", fleet: "a1-a5 a6-a9 e1-e3 g1-g3 i1-i2", code: .invalidFleet),
         BadFleet(name: "touching at a corner", fleet: "a1-a5 b6-e6 e1-e3 g1-g3 i1-i2", code: .invalidFleet),
-        BadFleet(name: "off the grid", fleet: "a1-a5 c1-c4 e1-e3 g1-g3 j10-k10", code: .outOfRange),
+        BadFleet(name: "off the grid", fleet: "a1-a5 c1-c4 e1-e3 g1-g3 j10-k10", code: .invalidFleet),
+        BadFleet(name: "off the grid, down a column", fleet: "a1-a5 c1-c4 e1-e3 g1-g3 j10-j11", code: .invalidFleet),
         BadFleet(name: "unreadable", fleet: "a1-a5 c1-c4 e1-e3 g1-g3 i1:i2", code: .unreadableMove),
     ]
 
