@@ -338,8 +338,8 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: Long-polling
 
     private func poll(_ admitted: Result<Admission, WireError>, query: Parameters) {
+        guard case .success(let admission) = admitted else { return refuse(admitted) }
         do throws(WireError) {
-            let admission = try admitted.get()
             switch try longPoll.plan(poll: admission, query: query) {
             case .answer(let events):
                 respond(.ok, [:], body: JSONBuffer.array(events))
@@ -348,13 +348,18 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                 wait(match, after: after, seat: seat, timeout: timeout)
             }
         } catch {
-            respond(error)
+            respond(error.with(version: admission.match.version))
         }
     }
 
+    /// Answers a request the admission step refused.
+    private func refuse(_ admitted: Result<Admission, WireError>) {
+        if case .failure(let error) = admitted { respond(error) }
+    }
+
     private func command(_ admitted: Result<Admission, WireError>, body: ByteBuffer?) {
+        guard case .success(let admission) = admitted else { return refuse(admitted) }
         do throws(WireError) {
-            let admission = try admitted.get()
             guard let seat = admission.seat else { throw WireError(.missingToken, "send the seat token as 'Authorization: Bearer TOKEN'") }
             let command = try longPoll.command(from: body)
             guard limiter.allow() else { throw connections.rateLimited }
@@ -371,7 +376,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                 }
             }
         } catch {
-            respond(error)
+            respond(error.with(version: admission.match.version))
         }
     }
 
