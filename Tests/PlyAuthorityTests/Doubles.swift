@@ -97,8 +97,13 @@ extension Logger {
 extension MatchAuthority {
     /// Plays a move for a seat against the current version and returns the answer.
     func play(_ move: String, by seat: Seat) async -> Result<Acknowledgement, WireError> {
+        await submit(Command(.play(move), version: version), by: seat)
+    }
+
+    /// Runs a command and returns the answer, acknowledgement or error.
+    func submit(_ command: Command, by seat: Seat) async -> Result<Acknowledgement, WireError> {
         await withCheckedContinuation { continuation in
-            execute(Command(.play(move), version: version), by: seat) { continuation.resume(returning: $0) }
+            execute(command, by: seat) { continuation.resume(returning: $0) }
         }
     }
 }

@@ -1,0 +1,190 @@
+import Foundation
+import Logging
+@testable import PlyAuthority
+import PlyEngine
+import PlyStore
+import PlyWire
+import Synchronization
+import Testing
+
+/// Several authorities in one process over one `SharedMemoryStore`, as several servers share
+/// PostgreSQL: the shared-store path of the authority with no database (the cluster tests run
+/// it end to end on PostgreSQL behind nginx).
+@Suite(.timeLimit(.minutes(1)))
+struct SharedStoreTests {
+    /// Authorities over one shared store, each following what the others write.
+    final class Cluster: Sendable {
+        let database: SharedMemoryStore
+        let connections: [SharedMemoryStore.Connection]
+        let authorities: [Authority]
+        private let followers: [Task<Void, Never>]
+
+        init(_ count: Int) {
+            let database = SharedMemoryStore()
+            self.database = database
+            connections = (0..<count).map { _ in database.connect() }
+            authorities = connections.map { Authority(store: $0, clock: .system, logger: .quiet) }
+            followers = authorities.map { authority in Task { await authority.follow() } }
+        }
+
+        subscript(index: Int) -> Authority { authorities[index] }
+
+        func close() async {
+            for connection in connections { await connection.close() }
+            for follower in followers { await follower.value }
+        }
+    }
+
+    /// Waits, within a bound no loaded machine reaches, for a condition.
+    func eventually(_ what: String, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await !condition() {
+            guard ContinuousClock.now < deadline else { throw Timeout(what: what) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    struct Timeout: Error { let what: String }
+
+    /// A Connect Four match created on the first authority with both seats taken there.
+    func started(_ cluster: Cluster) async throws -> (id: String, ann: SeatGrant, bob: SeatGrant) {
+        let id = try await cluster[0].create(CreateMatchRequest(game: .connect4)).id
+        let match = try await cluster[0].match(id)
+        return (id, try await match.join(name: "ann"), try await match.join(name: "bob"))
+    }
+
+    func log(_ match: MatchAuthority) -> [String] {
+        match.storedEvents(after: 0).map { String(buffer: $0) }
+    }
+
+    @Test func anotherAuthorityFollowsWhatOneWrites() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        #expect(onB.version == 3, "read from the store")
+        let watcher = RecordingSubscriber(after: 3)
+        _ = onB.subscribe(watcher)
+        _ = try await cluster[0].match(id).play("4", by: ann.seat).get()
+        try await eventually("B publishes A's move") { watcher.cursor == 4 }
+        #expect(watcher.events.last?.change == .moved(seat: .first, move: "4"))
+        #expect(log(onB) == log(try await cluster[0].match(id)))
+        await cluster.close()
+    }
+
+    /// One seat's two commands against the same version, on two authorities at once: the store
+    /// takes one; the other is decided again against it and refused as stale. Both authorities
+    /// end with the same log, the one the store holds.
+    @Test func commandsRacingForOneVersionOnTwoAuthoritiesAreDecidedOnce() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        for round in 0..<20 {
+            let version = onA.version
+            guard onA.status == .playing else { break }
+            let seat = onA.snapshot().turn ?? ann.seat
+            async let first = onA.submit(Command(.play(String(round % 7 + 1)), version: version), by: seat)
+            async let second = onB.submit(Command(.play(String((round + 3) % 7 + 1)), version: version), by: seat)
+            let results = [await first, await second]
+            let acknowledged = results.filter { if case .success = $0 { true } else { false } }
+            #expect(acknowledged.count == 1, "\(results) at \(version)")
+            for case .failure(let error) in results { #expect(error.code == .staleVersion || error.code == .finished, "\(error)") }
+            try await eventually("both at the same version") { onA.version == onB.version }
+        }
+        #expect(log(onA) == log(onB))
+        let stored = try #require(try await cluster.connections[0].match(id))
+        #expect(stored.events.map { String(buffer: $0) } == log(onA))
+        await cluster.close()
+    }
+
+    /// An authority that lost a notification learns of what it missed when a client names a
+    /// version it has not seen (admission reads the store), when a command comes against such a
+    /// version, and when its listener reconnects (`resync`).
+    @Test func aLostNotificationIsMadeUpForByReading() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        // The read a match starts when it is loaded, done before B goes deaf.
+        await onB.refresh()
+        cluster.connections[1].deafen()
+        _ = try await onA.play("4", by: ann.seat).get()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(onB.version == 3, "deaf: it did not hear of version 4")
+        // A client saw version 4 through A and polls B after it.
+        #expect(cluster[1].admission(to: id, as: .none, after: "4") == nil, "the store must be read first")
+        let admitted = try await cluster[1].admit(to: id, as: .none, after: "4").get()
+        #expect(admitted.after == 4 && onB.version == 4)
+        // A command against a version B has not seen.
+        _ = try await onA.play("4", by: bob.seat).get()
+        let ack = try await onB.execute(Command(.play("5"), version: 5), by: ann.seat)
+        #expect(ack.version == 6)
+        try await eventually("A hears of B's move") { onA.version == 6 }
+        // The listener reconnects: every held match reads its tail.
+        _ = try await onA.play("5", by: bob.seat).get()
+        #expect(onB.version == 6)
+        cluster.connections[1].resync()
+        try await eventually("B reads what it missed") { onB.version == 7 }
+        #expect(log(onA) == log(onB))
+        await cluster.close()
+    }
+
+    /// A seat taken on one authority a moment ago is admitted on another that had not heard of
+    /// it: the token is judged again once the store is read. A token of no seat is still refused,
+    /// after the read, with the match's version.
+    @Test func aTokenGrantedElsewhereIsJudgedAgainAfterReading() async throws {
+        let cluster = Cluster(2)
+        let id = try await cluster[0].create(CreateMatchRequest(game: .connect4)).id
+        let onA = try await cluster[0].match(id)
+        _ = try await onA.join(name: "ann")
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        await onB.refresh()
+        cluster.connections[1].deafen()
+        let bob = try await onA.join(name: "bob")
+        #expect(cluster[1].admission(to: id, as: .authorization("Bearer \(bob.token)")) == nil, "read the store before refusing")
+        let admitted = try await cluster[1].admit(to: id, as: .authorization("Bearer \(bob.token)")).get()
+        #expect(admitted.seat == bob.seat && admitted.match === onB)
+        let refused = await cluster[1].admit(to: id, as: .token("not-a-token"))
+        guard case .failure(let error) = refused else { Issue.record("a wrong token was admitted"); return }
+        #expect(error.code == .wrongToken && error.version == 3)
+        await cluster.close()
+    }
+
+    /// A whole game, each move sent to the next of three authorities: all three and the store
+    /// end with the same log, the match finished everywhere.
+    @Test func aGamePlayedThroughThreeAuthoritiesEndsTheSameOnAll() async throws {
+        let cluster = Cluster(3)
+        let (id, ann, bob) = try await started(cluster)
+        var matches: [MatchAuthority] = []
+        for authority in cluster.authorities { matches.append(try await authority.admit(to: id, as: .none).get().match) }
+        var version = 3
+        for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
+            let ack = try await matches[index % 3].execute(Command(.play(column), version: version), by: index % 2 == 0 ? ann.seat : bob.seat)
+            version = ack.version
+        }
+        #expect(version == 11)
+        for match in matches {
+            try await eventually("every authority reaches the end") { match.version == 11 }
+            #expect(match.status == .finished)
+            #expect(log(match) == log(matches[0]))
+        }
+        await cluster.close()
+    }
+
+    /// A write the store cannot take fails alone: the change is made nowhere, the authority that
+    /// tried goes on serving, and the same command succeeds once the store is back.
+    @Test func aWriteTheStoreCannotTakeFailsAlone() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        cluster.connections[1].failWrites(true)
+        let failed = await onB.play("4", by: ann.seat)
+        guard case .failure(let error) = failed else { Issue.record("a failed write was acknowledged"); return }
+        #expect(error.code == .storeUnavailable)
+        #expect(onB.version == 3)
+        #expect(try await cluster[0].match(id).version == 3)
+        cluster.connections[1].failWrites(false)
+        #expect(try await onB.play("4", by: ann.seat).get().version == 4)
+        await cluster.close()
+    }
+}
