@@ -61,6 +61,7 @@ final class ConnectionDoor: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        connections.metrics.connectionsAccepted.increment()
         admitted = connections.admit()
         guard admitted else {
             logger.warning("connection refused: at the connection limit", metadata: ["limit": "\(connections.maxConnections)"])

@@ -94,6 +94,8 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var client = "local"
     private var peerKey = "local"
     static let forwardedFor = "X-Forwarded-For"
+    /// Requests begun on this connection.
+    private var requests = 0
     /// The client has closed its side (swift-nio's `inputClosed`: the server allows half-closed
     /// connections): nothing more will come, so close once nothing is owed.
     private var inputEnded = false
@@ -158,6 +160,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// A request head: what the route table, the method and the origin make of it. Whatever is
     /// decided here is answered once the request has been read.
     private func begin(_ head: HTTPRequestHead) {
+        requests += 1
         context?.triggerUserOutboundEvent(ConnectionActivity.requestHead, promise: nil)
         // Behind a trusted proxy each request may come from another client.
         if !connections.trustedProxies.isEmpty {
@@ -468,6 +471,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                                 return self.closeNow()
                             }
                             self.current = .closing
+                            self.connections.metrics.upgraded(onLaterRequest: self.requests > 1)
                             for data in held { context.fireChannelRead(data) }
                             if !held.isEmpty { context.fireChannelReadComplete() }
                             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

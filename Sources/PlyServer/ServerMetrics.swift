@@ -26,6 +26,10 @@ public final class ServerMetrics: Sendable {
     private let liveMatches: CoreMetrics.Gauge
     private let storeAvailable: CoreMetrics.Gauge
     let outboundDrops: CoreMetrics.Counter
+    /// Connections accepted, and WebSocket upgrades by the request of its connection they came on.
+    let connectionsAccepted: CoreMetrics.Counter
+    private let upgradesOnFirstRequest: CoreMetrics.Counter
+    private let upgradesOnLaterRequest: CoreMetrics.Counter
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -41,11 +45,20 @@ public final class ServerMetrics: Sendable {
         liveMatches = CoreMetrics.Gauge(label: "ply_matches_live", factory: factory)
         storeAvailable = CoreMetrics.Gauge(label: "ply_store_available", factory: factory)
         outboundDrops = CoreMetrics.Counter(label: "ply_outbound_drops_total", factory: factory)
+        connectionsAccepted = CoreMetrics.Counter(label: "ply_connections_accepted_total", factory: factory)
+        upgradesOnFirstRequest = CoreMetrics.Counter(label: "ply_websocket_upgrades_total", dimensions: [("request", "first")], factory: factory)
+        upgradesOnLaterRequest = CoreMetrics.Counter(label: "ply_websocket_upgrades_total", dimensions: [("request", "later")], factory: factory)
         var succeeded: [Transport: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)] = [:]
         for transport in [Transport.webSocket, .longPoll] {
             succeeded[transport] = (Self.counter("ply_commands_total", transport, "ok", factory), Self.counter("ply_moves_total", transport, "ok", factory))
         }
         self.succeeded = succeeded
+    }
+
+    /// Counts a WebSocket upgrade: on its connection's first request, or a later one (a kept-alive
+    /// connection a proxy or a client library reused).
+    func upgraded(onLaterRequest: Bool) {
+        (onLaterRequest ? upgradesOnLaterRequest : upgradesOnFirstRequest).increment()
     }
 
     /// Counts a command's answer, and a move's when it was one.

@@ -57,6 +57,41 @@ struct ClusterTests {
         #expect(watched == log, "the spectator through nginx saw the whole log")
     }
 
+    /// nginx with the shipped site file (one upstream, `keepalive` for every route): requests,
+    /// then WebSockets, then requests again, all through nginx and its pooled upstream
+    /// connections. Every WebSocket is upgraded (some on a connection nginx had kept alive from
+    /// earlier requests) and plays; nothing is refused, and no request after them gets a 502.
+    @Test func webSocketsThroughNginxsKeptAliveUpstreamConnections() async throws {
+        try await Deployment.run { deployment in
+            let api = PlyAPI(endpoint: deployment.proxy)
+            var seats: [(match: String, grant: SeatGrant)] = []
+            for _ in 0..<6 {
+                let match = try await api.createMatch(.connect4).id
+                let ann = try await api.join(match, name: "ann")
+                _ = try await api.join(match, name: "bob")
+                seats.append((match, ann))
+            }
+            for (match, ann) in seats {
+                let socket = TestSocket(try await WebSocketLink.connect(to: deployment.proxy, path: "/matches/\(match)/ws?after=3",
+                                                                        headers: [("Authorization", "Bearer \(ann.token)")], stats: WireStats()))
+                guard case .welcome(let welcome) = try await socket.next() else { Issue.record("no welcome through nginx"); continue }
+                #expect(welcome.seat == ann.seat)
+                socket.send(#"{"type":"play","move":"4","v":3,"id":1}"#)
+                var acknowledged = false
+                while let message = try await socket.next() {
+                    if case .ack(let ack) = message { acknowledged = ack.version == 4; break }
+                }
+                #expect(acknowledged, "the move over a WebSocket through nginx")
+                socket.link.close()
+            }
+            for _ in 0..<6 { _ = try await api.createMatch(.reversi) }
+            await api.close()
+            var later = 0.0
+            for index in 0..<2 { later += try await Self.metric(#"ply_websocket_upgrades_total{request="later"}"#, of: deployment.instance(index)) }
+            #expect(later > 0, "nginx upgraded some WebSockets on upstream connections it had kept alive")
+        }
+    }
+
     /// An instance killed with SIGKILL mid-game: the clients on it reconnect through nginx to
     /// the other and finish; no acknowledged move is lost, and the log has no gap.
     @Test func anInstanceKilledMidGame() async throws {
@@ -229,6 +264,7 @@ struct ClusterTests {
             seen.append(event)
             if seen.count >= count { break }
         }
+        if seen.count < count { Issue.record("the watcher ended at \(seen.count) of \(count): \(connection.state)") }
         connection.close()
         return seen
     }

@@ -108,6 +108,8 @@ struct FrontDoorTests {
             #expect(client.text.contains(#"{"seat":0,"type":"welcome","v":3}"#))
             #expect(client.isOpen)
             client.close()
+            let metrics = try await server.request(.get, "/metrics").body
+            #expect(metrics.contains(#"ply_websocket_upgrades_total{request="later"} 1"#), "\(metrics)")
         }
     }
 

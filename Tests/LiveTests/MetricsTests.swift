@@ -31,6 +31,7 @@ struct MetricsTests {
                 #"ply_moves_total{transport="websocket",result="ok"} 1"#,
                 #"ply_commands_total{transport="websocket",result="ok"} 2"#,
                 "ply_websockets_open 1.0",
+                #"ply_websocket_upgrades_total{request="first"} 1"#,
                 "ply_store_available 1.0",
                 "# TYPE ply_store_write_seconds histogram",
             ] {
