@@ -1,0 +1,91 @@
+import Foundation
+import PlyBench
+import PlyServer
+import Testing
+
+/// A real browser (headless Chromium, driven over the DevTools protocol) runs a page served
+/// from another origin, written from docs/protocol.md: with that origin granted it plays a
+/// whole game, one seat on a browser WebSocket and one on fetch long-polling; without, it is
+/// refused as documented. `.ci/run` installs Debian's chromium; where it is missing, the test
+/// says so and is skipped.
+@Suite(.serialized, .timeLimit(.minutes(2)),
+       .enabled(if: Chromium.path != nil && IndependentClients.webSockets, "needs chromium and Python websockets (.ci/run installs both)"))
+struct BrowserTests {
+
+    /// A static file server for the page, on a port of its own: another origin.
+    final class PageServer: Sendable {
+        let port: Int
+        private let process: Process
+
+        init() async throws {
+            port = try LoopbackPort.free()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try #require(IndependentClients.python))
+            process.arguments = ["-m", "http.server", "\(port)", "--bind", "127.0.0.1",
+                                 "--directory", IndependentClients.folder.appendingPathComponent("browser").path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            self.process = process
+            try await ClusterTools.waitForPort(port)
+        }
+
+        var origin: String { "http://127.0.0.1:\(port)" }
+
+        /// Killed and left to Foundation to reap (its `waitUntilExit` was seen to spin here).
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+
+    /// Opens the page in Chromium and returns what it set as `window.plyResult`.
+    func runPage(_ page: PageServer, query: String) async throws -> JSONValue {
+        let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("ply-browser-\(UUID().uuidString).png").path
+        let report = try await IndependentClients.run("browser_play.py", [try #require(Chromium.path), "\(page.origin)/play.html?\(query)", screenshot],
+                                                      as: JSONValue.self, timeout: .seconds(90))
+        try? FileManager.default.removeItem(atPath: screenshot)
+        return try #require(report["result"].flatMap { $0 == .null ? nil : $0 }, "the page never finished: \(report)")
+    }
+
+    @Test func aPageOnAGrantedOriginPlaysAWholeGameOverBothTransports() async throws {
+        let page = try await PageServer()
+        defer { page.stop() }
+        var configuration = ServerConfiguration()
+        configuration.allowedOrigins = [page.origin]
+        try await LiveServer.run(configuration) { server in
+            let result = try await runPage(page, query: "server=http://127.0.0.1:\(server.port)")
+            #expect(result["ok"] == .bool(true), "\(result)")
+            let webSocket = result["webSocket"], polling = result["polling"]
+            #expect(webSocket?["welcomed"]?.int == 0, "hello made the WebSocket seat 0: \(result)")
+            #expect(webSocket?["errors"]?.array.isEmpty == true && polling?["errors"]?.array.isEmpty == true, "\(result)")
+            let seen = webSocket?["seen"]?.array ?? []
+            #expect(seen.count == 11 && seen.last?["type"]?.string == "ended", "\(result)")
+            #expect(seen == polling?["seen"]?.array, "both seats saw the same game")
+            #expect(result["result"]?["winner"]?.int == 0 && result["result"]?["reason"]?.string == "four_in_a_row")
+            #expect(webSocket?["close"]?.int == 1000)
+            let id = try #require(result["match"]?.string)
+            #expect(try await server.log(id).count == 11)
+        }
+    }
+
+    @Test func aPageOnAnOriginNotGrantedIsRefusedAsDocumented() async throws {
+        let page = try await PageServer()
+        defer { page.stop() }
+        try await LiveServer.run { server in
+            let id = try await server.createMatch()
+            let result = try await runPage(page, query: "server=http://127.0.0.1:\(server.port)&match=\(id)")
+            #expect(result["create"]?.string == "TypeError", "fetch fails as a network error would: \(result)")
+            #expect(result["webSocket"]?["code"]?.int == 4403, "\(result)")
+            #expect(result["webSocket"]?["reason"]?.string == "request/forbidden_origin")
+            #expect(result["webSocket"]?["messages"]?.array.first?["code"]?.string == "request/forbidden_origin")
+            #expect(try await server.request(.get, "/matches").decode([PlyWireSnapshotID].self).count == 1, "the page created nothing")
+        }
+    }
+}
+
+enum Chromium {
+    static let path = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
+/// Only a snapshot's id, to count matches.
+struct PlyWireSnapshotID: Decodable { let id: String }
