@@ -250,13 +250,13 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             serveWithRouter(exchange, endpoint)
         case .poll(let id):
             let query = URI(exchange.head.uri).queryParameters
-            settle(longPoll.admission(poll: id, exchange.head, query: query),
-                   later: { [longPoll, head = exchange.head] in await longPoll.admit(poll: id, head, query: query) }) { connection, admitted in
+            if let now = longPoll.admission(poll: id, exchange.head, query: query) { return poll(now, query: query) }
+            later({ [longPoll, head = exchange.head] in await longPoll.admit(poll: id, head, query: query) }) { connection, admitted in
                 connection.poll(admitted, query: query)
             }
         case .command(let id):
-            settle(longPoll.admission(command: id, exchange.head),
-                   later: { [longPoll, head = exchange.head] in await longPoll.admit(command: id, head) }) { connection, admitted in
+            if let now = longPoll.admission(command: id, exchange.head) { return command(now, body: exchange.body) }
+            later({ [longPoll, head = exchange.head] in await longPoll.admit(command: id, head) }) { connection, admitted in
                 connection.command(admitted, body: exchange.body)
             }
         case .webSocket(let id):
@@ -264,16 +264,16 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Goes on with what the admission step answered: at once when it could, else once it has
-    /// read the store (off the event loop), back on this connection's loop.
-    private func settle<T: Sendable>(_ now: T?, later: @escaping @Sendable () async -> T, then: @escaping (HTTPConnection, T) -> Void) {
-        if let now { return then(self, now) }
+    /// Goes on with what the admission step answers once it has read the store (off the event
+    /// loop), back on this connection's loop. (When it can answer at once, the caller goes on
+    /// at once, and nothing is allocated for this.)
+    private func later<T: Sendable>(_ answer: @escaping @Sendable () async -> T, then: @escaping (HTTPConnection, T) -> Void) {
         guard let eventLoop = context?.eventLoop else { return }
         let connection = NIOLoopBound(self, eventLoop: eventLoop)
         let next = NIOLoopBound(then, eventLoop: eventLoop)
         Task {
-            let answer = await later()
-            eventLoop.execute { next.value(connection.value, answer) }
+            let answered = await answer()
+            eventLoop.execute { next.value(connection.value, answered) }
         }
     }
 
@@ -435,8 +435,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             return respond(WireError(.badRequest, "this server does not accept WebSocket upgrades; use long-polling"), close: true)
         }
         let client = client
-        settle(webSocket.admission(exchange.head, match: id, client: client, origin: exchange.origin),
-               later: { [head = exchange.head] in await webSocket.admit(head, match: id) }) { connection, admission in
+        if let now = webSocket.admission(exchange.head, match: id, client: client, origin: exchange.origin) {
+            return switchToWebSocket(exchange.head, now, client: client)
+        }
+        later({ [head = exchange.head] in await webSocket.admit(head, match: id) }) { connection, admission in
             connection.switchToWebSocket(exchange.head, admission, client: client)
         }
     }

@@ -51,16 +51,25 @@ struct Route: Sendable {
     }
 
     /// The match id a path names, if it is this route's path ("" for a route without one);
-    /// nil when the path is not this route's.
-    func match(_ path: some Collection<Substring>) -> Substring? {
-        guard path.count == segments.count else { return nil }
+    /// nil when the path is not this route's. `path` starts with "/". Compared segment by
+    /// segment in place: every request is matched, so nothing is allocated.
+    func match(path: Substring) -> Substring? {
+        var rest = path.dropFirst()
         var id: Substring = ""
-        for (pattern, segment) in zip(segments, path) {
+        for (index, pattern) in segments.enumerated() {
+            let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            let segment = rest[..<end]
             if pattern == ":id" {
                 guard !segment.isEmpty else { return nil }
                 id = segment
-            } else if pattern != segment {
+            } else if segment != pattern {
                 return nil
+            }
+            if index == segments.count - 1 {
+                guard end == rest.endIndex else { return nil }
+            } else {
+                guard end != rest.endIndex else { return nil }
+                rest = rest[rest.index(after: end)...]
             }
         }
         return id
@@ -86,12 +95,9 @@ enum Routes {
     /// The route of a request target's path (the query left aside) and the match id it names.
     static func find(_ uri: String) -> (route: Route, match: Substring)? {
         let path = uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { uri[..<$0] } ?? uri[...]
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        // "/a/b" splits into "", "a", "b": the leading "" is the root.
-        guard segments.first?.isEmpty == true else { return nil }
-        let rest = segments.dropFirst()
+        guard path.utf8.first == UInt8(ascii: "/") else { return nil }
         for route in all {
-            if let id = route.match(rest) { return (route, id) }
+            if let id = route.match(path: path) { return (route, id) }
         }
         return nil
     }
