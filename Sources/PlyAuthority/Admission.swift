@@ -68,7 +68,13 @@ extension Authority {
         }
         switch judge(match, credential, after: after, seatRequired: seatRequired, mayRead: false) {
         case .admitted(let admission): return .success(admission)
-        case .refused(let error): return .failure(error)
+        case .refused(let error):
+            if match.isShared, error.code == .badParameter || error.code == .wrongToken {
+                // A client named what this server could not find in the store: worth knowing.
+                logger.notice("a version or token named was not found after reading the shared store",
+                              metadata: ["match": "\(match.id)", "after": "\(after ?? "-")", "version": "\(match.version)", "code": "\(error.code)"])
+            }
+            return .failure(error)
         case .readStore: return .failure(WireError(.internalError, "the match could not be read from the store; try again"))
         }
     }
@@ -107,9 +113,11 @@ extension Authority {
                 return .refused(error.with(version: match.version))
             }
         }
+        // One reading of the version for both checks: read twice, a version published in
+        // between made a client that named it refused with the version before.
         let version = match.version
         guard let start = Int(after ?? "0") else { return .refused(Self.badAfter(version)) }
-        if mayRead && match.isBehind(start) { return .readStore }
+        if mayRead && match.isShared && start > version { return .readStore }
         guard (0...version).contains(start) else { return .refused(Self.badAfter(version)) }
         return .admitted(Admission(match: match, seat: seat, after: start))
     }

@@ -43,7 +43,7 @@ public final class Authority: Sendable {
     public let metrics: AuthorityMetrics
     public let journal: Journal
     public let clock: ServiceClock
-    private let logger: Logger
+    let logger: Logger
     private let makeID: @Sendable () -> String
     private let registry: Mutex<Registry>
     private let nextSerial = Atomic<Int>(0)

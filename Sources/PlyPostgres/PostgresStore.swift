@@ -253,22 +253,100 @@ public final class PostgresStore: SharedMatchStore {
             }
         }
         let query: PostgresQuery = "SELECT outcome, subject FROM ply_write(\(kinds), \(ids), \(numbers), \(texts))"
+        // What the batch appends, to read back if the commit's answer is lost.
+        let appended = ordered.compactMap { record -> (match: String, version: Int, json: ByteBuffer)? in
+            if case .event(let match, let version, let json) = record { return (match, version, json) }
+            return nil
+        }
         Task { [self] in
+            let stage = WriteProgress()
             do {
-                let receipt = try await self.answered {
-                    var receipt = StoreReceipt()
-                    for try await (outcome, match) in try await self.client.query(query, logger: self.logger).decode((String, String).self) {
-                        if outcome == "taken" { receipt.takenMatchIDs.insert(match) } else { receipt.conflicts.insert(match) }
-                    }
-                    return receipt
-                }
+                let receipt = try await self.answered { try await self.transaction(query, stage: stage) }
                 self.available.store(true, ordering: .relaxed)
                 completion(.success(receipt))
             } catch {
                 self.available.store(false, ordering: .relaxed)
-                completion(.failure(StoreError("the PostgreSQL write failed: \(String(reflecting: error))")))
+                guard case .committing(let receipt) = stage.value.withLock({ $0 }) else {
+                    return completion(.failure(StoreError("the PostgreSQL write failed: \(String(reflecting: error))")))
+                }
+                // The COMMIT went out and its answer did not come back: the write may or may not
+                // have happened. It is read back; nothing is acknowledged unless it is there.
+                let written = appended.filter { !receipt.conflicts.contains($0.match) && !receipt.takenMatchIDs.contains($0.match) }
+                switch await self.readBack(written) {
+                case true?:
+                    self.logger.notice("a write whose commit went unanswered is in the database", metadata: ["events": "\(written.count)"])
+                    completion(.success(receipt))
+                case false?:
+                    completion(.failure(StoreError("the PostgreSQL write did not commit: \(String(reflecting: error))")))
+                case nil:
+                    completion(.failure(StoreError("the PostgreSQL write's commit went unanswered and could not be read back; it is taken as not made")))
+                }
             }
         }
+    }
+
+    /// How far a write got: a write whose COMMIT went out is read back when its answer is lost.
+    private enum WriteStage {
+        case writing
+        case committing(StoreReceipt)
+    }
+
+    private final class WriteProgress: Sendable {
+        let value = Mutex(WriteStage.writing)
+    }
+
+    /// Writes a batch in an explicit transaction and returns once PostgreSQL has answered its
+    /// COMMIT: the write is durable only then. (One statement in an implicit transaction would
+    /// take one round trip, but postgres-nio ends a statement's rows at its CommandComplete,
+    /// before the transaction commits at the protocol's Sync: a backend stopped between the
+    /// two rolled back batches ply had already acknowledged and published. PostgreSQL answers
+    /// an explicit COMMIT only once the commit is done, flushed to its log with the default
+    /// synchronous_commit.) On any failure the connection is closed, so that no transaction
+    /// left open can reach the pool; the server rolls it back.
+    private func transaction(_ query: PostgresQuery, stage: WriteProgress) async throws -> StoreReceipt {
+        try await client.withConnection { connection in
+            do {
+                try await connection.query("BEGIN", logger: self.logger)
+                var receipt = StoreReceipt()
+                for try await (outcome, match) in try await connection.query(query, logger: self.logger).decode((String, String).self) {
+                    if outcome == "taken" { receipt.takenMatchIDs.insert(match) } else { receipt.conflicts.insert(match) }
+                }
+                stage.value.withLock { $0 = .committing(receipt) }
+                try await connection.query("COMMIT", logger: self.logger)
+                return receipt
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
+    }
+
+    /// Whether every event of a write is in the database with the bytes written (true), none is
+    /// (false: the write did not commit; a transaction is all or nothing), or nil when the
+    /// database cannot be read (tried three times). A write that appends nothing (an expiry,
+    /// which is written again until it takes) is taken as not made.
+    private func readBack(_ written: [(match: String, version: Int, json: ByteBuffer)]) async -> Bool? {
+        guard !written.isEmpty else { return false }
+        let ids = written.map(\.match), versions = written.map(\.version)
+        for attempt in 0..<3 {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(500)) }
+            do {
+                let found = try await answered {
+                    var found: [String: ByteBuffer] = [:]
+                    for try await (match, version, body) in try await self.client.query("""
+                        SELECT e.match_id, e.version, e.body FROM ply_events e
+                        JOIN unnest(\(ids)::text[], \(versions)::bigint[]) AS w(match_id, version) ON e.match_id = w.match_id AND e.version = w.version
+                        """, logger: self.logger).decode((String, Int, ByteBuffer).self) {
+                        found["\(match) \(version)"] = body
+                    }
+                    return found
+                }
+                return written.allSatisfy { found["\($0.match) \($0.version)"] == $0.json }
+            } catch {
+                continue
+            }
+        }
+        return nil
     }
 
     /// Runs an operation, or throws once a duration has passed. The operation is cancelled

@@ -258,7 +258,7 @@ final class Deployment: Sendable {
             let logs = ProcessInfo.processInfo.environment["PLY_CLUSTER_LOGS"].map { URL(fileURLWithPath: $0) }
             for index in 0..<count {
                 children.append(try await instances.start(DurabilityTests.ply, [
-                    "serve", "--port", "0", "--store", database.url, "--log-level", logs == nil ? "warning" : "debug", "--trusted-proxy", "127.0.0.1",
+                    "serve", "--port", "0", "--store", database.url, "--log-level", ProcessInfo.processInfo.environment["PLY_CLUSTER_LOG_LEVEL"] ?? (logs == nil ? "warning" : "debug"), "--trusted-proxy", "127.0.0.1",
                 ] + arguments, log: logs?.appendingPathComponent("instance-\(index)-\(UUID().uuidString.prefix(8)).log")))
             }
             let nginx = try await Nginx.start(upstream: children.map(\.port))

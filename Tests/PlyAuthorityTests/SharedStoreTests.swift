@@ -129,6 +129,27 @@ struct SharedStoreTests {
         await cluster.close()
     }
 
+    /// A client names each version the moment one authority acknowledges it, on another that
+    /// may not have published it yet (its notification is on the way): it is always admitted,
+    /// read from the store when it must be. (The cluster test of games across instances caught
+    /// the version read twice in one judgement, once before and once after a publication.)
+    @Test func aVersionNamedAsItIsPublishedIsAdmitted() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        _ = try await cluster[1].admit(to: id, as: .none).get()
+        var seat = ann.seat
+        for round in 0..<30 {
+            guard onA.status == .playing else { break }
+            let ack = try await onA.play(String(round % 7 + 1), by: seat).get()
+            seat = seat == ann.seat ? bob.seat : ann.seat
+            let admitted = await cluster[1].admit(to: id, as: .none, after: String(ack.version))
+            guard case .success(let admission) = admitted else { Issue.record("refused at \(ack.version): \(admitted)"); break }
+            #expect(admission.after == ack.version)
+        }
+        await cluster.close()
+    }
+
     /// A seat taken on one authority a moment ago is admitted on another that had not heard of
     /// it: the token is judged again once the store is read. A token of no seat is still refused,
     /// after the read, with the match's version.
