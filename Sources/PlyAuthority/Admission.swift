@@ -69,7 +69,7 @@ extension Authority {
         switch judge(match, credential, after: after, seatRequired: seatRequired, mayRead: false) {
         case .admitted(let admission): return .success(admission)
         case .refused(let error):
-            if match.isShared, error.code == .badParameter || error.code == .wrongToken {
+            if match.isShared, error.code == .rolledBack || error.code == .wrongToken {
                 // A client named what this server could not find in the store: worth knowing.
                 logger.notice("a version or token named was not found after reading the shared store",
                               metadata: ["match": "\(match.id)", "after": "\(after ?? "-")", "version": "\(match.version)", "code": "\(error.code)"])
@@ -118,6 +118,9 @@ extension Authority {
         let version = match.version
         guard let start = Int(after ?? "0") else { return .refused(Self.badAfter(version)) }
         if mayRead && match.isShared && start > version { return .readStore }
+        // Beyond what the database holds, once read: what the client saw after `version` never
+        // became durable (a server that was ahead showed it), or never was.
+        if match.isShared && start > version { return .refused(MatchAuthority.rolledBack(to: version)) }
         guard (0...version).contains(start) else { return .refused(Self.badAfter(version)) }
         return .admitted(Admission(match: match, seat: seat, after: start))
     }

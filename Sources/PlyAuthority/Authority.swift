@@ -300,8 +300,14 @@ public final class Authority: Sendable {
     /// Keeps the index as a match's published status changes; a finished match leaves memory
     /// (its result is durable by the time it is published).
     private var indexStatusChange: @Sendable (MatchAuthority, MatchStatus, MatchStatus) -> Void {
-        { [weak self] match, _, _ in
+        { [weak self] match, from, _ in
             self?.registry.withLock { registry in
+                // Finished no longer (reloaded from a shared database that had less of it): live again.
+                if from == .finished, match.status != .finished, let back = registry.recent.remove(match.id) {
+                    registry.live[back.id] = back
+                    registry.index.update(back, status: back.status)
+                    return
+                }
                 guard registry.live[match.id] === match else { return }
                 let status = match.status
                 guard status == .finished else { return registry.index.update(match, status: status) }

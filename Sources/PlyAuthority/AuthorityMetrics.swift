@@ -13,11 +13,14 @@ public struct AuthorityMetrics: Sendable {
     public let conflicts: Counter
     /// Events read because another server appended them (shared store).
     public let eventsFollowed: Counter
+    /// Matches reloaded from the database because this server was ahead of it (shared store).
+    public let rollbacks: Counter
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         storeWrite = Timer(label: "ply_store_write_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
         notificationLag = Timer(label: "ply_notification_lag_seconds", dimensions: [], preferredDisplayUnit: .seconds, factory: factory)
         conflicts = Counter(label: "ply_store_conflicts_total", dimensions: [], factory: factory)
         eventsFollowed = Counter(label: "ply_events_followed_total", dimensions: [], factory: factory)
+        rollbacks = Counter(label: "ply_rollbacks_total", dimensions: [], factory: factory)
     }
 }

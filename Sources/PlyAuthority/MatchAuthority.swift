@@ -211,6 +211,9 @@ public final class MatchAuthority: Sendable {
         if isBehind(command.version) {
             Task {
                 await reach(command.version)
+                // Still beyond, once the database is read: the client saw events that never
+                // became durable.
+                if command.version > version { return reply(.failure(Self.rolledBack(to: version).with(id: command.id))) }
                 decide(command, by: seat, reply: reply)
             }
             return
@@ -273,8 +276,12 @@ public final class MatchAuthority: Sendable {
                 return WireError(error, version: state.match.version, id: commandID)
             }
             // Events first: a store shared by several servers leaves out the rest of a change
-            // whose event lost the race (its seat token among them).
+            // whose event lost the race (its seat token among them). On such a store the change
+            // says which event it was decided after, so it is never appended to another history.
             var records: [StoreRecord] = []
+            if shared != nil, before >= 1, state.match.version > before {
+                records.append(.expects(match: id, version: before, json: state.encoded[before - 1]))
+            }
             for event in state.match.events(after: before) {
                 do {
                     let json = try JSONBuffer.encode(event)
@@ -325,6 +332,12 @@ public final class MatchAuthority: Sendable {
         journal.flush()
     }
 
+    /// What a client is told that names a version beyond the database's.
+    public static func rolledBack(to version: Int) -> WireError {
+        WireError(.rolledBack, "the match is at version \(version): events after it that a server showed never became durable; drop them and go on after \(version)",
+                  version: version)
+    }
+
     /// How often one change is decided again after losing a race before it is refused.
     private static let attemptsPerChange = 5
 
@@ -337,10 +350,12 @@ public final class MatchAuthority: Sendable {
         guard shared != nil else { return }
         var readers: [CheckedContinuation<Void, Never>] = []
         let start = state.withLock { state -> Bool in
-            if let version {
-                guard version > state.visible.version else { return false }
+            if let version, version > state.visible.version {
                 state.announced = max(state.announced, version)
             } else {
+                // Nil: news may have been lost. A version this server has published already: another
+                // server wrote it (a server hears only others' writes), so the database's history
+                // may not be this one's. Either way, read and compare.
                 state.resync = true
             }
             guard state.closure == nil else {
@@ -422,6 +437,14 @@ public final class MatchAuthority: Sendable {
             state.withLock { $0.announced = $0.visible.version }
             return
         }
+        // The store's history must be this server's up to what it has published; if it holds
+        // less, or another event there, this server is ahead of the database: the database is
+        // the truth.
+        let anchored = after == 0 || stored.anchor == storedEvents(after: after - 1).first
+        if !anchored || stored.latest < after {
+            return await reload(because: stored.latest < after ? "the database holds \(stored.latest) events of it, this server \(after)"
+                                                               : "the database's event \(after) is not the one this server published")
+        }
         let published = state.withLock { state -> Int? in
             guard state.visible.version == after, state.match.version == after else { return nil }
             for (offset, json) in stored.events.enumerated() {
@@ -450,6 +473,52 @@ public final class MatchAuthority: Sendable {
             metrics.eventsFollowed.increment(by: published - after)
             publish(upTo: published)
         }
+    }
+
+    /// The database is the truth: this server published events the database does not have (it
+    /// was ahead, or its history went another way). Called holding the match (no change in
+    /// flight). Reads the whole match from the database and takes it as it is there, then tells
+    /// every subscriber how far what it published still holds (`matchRolledBack`) and what is
+    /// published now. Never two servers serving different histories of one match: each one that
+    /// finds the database's history is not its own takes the database's.
+    private func reload(because reason: String) async {
+        guard let shared else { return }
+        let stored: StoredMatch
+        let match: Match
+        do {
+            guard let found = try await shared.match(id) else { throw StoreError("the match is not in the database") }
+            if let damage = found.damage { throw MatchError.corruptLog(damage) }
+            match = try Match(replaying: found.events.map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+            stored = found
+        } catch {
+            logger.error("this server is ahead of the database for a match and could not reload it", metadata: ["reason": "\(reason)", "error": "\(error)"])
+            state.withLock { $0.announced = $0.visible.version }
+            return
+        }
+        let reloaded = state.withLock { state -> (kept: Int, subscribers: [any MatchSubscriber], before: MatchStatus)? in
+            guard state.visible.version == state.match.version, state.closure == nil else { return nil }
+            var kept = 0
+            while kept < min(state.visible.version, stored.events.count), state.encoded[kept] == stored.events[kept] { kept += 1 }
+            let before = state.visible.status
+            state.match = match
+            state.visible = match
+            state.encoded = stored.events
+            state.redacted = [:]
+            for event in match.events { try? Self.redact(event, into: &state) }
+            state.tokens = stored.tokens
+            state.announced = match.version
+            state.resync = false
+            state.lastActivity = clock.now
+            Self.startTurnClock(&state, now: clock.now)
+            return (kept, state.subscribers, before)
+        }
+        guard let reloaded else { return }
+        metrics.rollbacks.increment()
+        logger.warning("this server was ahead of the database for a match; it takes the database's history",
+                       metadata: ["reason": "\(reason)", "kept": "\(reloaded.kept)", "version": "\(match.version)"])
+        if reloaded.before != match.status { statusChanged(self, reloaded.before, match.status) }
+        for subscriber in reloaded.subscribers { subscriber.matchRolledBack(self, to: reloaded.kept) }
+        for subscriber in reloaded.subscribers { subscriber.matchPublished(self, upTo: match.version) }
     }
 
     /// Makes events up to a version visible, and tells every subscriber.

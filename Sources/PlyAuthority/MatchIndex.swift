@@ -131,6 +131,13 @@ struct RecentMatches {
         return found
     }
 
+    /// Takes a match out (one that is playing again: reloaded from a database that had less of it).
+    mutating func remove(_ id: String) -> MatchAuthority? {
+        guard let found = matches.removeValue(forKey: id) else { return nil }
+        order.removeAll { $0 == id }
+        return found
+    }
+
     mutating func insert(_ match: MatchAuthority) {
         guard capacity > 0, matches[match.id] == nil else { return }
         if matches.count == capacity {

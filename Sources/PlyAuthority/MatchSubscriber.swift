@@ -13,6 +13,15 @@ public protocol MatchSubscriber: AnyObject, Sendable {
     func matchPublished(_ match: MatchAuthority, upTo version: Int)
     /// The match publishes nothing more, for this reason. Called once.
     func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure)
+    /// Shared store: what was published after `version` never became durable (this server was
+    /// ahead of the database), and the match is the database's again: events after `version`
+    /// are read anew from the cursor set back to it (`matchPublished` follows).
+    func matchRolledBack(_ match: MatchAuthority, to version: Int)
+}
+
+extension MatchSubscriber {
+    /// A subscriber that delivers nothing (it only watches the match's status) ignores it.
+    public func matchRolledBack(_ match: MatchAuthority, to version: Int) {}
 }
 
 /// Why a match stopped serving.

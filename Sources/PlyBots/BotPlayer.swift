@@ -57,16 +57,24 @@ public struct BotPlayer: Sendable {
         var brain: (any Brain)?
         var played = 0
         var setupSent = false
-        for await event in connection.events {
-            if var replica = match {
-                try replica.apply(event)
-                match = replica
-            } else {
-                match = try Match(replaying: [event])
-                brain = strategy.brain(for: match!.game)
+        for await update in connection.updates {
+            switch update {
+            case .event(let event):
+                if var replica = match {
+                    try replica.apply(event)
+                    match = replica
+                } else {
+                    match = try Match(replaying: [event])
+                    brain = strategy.brain(for: match!.game)
+                }
+                if let current = match { try brain?.observe(event, in: current) }
+            case .rolledBack(let version):
+                // What came after `version` never became durable: think again from the match as
+                // it was then (a fleet rolled back is placed again).
+                (match, brain) = try replay(match?.events.filter { $0.version <= version } ?? [])
+                setupSent = false
             }
             guard let current = match else { continue }
-            try brain?.observe(event, in: current)
             if let result = current.result {
                 connection.close()
                 return BotGame(match: connection.match, seat: seat, strategy: strategy, result: result, moves: played, log: current.events)
@@ -93,14 +101,28 @@ public struct BotPlayer: Sendable {
             do {
                 _ = try await politely { try await connection.send(Command(.play(move), version: current.version)) }
                 played += 1
-            } catch CommandError.refused(let error) where error.code == .staleVersion || error.code == .finished {
-                // The opponent resigned or timed out meanwhile: the events will say so.
+            } catch CommandError.refused(let error) where error.code == .staleVersion || error.code == .finished || error.code == .rolledBack {
+                // The opponent resigned or timed out meanwhile, or the server lost a move: the
+                // events (or the word of the rollback) will say so.
                 continue
             } catch CommandError.refused(let error) {
                 throw BotError.refused(error)
             }
         }
         throw BotError.connectionEnded(connection.state)
+    }
+
+    /// A match and a brain that has observed it, from a log (nil for none).
+    private func replay(_ log: [MatchEvent]) throws -> (Match?, (any Brain)?) {
+        guard let first = log.first else { return (nil, nil) }
+        var match = try Match(replaying: [first])
+        var brain = strategy.brain(for: match.game)
+        try brain.observe(first, in: match)
+        for event in log.dropFirst() {
+            try match.apply(event)
+            try brain.observe(event, in: match)
+        }
+        return (match, brain)
     }
 }
 

@@ -58,6 +58,10 @@ public enum ErrorCode: String, CaseIterable, Hashable, Sendable, Codable, Custom
     case notYourTurn = "match/not_your_turn"
     /// The command was made against another version than the match's current one.
     case staleVersion = "match/stale_version"
+    /// Servers sharing a database: a version the client names is beyond the match's log, read
+    /// from the database. Events after the error's `v` that a server showed never became
+    /// durable (or never existed): drop them and resume after `v`.
+    case rolledBack = "match/rolled_back"
     /// A log that is not a valid history of a match (replaying a stored or received log).
     case corruptLog = "match/corrupt_log"
 

@@ -19,8 +19,9 @@ import Synchronization
 /// Records of a batch are written in match order (each match's own in their order), so two
 /// servers' batches take their row locks in the same order and never deadlock.
 public final class PostgresStore: SharedMatchStore {
-    /// 1: matches, tokens, events and `ply_write`.
-    public static let schemaVersion = 1
+    /// 1: matches, tokens, events and `ply_write`. 2: `ply_write` checks the event a batch
+    /// expects (an `expect` record), so no server appends to a history the database does not have.
+    public static let schemaVersion = 2
     /// The channel every server listens on.
     static let channel = "ply"
     /// How long one write, or one read of a match's tail, may take before it is reported failed
@@ -41,6 +42,9 @@ public final class PostgresStore: SharedMatchStore {
     public let changes: AsyncStream<StoreChange>
     private let continuation: AsyncStream<StoreChange>.Continuation
     private let listener = Mutex<Task<Void, Never>?>(nil)
+    /// Events this server wrote whose notification has not come back yet (`MATCH VERSION`): a
+    /// notification is news only when another server wrote it.
+    private let ownWrites = Mutex<Set<String>>([])
 
     private init(configuration: PostgresClient.Configuration, location: String, logger: Logger, started: @escaping @Sendable () -> Void) {
         self.configuration = configuration
@@ -233,6 +237,55 @@ public final class PostgresStore: SharedMatchStore {
         END
         $$
         """,
+    ], [
+        """
+        CREATE OR REPLACE FUNCTION ply_write(kinds text[], ids text[], numbers bigint[], texts text[])
+        RETURNS TABLE (outcome text, subject text) LANGUAGE plpgsql AS $$
+        DECLARE
+            i integer;
+            refused text[] := '{}';
+            stamp text;
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(kinds, 1), 0) LOOP
+                CONTINUE WHEN ids[i] = ANY (refused);
+                stamp := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text;
+                IF kinds[i] = 'match' THEN
+                    INSERT INTO ply_matches (id, serial) VALUES (ids[i], numbers[i]) ON CONFLICT DO NOTHING;
+                    IF NOT FOUND THEN
+                        refused := refused || ids[i];
+                        outcome := 'taken'; subject := ids[i]; RETURN NEXT;
+                    END IF;
+                ELSIF kinds[i] = 'expect' THEN
+                    IF NOT EXISTS (SELECT 1 FROM ply_events e WHERE e.match_id = ids[i] AND e.version = numbers[i] AND e.body = texts[i]) THEN
+                        refused := refused || ids[i];
+                        outcome := 'conflict'; subject := ids[i]; RETURN NEXT;
+                    END IF;
+                ELSIF kinds[i] = 'event' THEN
+                    INSERT INTO ply_events (match_id, version, body)
+                        SELECT ids[i], numbers[i], texts[i]
+                        WHERE numbers[i] = 1
+                           OR EXISTS (SELECT 1 FROM ply_events e WHERE e.match_id = ids[i] AND e.version = numbers[i] - 1)
+                        ON CONFLICT DO NOTHING;
+                    IF FOUND THEN
+                        PERFORM pg_notify('ply', 'e ' || ids[i] || ' ' || numbers[i] || ' ' || stamp);
+                    ELSE
+                        refused := refused || ids[i];
+                        outcome := 'conflict'; subject := ids[i]; RETURN NEXT;
+                    END IF;
+                ELSIF kinds[i] = 'token' THEN
+                    INSERT INTO ply_tokens (match_id, seat, hash) VALUES (ids[i], numbers[i], texts[i]) ON CONFLICT DO NOTHING;
+                ELSIF kinds[i] = 'expired' THEN
+                    UPDATE ply_matches SET expired = true WHERE id = ids[i] AND NOT expired;
+                    IF FOUND THEN PERFORM pg_notify('ply', 'x ' || ids[i] || ' ' || stamp); END IF;
+                ELSIF kinds[i] = 'finished' THEN
+                    UPDATE ply_matches SET finished = true WHERE id = ids[i];
+                ELSE
+                    RAISE EXCEPTION 'unknown record kind %', kinds[i];
+                END IF;
+            END LOOP;
+        END
+        $$
+        """,
     ]]
 
     // MARK: Writing
@@ -250,6 +303,7 @@ public final class PostgresStore: SharedMatchStore {
             case .event(_, let version, let json): kinds.append("event"); numbers.append(version); texts.append(String(buffer: json))
             case .expired: kinds.append("expired"); numbers.append(0); texts.append("")
             case .finished: kinds.append("finished"); numbers.append(0); texts.append("")
+            case .expects(_, let version, let json): kinds.append("expect"); numbers.append(version); texts.append(String(buffer: json))
             }
         }
         let query: PostgresQuery = "SELECT outcome, subject FROM ply_write(\(kinds), \(ids), \(numbers), \(texts))"
@@ -261,7 +315,7 @@ public final class PostgresStore: SharedMatchStore {
         Task { [self] in
             let stage = WriteProgress()
             do {
-                let receipt = try await self.answered { try await self.transaction(query, stage: stage) }
+                let receipt = try await self.answered { try await self.transaction(query, appending: appended, stage: stage) }
                 self.available.store(true, ordering: .relaxed)
                 completion(.success(receipt))
             } catch {
@@ -269,6 +323,7 @@ public final class PostgresStore: SharedMatchStore {
                 guard case .committing(let receipt) = stage.value.withLock({ $0 }) else {
                     return completion(.failure(StoreError("the PostgreSQL write failed: \(String(reflecting: error))")))
                 }
+                let own = Self.keys(appended, except: receipt)
                 // The COMMIT went out and its answer did not come back: the write may or may not
                 // have happened. It is read back; nothing is acknowledged unless it is there.
                 let written = appended.filter { !receipt.conflicts.contains($0.match) && !receipt.takenMatchIDs.contains($0.match) }
@@ -277,8 +332,11 @@ public final class PostgresStore: SharedMatchStore {
                     self.logger.notice("a write whose commit went unanswered is in the database", metadata: ["events": "\(written.count)"])
                     completion(.success(receipt))
                 case false?:
+                    self.forgetOwn(own)
                     completion(.failure(StoreError("the PostgreSQL write did not commit: \(String(reflecting: error))")))
                 case nil:
+                    // Its notification, if it did commit, is then heard like another server's.
+                    self.forgetOwn(own)
                     completion(.failure(StoreError("the PostgreSQL write's commit went unanswered and could not be read back; it is taken as not made")))
                 }
             }
@@ -303,7 +361,8 @@ public final class PostgresStore: SharedMatchStore {
     /// an explicit COMMIT only once the commit is done, flushed to its log with the default
     /// synchronous_commit.) On any failure the connection is closed, so that no transaction
     /// left open can reach the pool; the server rolls it back.
-    private func transaction(_ query: PostgresQuery, stage: WriteProgress) async throws -> StoreReceipt {
+    private func transaction(_ query: PostgresQuery, appending appended: [(match: String, version: Int, json: ByteBuffer)],
+                             stage: WriteProgress) async throws -> StoreReceipt {
         try await client.withConnection { connection in
             do {
                 try await connection.query("BEGIN", logger: self.logger)
@@ -312,13 +371,33 @@ public final class PostgresStore: SharedMatchStore {
                     if outcome == "taken" { receipt.takenMatchIDs.insert(match) } else { receipt.conflicts.insert(match) }
                 }
                 stage.value.withLock { $0 = .committing(receipt) }
-                try await connection.query("COMMIT", logger: self.logger)
+                // Its notifications, sent at the commit, are this server's own: not news.
+                let own = Self.keys(appended, except: receipt)
+                self.ownWrites.withLock { $0.formUnion(own) }
+                do {
+                    try await connection.query("COMMIT", logger: self.logger)
+                } catch let error as PSQLError where error.serverInfo != nil {
+                    // PostgreSQL answered: it did not commit.
+                    self.forgetOwn(own)
+                    stage.value.withLock { $0 = .writing }
+                    throw error
+                }
                 return receipt
             } catch {
                 try? await connection.close()
                 throw error
             }
         }
+    }
+
+    /// The `MATCH VERSION` keys of a write's events, those of conflicting and taken matches aside.
+    private static func keys(_ appended: [(match: String, version: Int, json: ByteBuffer)], except receipt: StoreReceipt) -> Set<String> {
+        Set(appended.filter { !receipt.conflicts.contains($0.match) && !receipt.takenMatchIDs.contains($0.match) }.map { "\($0.match) \($0.version)" })
+    }
+
+    /// A write of this server's that did not commit: its notifications, if any ever come, are news.
+    private func forgetOwn(_ keys: Set<String>) {
+        ownWrites.withLock { $0.subtract(keys) }
     }
 
     /// Whether every event of a write is in the database with the bytes written (true), none is
@@ -403,12 +482,29 @@ public final class PostgresStore: SharedMatchStore {
         try await answered {
             var tail = StoredTail()
             var expected = version + 1
-            for try await (number, body) in try await self.client.query(
-                "SELECT version, body FROM ply_events WHERE match_id = \(id) AND version > \(version) ORDER BY version", logger: self.logger
-            ).decode((Int, ByteBuffer).self) {
+            // From the version the reader has (the anchor it checks its history against), and the
+            // highest version stored, in one query.
+            for try await (number, body, latest) in try await self.client.query(
+                "SELECT version, body, max(version) OVER () FROM ply_events WHERE match_id = \(id) AND version >= \(version) ORDER BY version",
+                logger: self.logger
+            ).decode((Int, ByteBuffer, Int).self) {
+                tail.latest = latest
+                if number == version {
+                    tail.anchor = body
+                    continue
+                }
                 guard number == expected else { break }  // a gap is never read past
                 tail.events.append(body)
                 expected += 1
+            }
+            if tail.latest == 0 {
+                // Nothing at or after the version: the database holds less of the match than the
+                // reader (or nothing of it).
+                for try await latest in try await self.client.query(
+                    "SELECT coalesce(max(version), 0)::bigint FROM ply_events WHERE match_id = \(id)", logger: self.logger
+                ).decode(Int.self) {
+                    tail.latest = latest
+                }
             }
             if tokens {
                 var found: [String?] = [nil, nil]
@@ -488,11 +584,18 @@ public final class PostgresStore: SharedMatchStore {
                             self.listening.store(true, ordering: .relaxed)
                             if !first {
                                 self.logger.notice("listening to the match store again; re-reading what may have been missed")
+                                // Whatever was missed is read again: own writes among it too.
+                                self.ownWrites.withLock { $0.removeAll() }
                                 self.continuation.yield(.resync)
                             }
                             first = false
                             for try await notification in notifications {
-                                if let change = Self.change(from: notification.payload) { self.continuation.yield(change) }
+                                guard let change = Self.change(from: notification.payload) else { continue }
+                                if case .appended(let match, let version, _) = change,
+                                   self.ownWrites.withLock({ $0.remove("\(match) \(version)") }) != nil {
+                                    continue
+                                }
+                                self.continuation.yield(change)
                             }
                         }
                     }

@@ -23,7 +23,7 @@ extension ErrorCode {
         case .missingToken: .unauthorized
         case .expiredMatch: .gone
         case .unknownGame, .invalidOptions, .invalidName: .badRequest
-        case .full, .notStarted, .finished, .notYourTurn, .staleVersion: .conflict
+        case .full, .notStarted, .finished, .notYourTurn, .staleVersion, .rolledBack: .conflict
         case .unreadableMove, .outOfRange, .columnFull, .occupied, .noFlips, .mustPass, .passNotAllowed, .gameOver,
              .invalidFleet, .alreadyPlaced, .fleetsNotPlaced, .alreadyShot, .noSetup: .unprocessableContent
         case .shuttingDown, .storageFailed, .storeUnavailable, .atCapacity: .serviceUnavailable
@@ -43,6 +43,7 @@ extension ErrorCode {
         case .wrongToken, .forbiddenOrigin: PlyCloseCode.wrongToken
         case .unknownMatch: PlyCloseCode.unknownMatch
         case .expiredMatch: PlyCloseCode.expiredMatch
+        case .rolledBack: PlyCloseCode.rolledBack
         case .shuttingDown: .goingAway
         case .malformedJSON, .invalidMessage, .badRequest, .tooLarge, .unsupportedMediaType, .binaryMessage, .notFound, .methodNotAllowed, .upgradeRequired,
              .alreadyAuthenticated, .atCapacity, .unknownGame, .invalidOptions, .invalidName, .full, .notStarted, .finished,
@@ -59,6 +60,7 @@ public enum PlyCloseCode {
     public static let missingToken = WebSocketErrorCode(codeNumber: 4401)
     public static let wrongToken = WebSocketErrorCode(codeNumber: 4403)
     public static let unknownMatch = WebSocketErrorCode(codeNumber: 4404)
+    public static let rolledBack = WebSocketErrorCode(codeNumber: 4409)
     public static let expiredMatch = WebSocketErrorCode(codeNumber: 4410)
     public static let rateLimited = WebSocketErrorCode(codeNumber: 4429)
 }

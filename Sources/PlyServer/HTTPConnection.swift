@@ -404,10 +404,14 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The poll has ended: answer it (unless its connection is gone).
-    func pollEnded(_ ended: PollWaiter, news: Bool) {
+    func pollEnded(_ ended: PollWaiter, _ ending: PollWaiter.Ending) {
         guard waiter === ended else { return }
         stopWaiting()
-        respond(.ok, [:], body: JSONBuffer.array(news ? ended.match.events(after: ended.after, for: ended.seat) : []))
+        switch ending {
+        case .news: respond(.ok, [:], body: JSONBuffer.array(ended.match.events(after: ended.after, for: ended.seat)))
+        case .nothing: respond(.ok, [:], body: JSONBuffer.array([]))
+        case .rolledBack(let version): respond(MatchAuthority.rolledBack(to: version))
+        }
     }
 
     private func stopWaiting() {

@@ -45,13 +45,27 @@ final class PollWaiter: MatchSubscriber {
         self.handler = NIOLoopBound(handler, eventLoop: eventLoop)
     }
 
+    /// How a poll ends.
+    enum Ending: Sendable {
+        /// With the events after its version (none if there are none yet).
+        case news
+        /// With `[]`.
+        case nothing
+        /// With `match/rolled_back`: what it had seen after this version never became durable.
+        case rolledBack(Int)
+    }
+
     /// Ends the poll: with the events after its version (`news`), or with `[]`.
     func end(news: Bool) {
+        end(news ? .news : .nothing)
+    }
+
+    func end(_ ending: Ending) {
         guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if eventLoop.inEventLoop {
-            handler.value.pollEnded(self, news: news)
+            handler.value.pollEnded(self, ending)
         } else {
-            eventLoop.execute { self.handler.value.pollEnded(self, news: news) }
+            eventLoop.execute { self.handler.value.pollEnded(self, ending) }
         }
     }
 
@@ -61,5 +75,9 @@ final class PollWaiter: MatchSubscriber {
 
     func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
         end(news: false)
+    }
+
+    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
+        if after > version { end(.rolledBack(version)) }
     }
 }

@@ -236,6 +236,15 @@ final class WebSocketConnection: ChannelInboundHandler {
         flushUnlessReading()
     }
 
+    /// What was sent after `version` never became durable: the client is told to drop it, and
+    /// the match's own events after `version` follow.
+    fileprivate func rolledBack(to version: Int) {
+        guard cursor > version, !closeSent, !dropped else { return }
+        send(RolledBack(version: version))
+        cursor = version
+        flushUnlessReading()
+    }
+
     fileprivate func matchClosed(_ closure: MatchClosure) {
         close(code: closure.closeCode, reason: closure == .shuttingDown ? "server shutting down" : nil)
         flushUnlessReading()
@@ -435,5 +444,9 @@ final class WebSocketSubscriber: MatchSubscriber {
 
     func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
         run { $0.matchClosed(closure) }
+    }
+
+    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
+        run { $0.rolledBack(to: version) }
     }
 }

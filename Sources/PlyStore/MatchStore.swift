@@ -17,12 +17,17 @@ public enum StoreRecord: Sendable, Equatable {
     /// The match has a result (written with its last event): the server keeps it in memory no
     /// longer, and reads it from the store when it is asked for.
     case finished(match: String)
+    /// The batch assumes that this event of the match is exactly these bytes: a store several
+    /// servers share leaves the batch's records of the match out otherwise, reporting a
+    /// conflict (its writer built on a history the store does not have). A store one server
+    /// writes has nothing to check it against and ignores it.
+    case expects(match: String, version: Int, json: ByteBuffer)
 
     /// The match the record belongs to.
     public var matchID: String {
         switch self {
         case .match(let id, _): id
-        case .token(let match, _, _), .event(let match, _, _), .expired(let match), .finished(let match): match
+        case .token(let match, _, _), .event(let match, _, _), .expired(let match), .finished(let match), .expects(let match, _, _): match
         }
     }
 }
@@ -130,10 +135,17 @@ public struct StoredTail: Sendable {
     public var events: [ByteBuffer]
     /// Seat token hashes by seat number (nil where free), when asked for.
     public var tokens: [String?]?
+    /// The stored event at the version asked after (nil for 0, or when the store has no such
+    /// event): the reader checks that its history is the store's up to there.
+    public var anchor: ByteBuffer?
+    /// The highest version the store has of the match (0 for none).
+    public var latest: Int
 
-    public init(events: [ByteBuffer] = [], tokens: [String?]? = nil) {
+    public init(events: [ByteBuffer] = [], tokens: [String?]? = nil, anchor: ByteBuffer? = nil, latest: Int = 0) {
         self.events = events
         self.tokens = tokens
+        self.anchor = anchor
+        self.latest = latest
     }
 }
 

@@ -38,6 +38,8 @@ public final class MemoryStore: MatchStore {
                     state.matches[id]?.expired = true
                 case .finished(let id):
                     state.matches[id]?.finished = true
+                case .expects:
+                    continue
                 }
             }
             return .success(receipt)
@@ -70,7 +72,7 @@ public final class MemoryStore: MatchStore {
                 }
                 guard version == count + 1 else { throw StoreError("event \(version) of match \(id) does not follow version \(count)") }
                 versions[id] = version
-            case .expired, .finished:
+            case .expired, .finished, .expects:
                 continue
             }
         }

@@ -200,7 +200,7 @@ public final class SQLiteStore: MatchStore {
         var tokens: [SQLiteData] = [], events: [SQLiteData] = [], expired: [SQLiteData] = [], finished: [SQLiteData] = []
         for record in batch {
             switch record {
-            case .match: continue
+            case .match, .expects: continue
             case .token(let match, let seat, let hash): tokens += [.text(match), .integer(seat), .text(hash)]
             case .event(let match, let version, let json): events += [.text(match), .integer(version), .text(String(buffer: json))]
             case .expired(let match): expired.append(.text(match))

@@ -10,10 +10,16 @@ import Synchronization
 /// (`deafen`), to hear that they may have lost some (`resync`), or to fail their writes.
 ///
 /// Arbitration as `ply_write` does it: records are taken in order; an event goes in only as the
-/// next version of its match, else the batch's records of that match are left out and the
-/// receipt names it a conflict; a new match whose id is taken is reported taken, its records
-/// left out; a token goes in unless the seat has one. Every event written and every expiry is
-/// announced to every connection, the writer's own included, after the write completes.
+/// next version of its match, and only after the event its batch `expects` (the same bytes),
+/// else the batch's records of that match are left out and the receipt names it a conflict; a
+/// new match whose id is taken is reported taken, its records left out; a token goes in unless
+/// the seat has one. Every event written and every expiry is announced, after the write, to
+/// every other connection, and to the writer too when it was told its write failed (as
+/// `PostgresStore` drops only the notifications of its own writes that succeeded).
+///
+/// Faults on demand: a connection's next write can lose its answer, after the write was applied
+/// or before; the database can lose the end of a match's log (as a restore from a backup
+/// would), telling no one.
 public final class SharedMemoryStore: Sendable {
     private struct State {
         var matches: [String: StoredMatch] = [:]
@@ -45,6 +51,8 @@ public final class SharedMemoryStore: Sendable {
         fileprivate let continuation: AsyncStream<StoreChange>.Continuation
         private let failing = Atomic<Bool>(false)
         private let writes = Atomic<Int>(0)
+        /// The fault the next write meets: its answer lost after it was applied, or before.
+        private let lostAnswer = Mutex<Bool?>(nil)
 
         fileprivate init(database: SharedMemoryStore) {
             self.database = database
@@ -73,14 +81,29 @@ public final class SharedMemoryStore: Sendable {
             failing.store(fail, ordering: .relaxed)
         }
 
+        /// The next write's answer is lost: after the database applied it (the writer is told
+        /// it failed, yet it is there), or before (it is not).
+        public func loseNextAnswer(afterApplying applied: Bool) {
+            lostAnswer.withLock { $0 = applied }
+        }
+
         public func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
             writes.add(1, ordering: .relaxed)
             guard !failing.load(ordering: .relaxed) else { return completion(.failure(StoreError("the shared store cannot be reached"))) }
+            let lost = lostAnswer.withLock { $0.take() }
+            if lost == false { return completion(.failure(StoreError("the answer was lost; the write never reached the store"))) }
+            let me = ObjectIdentifier(self)
             let (receipt, news, listeners) = database.state.withLock { state in
                 let (receipt, news) = SharedMemoryStore.apply(batch, to: &state)
-                return (receipt, news, state.listeners.values.filter { !$0.deaf }.map(\.continuation))
+                // The writer hears of its own write only when it was told it failed.
+                let listeners = state.listeners.filter { !$0.value.deaf && ($0.key != me || lost == true) }.map(\.value.continuation)
+                return (receipt, news, listeners)
             }
-            completion(.success(receipt))
+            if lost == true {
+                completion(.failure(StoreError("the answer was lost after the write was applied")))
+            } else {
+                completion(.success(receipt))
+            }
             for change in news {
                 for listener in listeners { listener.yield(change) }
             }
@@ -90,7 +113,9 @@ public final class SharedMemoryStore: Sendable {
             guard !failing.load(ordering: .relaxed) else { throw StoreError("the shared store cannot be reached") }
             return database.state.withLock { state in
                 guard let match = state.matches[id] else { return StoredTail() }
-                return StoredTail(events: Array(match.events.dropFirst(max(0, version))), tokens: tokens ? match.tokens : nil)
+                return StoredTail(events: Array(match.events.dropFirst(max(0, version))), tokens: tokens ? match.tokens : nil,
+                                  anchor: version >= 1 && version <= match.events.count ? match.events[version - 1] : nil,
+                                  latest: match.events.count)
             }
         }
 
@@ -121,6 +146,21 @@ public final class SharedMemoryStore: Sendable {
             _ = database.state.withLock { $0.listeners.removeValue(forKey: ObjectIdentifier(self)) }
             continuation.finish()
         }
+    }
+
+    /// The database loses every event of a match after a version (as a restore from an older
+    /// backup would), and tells no one.
+    public func forget(_ id: String, after version: Int) {
+        state.withLock { state in
+            guard let events = state.matches[id]?.events, events.count > version else { return }
+            state.matches[id]?.events = Array(events.prefix(version))
+            state.matches[id]?.finished = false
+        }
+    }
+
+    /// The events of a match as the database holds them.
+    public func events(of id: String) -> [ByteBuffer] {
+        state.withLock { $0.matches[id]?.events ?? [] }
     }
 
     /// Writes a batch as `ply_write` does, and returns what to announce.
@@ -157,6 +197,12 @@ public final class SharedMemoryStore: Sendable {
                 }
             case .finished(let id):
                 state.matches[id]?.finished = true
+            case .expects(let id, let version, let json):
+                guard let events = state.matches[id]?.events, events.indices.contains(version - 1), events[version - 1] == json else {
+                    refused.insert(id)
+                    receipt.conflicts.insert(id)
+                    continue
+                }
             }
         }
         return (receipt, news)

@@ -21,6 +21,9 @@ public enum Input: Sendable {
     case openFailed(String)
     /// An event of a match; ignored unless that match is on screen.
     case event(match: String, MatchEvent)
+    /// Servers sharing a database: what the match on screen showed after a version never became
+    /// durable, so the game goes back to it (the events that follow are the match's).
+    case rolledBack(match: String, to: Int)
     /// The connection to a match changed; ignored unless that match is on screen.
     case connection(match: String, ConnectionState)
     /// The wire statistics of the connection on screen.

@@ -258,7 +258,11 @@ public final class TerminalApp {
         let match = connection.match
         feedTasks.append(Task.detached {
             var opening = first
-            for await event in connection.events {
+            for await update in connection.updates {
+                guard case .event(let event) = update else {
+                    if case .rolledBack(let version) = update, opening == nil { session.post(.rolledBack(match: match, to: version)) }
+                    continue
+                }
                 if let open = opening {
                     guard let input = open(event) else { continue }
                     opening = nil

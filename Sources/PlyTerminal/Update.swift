@@ -55,6 +55,14 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
             state.notice = .info(screen.match.awaitsSetup(from: seat.opponent) ? "Fleet placed; the other fleet is not yet." : "Fleet placed. Fire away.")
         }
         state.mode = .game(screen)
+    case .rolledBack(let matchID, let version):
+        guard case .game(var screen) = state.mode, screen.matchID == matchID, screen.match.version > version,
+              let earlier = try? Match(replaying: screen.match.events.filter { $0.version <= version }) else { return [] }
+        screen.match = earlier
+        screen.awaitingAnswer = false
+        screen.confirmingResign = false
+        state.notice = .error("The server lost the moves after version \(version); the game goes on from there.")
+        state.mode = .game(screen)
     case .connection(let match, let connection):
         guard onScreen(match, state) else { return [] }
         let wasConnected = state.network.state == .connected

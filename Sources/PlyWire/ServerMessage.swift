@@ -34,6 +34,20 @@ public struct Welcome: Hashable, Sendable, Codable {
     enum CodingKeys: String, CodingKey { case type, seat, version = "v", id }
 }
 
+/// Servers sharing a database: what a server showed after `v` never became durable, so the
+/// client drops its events after `v`; the events after `v` that follow are the match's
+/// (`{"type":"rolled_back","v":8}`, on a WebSocket).
+public struct RolledBack: Hashable, Sendable, Codable {
+    public var type = "rolled_back"
+    public var version: Int
+
+    public init(version: Int) {
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey { case type, version = "v" }
+}
+
 /// What a client can receive on a WebSocket, or read from a response: an event, an
 /// acknowledgement, a welcome or an error. Events are told apart by their `type`.
 public enum ServerMessage: Hashable, Sendable {
@@ -41,6 +55,7 @@ public enum ServerMessage: Hashable, Sendable {
     case ack(Acknowledgement)
     case welcome(Welcome)
     case error(WireError)
+    case rolledBack(RolledBack)
 }
 
 extension ServerMessage: Decodable {
@@ -51,6 +66,7 @@ extension ServerMessage: Decodable {
         case "ack": self = .ack(try Acknowledgement(from: decoder))
         case "welcome": self = .welcome(try Welcome(from: decoder))
         case "error": self = .error(try WireError(from: decoder))
+        case "rolled_back": self = .rolledBack(try RolledBack(from: decoder))
         default: self = .event(try MatchEvent(from: container))
         }
     }

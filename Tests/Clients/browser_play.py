@@ -35,13 +35,16 @@ async def main(chromium, url, screenshot):
     report = {"result": None, "console": []}
     try:
         target = None
-        for _ in range(200):
+        # Chromium may take a while to start on a busy machine.
+        for _ in range(600):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/json") as response:
                     target = next(t for t in json.load(response) if t["type"] == "page")
                 break
             except Exception:
                 time.sleep(0.1)
+        if target is None:
+            raise SystemExit("chromium's DevTools did not answer within 60 s")
         async with websockets.connect(target["webSocketDebuggerUrl"], max_size=None) as devtools:
             ids = iter(range(1, 1_000_000))
 

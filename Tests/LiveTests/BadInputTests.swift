@@ -318,6 +318,7 @@ struct BadInputTests {
                 case .welcome(let welcome): if welcome.id != nil { replies.append("welcome") }
                 case .ack: replies.append("ack")
                 case .event: continue
+                case .rolledBack: replies.append("rolled_back")
                 }
             }
             #expect(replies == input.replies)

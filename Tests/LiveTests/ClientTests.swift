@@ -315,7 +315,7 @@ struct ClientTests {
             let spectator = try await MatchConnection.open(to: server.endpoint, match: id, transport: transport)
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
             var seen: [MatchEvent] = []
-            for await event in spectator.events {
+            for await case .event(let event) in spectator.updates {
                 seen.append(event)
                 if seen.count == 4 { break }
             }

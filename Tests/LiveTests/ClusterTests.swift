@@ -214,6 +214,70 @@ struct ClusterTests {
         }
     }
 
+    /// PostgreSQL restarted again and again (`pg_ctl stop -m fast`, then start: every connection
+    /// cut) while six matches play, each seat on its own instance, over both transports. At the
+    /// end every instance serves each match's log byte for byte as the database holds it, gap-free,
+    /// with every move any bot had acknowledged.
+    @Test func repeatedRestartsOfPostgreSQLUnderSixMatches() async throws {
+        try await Deployment.run { deployment in
+            let kinds: [(TransportKind, TransportKind)] = [(.webSocket, .longPoll), (.longPoll, .webSocket), (.webSocket, .webSocket),
+                                                          (.longPoll, .longPoll), (.webSocket, .longPoll), (.longPoll, .webSocket)]
+            var matches: [(id: String, seats: [MatchConnection])] = []
+            for (index, pair) in kinds.enumerated() {
+                let api = PlyAPI(endpoint: deployment.instance(index % 2))
+                let id = try await api.createMatch(index % 2 == 0 ? .connect4 : .reversi).id
+                let first = try await api.join(id, name: "ann")
+                let second = try await api.join(id, name: "bob")
+                await api.close()
+                matches.append((id, [
+                    try await MatchConnection.open(to: deployment.instance(0), match: id, seat: (first.seat, first.token), transport: pair.0, options: Self.options),
+                    try await MatchConnection.open(to: deployment.instance(1), match: id, seat: (second.seat, second.token), transport: pair.1, options: Self.options),
+                ]))
+            }
+            let restarts = Task {
+                for _ in 0..<3 {
+                    try await Task.sleep(for: .milliseconds(700))
+                    try await deployment.database.stopServer()
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await deployment.database.startServer()
+                }
+            }
+            let games = try await withThrowingTaskGroup(of: (Int, [BotGame]).self) { group in
+                for (index, match) in matches.enumerated() {
+                    group.addTask {
+                        async let zero = BotPlayer(strategy: .random, seed: UInt64(index * 2 + 1), thinkTime: .milliseconds(5) ... .milliseconds(15)).play(match.seats[0])
+                        async let one = BotPlayer(strategy: .random, seed: UInt64(index * 2 + 2), thinkTime: .milliseconds(5) ... .milliseconds(15)).play(match.seats[1])
+                        return (index, try await [zero, one])
+                    }
+                }
+                var games: [Int: [BotGame]] = [:]
+                for try await (index, pair) in group { games[index] = pair }
+                return games
+            }
+            try await restarts.value
+            var acknowledged = 0
+            for (index, match) in matches.enumerated() {
+                let log = try await Self.agreedLog(deployment, match: match.id)
+                #expect(log.map(\.version) == Array(1...log.count), "gap-free")
+                #expect(log.last.map { if case .ended = $0.change { true } else { false } } == true, "match \(index) ended")
+                let pair = try #require(games[index])
+                #expect(pair[0].log == log && pair[1].log == log, "both seats ended with the database's log")
+                Self.expectAcknowledgedMovesKept(pair, in: log)
+                acknowledged += pair[0].moves + pair[1].moves
+                // Byte for byte, from each instance: the database's bytes.
+                var bodies: Set<String> = []
+                for endpoint in deployment.ports.indices.map(deployment.instance) {
+                    let link = try await HTTPLink.connect(to: endpoint, stats: WireStats())
+                    bodies.insert(String(buffer: try await link.send(.GET, "/matches/\(match.id)/events?after=0&wait=0").body))
+                    link.close()
+                }
+                let stored = try await deployment.database.sql("SELECT string_agg(body, ',' ORDER BY version) FROM ply_events WHERE match_id = '\(match.id)'")
+                #expect(bodies == ["[" + stored.trimmingCharacters(in: .newlines) + "]"], "match \(index): every instance serves the database's bytes")
+            }
+            #expect(acknowledged > 60, "the bots played through the restarts")
+        }
+    }
+
     // MARK: Helpers
 
     /// A Reversi match created and joined through nginx, each seat on a connection through it.
@@ -260,7 +324,7 @@ struct ClusterTests {
     /// Every event a connection delivers until it has `count`.
     static func watch(_ connection: MatchConnection, until count: Int) async throws -> [MatchEvent] {
         var seen: [MatchEvent] = []
-        for await event in connection.events {
+        for await case .event(let event) in connection.updates {
             seen.append(event)
             if seen.count >= count { break }
         }

@@ -1,4 +1,6 @@
 import Foundation
+import PlyBots
+import PlyClient
 import PlyEngine
 import PlyServer
 import PlyStore
@@ -27,6 +29,73 @@ struct SharedStoreServerTests {
                 #expect(annEvents.count == 46 && annEvents == bobEvents)
                 #expect(try await a.log(id) == annEvents)
                 #expect(try await b.log(id) == annEvents)
+            }
+        }
+    }
+
+    /// Two servers ahead of their database (it lost the end of a match, as a restore from an
+    /// older backup would, and told no one) while a raw WebSocket watches and a poll waits, and
+    /// ply's own clients play: when the servers' listeners reconnect they take the database's
+    /// history; the WebSocket is told `rolled_back` and gets the database's events after it, the
+    /// waiting poll is answered `match/rolled_back`, a poll after a lost version is told the
+    /// same, and the bots (one seat on each server and transport) play on to the end, every log
+    /// the database's.
+    @Test func clientsOfServersAheadOfTheDatabaseAreToldAndPlayOn() async throws {
+        let database = SharedMemoryStore()
+        let stores = [database.connect(), database.connect()]
+        try await LiveServer.run(store: stores[0]) { a in
+            try await LiveServer.run(store: stores[1]) { b in
+                let (id, ann, bob) = try await a.startedMatch()
+                var version = 3
+                for (index, column) in ["1", "2", "3"].enumerated() {
+                    let reply = try await a.request(.post, "/matches/\(id)/commands", body: #"{"move":"\#(column)","type":"play","v":\#(version)}"#,
+                                                    token: index % 2 == 0 ? ann.token : bob.token)
+                    version = try reply.decode(Acknowledgement.self).version
+                }
+                let watcher = try await a.webSocket("/matches/\(id)/ws?after=0")
+                while let message = try await watcher.next() { if case .event(let event) = message, event.version == 6 { break } }
+                let waiting = Task { try await b.request(.get, "/matches/\(id)/events?after=6&wait=20") }
+                try await waitFor { b.server.health().waitingPolls == 1 }
+                database.forget(id, after: 4)
+                for store in stores { store.resync() }
+                var afterRollback: [ServerMessage] = []
+                while let message = try await watcher.next() {
+                    afterRollback.append(message)
+                    if case .rolledBack = message { break }
+                }
+                #expect(afterRollback.last == .rolledBack(RolledBack(version: 4)), "\(afterRollback)")
+                let answered = try await waiting.value
+                #expect(answered.status == 409 && answered.errorCode == "match/rolled_back", "\(answered.body)")
+                #expect(try answered.decode(WireError.self).version == 4)
+                let late = try await a.request(.get, "/matches/\(id)/events?after=5&wait=0")
+                #expect(late.status == 409 && late.errorCode == "match/rolled_back")
+                let (logA, logB) = (try await a.log(id), try await b.log(id))
+                #expect(logA.count == 4 && logB.count == 4)
+                watcher.link.close()
+
+                // ply's clients, one seat on each server, through a second loss mid-game.
+                let seats = [
+                    try await MatchConnection.open(to: a.endpoint, match: id, seat: (ann.seat, ann.token), transport: .webSocket),
+                    try await MatchConnection.open(to: b.endpoint, match: id, seat: (bob.seat, bob.token), transport: .longPoll),
+                ]
+                async let zero = BotPlayer(strategy: .random, seed: 3, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[0])
+                async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[1])
+                let loss = Task {
+                    try await waitFor { seats[0].lastVersion >= 12 }
+                    database.forget(id, after: seats[0].lastVersion - 3)
+                    for store in stores { store.resync() }
+                }
+                let games = try await [zero, one]
+                try await loss.value
+                let stored = try database.events(of: id).map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) }
+                #expect(games[0].log == stored && games[1].log == stored, "both seats ended with the database's log")
+                let (finalA, finalB) = (try await a.log(id), try await b.log(id))
+                #expect(finalA == stored && finalB == stored)
+                #expect(stored.last.map { if case .ended = $0.change { true } else { false } } == true)
+                for server in [a, b] {
+                    let line = try await server.request(.get, "/metrics").body.split(separator: "\n").first { $0.hasPrefix("ply_rollbacks_total ") }
+                    #expect(line.flatMap { Int($0.split(separator: " ")[1]) } == 2, "each server took the database's history twice: \(line ?? "none")")
+                }
             }
         }
     }

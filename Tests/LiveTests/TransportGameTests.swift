@@ -63,6 +63,9 @@ enum SeatDriver {
                 }
             case .error(let error):
                 Issue.record("unexpected error \(error)")
+            case .rolledBack(let rolledBack):
+                // Servers sharing a store that was ahead of it: go on from the match as it was.
+                events = events.filter { $0.version <= rolledBack.version }
             case .ack, .welcome:
                 break
             }

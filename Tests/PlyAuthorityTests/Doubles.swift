@@ -50,9 +50,9 @@ final class HeldStore: StoreWrapper {
 }
 
 /// A subscriber that records what it is told, reading events from its own cursor as a
-/// transport does.
+/// transport does (and setting it back when told of a rollback, as a WebSocket does).
 final class RecordingSubscriber: MatchSubscriber {
-    private let state = Mutex<(cursor: Int, events: [MatchEvent], closure: MatchClosure?)>((0, [], nil))
+    private let state = Mutex<(cursor: Int, events: [MatchEvent], closure: MatchClosure?, rollbacks: [Int])>((0, [], nil, []))
     /// Whose view it reads: a seat's, or nil for a spectator's.
     let viewer: Seat?
 
@@ -64,6 +64,8 @@ final class RecordingSubscriber: MatchSubscriber {
     var events: [MatchEvent] { state.withLock { $0.events } }
     var closure: MatchClosure? { state.withLock { $0.closure } }
     var cursor: Int { state.withLock { $0.cursor } }
+    /// The versions it was told the match went back to.
+    var rollbacks: [Int] { state.withLock { $0.rollbacks } }
 
     func matchPublished(_ match: MatchAuthority, upTo version: Int) {
         state.withLock { state in
@@ -76,6 +78,15 @@ final class RecordingSubscriber: MatchSubscriber {
 
     func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
         state.withLock { $0.closure = closure }
+    }
+
+    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
+        state.withLock { state in
+            state.rollbacks.append(version)
+            guard state.cursor > version else { return }
+            state.events.removeAll { $0.version > version }
+            state.cursor = version
+        }
     }
 }
 

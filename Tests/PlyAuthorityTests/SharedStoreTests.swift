@@ -192,6 +192,128 @@ struct SharedStoreTests {
         await cluster.close()
     }
 
+    /// Every authority holds the store's log of a match, byte for byte.
+    func agree(_ cluster: Cluster, _ id: String, _ matches: [MatchAuthority]) async throws {
+        let stored = cluster.database.events(of: id).map { String(buffer: $0) }
+        for match in matches {
+            try await eventually("every authority holds the store's log") { log(match) == stored }
+        }
+    }
+
+    /// A write whose answer is lost after the store applied it: the writer is told it failed, so
+    /// it acknowledges and publishes nothing; it hears of the write as of another's and ends
+    /// where the store is, with the other authority; the command sent again is refused as stale.
+    @Test func aWriteWhoseAnswerIsLostAfterItWasAppliedEndsWithEveryoneAgreeing() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        cluster.connections[0].loseNextAnswer(afterApplying: true)
+        let first = await onA.submit(Command(.play("4"), version: 3), by: ann.seat)
+        guard case .failure(let error) = first else { Issue.record("acknowledged a write whose answer was lost"); return }
+        #expect(error.code == .storeUnavailable)
+        try await agree(cluster, id, [onA, onB])
+        #expect(onA.version == 4)
+        let again = await onA.submit(Command(.play("4"), version: 3), by: ann.seat)
+        guard case .failure(let stale) = again else { Issue.record("applied twice"); return }
+        #expect(stale.code == .staleVersion)
+        await cluster.close()
+    }
+
+    /// A write whose answer is lost before the store saw it: nothing is made anywhere, and the
+    /// command sent again is played.
+    @Test func aWriteWhoseAnswerIsLostBeforeItWasAppliedChangesNothing() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        cluster.connections[0].loseNextAnswer(afterApplying: false)
+        guard case .failure = await onA.submit(Command(.play("4"), version: 3), by: ann.seat) else { Issue.record("acknowledged"); return }
+        #expect(onA.version == 3 && onB.version == 3 && cluster.database.events(of: id).count == 3)
+        #expect(try await onA.play("4", by: ann.seat).get().version == 4)
+        try await agree(cluster, id, [onA, onB])
+        await cluster.close()
+    }
+
+    /// The database loses the end of a match (a restore from an older backup) and tells no one:
+    /// the authorities that published it are ahead. When their listeners reconnect they find it
+    /// out, take the database's history, and tell their subscribers to go back; play goes on
+    /// from there, and every authority and the store agree.
+    @Test func authoritiesAheadOfTheDatabaseTakeItsHistoryWhenTheirListenersReconnect() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let watchers = [RecordingSubscriber(after: 3), RecordingSubscriber(after: 3)]
+        _ = onA.subscribe(watchers[0])
+        _ = onB.subscribe(watchers[1])
+        _ = try await onA.play("4", by: ann.seat).get()
+        _ = try await onA.play("4", by: bob.seat).get()
+        _ = try await onA.play("5", by: ann.seat).get()
+        try await eventually("B follows to 6") { onB.version == 6 }
+        cluster.database.forget(id, after: 4)
+        for connection in cluster.connections { connection.resync() }
+        try await agree(cluster, id, [onA, onB])
+        #expect(onA.version == 4 && onB.version == 4)
+        for watcher in watchers {
+            try await eventually("told to go back") { watcher.rollbacks == [4] }
+            #expect(watcher.events.map(\.version) == [4] && watcher.cursor == 4)
+        }
+        // A client that saw version 6 is told what became of it.
+        guard case .failure(let error) = await cluster[1].admit(to: id, as: .none, after: "6") else { Issue.record("admitted after 6"); return }
+        #expect(error.code == .rolledBack && error.version == 4)
+        // Play goes on from the database's version, on either authority.
+        #expect(try await onB.play("1", by: bob.seat).get().version == 5)
+        try await agree(cluster, id, [onA, onB])
+        await cluster.close()
+    }
+
+    /// An authority ahead of the database finds out from a conflict: its next change names the
+    /// event it was decided after, which the database does not have. It takes the database's
+    /// history; the command, decided again, is refused as stale; nothing it acknowledged before
+    /// the loss was the database's to keep (the test's database lost it).
+    @Test func anAuthorityAheadOfTheDatabaseFindsOutFromAConflict() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        _ = try await onA.play("4", by: ann.seat).get()
+        _ = try await onA.play("4", by: bob.seat).get()
+        cluster.database.forget(id, after: 4)
+        let watcher = RecordingSubscriber(after: 5)
+        _ = onA.subscribe(watcher)
+        let refused = await onA.submit(Command(.play("5"), version: 5), by: ann.seat)
+        guard case .failure(let error) = refused else { Issue.record("a change built on a lost event was acknowledged"); return }
+        #expect(error.code == .staleVersion, "\(error)")
+        #expect(onA.version == 4 && watcher.rollbacks == [4])
+        try await agree(cluster, id, [onA])
+        // Bob's move, lost with the database, is his to play again.
+        #expect(try await onA.play("6", by: bob.seat).get().version == 5)
+        await cluster.close()
+    }
+
+    /// An authority ahead of the database finds out from another's notification: a third one,
+    /// which loaded the match after the loss, plays the version the other two had; they hear
+    /// of a version they have published already, read, and take the database's history. Never
+    /// two histories of one match.
+    @Test func anAuthorityAheadOfTheDatabaseFindsOutFromAnothersNotification() async throws {
+        let cluster = Cluster(3)
+        // The third hears of nothing: it holds the match only once it loads it, after the loss.
+        cluster.connections[2].deafen()
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        _ = try await onA.play("4", by: ann.seat).get()
+        _ = try await onA.play("4", by: bob.seat).get()
+        try await eventually("B follows to 5") { onB.version == 5 }
+        cluster.database.forget(id, after: 4)
+        let onC = try await cluster[2].admit(to: id, as: .none).get().match
+        #expect(onC.version == 4)
+        #expect(try await onC.play("7", by: bob.seat).get().version == 5)
+        try await agree(cluster, id, [onA, onB, onC])
+        #expect(log(onA).last?.contains(#""move":"7""#) == true)
+        await cluster.close()
+    }
+
     /// A write the store cannot take fails alone: the change is made nowhere, the authority that
     /// tried goes on serving, and the same command succeeds once the store is back.
     @Test func aWriteTheStoreCannotTakeFailsAlone() async throws {

@@ -36,6 +36,7 @@ struct WireFixtureTests {
         Fixture(json: #"{"type":"welcome","v":3}"#, message: .welcome(Welcome(seat: nil, version: 3))),
         Fixture(json: #"{"code":"match/stale_version","id":2,"message":"command made against version 3, but the match is at version 4","type":"error","v":4}"#,
                 message: .error(WireError(MatchError.staleVersion(sent: 3, current: 4), version: 4, id: 2))),
+        Fixture(json: #"{"type":"rolled_back","v":8}"#, message: .rolledBack(RolledBack(version: 8))),
     ]
 
     @Test(arguments: serverMessages)
@@ -47,6 +48,7 @@ struct WireFixtureTests {
         case .ack(let ack): try WireCoding.encode(ack)
         case .welcome(let welcome): try WireCoding.encode(welcome)
         case .error(let error): try WireCoding.encode(error)
+        case .rolledBack(let rolledBack): try WireCoding.encode(rolledBack)
         }
         #expect(String(decoding: encoded, as: UTF8.self) == fixture.json)
     }

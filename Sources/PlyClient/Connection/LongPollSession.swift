@@ -106,13 +106,21 @@ final class LongPollSession: TransportSession {
 
     /// Delivers a poll's events; returns how the session ends if the answer was an error.
     private func handle(_ response: HTTPLink.Response) -> SessionEnd? {
-        guard response.status == .ok else { return Self.end(for: response) }
+        guard response.status == .ok else {
+            // What was delivered after the error's version never became durable: poll after it.
+            if let error = try? WireCoding.decoder.decode(WireError.self, from: response.body), error.code == .rolledBack, let version = error.version {
+                state.withLock { $0.cursor = min($0.cursor, version) }
+                sink(.rolledBack(to: version))
+                return nil
+            }
+            return Self.end(for: response)
+        }
         guard let events = try? WireCoding.decoder.decode([MatchEvent].self, from: response.body) else {
             return .lost("the server sent a poll answer that is not ply JSON")
         }
         if let last = events.last {
             state.withLock { $0.cursor = max($0.cursor, last.version) }
-            sink(events)
+            sink(.events(events))
         }
         return nil
     }

@@ -35,9 +35,17 @@ public enum CommandError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// What a match connection delivers: the next event, or word from servers sharing a database
+/// that what was delivered after a version never became durable (drop it: the events after the
+/// version that follow are the match's).
+public enum MatchUpdate: Sendable, Hashable {
+    case event(MatchEvent)
+    case rolledBack(to: Int)
+}
+
 /// One client's connection to one match, as a seat or a spectator, over either transport.
 ///
-/// Events arrive in `events` in version order, each exactly once, however often the
+/// Events arrive in `updates` in version order, each exactly once, however often the
 /// connection is lost and re-established (with capped, jittered exponential backoff, resuming
 /// from the last version seen). A command is acknowledged once or fails with a clear error:
 /// when its connection drops before the answer, it is sent again after reconnecting with the
@@ -49,15 +57,17 @@ public final class MatchConnection: Sendable {
     /// The seat this connection acts for, or nil for a spectator.
     public let seat: Seat?
     public let stats: WireStats
-    /// Every event of the match after the version the connection started from, in order.
-    public let events: AsyncStream<MatchEvent>
+    /// Every event of the match after the version the connection started from, in order; and,
+    /// from servers sharing a database, word that events after a version never became durable
+    /// (they are dropped from `log`; the events after that version that follow are the match's).
+    public let updates: AsyncStream<MatchUpdate>
     /// Each change of `state`, newest kept when the reader is slow.
     public let states: AsyncStream<ConnectionState>
 
     private let token: String?
     private let requested: TransportKind
     private let options: ConnectionOptions
-    private let eventContinuation: AsyncStream<MatchEvent>.Continuation
+    private let eventContinuation: AsyncStream<MatchUpdate>.Continuation
     private let stateContinuation: AsyncStream<ConnectionState>.Continuation
     private let core: Mutex<Core>
 
@@ -84,7 +94,7 @@ public final class MatchConnection: Sendable {
         requested = transport
         self.options = options
         self.stats = stats
-        (events, eventContinuation) = AsyncStream.makeStream()
+        (updates, eventContinuation) = AsyncStream.makeStream()
         (states, stateContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
         core = Mutex(Core(lastVersion: after, transport: transport))
     }
@@ -105,7 +115,15 @@ public final class MatchConnection: Sendable {
     ) async throws -> MatchConnection {
         let connection = MatchConnection(endpoint: endpoint, match: match, seat: seat?.seat, token: seat?.token,
                                          transport: transport, after: after, options: options, stats: stats)
-        let session = try await connection.openSession()
+        let session: any TransportSession
+        do {
+            session = try await connection.openSession()
+        } catch let error as WireError where error.code == .rolledBack && (error.version ?? 0) < after {
+            // Servers sharing a database that has less of the match than the caller saw: the
+            // caller is told first (`updates`), then the match goes on after the database's version.
+            connection.rollBack(to: error.version ?? 0)
+            session = try await connection.openSession()
+        }
         connection.core.withLock { $0.session = session }
         connection.stateContinuation.yield(.connected)
         Task { await connection.supervise(session) }
@@ -127,13 +145,28 @@ public final class MatchConnection: Sendable {
 
     /// Takes events from a session: only the next version is accepted, so an event repeated
     /// across a reconnection is dropped and order is kept. Called on an event loop.
-    private func deliver(_ batch: [MatchEvent]) {
-        core.withLock { core in
-            for event in batch where event.version == core.lastVersion + 1 {
-                core.lastVersion = event.version
-                core.log.append(event)
-                eventContinuation.yield(event)
+    private func deliver(_ news: SessionNews) {
+        switch news {
+        case .events(let batch):
+            core.withLock { core in
+                for event in batch where event.version == core.lastVersion + 1 {
+                    core.lastVersion = event.version
+                    core.log.append(event)
+                    eventContinuation.yield(.event(event))
+                }
             }
+        case .rolledBack(let version):
+            rollBack(to: version)
+        }
+    }
+
+    /// Drops what was delivered after a version the server says never became durable.
+    private func rollBack(to version: Int) {
+        core.withLock { core in
+            guard core.lastVersion > version else { return }
+            core.lastVersion = max(version, 0)
+            core.log.removeAll { $0.version > version }
+            eventContinuation.yield(.rolledBack(to: version))
         }
     }
 
@@ -141,7 +174,7 @@ public final class MatchConnection: Sendable {
 
     private func openSession() async throws -> any TransportSession {
         let (kind, after) = core.withLock { ($0.transport, $0.lastVersion) }
-        let sink: EventSink = { [weak self] events in self?.deliver(events) }
+        let sink: EventSink = { [weak self] news in self?.deliver(news) }
         switch kind {
         case .webSocket:
             return try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after,
@@ -175,6 +208,9 @@ public final class MatchConnection: Sendable {
             switch end {
             case .closed:
                 return
+            case .refused(let error) where error.code == .rolledBack:
+                // Reconnected after events that never became durable: drop them, resume after.
+                rollBack(to: error.version ?? 0)
             case .refused(let error):
                 return shutDown(.failed(error))
             case .lost:
@@ -189,6 +225,9 @@ public final class MatchConnection: Sendable {
                 do {
                     session = try await openSession()
                     break
+                } catch let error as WireError where error.code == .rolledBack {
+                    rollBack(to: error.version ?? 0)
+                    continue
                 } catch let error as WireError {
                     return shutDown(.failed(error))
                 } catch {

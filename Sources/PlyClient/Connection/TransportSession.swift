@@ -34,5 +34,12 @@ protocol TransportSession: AnyObject, Sendable {
     func close()
 }
 
-/// Where a session hands what it receives: events, on the connection's event loop.
-typealias EventSink = @Sendable ([MatchEvent]) -> Void
+/// What a session hands on: events, or the server's word that what it sent after a version
+/// never became durable (servers sharing a database).
+enum SessionNews: Sendable {
+    case events([MatchEvent])
+    case rolledBack(to: Int)
+}
+
+/// Where a session hands what it receives, on the connection's event loop.
+typealias EventSink = @Sendable (SessionNews) -> Void

@@ -88,7 +88,9 @@ final class WebSocketSession: TransportSession {
             }
             switch message {
             case .event(let event):
-                sink([event])
+                sink(.events([event]))
+            case .rolledBack(let rolledBack):
+                sink(.rolledBack(to: rolledBack.version))
             case .ack(let ack):
                 answer(ack.id, .ack(ack))
             case .error(let error):
