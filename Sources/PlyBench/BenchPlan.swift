@@ -1,27 +1,46 @@
 import PlyClient
 import PlyEngine
+import PlyWire
 import PlyRelay
 
-/// What the benchmark compares: ply's two transports and the raw TCP floor.
-public enum BenchTransport: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
-    case webSocket = "ws"
-    case longPoll = "longpoll"
+/// What the benchmark compares: each of ply's transports, and the raw TCP floor.
+public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringConvertible {
+    /// A raw TCP relay carrying the same bytes: what any transport costs at the least.
     case floor
+    case ply(Transport)
 
-    public var description: String {
-        switch self {
-        case .webSocket: "WebSocket"
-        case .longPoll: "long-polling"
-        case .floor: "raw TCP floor"
+    /// The floor, then every transport.
+    public static var allCases: [BenchTransport] { [.floor] + Transport.allCases.map(BenchTransport.ply) }
+
+    /// `floor`, or a transport's name.
+    public init?(argument: String) {
+        if argument == "floor" {
+            self = .floor
+        } else if let transport = Transport(rawValue: argument) {
+            self = .ply(transport)
+        } else {
+            return nil
         }
     }
 
-    var kind: TransportKind? {
+    public var argument: String {
         switch self {
-        case .webSocket: .webSocket
-        case .longPoll: .longPoll
-        case .floor: nil
+        case .floor: "floor"
+        case .ply(let transport): transport.rawValue
         }
+    }
+
+    public var description: String {
+        switch self {
+        case .floor: "raw TCP floor"
+        case .ply(let transport): transport.description
+        }
+    }
+
+    /// The transport ply's clients use, or nil for the floor.
+    var kind: Transport? {
+        if case .ply(let transport) = self { return transport }
+        return nil
     }
 }
 
@@ -37,7 +56,7 @@ public enum BenchStore: String, Sendable, Hashable, Codable, CaseIterable, Custo
 
 /// A benchmark run: which transports, at which levels of concurrent matches, for how long.
 public struct BenchPlan: Sendable, Codable {
-    public var transports: [BenchTransport] = [.floor, .webSocket, .longPoll]
+    public var transports: [BenchTransport] = BenchTransport.allCases
     /// The stores each ply transport is measured with (the floor has none).
     public var stores: [BenchStore] = [.sqlite]
     /// Concurrent matches per level.

@@ -198,7 +198,7 @@ public struct BenchRunner: Sendable {
             }
         }
         if plan.holds {
-            for transport in [BenchTransport.webSocket, .longPoll] {
+            for transport in Transport.allCases.map(BenchTransport.ply) {
                 let report: @Sendable (Double) -> Void = { [done] part in
                     let attack = plan.attack == nil ? "" : part < 0.8 ? "" : ", attacking the door"
                     progress(BenchProgress(step: "holding \(plan.hold) idle \(transport) clients\(attack)", fraction: (done + part) / steps))
@@ -209,7 +209,7 @@ public struct BenchRunner: Sendable {
         }
         if let soak = plan.soak {
             results.soak = try await runSoak(soak) { [done] part in
-                progress(BenchProgress(step: "soak: \(soak.matches) bot games at a time, \(soak.transports.rawValue)", fraction: (done + part) / steps))
+                progress(BenchProgress(step: "soak: \(soak.matches) bot games at a time, \(soak.transports.argument)", fraction: (done + part) / steps))
             }
         }
         progress(BenchProgress(step: "done", fraction: 1))
@@ -235,7 +235,7 @@ public struct BenchRunner: Sendable {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString).sqlite").path
         var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000", "--client-limits", "off"]
         arguments += store == .memory ? ["--store", "memory"] : ["--data", data]
-        let log = logDirectory?.appendingPathComponent("\(transport.rawValue)-\(store?.rawValue ?? "sqlite")-server.log")
+        let log = logDirectory?.appendingPathComponent("\(transport.argument)-\(store?.rawValue ?? "sqlite")-server.log")
         let child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
         return ("127.0.0.1", child.port, child, store == .memory ? nil : data)
     }
@@ -351,7 +351,7 @@ public struct BenchRunner: Sendable {
         for start in stride(from: 0, to: plan.hold, by: batch) {
             let opened = await withTaskGroup(of: MatchConnection?.self) { group in
                 for _ in start..<min(start + batch, plan.hold) {
-                    group.addTask { try? await MatchConnection.open(to: endpoint, match: match, transport: kind, options: options, stats: stats) }
+                    group.addTask { try? await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats) }
                 }
                 var opened: [MatchConnection?] = []
                 for await connection in group { opened.append(connection) }
@@ -401,7 +401,7 @@ public struct BenchRunner: Sendable {
 
     /// Attacks the door for `duration` while a normal game is played over the held transport,
     /// then watches the server's memory for 30 s.
-    private func attack(_ kind: TransportKind, endpoint: Endpoint, api: PlyAPI, match: String, child: ChildProcess?,
+    private func attack(_ kind: Transport, endpoint: Endpoint, api: PlyAPI, match: String, child: ChildProcess?,
                         held: [MatchConnection], for duration: Duration) async throws -> AttackResult {
         let before = child?.usage?.residentBytes
         let peak = Mutex(before ?? 0)

@@ -1,3 +1,4 @@
+import PlyWire
 import Foundation
 
 /// SVG charts of a run: latency percentile curves per level (one line per transport, on
@@ -5,7 +6,13 @@ import Foundation
 struct Charts {
     let results: BenchResults
 
-    static let colours: [BenchTransport: String] = [.floor: "#888888", .webSocket: "#1f77b4", .longPoll: "#d62728"]
+    /// The floor grey, each transport a colour of its own (in the order of `Transport.allCases`).
+    static let colours: [BenchTransport: String] = {
+        var colours: [BenchTransport: String] = [.floor: "#888888"]
+        let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+        for (index, transport) in Transport.allCases.enumerated() { colours[.ply(transport)] = palette[index % palette.count] }
+        return colours
+    }()
 
     var all: [(String, String)] {
         var charts = Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }

@@ -135,7 +135,7 @@ public struct Report: Sendable {
         guard let soak = results.soak else { return [] }
         let seconds = soak.samples.last?.seconds ?? 0
         let beyond = soak.beyondNeed
-        return [[soak.plan.transports.rawValue, "\(soak.plan.matches)", String(format: "%.0f", seconds),
+        return [[soak.plan.transports.argument, "\(soak.plan.matches)", String(format: "%.0f", seconds),
                  "\(soak.gamesFinished) (\(soak.moves), \(soak.errors), \(soak.abandoned))",
                  Self.number(seconds > 0 ? Double(soak.moves) / seconds : nil),
                  "\(Self.mebibytes(soak.idle?.residentBytes)) / \(Self.mebibytes(soak.warm?.residentBytes)) / \(Self.mebibytes(soak.samples.last?.residentBytes))",
@@ -315,7 +315,7 @@ public struct Report: Sendable {
             + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client"
         func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
         let rows = results.levels.map { level in
-            [level.transport.rawValue, level.store?.rawValue ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
+            [level.transport.argument, level.store?.rawValue ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
              value(level.movesPerSecond), "\(level.errors)", value(level.latency.p50), value(level.latency.p90),
              value(level.latency.p99), value(level.latency.p999), value(level.latency.max), value(level.latency.mean),
              value(level.acknowledgement?.p50), value(level.acknowledgement?.p99), value(level.bytesUpPerMove),

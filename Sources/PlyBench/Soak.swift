@@ -1,40 +1,9 @@
 import Foundation
 import PlyBots
 import PlyClient
+import PlyWire
 import Synchronization
 
-/// Which transports a soak's bots use: every seat over one, or seat 0 over WebSocket and
-/// seat 1 over long-polling in every match.
-public enum SoakTransports: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
-    case webSocket = "ws"
-    case longPoll = "longpoll"
-    case mixed
-
-    var seats: SeatTransports {
-        switch self {
-        case .webSocket: .same(.webSocket)
-        case .longPoll: .same(.longPoll)
-        case .mixed: .mixed
-        }
-    }
-
-    /// Seats per match over WebSocket and over long-polling.
-    var seatsPerMatch: (webSocket: Int, longPoll: Int) {
-        switch self {
-        case .webSocket: (2, 0)
-        case .longPoll: (0, 2)
-        case .mixed: (1, 1)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .webSocket: "WebSocket"
-        case .longPoll: "long-polling"
-        case .mixed: "mixed (seat 0 WebSocket, seat 1 long-polling)"
-        }
-    }
-}
 
 /// `ply bench --soak`: bot play (`ply bot`'s fleet) for a long time against one child
 /// `ply serve` on SQLite, the server sampled as it goes.
@@ -42,7 +11,7 @@ public struct SoakPlan: Sendable, Hashable, Codable {
     public var duration: Duration
     /// Games played at once; each finished game is followed by a new one.
     public var matches = 40
-    public var transports = SoakTransports.mixed
+    public var transports = SeatTransports.mixed
     /// Growth is measured from the first sample after this.
     public var warmup: Duration = .seconds(120)
     /// How often the server is sampled: by default about 180 samples over the run, at least a second apart.
@@ -108,7 +77,8 @@ public struct SoakResult: Sendable, Codable {
     /// poll per long-polling seat, and two HTTP connections per long-polling seat (its poll's
     /// and its commands'), plus the one `/health` is asked on.
     func need(_ sample: SoakSample) -> (webSockets: Int, polls: Int, connections: Int) {
-        let (webSocket, longPoll) = plan.transports.seatsPerMatch
+        let seats = plan.transports.seatsPerMatch
+        let (webSocket, longPoll) = (seats[.webSocket] ?? 0, seats[.longPoll] ?? 0)
         let live = sample.liveMatches
         return (live * webSocket, live * longPoll, live * (webSocket + 2 * longPoll) + 1)
     }
@@ -135,7 +105,7 @@ extension BenchRunner {
     /// `soak.duration` while sampling it, stops the bots (games under way are abandoned, their
     /// connections closed) and waits up to 30 s for the server to be back to its idle descriptors.
     func runSoak(_ soak: SoakPlan, report: @escaping @Sendable (Double) -> Void) async throws -> SoakResult {
-        let (host, port, child, data) = try await startServer(.webSocket, store: .sqlite)
+        let (host, port, child, data) = try await startServer(.ply(.webSocket), store: .sqlite)
         let endpoint = Endpoint(host: host, port: port)
         let api = PlyAPI(endpoint: endpoint)
         var result = SoakResult(plan: soak)
@@ -153,7 +123,7 @@ extension BenchRunner {
         result.idle = await sample(at: 0)
 
         let fleetPlan = FleetPlan(
-            endpoint: endpoint, transports: soak.transports.seats, game: plan.game, strategies: (.greedy, .random),
+            endpoint: endpoint, transports: soak.transports, game: plan.game, strategies: (.greedy, .random),
             games: Int(Int32.max), concurrency: soak.matches, seed: plan.seed,
             thinkTime: plan.thinkMilliseconds.map { .milliseconds($0.lowerBound) ... .milliseconds($0.upperBound) }
         )

@@ -4,22 +4,6 @@ import PlyEngine
 import PlyWire
 import Synchronization
 
-/// Which transport each seat of a fleet's games uses.
-public enum SeatTransports: Sendable, Hashable {
-    /// Both seats on the same transport.
-    case same(TransportKind)
-    /// Seat 0 over WebSocket, seat 1 over long-polling: both transports in every match.
-    case mixed
-
-    /// The transport a seat uses.
-    public func kind(for seat: Seat) -> TransportKind {
-        switch self {
-        case .same(let kind): kind
-        case .mixed: seat == .first ? .webSocket : .longPoll
-        }
-    }
-}
-
 /// A batch of bot games: what to play, where, and how many at once.
 public struct FleetPlan: Sendable {
     public var endpoint: Endpoint
@@ -33,7 +17,7 @@ public struct FleetPlan: Sendable {
     public var thinkTime: ClosedRange<Duration>?
     public var options: ConnectionOptions
 
-    public init(endpoint: Endpoint, transports: SeatTransports = .same(.webSocket), game: GameID = .connect4,
+    public init(endpoint: Endpoint, transports: SeatTransports = .same(.over(.webSocket)), game: GameID = .connect4,
                 strategies: (Strategy, Strategy) = (.random, .random), games: Int = 1, concurrency: Int = 1,
                 seed: UInt64 = 1, thinkTime: ClosedRange<Duration>? = nil, options: ConnectionOptions = ConnectionOptions()) {
         self.endpoint = endpoint
@@ -133,7 +117,7 @@ public struct BotFleet: Sendable {
                 let grant = try await politely { try await api.join(match, name: "\(strategy.name)-\(index)\(slot == 0 ? "a" : "b")") }
                 let connection = try await MatchConnection.open(
                     to: plan.endpoint, match: match, seat: (grant.seat, grant.token),
-                    transport: plan.transports.kind(for: grant.seat), options: plan.options
+                    transport: plan.transports.choice(for: grant.seat), options: plan.options
                 )
                 connections.append(connection)
                 let seed = plan.seed &* 1_000_003 &+ UInt64(index) &* 2 &+ UInt64(slot)

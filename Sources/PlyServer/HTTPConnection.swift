@@ -371,7 +371,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             let connection = NIOLoopBound(self, eventLoop: eventLoop)
             let metrics = connections.metrics
             admission.match.execute(command, by: seat) { result in
-                metrics.counted(command, over: .longPoll, result)
+                metrics.counted(command, over: .http, result)
                 if eventLoop.inEventLoop {
                     connection.value.answer(result)
                 } else {

@@ -11,13 +11,15 @@ import Synchronization
 /// clients, and, read when asked, open WebSockets, waiting polls, connections and live matches.
 /// Each server has a registry of its own (no global metrics system), so tests can run many.
 public final class ServerMetrics: Sendable {
-    public enum Transport: String, Sendable { case webSocket = "websocket", longPoll = "longpoll" }
+    /// How a command arrived: as a WebSocket message, or as an HTTP POST (from a long-polling
+    /// client, or any client whose events come another way).
+    public enum CommandRoute: String, Sendable, CaseIterable { case webSocket = "websocket", http }
 
     let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
     public let authority: AuthorityMetrics
     /// Commands and moves answered `ok`, by transport: made at once, counted with no lookup.
-    private let succeeded: [Transport: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)]
+    private let succeeded: [CommandRoute: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)]
     /// Counters of refusals by name, transport and error code, made the first time each is counted.
     private let refused = Mutex<[String: CoreMetrics.Counter]>([:])
     private let webSockets: CoreMetrics.Gauge
@@ -48,8 +50,8 @@ public final class ServerMetrics: Sendable {
         connectionsAccepted = CoreMetrics.Counter(label: "ply_connections_accepted_total", factory: factory)
         upgradesOnFirstRequest = CoreMetrics.Counter(label: "ply_websocket_upgrades_total", dimensions: [("request", "first")], factory: factory)
         upgradesOnLaterRequest = CoreMetrics.Counter(label: "ply_websocket_upgrades_total", dimensions: [("request", "later")], factory: factory)
-        var succeeded: [Transport: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)] = [:]
-        for transport in [Transport.webSocket, .longPoll] {
+        var succeeded: [CommandRoute: (commands: CoreMetrics.Counter, moves: CoreMetrics.Counter)] = [:]
+        for transport in CommandRoute.allCases {
             succeeded[transport] = (Self.counter("ply_commands_total", transport, "ok", factory), Self.counter("ply_moves_total", transport, "ok", factory))
         }
         self.succeeded = succeeded
@@ -62,7 +64,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Counts a command's answer, and a move's when it was one.
-    func counted(_ command: Command, over transport: Transport, _ result: Result<Acknowledgement, WireError>) {
+    func counted(_ command: Command, over transport: CommandRoute, _ result: Result<Acknowledgement, WireError>) {
         let isMove = if case .play = command.action { true } else { false }
         switch result {
         case .success:
@@ -75,7 +77,7 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    private func refusal(_ name: String, _ transport: Transport, _ code: ErrorCode) -> CoreMetrics.Counter {
+    private func refusal(_ name: String, _ transport: CommandRoute, _ code: ErrorCode) -> CoreMetrics.Counter {
         let key = "\(name) \(transport.rawValue) \(code.rawValue)"
         return refused.withLock { counters in
             if let counter = counters[key] { return counter }
@@ -85,7 +87,7 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    private static func counter(_ name: String, _ transport: Transport, _ result: String, _ factory: PrometheusMetricsFactory) -> CoreMetrics.Counter {
+    private static func counter(_ name: String, _ transport: CommandRoute, _ result: String, _ factory: PrometheusMetricsFactory) -> CoreMetrics.Counter {
         CoreMetrics.Counter(label: name, dimensions: [("transport", transport.rawValue), ("result", result)], factory: factory)
     }
 

@@ -31,7 +31,7 @@ public enum Input: Sendable {
     /// The server says the seat to move has `timeLeft` at `version`, as of `at`.
     case clock(match: String, version: Int, timeLeft: Duration, at: ContinuousClock.Instant)
     /// The match on screen now goes over this transport.
-    case switched(match: String, TransportKind)
+    case switched(match: String, Transport)
     /// The command sent for a match was acknowledged, or refused (or failed) with a reason.
     case acknowledged(match: String)
     case refused(match: String, String)
@@ -59,7 +59,7 @@ public enum Effect: Sendable, Hashable {
     /// Asks the server how long the seat to move has left (`clock`).
     case fetchClock(match: String)
     /// Moves the game on screen to another transport, carrying on after `after`.
-    case switchTransport(to: TransportKind, after: Int)
+    case switchTransport(to: Transport, after: Int)
     case refreshLobby
     case join(String)
     case watch(String)

@@ -14,13 +14,13 @@ public struct Cell: Sendable, Hashable {
 
 /// What the connection is doing and what it has cost, as the status bar and wire view show it.
 public struct NetworkStatus: Sendable {
-    public var transport: TransportKind
+    public var transport: Transport
     public var state: ConnectionState?
     public var totals = WireTotals()
     public var roundTrips = RoundTrips()
     public var records: [WireRecord] = []
 
-    public init(transport: TransportKind) { self.transport = transport }
+    public init(transport: Transport) { self.transport = transport }
 }
 
 /// A match on screen.
@@ -106,7 +106,7 @@ public struct PlayState: Sendable {
     /// Draws what the player asks to be random (a fleet placed with `a`).
     public var random = SeededRandom(seed: UInt64.random(in: 1...UInt64.max))
 
-    public init(mode: Mode, transport: TransportKind, hasLobby: Bool, firstGame: GameID = .connect4, glyphs: Glyphs = .unicode, colour: Bool = true) {
+    public init(mode: Mode, transport: Transport, hasLobby: Bool, firstGame: GameID = .connect4, glyphs: Glyphs = .unicode, colour: Bool = true) {
         self.mode = mode
         network = NetworkStatus(transport: transport)
         self.hasLobby = hasLobby

@@ -374,7 +374,7 @@ private func statusLine(_ state: PlayState, width: Int, now: ContinuousClock.Ins
         ("rtt -", "rtt -")
     }
     let wire = "\(glyphs.up)\(bytes(totals.bytesSent)) \(glyphs.down)\(bytes(totals.bytesReceived))"
-    let transport = network.transport == .webSocket ? "WS" : "LP"
+    let transport = network.transport.abbreviation
     // From the whole bar to its bare bones; the first that fits is drawn.
     let versions: [[String]] = [
         ["\(network.transport)", connection.long, roundTrip.long, wire, "\(totals.httpRequests) HTTP requests", "\(totals.reconnects) reconnects"],

@@ -37,7 +37,7 @@ public final class TerminalApp {
 
     private let venue: Venue
     /// The transport for the next connection: `t` changes it.
-    private var transport: TransportKind
+    private var transport: TransportChoice
     private let name: String
     private var state: PlayState
     private let session: TerminalSession<Input>
@@ -57,7 +57,7 @@ public final class TerminalApp {
     private var humanMovesFirst = true
     private var gamesStarted: UInt64 = 0
 
-    public init(venue: Venue, transport: TransportKind, name: String, glyphs: Glyphs, colour: Bool) {
+    public init(venue: Venue, transport: TransportChoice, name: String, glyphs: Glyphs, colour: Bool) {
         self.venue = venue
         self.transport = transport
         self.name = name
@@ -65,7 +65,7 @@ public final class TerminalApp {
         case .embedded(let game, _, _, _, _): (false, game)
         case .server: (true, .connect4)
         }
-        state = PlayState(mode: .opening("Starting…"), transport: transport, hasLobby: hasLobby, firstGame: firstGame,
+        state = PlayState(mode: .opening("Starting…"), transport: transport.preferred, hasLobby: hasLobby, firstGame: firstGame,
                           glyphs: glyphs, colour: colour)
         session = TerminalSession(colour: colour)
         if case .server(let endpoint) = venue { api = PlyAPI(endpoint: endpoint) }
@@ -280,15 +280,15 @@ public final class TerminalApp {
     /// The game on screen, over another transport: the new connection carries on after the
     /// last version the screen had; only once it is open is the old one closed, so a failed
     /// switch leaves the game where it was. An event both deliver counts once (`update`).
-    private func switchTransport(to target: TransportKind, after: Int) async throws {
+    private func switchTransport(to target: Transport, after: Int) async throws {
         guard let old = connection, let api else { return }
         // The same statistics go on: the status bar and wire view count the whole game.
-        let new = try await MatchConnection.open(to: api.endpoint, match: old.match, seat: seat, transport: target, after: after, stats: old.stats)
+        let new = try await MatchConnection.open(to: api.endpoint, match: old.match, seat: seat, transport: .over(target), after: after, stats: old.stats)
         for task in feedTasks { task.cancel() }
         feedTasks.removeAll()
         old.close()
         connection = new
-        transport = target
+        transport = .over(target)
         feed(new)
         session.post(.switched(match: new.match, target))
     }

@@ -226,7 +226,8 @@ private func handle(_ key: Key, _ screen: inout GameScreen, _ state: inout PlayS
             state.notice = .info("Your last move is still on its way; switch once it is answered.")
             return []
         }
-        let target: TransportKind = state.network.transport == .longPoll ? .webSocket : .longPoll
+        // `t` goes through the transports in turn.
+        let target = state.network.transport.next
         state.notice = .info("Switching to \(target)…")
         return [.switchTransport(to: target, after: match.version)]
     case .character("l") where state.hasLobby && screen.seat == nil:

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import PlyBench
+import PlyClient
 import PlyEngine
+import PlyWire
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,8 +32,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Serve with this ply binary instead of this one (to compare two builds under the same load).")
     var serverExecutable: String?
 
-    @Option(help: "Transports to compare, comma-separated: floor, ws, longpoll.")
-    var transports = "floor,ws,longpoll"
+    @Option(help: ArgumentHelp("Transports to compare, comma-separated: floor, \(Transport.names)."))
+    var transports = (["floor"] + Transport.allCases.map(\.rawValue)).joined(separator: ",")
 
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
@@ -80,8 +82,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "With --soak: games played at once.")
     var soakMatches = 40
 
-    @Option(help: "With --soak: the bots' transports: ws, longpoll, or mixed (seat 0 WebSocket, seat 1 long-polling).")
-    var soakTransport = SoakTransports.mixed
+    @Option(help: ArgumentHelp("With --soak: the bots' transports: one for both seats (\(Transport.names)), A+B for one each, or mixed (ws+longpoll)."))
+    var soakTransport = SeatTransports.mixed
 
     @Option(help: "With --soak: memory growth is measured after this warm-up.")
     var soakWarmup = TimeSpan(seconds: 120)
@@ -105,7 +107,7 @@ struct BenchCommand: AsyncParsableCommand {
         plan.server = server
         plan.serverProcesses = serverProcesses
         plan.transports = try transports.split(separator: ",").map { name in
-            guard let transport = BenchTransport(rawValue: String(name)) else { throw ValidationError("unknown transport \(name)") }
+            guard let transport = BenchTransport(argument: String(name)) else { throw ValidationError("unknown transport \(name)") }
             return transport
         }
         plan.stores = try stores.split(separator: ",").map { name in
@@ -180,4 +182,4 @@ struct FloorCommand: AsyncParsableCommand {
         try await channel.closeFuture.get()
     }
 }
-extension SoakTransports: ExpressibleByArgument {}
+

@@ -3,21 +3,8 @@ import Foundation
 import PlyBots
 import PlyClient
 import PlyEngine
+import PlyWire
 import Synchronization
-
-/// `--transport` for bots: one transport for both seats, or `mixed`.
-enum BotTransport: String, ExpressibleByArgument, CaseIterable {
-    case ws, longpoll, auto, mixed
-
-    var seats: SeatTransports {
-        switch self {
-        case .ws: .same(.webSocket)
-        case .longpoll: .same(.longPoll)
-        case .auto: .same(.auto)
-        case .mixed: .mixed
-        }
-    }
-}
 
 struct BotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,8 +20,8 @@ struct BotCommand: AsyncParsableCommand {
     @Option(help: "The server to play on.")
     var server = "http://127.0.0.1:8080"
 
-    @Option(help: "ws, longpoll, auto (WebSocket, falling back to long-polling) or mixed (seat 0 ws, seat 1 longpoll).")
-    var transport: BotTransport = .ws
+    @Option(help: ArgumentHelp("A transport for both seats (\(Transport.names)), auto (the first of them that works), A+B for one each, or mixed (ws+longpoll)."))
+    var transport: SeatTransports = .same(.over(.webSocket))
 
     @Option(help: "The game: connect4, reversi or battleship.")
     var game: GameID = .connect4
@@ -89,7 +76,7 @@ struct BotCommand: AsyncParsableCommand {
         }
         let theirs = Strategy(name: opponent ?? strategy, depth: opponentDepth ?? depth)!
         let plan = FleetPlan(
-            endpoint: endpoint, transports: transport.seats, game: game, strategies: (mine, theirs),
+            endpoint: endpoint, transports: transport, game: game, strategies: (mine, theirs),
             games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)
         )
         let interactive = isatty(STDERR_FILENO) != 0
@@ -114,9 +101,9 @@ struct BotCommand: AsyncParsableCommand {
         let api = PlyAPI(endpoint: endpoint)
         let grant = try await api.join(match, name: name)
         await api.close()
-        print("joined \(match) as seat \(grant.seat.rawValue) (\(strategy)); playing over \(transport.seats.kind(for: grant.seat))")
+        print("joined \(match) as seat \(grant.seat.rawValue) (\(strategy)); playing over \(transport.choice(for: grant.seat))")
         let connection = try await MatchConnection.open(
-            to: endpoint, match: match, seat: (grant.seat, grant.token), transport: transport.seats.kind(for: grant.seat)
+            to: endpoint, match: match, seat: (grant.seat, grant.token), transport: transport.choice(for: grant.seat)
         )
         let game = try await BotPlayer(strategy: strategy, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)).play(connection)
         let winner = game.result.winner.map { $0 == grant.seat ? "the bot won" : "the bot lost" } ?? "a draw"
@@ -139,7 +126,7 @@ struct BotCommand: AsyncParsableCommand {
         func perMove(_ bytes: Int) -> String { String(format: "%.0f", Double(bytes) / Double(moves)) }
         func ms(_ duration: Duration?) -> String { duration.map { String(format: "%.2f ms", $0.seconds * 1000) } ?? "-" }
         var lines = [
-            "ply bot: \(plan.games) games of \(plan.game.rawValue) over \(transport.rawValue), "
+            "ply bot: \(plan.games) games of \(plan.game.rawValue) over \(transport.argument), "
                 + "\(plan.strategies.0) vs \(plan.strategies.1), \(plan.concurrency) at a time, seed \(plan.seed)",
             "  finished    \(report.finished) games, \(report.errors) errors, in \(String(format: "%.1f", report.elapsed.seconds)) s",
             "  moves       \(report.moves) (\(String(format: "%.1f", Double(report.moves) / max(report.elapsed.seconds, 0.001))) per second)",

@@ -4,11 +4,11 @@ import PlyBots
 import PlyClient
 import Logging
 import PlyEngine
+import PlyWire
 import PlyRelay
 import PlyServer
 import PlyTerminal
 
-extension TransportKind: ExpressibleByArgument {}
 
 struct PlayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,8 +24,8 @@ struct PlayCommand: AsyncParsableCommand {
     @Option(help: "A ply server, http://HOST:PORT; without it, an embedded server and a bot.")
     var server: String?
 
-    @Option(help: "ws, longpoll or auto (WebSocket, falling back to long-polling).")
-    var transport: TransportKind = .webSocket
+    @Option(help: ArgumentHelp("\(Transport.names), or auto (the first of them that works, in that order)."))
+    var transport: TransportChoice = .over(.webSocket)
 
     @Option(help: "The game against the bot: connect4, reversi or battleship.")
     var game: GameID = .connect4

@@ -3,6 +3,7 @@ import NIOCore
 import PlyBench
 import PlyClient
 import PlyServer
+import PlyWire
 import Testing
 
 /// The benchmark against a live server: short, but every figure it reports must be there.
@@ -15,7 +16,7 @@ struct BenchTests {
         try await LiveServer.run(configuration) { server in
             var plan = BenchPlan()
             plan.server = "http://127.0.0.1:\(server.port)"
-            plan.transports = [.webSocket, .longPoll]
+            plan.transports = Transport.allCases.map(BenchTransport.ply)
             plan.levels = [3]
             plan.thinkMilliseconds = 1...5
             plan.spectators = 1
@@ -24,7 +25,7 @@ struct BenchTests {
             plan.warmup = .seconds(1)
             plan.duration = .seconds(2)
             let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
-            #expect(results.levels.map(\.transport) == [.webSocket, .longPoll])
+            #expect(results.levels.map(\.transport) == Transport.allCases.map(BenchTransport.ply))
             for level in results.levels {
                 #expect(level.errors == 0, "\(level.errorSamples)")
                 #expect(level.moves > 0)
@@ -102,7 +103,7 @@ struct BenchTests {
         try await LiveServer.run(configuration) { server in
             var plan = BenchPlan()
             plan.server = "http://127.0.0.1:\(server.port)"
-            plan.transports = [.webSocket, .longPoll]
+            plan.transports = Transport.allCases.map(BenchTransport.ply)
             plan.levels = []
             plan.hold = 20
             plan.attack = .seconds(4)
@@ -115,7 +116,7 @@ struct BenchTests {
             attackers.pause = .milliseconds(100)
             plan.attackers = attackers
             let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
-            #expect(results.holds.map(\.transport) == [.webSocket, .longPoll])
+            #expect(results.holds.map(\.transport) == Transport.allCases.map(BenchTransport.ply))
             for hold in results.holds {
                 #expect(hold.held == 20)
                 #expect(hold.leftoverPolls == 0)

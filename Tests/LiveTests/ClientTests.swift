@@ -10,7 +10,7 @@ import Testing
 /// The client API and bots against a live server, over each transport.
 @Suite(.timeLimit(.minutes(1)))
 struct ClientTests {
-    static let transports: [SeatTransports] = [.same(.webSocket), .same(.longPoll), .same(.auto), .mixed]
+    static let transports: [SeatTransports] = [.same(.over(.webSocket)), .same(.over(.longPoll)), .same(.auto), .mixed]
 
     /// Seats two bots in a new match, each over its transport, optionally through a relay.
     func playBots(
@@ -28,10 +28,10 @@ struct ClientTests {
         var connections: [MatchConnection] = []
         for name in ["ann", "bob"] {
             let grant = try await labelled("join") { try await api.join(match, name: name) }
-            connections.append(try await labelled("open \(transports.kind(for: grant.seat))") {
+            connections.append(try await labelled("open \(transports.choice(for: grant.seat))") {
                 try await MatchConnection.open(
                     to: endpoint ?? server.endpoint, match: match, seat: (grant.seat, grant.token),
-                    transport: transports.kind(for: grant.seat), options: options
+                    transport: transports.choice(for: grant.seat), options: options
                 )
             })
         }
@@ -60,8 +60,8 @@ struct ClientTests {
                 #expect(games[0].log.map { $0.view(for: nil) } == log)
                 #expect(games[1].log.map { $0.view(for: nil) } == log)
                 #expect(games[0].result == games[1].result)
-                #expect(connections.map(\.transport) == [transports.kind(for: .first), transports.kind(for: .second)]
-                    .map { $0 == .auto ? .webSocket : $0 })
+                let expected: [Transport] = Seat.allCases.map { transports.choice(for: $0).preferred }
+                #expect(connections.map(\.transport) == expected)
                 #expect(connections.allSatisfy { $0.stats.roundTrips.count == $0.stats.totals.messagesSent || $0.transport == .longPoll })
                 // Bots leave a finished game at once: the server holds no poll or connection of it.
                 try await waitFor(seconds: 5) { server.server.health().connections == 0 && server.server.health().waitingPolls == 0 }
@@ -103,7 +103,7 @@ struct ClientTests {
 
     /// The network fails again and again during a game: both bots still finish, with the whole
     /// log, each event once, in order.
-    @Test(arguments: [SeatTransports.same(.webSocket), .same(.longPoll), .mixed])
+    @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll)), .mixed])
     func connectionsCutMidGameStillEndWithCompleteLogs(_ transports: SeatTransports) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
@@ -128,8 +128,8 @@ struct ClientTests {
 
     /// Commands whose connection is cut right after they are sent are acknowledged exactly
     /// once each: a move is never lost and never played twice.
-    @Test(arguments: [TransportKind.webSocket, .longPoll])
-    func aCommandCutOffBeforeItsAnswerIsAppliedOnce(_ transport: TransportKind) async throws {
+    @Test(arguments: Transport.allCases)
+    func aCommandCutOffBeforeItsAnswerIsAppliedOnce(_ transport: Transport) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let relayed = Endpoint(host: "127.0.0.1", port: relay.port)
@@ -140,7 +140,7 @@ struct ClientTests {
             for name in ["ann", "bob"] {
                 let grant = try await api.join(match, name: name)
                 seats.append(try await MatchConnection.open(to: relayed, match: match, seat: (grant.seat, grant.token),
-                                                            transport: transport, options: options))
+                                                            transport: .over(transport), options: options))
             }
             var replica = try Match(replaying: try await server.log(match))
             var sent: [String] = []
@@ -168,8 +168,8 @@ struct ClientTests {
 
     /// A winning move whose answer is lost is applied once and acknowledged once: sent again, it
     /// is refused as coming after the end, and the log shows it was the move that ended the game.
-    @Test(arguments: [TransportKind.webSocket, .longPoll])
-    func aWinningMoveCutOffBeforeItsAnswerIsAcknowledged(_ transport: TransportKind) async throws {
+    @Test(arguments: Transport.allCases)
+    func aWinningMoveCutOffBeforeItsAnswerIsAcknowledged(_ transport: Transport) async throws {
         try await LiveServer.run { server in
             // Answers take 300 ms through the relay: time to cut the connection once the move is in.
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, latency: TCPRelay.Latency(oneWay: .milliseconds(150)))
@@ -181,7 +181,7 @@ struct ClientTests {
             }
             let options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(5), maximum: .milliseconds(20)))
             let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
-                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+                                                            seat: (ann.seat, ann.token), transport: .over(transport), options: options)
             async let answer = connection.send(Command(.play("1"), version: 9))
             try await waitFor { try await server.log(id).count == 11 }
             relay.cutAll()
@@ -194,15 +194,15 @@ struct ClientTests {
 
     /// While the server cannot be reached, a command waits for the connection to come back,
     /// but only until its deadline, and no longer than its task wants it.
-    @Test(arguments: [TransportKind.webSocket, .longPoll])
-    func aCommandWithNoConnectionTimesOutOrIsCancelled(_ transport: TransportKind) async throws {
+    @Test(arguments: Transport.allCases)
+    func aCommandWithNoConnectionTimesOutOrIsCancelled(_ transport: Transport) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (id, ann, _) = try await server.startedMatch()
             let options = ConnectionOptions(commandTimeout: .milliseconds(300),
                                             backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
             let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
-                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+                                                            seat: (ann.seat, ann.token), transport: .over(transport), options: options)
             await relay.stop()
             await #expect(throws: CommandError.timedOut, "state: \(connection.state)") { try await connection.send(Command(.play("4"), version: 3)) }
             let waiting = Task { try await connection.send(Command(.play("4"), version: 3)) }
@@ -217,14 +217,14 @@ struct ClientTests {
 
     /// A second command while one is on its way (a resign pressed while a move waits for a
     /// stalled server) is not sent and fails with a typed error; it once trapped.
-    @Test(arguments: [TransportKind.webSocket, .longPoll])
-    func aSecondCommandWhileOneIsOnItsWayIsRefusedNotSent(_ transport: TransportKind) async throws {
+    @Test(arguments: Transport.allCases)
+    func aSecondCommandWhileOneIsOnItsWayIsRefusedNotSent(_ transport: Transport) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (id, ann, _) = try await server.startedMatch()
             let options = ConnectionOptions(commandTimeout: .seconds(1), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
             let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
-                                                            seat: (ann.seat, ann.token), transport: transport, options: options)
+                                                            seat: (ann.seat, ann.token), transport: .over(transport), options: options)
             await relay.stop()
             let first = Task { try await connection.send(Command(.play("4"), version: 3)) }
             try await Task.sleep(for: .milliseconds(100))
@@ -282,13 +282,13 @@ struct ClientTests {
             #expect(games[0].log == log)
             // A WebSocket-only client is refused outright.
             await #expect(throws: LinkError.self) {
-                _ = try await MatchConnection.open(to: server.endpoint, match: games[0].match, transport: .webSocket)
+                _ = try await MatchConnection.open(to: server.endpoint, match: games[0].match, transport: .over(.webSocket))
             }
         }
     }
 
     /// The bytes each client counted at its sockets are exactly the bytes the relay carried.
-    @Test(arguments: [SeatTransports.same(.webSocket), .same(.longPoll)])
+    @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll))])
     func wireCountsMatchAnIndependentCount(_ transports: SeatTransports) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
@@ -308,11 +308,11 @@ struct ClientTests {
         }
     }
 
-    @Test(arguments: [TransportKind.webSocket, .longPoll])
-    func aSpectatorSeesEverythingAndCannotMove(_ transport: TransportKind) async throws {
+    @Test(arguments: Transport.allCases)
+    func aSpectatorSeesEverythingAndCannotMove(_ transport: Transport) async throws {
         try await LiveServer.run { server in
             let (id, ann, _) = try await server.startedMatch()
-            let spectator = try await MatchConnection.open(to: server.endpoint, match: id, transport: transport)
+            let spectator = try await MatchConnection.open(to: server.endpoint, match: id, transport: .over(transport))
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
             var seen: [MatchEvent] = []
             for await case .event(let event) in spectator.updates {
@@ -332,7 +332,7 @@ struct ClientTests {
 
     @Test func connectingToAnUnknownMatchFails() async throws {
         try await LiveServer.run { server in
-            for transport in TransportKind.allCases {
+            for transport in TransportChoice.arguments.compactMap(TransportChoice.init(argument:)) {
                 await #expect(throws: WireError.self) {
                     _ = try await MatchConnection.open(to: server.endpoint, match: "nope", transport: transport)
                 }
@@ -353,10 +353,5 @@ func labelled<T>(_ label: String, _ body: () async throws -> T) async throws -> 
 }
 
 extension SeatTransports: CustomTestStringConvertible {
-    public var testDescription: String {
-        switch self {
-        case .same(let kind): kind.rawValue
-        case .mixed: "mixed"
-        }
-    }
+    public var testDescription: String { argument }
 }

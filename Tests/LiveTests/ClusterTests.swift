@@ -20,7 +20,7 @@ struct ClusterTests {
     /// the same gap-free log.
     @Test func gamesWithTheSeatsOnDifferentInstances() async throws {
         try await Deployment.run { deployment in
-            let pairs: [(TransportKind, TransportKind)] = [(.webSocket, .webSocket), (.longPoll, .longPoll), (.webSocket, .longPoll)]
+            let pairs: [(Transport, Transport)] = [(.webSocket, .webSocket), (.longPoll, .longPoll), (.webSocket, .longPoll)]
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, pair) in pairs.enumerated() {
                     group.addTask {
@@ -32,7 +32,7 @@ struct ClusterTests {
         }
     }
 
-    private static func playAcross(_ deployment: Deployment, game: GameID, transports: (TransportKind, TransportKind), seed: UInt64) async throws {
+    private static func playAcross(_ deployment: Deployment, game: GameID, transports: (Transport, Transport), seed: UInt64) async throws {
         let creator = PlyAPI(endpoint: deployment.instance(0))
         let match = try await creator.createMatch(game).id
         let first = try await creator.join(match, name: "ann")
@@ -41,10 +41,10 @@ struct ClusterTests {
         let other = PlyAPI(endpoint: deployment.instance(1))
         let second = try await other.join(match, name: "bob")
         await other.close()
-        let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .longPoll, options: options)
+        let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(.longPoll), options: options)
         let seats = [
-            try await MatchConnection.open(to: deployment.instance(0), match: match, seat: (first.seat, first.token), transport: transports.0, options: options),
-            try await MatchConnection.open(to: deployment.instance(1), match: match, seat: (second.seat, second.token), transport: transports.1, options: options),
+            try await MatchConnection.open(to: deployment.instance(0), match: match, seat: (first.seat, first.token), transport: .over(transports.0), options: options),
+            try await MatchConnection.open(to: deployment.instance(1), match: match, seat: (second.seat, second.token), transport: .over(transports.1), options: options),
         ]
         async let zero = BotPlayer(strategy: .greedy, seed: seed, thinkTime: think).play(seats[0])
         async let one = BotPlayer(strategy: .random, seed: seed + 10, thinkTime: think).play(seats[1])
@@ -97,7 +97,7 @@ struct ClusterTests {
     @Test func anInstanceKilledMidGame() async throws {
         try await Deployment.run { deployment in
             let (match, connections) = try await Self.reversiThroughNginx(deployment, seats: (.webSocket, .longPoll))
-            let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .webSocket, options: Self.options)
+            let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(.webSocket), options: Self.options)
             async let zero = BotPlayer(strategy: .greedy, seed: 3, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[0])
             async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[1])
             while connections[0].lastVersion < 14 { try await Task.sleep(for: .milliseconds(5)) }
@@ -136,7 +136,7 @@ struct ClusterTests {
                 var pair: [MatchConnection] = []
                 for instance in 0..<2 {
                     pair.append(try await MatchConnection.open(to: deployment.instance(instance), match: match, seat: (grant.seat, grant.token),
-                                                               transport: instance == 0 ? .webSocket : .longPoll, options: Self.options))
+                                                               transport: .over(instance == 0 ? .webSocket : .longPoll), options: Self.options))
                 }
                 links.append(pair)
             }
@@ -220,7 +220,7 @@ struct ClusterTests {
     /// with every move any bot had acknowledged.
     @Test func repeatedRestartsOfPostgreSQLUnderSixMatches() async throws {
         try await Deployment.run { deployment in
-            let kinds: [(TransportKind, TransportKind)] = [(.webSocket, .longPoll), (.longPoll, .webSocket), (.webSocket, .webSocket),
+            let kinds: [(Transport, Transport)] = [(.webSocket, .longPoll), (.longPoll, .webSocket), (.webSocket, .webSocket),
                                                           (.longPoll, .longPoll), (.webSocket, .longPoll), (.longPoll, .webSocket)]
             var matches: [(id: String, seats: [MatchConnection])] = []
             for (index, pair) in kinds.enumerated() {
@@ -230,8 +230,8 @@ struct ClusterTests {
                 let second = try await api.join(id, name: "bob")
                 await api.close()
                 matches.append((id, [
-                    try await MatchConnection.open(to: deployment.instance(0), match: id, seat: (first.seat, first.token), transport: pair.0, options: Self.options),
-                    try await MatchConnection.open(to: deployment.instance(1), match: id, seat: (second.seat, second.token), transport: pair.1, options: Self.options),
+                    try await MatchConnection.open(to: deployment.instance(0), match: id, seat: (first.seat, first.token), transport: .over(pair.0), options: Self.options),
+                    try await MatchConnection.open(to: deployment.instance(1), match: id, seat: (second.seat, second.token), transport: .over(pair.1), options: Self.options),
                 ]))
             }
             let restarts = Task {
@@ -281,13 +281,13 @@ struct ClusterTests {
     // MARK: Helpers
 
     /// A Reversi match created and joined through nginx, each seat on a connection through it.
-    static func reversiThroughNginx(_ deployment: Deployment, seats transports: (TransportKind, TransportKind)) async throws -> (String, [MatchConnection]) {
+    static func reversiThroughNginx(_ deployment: Deployment, seats transports: (Transport, Transport)) async throws -> (String, [MatchConnection]) {
         let api = PlyAPI(endpoint: deployment.proxy)
         let match = try await api.createMatch(.reversi).id
         var seats: [MatchConnection] = []
         for (name, transport) in [("ann", transports.0), ("bob", transports.1)] {
             let grant = try await api.join(match, name: name)
-            seats.append(try await MatchConnection.open(to: deployment.proxy, match: match, seat: (grant.seat, grant.token), transport: transport, options: options))
+            seats.append(try await MatchConnection.open(to: deployment.proxy, match: match, seat: (grant.seat, grant.token), transport: .over(transport), options: options))
         }
         await api.close()
         return (match, seats)

@@ -47,10 +47,10 @@ struct DurabilityTests {
         let match = try await api.createMatch(.reversi).id
         let options = ConnectionOptions(commandTimeout: .seconds(20), backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(200)))
         var connections: [MatchConnection] = []
-        for (name, transport) in [("ann", TransportKind.webSocket), ("bob", .longPoll)] {
+        for (name, transport) in [("ann", Transport.webSocket), ("bob", .longPoll)] {
             let grant = try await api.join(match, name: name)
             connections.append(try await MatchConnection.open(to: endpoint, match: match, seat: (grant.seat, grant.token),
-                                                              transport: transport, options: options))
+                                                              transport: .over(transport), options: options))
         }
         await api.close()
         let seats = connections

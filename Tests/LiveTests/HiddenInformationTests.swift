@@ -53,7 +53,7 @@ struct HiddenInformationTests {
         }
     }
 
-    @Test(arguments: [SeatTransports.same(.webSocket), .same(.longPoll), .mixed])
+    @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll)), .mixed])
     func noClientReceivesASquareOfAFleetItMayNotSee(_ transports: SeatTransports) async throws {
         try await LiveServer.run { server in
             // Recording relays per client (seat 0, seat 1, the spectator): one for its match
@@ -73,12 +73,12 @@ struct HiddenInformationTests {
                 let grant = try await api.join(match, name: name)
                 tokens.append(grant.token)
                 seats.append(try await MatchConnection.open(to: endpoints[index], match: match, seat: (grant.seat, grant.token),
-                                                            transport: transports.kind(for: grant.seat), options: options))
+                                                            transport: transports.choice(for: grant.seat), options: options))
             }
             await api.close()
             // The spectator on the other transport from seat 0's.
             let spectator = try await MatchConnection.open(to: endpoints[2], match: match,
-                                                           transport: transports.kind(for: .first) == .webSocket ? .longPoll : .webSocket,
+                                                           transport: .over(transports.choice(for: .first) == .over(.webSocket) ? .longPoll : .webSocket),
                                                            options: options)
             try await caughtUp(seats[1], to: 3)
             // Placed at once by both; a placement does not depend on the version.

@@ -160,7 +160,7 @@ struct LimitTests {
             var seats: [MatchConnection] = []
             for name in ["cy", "di"] {
                 let grant = try await api.join(match, name: name)
-                seats.append(try await MatchConnection.open(to: server.endpoint, match: match, seat: (grant.seat, grant.token), transport: .webSocket))
+                seats.append(try await MatchConnection.open(to: server.endpoint, match: match, seat: (grant.seat, grant.token), transport: .over(.webSocket)))
             }
             await api.close()
             let players = seats
@@ -334,9 +334,9 @@ struct LimitTests {
         for round in 0..<4 {
             let connections = try await withThrowingTaskGroup(of: MatchConnection.self) { group in
                 for index in 0..<50 {
-                    let transport: TransportKind = index % 2 == 0 ? .webSocket : .longPoll
+                    let transport: Transport = index % 2 == 0 ? .webSocket : .longPoll
                     let seat = index == 0 && round == 0 ? (grant.seat, grant.token) : nil
-                    group.addTask { try await MatchConnection.open(to: endpoint, match: match, seat: seat, transport: transport) }
+                    group.addTask { try await MatchConnection.open(to: endpoint, match: match, seat: seat, transport: .over(transport)) }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }

@@ -17,7 +17,7 @@ struct MetricsTests {
             let stale = try await server.request(.post, "/matches/\(match)/commands", body: #"{"move":"2","type":"play","v":3}"#, token: second.token)
             #expect(stale.status == 409)
             let socket = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: server.port), match: match,
-                                                        seat: (second.seat, second.token), transport: .webSocket)
+                                                        seat: (second.seat, second.token), transport: .over(.webSocket))
             _ = try await socket.send(Command(.play("2"), version: 4))
             _ = try await socket.send(Command(.resign, version: 5))
 
@@ -26,8 +26,8 @@ struct MetricsTests {
             #expect(reply.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             let lines = Set(reply.body.split(separator: "\n").map(String.init))
             for expected in [
-                #"ply_moves_total{transport="longpoll",result="ok"} 1"#,
-                #"ply_moves_total{transport="longpoll",result="match/stale_version"} 1"#,
+                #"ply_moves_total{transport="http",result="ok"} 1"#,
+                #"ply_moves_total{transport="http",result="match/stale_version"} 1"#,
                 #"ply_moves_total{transport="websocket",result="ok"} 1"#,
                 #"ply_commands_total{transport="websocket",result="ok"} 2"#,
                 "ply_websockets_open 1.0",

@@ -75,8 +75,8 @@ struct SharedStoreServerTests {
 
                 // ply's clients, one seat on each server, through a second loss mid-game.
                 let seats = [
-                    try await MatchConnection.open(to: a.endpoint, match: id, seat: (ann.seat, ann.token), transport: .webSocket),
-                    try await MatchConnection.open(to: b.endpoint, match: id, seat: (bob.seat, bob.token), transport: .longPoll),
+                    try await MatchConnection.open(to: a.endpoint, match: id, seat: (ann.seat, ann.token), transport: .over(.webSocket)),
+                    try await MatchConnection.open(to: b.endpoint, match: id, seat: (bob.seat, bob.token), transport: .over(.longPoll)),
                 ]
                 async let zero = BotPlayer(strategy: .random, seed: 3, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[0])
                 async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[1])

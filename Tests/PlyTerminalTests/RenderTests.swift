@@ -187,7 +187,7 @@ struct RenderTests {
         states[0].network.records = Array(repeating: WireRecord(.received, .frame("text"), overhead: 2, payload: 44), count: 80)
         var lobby = Lobby()
         lobby.matches = [MatchSnapshot(id: "abc", match: try replica(.connect4))]
-        states.append(PlayState(mode: .lobby(lobby), transport: .auto, hasLobby: true))
+        states.append(PlayState(mode: .lobby(lobby), transport: .webSocket, hasLobby: true))
         var help = states[1]
         help.showHelp = true
         states.append(help)

@@ -11,7 +11,7 @@ import Synchronization
 /// commands go over a second connection, opened when the first command is sent. A seat's
 /// polls carry its token, so the server keeps one poll per seat.
 final class LongPollSession: TransportSession {
-    let kind = TransportKind.longPoll
+    let kind = Transport.longPoll
     let ended: EventLoopFuture<SessionEnd>
     private let endPromise: EventLoopPromise<SessionEnd>
     private let endpoint: Endpoint

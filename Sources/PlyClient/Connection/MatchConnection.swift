@@ -43,7 +43,7 @@ public enum MatchUpdate: Sendable, Hashable {
     case rolledBack(to: Int)
 }
 
-/// One client's connection to one match, as a seat or a spectator, over either transport.
+/// One client's connection to one match, as a seat or a spectator, over any transport.
 ///
 /// Events arrive in `updates` in version order, each exactly once, however often the
 /// connection is lost and re-established (with capped, jittered exponential backoff, resuming
@@ -65,7 +65,6 @@ public final class MatchConnection: Sendable {
     public let states: AsyncStream<ConnectionState>
 
     private let token: String?
-    private let requested: TransportKind
     private let options: ConnectionOptions
     private let eventContinuation: AsyncStream<MatchUpdate>.Continuation
     private let stateContinuation: AsyncStream<ConnectionState>.Continuation
@@ -76,8 +75,9 @@ public final class MatchConnection: Sendable {
         var lastVersion: Int
         var state = ConnectionState.connected
         var session: (any TransportSession)?
-        /// The transport in use; `auto` resolves to one of the others on the first connection.
-        var transport: TransportKind
+        /// The transports still to try, in order: one, or for `auto` those it has not given up
+        /// on; the first is the one in use.
+        var candidates: [Transport]
         /// Commands waiting for a session to send on, by ticket.
         var waitingForSession: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextTicket = 0
@@ -85,18 +85,17 @@ public final class MatchConnection: Sendable {
         var commandInFlight = false
     }
 
-    private init(endpoint: Endpoint, match: String, seat: Seat?, token: String?, transport: TransportKind,
+    private init(endpoint: Endpoint, match: String, seat: Seat?, token: String?, transport: TransportChoice,
                  after: Int, options: ConnectionOptions, stats: WireStats) {
         self.endpoint = endpoint
         self.match = match
         self.seat = seat
         self.token = token
-        requested = transport
         self.options = options
         self.stats = stats
         (updates, eventContinuation) = AsyncStream.makeStream()
         (states, stateContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
-        core = Mutex(Core(lastVersion: after, transport: transport))
+        core = Mutex(Core(lastVersion: after, candidates: transport.candidates))
     }
 
     /// Connects to a match and starts receiving its events after `after`.
@@ -108,7 +107,7 @@ public final class MatchConnection: Sendable {
         to endpoint: Endpoint,
         match: String,
         seat: (seat: Seat, token: String)? = nil,
-        transport: TransportKind = .webSocket,
+        transport: TransportChoice = .over(.webSocket),
         after: Int = 0,
         options: ConnectionOptions = ConnectionOptions(),
         stats: WireStats = WireStats()
@@ -135,7 +134,7 @@ public final class MatchConnection: Sendable {
     public var state: ConnectionState { core.withLock { $0.state } }
 
     /// The transport in use (for `auto`, the one it settled on).
-    public var transport: TransportKind { core.withLock { $0.transport } }
+    public var transport: Transport { core.withLock { $0.candidates[0] } }
 
     /// The version of the last event delivered.
     public var lastVersion: Int { core.withLock { $0.lastVersion } }
@@ -173,28 +172,29 @@ public final class MatchConnection: Sendable {
     // MARK: Sessions
 
     private func openSession() async throws -> any TransportSession {
-        let (kind, after) = core.withLock { ($0.transport, $0.lastVersion) }
+        let (candidates, after) = core.withLock { ($0.candidates, $0.lastVersion) }
         let sink: EventSink = { [weak self] news in self?.deliver(news) }
-        switch kind {
-        case .webSocket:
-            return try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after,
-                                                   options: options, stats: stats, sink: sink)
-        case .longPoll:
-            return try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after,
-                                                  options: options, stats: stats, sink: sink)
-        case .auto:
+        for (index, transport) in candidates.enumerated() {
             do {
-                let session = try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after,
-                                                              options: options, stats: stats, sink: sink)
-                core.withLock { $0.transport = .webSocket }
-                return session
-            } catch LinkError.upgradeRefused, LinkError.timedOut {
-                // A proxy that strips `Upgrade`, or one that holds the upgrade: use plain HTTP from now on.
-                let session = try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after,
-                                                             options: options, stats: stats, sink: sink)
-                core.withLock { $0.transport = .longPoll }
-                return session
+                return try await Self.open(transport, endpoint: endpoint, match: match, token: token, after: after,
+                                           options: options, stats: stats, sink: sink)
+            } catch let error as LinkError where error.movesOn && index < candidates.count - 1 {
+                // `auto`: a proxy that strips `Upgrade`, or one that holds the upgrade: the next
+                // transport from now on.
+                core.withLock { $0.candidates = Array(candidates[(index + 1)...]) }
             }
+        }
+        throw LinkError.connectionClosed
+    }
+
+    /// One session over one transport.
+    private static func open(_ transport: Transport, endpoint: Endpoint, match: String, token: String?, after: Int,
+                             options: ConnectionOptions, stats: WireStats, sink: @escaping EventSink) async throws -> any TransportSession {
+        switch transport {
+        case .webSocket:
+            try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
+        case .longPoll:
+            try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
         }
     }
 

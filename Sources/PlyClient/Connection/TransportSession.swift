@@ -25,7 +25,7 @@ struct SessionLost: Error {}
 /// One connection attempt over one transport: it delivers events (in version order) to the
 /// match connection as they arrive, sends commands, and reports once how it ended.
 protocol TransportSession: AnyObject, Sendable {
-    var kind: TransportKind { get }
+    var kind: Transport { get }
     /// Completes once, when the session ends.
     var ended: EventLoopFuture<SessionEnd> { get }
     /// Sends a command and returns the server's answer; throws `SessionLost` if the connection

@@ -10,7 +10,7 @@ import Synchronization
 /// A session over one WebSocket. Messages are decoded on the event loop as they arrive;
 /// events go straight to the sink, answers to the command waiting for their `id`.
 final class WebSocketSession: TransportSession {
-    let kind = TransportKind.webSocket
+    let kind = Transport.webSocket
     let ended: EventLoopFuture<SessionEnd>
     private let endPromise: EventLoopPromise<SessionEnd>
     /// Completes with the server's welcome, or fails with its refusal.

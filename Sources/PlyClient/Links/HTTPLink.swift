@@ -23,6 +23,17 @@ public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension LinkError {
+    /// What makes `auto` move on to the next transport: a refused upgrade (a proxy that strips
+    /// `Upgrade`), or one that stalls (a proxy that holds it).
+    var movesOn: Bool {
+        switch self {
+        case .upgradeRefused, .timedOut: true
+        default: false
+        }
+    }
+}
+
 /// One kept-alive HTTP/1.1 connection, carrying one request at a time. The HTTP coding is
 /// swift-nio's; a `WireCounter` at the socket end counts every byte.
 public final class HTTPLink: Sendable {
