@@ -57,7 +57,7 @@ public final class ClientTable: Sendable {
             switch self {
             case .creation: "match creations"
             case .join: "joins"
-            case .upgrade: "WebSocket upgrades"
+            case .upgrade: "WebSocket upgrades and event streams"
             case .command: "commands"
             }
         }

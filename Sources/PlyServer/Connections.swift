@@ -30,6 +30,9 @@ public final class Connections: Sendable {
     private let commandBurst: Int
     private let open = Atomic<Int>(0)
     private let polls = Atomic<Int>(0)
+    private let openStreams = Atomic<Int>(0)
+    /// Tickets that let a browser's EventSource open a seat's stream.
+    let tickets: StreamTickets
     private let lastPrune = Mutex(ContinuousClock.now)
     private let state = Mutex(State())
 
@@ -49,6 +52,7 @@ public final class Connections: Sendable {
         seats = SeatBudgets(rate: configuration.commandsPerSecond, burst: configuration.commandBurst)
         commandsPerSecond = configuration.commandsPerSecond
         commandBurst = configuration.commandBurst
+        tickets = StreamTickets(lifetime: configuration.streamTicketLifetime)
     }
 
     /// Counts a newly accepted connection; false (and not counted) beyond the limit.
@@ -114,10 +118,13 @@ public final class Connections: Sendable {
 
     func pollStarted() { polls.add(1, ordering: .relaxed) }
     func pollEnded() { polls.subtract(1, ordering: .relaxed) }
+    func streamStarted() { openStreams.add(1, ordering: .relaxed) }
+    func streamEnded() { openStreams.subtract(1, ordering: .relaxed) }
 
     public var openConnections: Int { open.load(ordering: .relaxed) }
     public var webSockets: Int { state.withLock { $0.webSockets.count } }
     public var waitingPolls: Int { polls.load(ordering: .relaxed) }
+    public var streams: Int { openStreams.load(ordering: .relaxed) }
 
     /// Every WebSocket still open.
     func openWebSockets() -> [any Channel] {
@@ -145,6 +152,7 @@ public final class Connections: Sendable {
         }) else { return }
         clients.prune(now: now)
         seats.prune(now: now)
+        tickets.prune(now: now)
     }
 
     /// Takes a command from its client's and its seat's budgets, or refuses.

@@ -49,6 +49,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         case router(Endpoint)
         case poll(match: Substring)
         case command(match: Substring)
+        case stream(match: Substring)
         case webSocket(match: Substring)
     }
 
@@ -78,6 +79,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private let longPoll: LongPollTransport
+    private let eventStreams: EventStreamTransport
     private let webSocket: WebSocketTransport?
     private let router: Router
     private let handlers: HTTPHandlers
@@ -88,6 +90,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var current = Current.idle
     private var waiter: PollWaiter?
+    /// The event stream this connection is writing, if its request is one.
+    private var stream: EventStream?
+    /// Stream writes queued while the socket was not writable (the reader is not reading).
+    private var blockedWrites = 0
     private var timer: Scheduled<Void>?
     private var limiter: RateLimiter
     /// The client of the request being served (the peer, or whom a trusted proxy names).
@@ -100,9 +106,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// connections): nothing more will come, so close once nothing is owed.
     private var inputEnded = false
 
-    init(longPoll: LongPollTransport, webSocket: WebSocketTransport?, router: @escaping Router, handlers: HTTPHandlers,
-         origins: OriginPolicy, logger: Logger) {
+    init(longPoll: LongPollTransport, eventStreams: EventStreamTransport, webSocket: WebSocketTransport?, router: @escaping Router,
+         handlers: HTTPHandlers, origins: OriginPolicy, logger: Logger) {
         self.longPoll = longPoll
+        self.eventStreams = eventStreams
         self.webSocket = webSocket
         self.router = router
         self.handlers = handlers
@@ -119,6 +126,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         stopWaiting()
+        stopStream()
         self.context = nil
     }
 
@@ -191,7 +199,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private static func readsBody(_ plan: Plan) -> Bool {
         switch plan {
         case .router, .command: true
-        case .answer, .options, .poll, .webSocket: false
+        case .answer, .options, .poll, .stream, .webSocket: false
         }
     }
 
@@ -221,7 +229,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         }
         switch endpoint.server {
         case .router: return .router(endpoint)
-        case .eventLoop: return endpoint == .poll ? .poll(match: id) : .command(match: id)
+        case .eventLoop: return endpoint == .poll ? .poll(match: id) : endpoint == .stream ? .stream(match: id) : .command(match: id)
         case .upgrade: return .webSocket(match: id)
         }
     }
@@ -258,6 +266,19 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             if let now = longPoll.admission(command: id, exchange.head) { return command(now, body: exchange.body) }
             later({ [longPoll, head = exchange.head] in await longPoll.admit(command: id, head) }) { connection, admitted in
                 connection.command(admitted, body: exchange.body)
+            }
+        case .stream(let id):
+            let query = URI(exchange.head.uri).queryParameters
+            let credential: Credential
+            do throws(WireError) {
+                credential = try eventStreams.credential(exchange.head, query: query, match: id)
+            } catch {
+                return respond(error)
+            }
+            let after = eventStreams.after(exchange.head, query: query)
+            if let now = eventStreams.admission(id, as: credential, after: after, client: client) { return startStream(now) }
+            later({ [eventStreams] in await eventStreams.admit(id, as: credential, after: after) }) { connection, admitted in
+                connection.startStream(admitted)
             }
         case .webSocket(let id):
             upgrade(exchange, match: id)
@@ -425,6 +446,73 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         connections.clients.endPoll(by: client)
     }
 
+    // MARK: Server-Sent Events
+
+    /// Starts an admitted stream: its head (no length: the body goes on), then `EventStream`
+    /// writes it. Nothing after the version asked for, in a match that has ended: 204, which
+    /// tells a browser's EventSource not to reconnect.
+    private func startStream(_ admitted: Result<Admission, WireError>) {
+        guard case .success(let admission) = admitted else { return refuse(admitted) }
+        guard let context, case .serving(let exchange) = current else { return }
+        if admission.match.status == .finished, admission.after >= admission.match.version {
+            return respond(.noContent, [:], body: nil)
+        }
+        writeHead(.ok, EventStreamTransport.headers, for: exchange)
+        connections.streamStarted()
+        blockedWrites = 0
+        let stream = EventStream(admission, connection: self, eventLoop: context.eventLoop, allocator: context.channel.allocator)
+        self.stream = stream
+        stream.start(retry: configuration.streamRetry, heartbeatEvery: configuration.streamHeartbeat)
+    }
+
+    /// A piece of the stream's body. A reader that stops reading is dropped once more than the
+    /// outbound limit of writes has queued behind it (it can reconnect with `Last-Event-ID`).
+    func writeStream(_ bytes: ByteBuffer, flush: Bool = true) {
+        guard let context, stream != nil else { return }
+        if !context.channel.isWritable {
+            blockedWrites += 1
+            if blockedWrites > configuration.maxOutboundMessages {
+                connections.metrics.outboundDrops.increment()
+                logger.warning("event stream dropped: the client is not reading", metadata: ["limit": "\(configuration.maxOutboundMessages)"])
+                stopStream()
+                return closeNow()
+            }
+        }
+        context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        if flush { context.flush() }
+    }
+
+    func flushStream() {
+        context?.flush()
+    }
+
+    /// Ends the stream's response: the connection goes on with its next request, or closes.
+    func endStream(close: Bool) {
+        guard let context, stream != nil, case .serving(let exchange) = current else { return }
+        stopStream()
+        let keepAlive = !close && exchange.head.isKeepAlive && !inputEnded && !longPoll.authority.isShuttingDown
+        current = keepAlive ? .idle : .closing
+        if keepAlive {
+            context.triggerUserOutboundEvent(ConnectionActivity.responseEnd, promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func stopStream() {
+        guard let stream else { return }
+        self.stream = nil
+        stream.stop()
+        connections.streamEnded()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { blockedWrites = 0 }
+        context.fireChannelWritabilityChanged()
+    }
+
     // MARK: WebSocket
 
     /// An upgrade to WebSocket, on whichever request of the connection it comes: a malformed
@@ -571,6 +659,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             inputEnded = true
             switch current {
             case .idle, .reading: closeNow()
+            case .serving where stream != nil: endStream(close: true)
             case .serving: waiter?.end(news: false)
             case .upgrading, .closing: break
             }
@@ -580,6 +669,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         stopWaiting()
+        stopStream()
         current = .closing
         context.fireChannelInactive()
     }

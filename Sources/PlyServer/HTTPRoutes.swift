@@ -45,7 +45,8 @@ struct HTTPRoutes: Sendable {
         case .listMatches: listMatches
         case .snapshot: snapshot
         case .join: join
-        case .poll, .command, .webSocket: { request, _ in
+        case .streamTicket: streamTicket
+        case .poll, .command, .webSocket, .stream: { request, _ in
             // Served by HTTPConnection; the router is never handed them.
             throw WireError(.internalError, "\(request.uri.path) is not the router's")
         }
@@ -97,6 +98,18 @@ struct HTTPRoutes: Sendable {
         try connections.clients.spend(.join, by: context.client)
         let body = try await request.message(JoinRequest.self, upTo: configuration.maxMessageBytes)
         return try .json(try await match.join(name: body.name), status: .created)
+    }
+
+    /// A ticket for the seat whose token is sent, to open its event stream from a browser.
+    @Sendable func streamTicket(_ request: Request, context: Context) async throws -> Response {
+        let admission = try await authority.admit(to: context.parameters.get("id"), as: Credential(authorization: request.headers[.authorization]),
+                                                  seatRequired: true).get()
+        try connections.clients.spend(.upgrade, by: context.client)
+        guard let token = request.headers[.authorization].flatMap(SeatToken.bearer) else {
+            throw WireError(.missingToken, "send the seat token as 'Authorization: Bearer TOKEN'")
+        }
+        let (ticket, lifetime) = connections.tickets.issue(match: admission.match.id, token: token)
+        return try .json(StreamTicket(ticket: ticket, expiresIn: Int(lifetime / .seconds(1))), status: .created)
     }
 
     // MARK: Parsing

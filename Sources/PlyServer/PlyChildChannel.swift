@@ -25,6 +25,7 @@ struct PlyChildChannel: ServerChildChannel {
     let router: HTTPConnection.Router
     let webSocket: WebSocketTransport?
     let longPoll: LongPollTransport
+    let eventStreams: EventStreamTransport
     let connections: Connections
     let configuration: ServerConfiguration
     let origins: OriginPolicy
@@ -48,7 +49,7 @@ struct PlyChildChannel: ServerChildChannel {
                 pipelining: HTTPServerPipelineHandler()
             )
             try channel.pipeline.syncOperations.addHandlers([handlers.decoder, handlers.encoder, handlers.pipelining])
-            try channel.pipeline.syncOperations.addHandler(HTTPConnection(longPoll: longPoll, webSocket: webSocket, router: router,
+            try channel.pipeline.syncOperations.addHandler(HTTPConnection(longPoll: longPoll, eventStreams: eventStreams, webSocket: webSocket, router: router,
                                                                           handlers: handlers, origins: origins, logger: logger))
             return Value(channel: channel)
         }

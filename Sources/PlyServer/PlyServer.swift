@@ -74,7 +74,8 @@ public struct PlyServer: Sendable {
             matches: authority.liveMatchCount,
             connections: connections.openConnections,
             webSockets: connections.webSockets,
-            waitingPolls: connections.waitingPolls
+            waitingPolls: connections.waitingPolls,
+            streams: connections.streams
         )
     }
 
@@ -107,6 +108,7 @@ public struct PlyServer: Sendable {
             }
         }
         let longPoll = LongPollTransport(authority: authority, connections: connections, configuration: configuration)
+        let eventStreams = EventStreamTransport(authority: authority, connections: connections, configuration: configuration)
         // Without WebSocket, every upgrade request is refused (400), as a proxy that strips `Upgrade` would.
         let webSocket = configuration.webSocket
             ? WebSocketTransport(authority: authority, connections: connections, configuration: configuration)
@@ -115,7 +117,7 @@ public struct PlyServer: Sendable {
         return Application(
             responder: responder,
             server: HTTPServerBuilder { _ in
-                PlyChildChannel(router: serve, webSocket: webSocket, longPoll: longPoll, connections: connections,
+                PlyChildChannel(router: serve, webSocket: webSocket, longPoll: longPoll, eventStreams: eventStreams, connections: connections,
                                 configuration: configuration, origins: origins)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),

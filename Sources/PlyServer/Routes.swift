@@ -3,9 +3,12 @@ import NIOHTTP1
 /// What the server does for one method of one resource.
 enum Endpoint: Sendable, Equatable {
     // Served by Hummingbird's router, each request in a task (`HTTPRoutes`).
-    case health, metrics, games, createMatch, listMatches, snapshot, join
-    // The long-polling transport, served on the connection's event loop (`LongPollTransport`).
+    case health, metrics, games, createMatch, listMatches, snapshot, join, streamTicket
+    // The long-polling transport, served on the connection's event loop (`LongPollTransport`);
+    // its command is the Server-Sent Events transport's too.
     case poll, command
+    // The Server-Sent Events transport's stream, served on the event loop (`EventStreamTransport`).
+    case stream
     // An upgrade to the WebSocket transport (`WebSocketTransport`).
     case webSocket
 
@@ -14,8 +17,8 @@ enum Endpoint: Sendable, Equatable {
 
     var server: Server {
         switch self {
-        case .health, .metrics, .games, .createMatch, .listMatches, .snapshot, .join: .router
-        case .poll, .command: .eventLoop
+        case .health, .metrics, .games, .createMatch, .listMatches, .snapshot, .join, .streamTicket: .router
+        case .poll, .command, .stream: .eventLoop
         case .webSocket: .upgrade
         }
     }
@@ -90,6 +93,8 @@ enum Routes {
         Route("/matches/:id/events", [(.GET, .poll)]),
         Route("/matches/:id/commands", [(.POST, .command)]),
         Route("/matches/:id/ws", [(.GET, .webSocket)]),
+        Route("/matches/:id/stream", [(.GET, .stream)]),
+        Route("/matches/:id/stream-tickets", [(.POST, .streamTicket)]),
     ]
 
     /// The route of a request target's path (the query left aside) and the match id it names.

@@ -18,6 +18,13 @@ public struct ServerConfiguration: Sendable {
     public var maxPollWait: Duration
     /// How often the server pings each WebSocket; a peer that does not answer is closed.
     public var pingInterval: Duration
+    /// How often an event stream with nothing to send sends a comment line, so that proxies and
+    /// NATs do not take it for idle.
+    public var streamHeartbeat: Duration = .seconds(15)
+    /// How long a browser's EventSource waits before it reconnects (the stream's `retry:`).
+    public var streamRetry: Duration = .seconds(2)
+    /// How long a stream ticket may wait for the stream it opens.
+    public var streamTicketLifetime: Duration = .seconds(60)
     /// How long shutdown waits for WebSockets to finish their close handshake.
     public var shutdownGrace: Duration
     /// Whether WebSocket upgrades are accepted; without them, only long-polling is served

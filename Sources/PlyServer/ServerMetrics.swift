@@ -24,6 +24,7 @@ public final class ServerMetrics: Sendable {
     private let refused = Mutex<[String: CoreMetrics.Counter]>([:])
     private let webSockets: CoreMetrics.Gauge
     private let waitingPolls: CoreMetrics.Gauge
+    private let streams: CoreMetrics.Gauge
     private let connections: CoreMetrics.Gauge
     private let liveMatches: CoreMetrics.Gauge
     private let storeAvailable: CoreMetrics.Gauge
@@ -43,6 +44,7 @@ public final class ServerMetrics: Sendable {
         authority = AuthorityMetrics(factory: factory)
         webSockets = CoreMetrics.Gauge(label: "ply_websockets_open", factory: factory)
         waitingPolls = CoreMetrics.Gauge(label: "ply_polls_waiting", factory: factory)
+        streams = CoreMetrics.Gauge(label: "ply_streams_open", factory: factory)
         connections = CoreMetrics.Gauge(label: "ply_connections_open", factory: factory)
         liveMatches = CoreMetrics.Gauge(label: "ply_matches_live", factory: factory)
         storeAvailable = CoreMetrics.Gauge(label: "ply_store_available", factory: factory)
@@ -95,6 +97,7 @@ public final class ServerMetrics: Sendable {
     func exposition(health: Health, storeAvailable available: Bool) -> [UInt8] {
         webSockets.record(health.webSockets)
         waitingPolls.record(health.waitingPolls)
+        streams.record(health.streams)
         connections.record(health.connections)
         liveMatches.record(health.matches)
         storeAvailable.record(available ? 1 : 0)

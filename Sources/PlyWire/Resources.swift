@@ -141,12 +141,41 @@ public struct Health: Hashable, Sendable, Codable {
     public var webSockets: Int
     /// Long polls waiting for an event.
     public var waitingPolls: Int
+    /// Server-Sent Events streams open.
+    public var streams: Int
 
-    public init(status: String, matches: Int, connections: Int, webSockets: Int = 0, waitingPolls: Int = 0) {
+    public init(status: String, matches: Int, connections: Int, webSockets: Int = 0, waitingPolls: Int = 0, streams: Int = 0) {
         self.status = status
         self.matches = matches
         self.connections = connections
         self.webSockets = webSockets
         self.waitingPolls = waitingPolls
+        self.streams = streams
+    }
+
+    enum CodingKeys: String, CodingKey { case status, matches, connections, webSockets, waitingPolls, streams }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        status = try container.decode(String.self, forKey: .status)
+        matches = try container.decode(Int.self, forKey: .matches)
+        connections = try container.decode(Int.self, forKey: .connections)
+        webSockets = try container.decodeIfPresent(Int.self, forKey: .webSockets) ?? 0
+        waitingPolls = try container.decodeIfPresent(Int.self, forKey: .waitingPolls) ?? 0
+        // A server from before event streams says nothing of them.
+        streams = try container.decodeIfPresent(Int.self, forKey: .streams) ?? 0
+    }
+}
+
+/// What `POST /matches/{id}/stream-tickets` grants a seat: a ticket that opens the seat's
+/// event stream once (`GET /matches/{id}/stream?ticket=…`), for an EventSource, which cannot
+/// send `Authorization`; it is good for `expiresIn` seconds.
+public struct StreamTicket: Hashable, Sendable, Codable {
+    public var ticket: String
+    public var expiresIn: Int
+
+    public init(ticket: String, expiresIn: Int) {
+        self.ticket = ticket
+        self.expiresIn = expiresIn
     }
 }

@@ -3,12 +3,15 @@
 public enum Transport: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     /// One WebSocket, full duplex.
     case webSocket = "ws"
+    /// Server-Sent Events: one long response streams the events; commands are HTTP POSTs.
+    case serverSentEvents = "sse"
     /// HTTP long-polling: one held poll and one connection for commands.
     case longPoll = "longpoll"
 
     public var description: String {
         switch self {
         case .webSocket: "WebSocket"
+        case .serverSentEvents: "Server-Sent Events"
         case .longPoll: "long-polling"
         }
     }
@@ -17,6 +20,7 @@ public enum Transport: String, Sendable, Hashable, Codable, CaseIterable, Custom
     public var abbreviation: String {
         switch self {
         case .webSocket: "WS"
+        case .serverSentEvents: "SSE"
         case .longPoll: "LP"
         }
     }

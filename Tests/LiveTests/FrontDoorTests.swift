@@ -199,6 +199,13 @@ struct FrontDoorTests {
                         #expect(try await socket.next() != nil, "\(path): a WebSocket")
                         socket.link.close()
                         continue
+                    case .stream:
+                        let stream = try await server.eventStream(path)
+                        #expect(await stream.nextEvent() != nil && stream.status == 200, "\(path): an event stream")
+                        stream.link.close()
+                        continue
+                    case .streamTicket:
+                        reply = try await server.request(.post, path, token: ann.token)
                     case .command:
                         reply = try await server.request(.post, path, body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
                     case .poll:
@@ -258,6 +265,10 @@ struct FrontDoorTests {
             }
             let seat = try await server.request(.post, "/matches/\(id)/seats", body: #"{"name":"ann"}"#, headers: [.origin: listed])
             #expect(seat.status == 201 && seat.headers[.accessControlAllowOrigin] == listed)
+            // An EventSource of a listed page reads its stream.
+            let stream = try await server.eventStream("/matches/\(id)/stream", headers: [("Origin", listed)])
+            #expect(await stream.nextEvent() != nil && stream.headers.first(name: "access-control-allow-origin") == listed)
+            stream.link.close()
             // An origin not listed.
             asked[.origin] = unlisted
             let refused = try await server.request(.options, "/matches", headers: asked)
@@ -266,6 +277,10 @@ struct FrontDoorTests {
             #expect(post.status == 403 && post.errorCode == "request/forbidden_origin" && post.headers[.accessControlAllowOrigin] == nil)
             let read = try await server.request(.get, "/matches/\(id)", headers: [.origin: unlisted])
             #expect(read.status == 200 && read.headers[.accessControlAllowOrigin] == nil)
+            // A stream is a read: served, with no grant, so the browser keeps it from the page.
+            let unlistedStream = try await server.eventStream("/matches/\(id)/stream", headers: [("Origin", unlisted)])
+            #expect(await unlistedStream.nextEvent() != nil && unlistedStream.headers.first(name: "access-control-allow-origin") == nil)
+            unlistedStream.link.close()
             #expect(try await server.snapshot(id).seats.compactMap(\.name) == ["ann"], "the refused join changed nothing")
             let socket = TestSocket(try await WebSocketLink.connect(to: server.endpoint, path: "/matches/\(id)/ws", headers: [("Origin", unlisted)],
                                                                     stats: WireStats()))

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import Logging
 import NIOCore
+import NIOHTTP1
 import PlyEngine
 import PlyServer
 import PlyStore
@@ -149,6 +150,75 @@ struct LiveServer: Sendable {
     func webSocket(_ path: String, token: String? = nil, authorization: String? = nil, stats: WireStats = WireStats()) async throws -> TestSocket {
         let headers = (authorization ?? token.map { "Bearer \($0)" }).map { [("Authorization", $0)] } ?? []
         return TestSocket(try await WebSocketLink.connect(to: endpoint, path: path, headers: headers, stats: stats))
+    }
+
+    /// Opens an event stream (`GET path`, `Accept: text/event-stream`) on this server.
+    func eventStream(_ path: String, token: String? = nil, headers extra: [(String, String)] = [], stats: WireStats = WireStats()) async throws -> TestStream {
+        let headers = (token.map { [("Authorization", "Bearer \($0)")] } ?? []) + extra
+        let (updates, continuation) = AsyncStream<EventStreamLink.Update>.makeStream()
+        let link = try await EventStreamLink.open(to: endpoint, path: path, headers: headers, stats: stats) { update in
+            continuation.yield(update)
+            if case .closed = update { continuation.finish() }
+        }
+        return TestStream(link, updates: updates)
+    }
+}
+
+/// An event stream as a test reads it: its status, then one event at a time, then how it ended.
+final class TestStream {
+    let link: EventStreamLink
+    private var iterator: AsyncStream<EventStreamLink.Update>.AsyncIterator
+    /// The response's status, once its head has come.
+    private(set) var status: Int?
+    /// The response's headers, once its head has come (a stream's or a 204's).
+    private(set) var headers = HTTPHeaders()
+    /// A refusal's body (an error status instead of a stream).
+    private(set) var refusal: String?
+    /// Whether the response ended (rather than the connection dropping).
+    private(set) var ended = false
+    /// Every `retry:` and comment seen, in order.
+    private(set) var others: [EventStreamParser.Item] = []
+
+    init(_ link: EventStreamLink, updates: AsyncStream<EventStreamLink.Update>) {
+        self.link = link
+        iterator = updates.makeAsyncIterator()
+    }
+
+    /// The next event, or nil once the response or the connection has ended.
+    func nextEvent() async -> EventStreamParser.Event? {
+        while let update = await iterator.next() {
+            switch update {
+            case .opened(let status, let headers):
+                self.status = Int(status.code)
+                self.headers = headers
+            case .refused(let status, let body):
+                self.status = Int(status.code)
+                refusal = String(buffer: body)
+            case .item(.event(let event)): return event
+            case .item(let other): others.append(other)
+            case .ended: ended = true
+            case .closed: return nil
+            }
+        }
+        return nil
+    }
+
+    /// The next event's data as a server message, or nil once the stream has ended.
+    func next() async throws -> ServerMessage? {
+        guard let event = await nextEvent() else { return nil }
+        return try WireCoding.decode(ServerMessage.self, from: Data(event.data.utf8))
+    }
+
+    /// The data of the next `count` events (fewer if the stream ends first).
+    func events(_ count: Int) async -> [String] {
+        var events: [String] = []
+        while events.count < count, let event = await nextEvent() { events.append(event.data) }
+        return events
+    }
+
+    /// Reads to the end of the stream.
+    func drain() async {
+        while await nextEvent() != nil {}
     }
 }
 

@@ -1,0 +1,124 @@
+import NIOCore
+import PlyAuthority
+import PlyEngine
+import PlyWire
+
+/// One Server-Sent Events stream, on its connection's event loop, once its response head is
+/// written: it writes `retry:`, then every event after its cursor as it is published (the bytes
+/// the authority encoded for its viewer), a heartbeat comment while there is nothing to send,
+/// and ends the response after the match's last event. A match that closes (shutdown, expiry)
+/// gets its error as a last message, as a WebSocket does; a rollback (servers sharing a
+/// database) a `rolled_back` message with `id:` set back. It writes through its connection,
+/// which bounds what may queue behind a reader that stops reading.
+final class EventStream {
+    let match: MatchAuthority
+    let seat: Seat?
+    private(set) var cursor: Int
+    private weak var connection: HTTPConnection?
+    private let eventLoop: any EventLoop
+    private let allocator: ByteBufferAllocator
+    private var subscriber: EventStreamSubscriber?
+    private var heartbeat: RepeatedTask?
+    private var stopped = false
+
+    init(_ admission: Admission, connection: HTTPConnection, eventLoop: any EventLoop, allocator: ByteBufferAllocator) {
+        match = admission.match
+        seat = admission.seat
+        cursor = admission.after
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.allocator = allocator
+    }
+
+    /// Subscribed before the backlog is read, so that no event can slip between the two.
+    func start(retry: Duration, heartbeatEvery interval: Duration) {
+        connection?.writeStream(EventStreamTransport.retry(retry, allocator: allocator))
+        let subscriber = EventStreamSubscriber(self, eventLoop: eventLoop)
+        self.subscriber = subscriber
+        let (version, closure) = match.subscribe(subscriber)
+        deliver(upTo: version)
+        if let closure { return closed(closure) }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let every = TimeAmount(interval)
+        heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in loopBound.value.beat() }
+    }
+
+    /// Writes every published event after the cursor; ends the stream after the last one.
+    func deliver(upTo version: Int) {
+        guard !stopped, version > cursor else { return }
+        let events = match.events(after: cursor, for: seat)
+        for event in events {
+            cursor += 1
+            connection?.writeStream(EventStreamTransport.event(event, id: cursor, allocator: allocator), flush: false)
+        }
+        connection?.flushStream()
+        if match.status == .finished, cursor >= match.version { finish(close: false) }
+    }
+
+    func closed(_ closure: MatchClosure) {
+        guard !stopped else { return }
+        let error = closure.error(match: match.id).with(version: match.version)
+        if let json = try? JSONBuffer.encode(error) { connection?.writeStream(EventStreamTransport.event(json, id: cursor, allocator: allocator)) }
+        finish(close: closure == .shuttingDown)
+    }
+
+    func rolledBack(to version: Int) {
+        guard !stopped, cursor > version else { return }
+        cursor = version
+        if let json = try? JSONBuffer.encode(RolledBack(version: version)) {
+            connection?.writeStream(EventStreamTransport.event(json, id: version, allocator: allocator))
+        }
+    }
+
+    private func beat() {
+        guard !stopped else { return }
+        connection?.writeStream(EventStreamTransport.heartbeat(allocator: allocator))
+    }
+
+    /// Ends the response: the connection goes on with its next request, or closes.
+    private func finish(close: Bool) {
+        stop()
+        connection?.endStream(close: close)
+    }
+
+    /// No more writes: unsubscribed, the heartbeat cancelled (also when the connection goes).
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        heartbeat?.cancel()
+        heartbeat = nil
+        if let subscriber { match.unsubscribe(subscriber) }
+        subscriber = nil
+    }
+}
+
+/// The bridge from the authority (any thread) to a stream (its event loop).
+final class EventStreamSubscriber: MatchSubscriber {
+    private let eventLoop: any EventLoop
+    private let stream: NIOLoopBound<EventStream>
+
+    init(_ stream: EventStream, eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        self.stream = NIOLoopBound(stream, eventLoop: eventLoop)
+    }
+
+    private func run(_ body: @escaping @Sendable (EventStream) -> Void) {
+        if eventLoop.inEventLoop {
+            body(stream.value)
+        } else {
+            eventLoop.execute { body(self.stream.value) }
+        }
+    }
+
+    func matchPublished(_ match: MatchAuthority, upTo version: Int) {
+        run { $0.deliver(upTo: version) }
+    }
+
+    func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
+        run { $0.closed(closure) }
+    }
+
+    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
+        run { $0.rolledBack(to: version) }
+    }
+}
