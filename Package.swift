@@ -179,6 +179,8 @@ let package = Package(
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
+        // The client's parts that need no server: the event stream parser.
+        .testTarget(name: "PlyClientTests", dependencies: ["PlyClient", .product(name: "NIOCore", package: "swift-nio")]),
         // The authority without any network: the memory store, a failing store, a manual clock.
         .testTarget(name: "PlyAuthorityTests", dependencies: ["PlyAuthority", "PlyStore"]),
         .testTarget(name: "PlyTerminalTests", dependencies: ["PlyTerminal", "PlyBench", "ply"]),

@@ -21,12 +21,12 @@ final class LongPollSession: TransportSession {
     private let stats: WireStats
     private let sink: EventSink
     private let pollLink: HTTPLink
+    private let commands: CommandPoster
     private let state: Mutex<State>
 
     private struct State {
         /// The version of the last event received.
         var cursor: Int
-        var commandLink: HTTPLink?
         var isOver = false
     }
 
@@ -42,6 +42,8 @@ final class LongPollSession: TransportSession {
         self.pollLink = pollLink
         self.sink = sink
         state = Mutex(State(cursor: after))
+        let authorization = self.authorization
+        commands = CommandPoster(endpoint: endpoint, match: match, authorization: authorization, options: options, stats: stats)
     }
 
     static func open(
@@ -127,60 +129,28 @@ final class LongPollSession: TransportSession {
 
     /// An error answer to a poll: a refusal for good, or a reason to come back later.
     private static func end(for response: HTTPLink.Response) -> SessionEnd {
-        let error = (try? WireCoding.decoder.decode(WireError.self, from: response.body))
-            ?? WireError(.badRequest, "HTTP \(response.status.code)")
-        switch response.status.code {
-        case 500..<600: return .lost(error.message)
-        default: return .refused(error)
-        }
+        CommandPoster.end(for: response)
     }
 
     func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
-        let link = try await commandLink()
-        let body = try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
-        let response: HTTPLink.Response
         do {
-            // This attempt has what is left of the command's time, not a full timeout of its own.
-            let left = deadline - .now
-            guard left > .zero else { throw CommandError.timedOut }
-            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body, timeout: TimeAmount(left))
-        } catch CommandError.timedOut {
-            throw CommandError.timedOut
-        } catch {
-            finish(.lost("the command connection dropped"))
-            throw SessionLost()
-        }
-        if response.status == .ok, let ack = try? WireCoding.decoder.decode(Acknowledgement.self, from: response.body) {
-            return .ack(ack)
-        }
-        if case .refused(let error) = Self.end(for: response) { return .refused(error) }
-        finish(.lost("the server is unavailable (\(response.status.code))"))
-        throw SessionLost()
-    }
-
-    private func commandLink() async throws -> HTTPLink {
-        if let link = state.withLock({ $0.isOver ? nil : $0.commandLink }), link.isActive { return link }
-        guard !state.withLock({ $0.isOver }) else { throw SessionLost() }
-        do {
-            let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
-            state.withLock { $0.commandLink = link }
-            return link
-        } catch {
-            finish(.lost("could not open the command connection"))
-            throw SessionLost()
+            return try await commands.send(command, before: deadline)
+        } catch let lost as SessionLost {
+            finish(.lost(lost.reason))
+            throw lost
         }
     }
 
     /// Ends the session once, closing both connections.
     private func finish(_ end: SessionEnd) {
-        let commandLink: HTTPLink?? = state.withLock { state in
-            guard !state.isOver else { return .none }
+        let first = state.withLock { state -> Bool in
+            guard !state.isOver else { return false }
             state.isOver = true
-            return .some(state.commandLink)
+            return true
         }
-        guard case .some(let link) = commandLink else { return }
+        guard first else { return }
         pollLink.close()
-        link?.close()
+        commands.close()
         endPromise.succeed(end)
     }
 

@@ -78,6 +78,8 @@ public final class MatchConnection: Sendable {
         /// The transports still to try, in order: one, or for `auto` those it has not given up
         /// on; the first is the one in use.
         var candidates: [Transport]
+        /// For `auto`: the transports given up on before the one in use, and why.
+        var passedOver: [(transport: Transport, reason: String)] = []
         /// Commands waiting for a session to send on, by ticket.
         var waitingForSession: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextTicket = 0
@@ -136,6 +138,17 @@ public final class MatchConnection: Sendable {
     /// The transport in use (for `auto`, the one it settled on).
     public var transport: Transport { core.withLock { $0.candidates[0] } }
 
+    /// For `auto`, the transports it gave up on before settling on `transport`, and why (a
+    /// refused upgrade, an upgrade or a stream that a proxy held); empty when the first worked.
+    public var passedOver: [(transport: Transport, reason: String)] { core.withLock { $0.passedOver } }
+
+    /// Where `auto` settled and why, for a person: nil when it is on its first choice.
+    public var settledReason: String? {
+        let (transport, passedOver) = core.withLock { ($0.candidates[0], $0.passedOver) }
+        guard !passedOver.isEmpty else { return nil }
+        return "On \(transport): " + passedOver.map { "\($0.transport) did not work (\($0.reason))" }.joined(separator: "; ") + "."
+    }
+
     /// The version of the last event delivered.
     public var lastVersion: Int { core.withLock { $0.lastVersion } }
 
@@ -181,10 +194,23 @@ public final class MatchConnection: Sendable {
             } catch let error as LinkError where error.movesOn && index < candidates.count - 1 {
                 // `auto`: a proxy that strips `Upgrade`, or one that holds the upgrade: the next
                 // transport from now on.
-                core.withLock { $0.candidates = Array(candidates[(index + 1)...]) }
+                core.withLock { core in
+                    core.candidates = Array(candidates[(index + 1)...])
+                    core.passedOver.append((transport, Self.reason(error, on: transport)))
+                }
             }
         }
         throw LinkError.connectionClosed
+    }
+
+    /// Why a transport was given up on, in words.
+    private static func reason(_ error: LinkError, on transport: Transport) -> String {
+        switch error {
+        case .upgradeRefused(let status, _): "the upgrade was refused with \(status)"
+        case .timedOut where transport == .webSocket: "no answer to the upgrade in time: a proxy holds it"
+        case .timedOut: "the stream's first bytes did not come in time: a proxy buffers it"
+        default: "\(error)"
+        }
     }
 
     /// One session over one transport.
@@ -193,6 +219,8 @@ public final class MatchConnection: Sendable {
         switch transport {
         case .webSocket:
             try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
+        case .serverSentEvents:
+            try await EventStreamSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
         case .longPoll:
             try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
         }

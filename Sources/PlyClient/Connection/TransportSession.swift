@@ -20,7 +20,9 @@ enum SessionEnd: Sendable {
 
 /// A command sent on a session whose connection was lost before its answer arrived: it may or
 /// may not have been applied.
-struct SessionLost: Error {}
+struct SessionLost: Error {
+    var reason = "the connection dropped"
+}
 
 /// One connection attempt over one transport: it delivers events (in version order) to the
 /// match connection as they arrive, sends commands, and reports once how it ended.

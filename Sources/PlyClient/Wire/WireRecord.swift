@@ -1,7 +1,7 @@
 import NIOCore
 /// One exchange as it crossed the wire, for the wire view: an HTTP request or response line,
-/// or a WebSocket frame, with its overhead (HTTP lines and headers, frame header and mask)
-/// and its payload, in bytes.
+/// a WebSocket frame, or a Server-Sent Event, with its overhead (HTTP lines and headers, frame
+/// header and mask, `id:`/`data:` lines and chunk framing) and its payload, in bytes.
 public struct WireRecord: Sendable, Hashable {
     public enum Direction: String, Sendable, Hashable {
         case sent, received
@@ -14,6 +14,8 @@ public struct WireRecord: Sendable, Hashable {
         case response(String)
         /// A WebSocket frame: its opcode (`text`, `ping`, `pong`, `close`).
         case frame(String)
+        /// A Server-Sent Event: its `id:` line.
+        case event(String)
         /// A TCP connection opened or closed, or a WebSocket handshake.
         case connection(String)
     }

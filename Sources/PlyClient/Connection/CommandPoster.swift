@@ -1,0 +1,108 @@
+import NIOCore
+import NIOHTTP1
+import PlyEngine
+import PlyWire
+import Synchronization
+
+/// Commands as `POST /matches/{id}/commands`, on a connection of their own, opened with the
+/// first command: how both HTTP transports (long-polling and Server-Sent Events) send them.
+final class CommandPoster: Sendable {
+    private let endpoint: Endpoint
+    private let match: String
+    private let authorization: [(String, String)]
+    private let options: ConnectionOptions
+    private let stats: WireStats
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var link: HTTPLink?
+        var closed = false
+        /// A command is waiting for its answer: closing waits for it (the answer to the move
+        /// that ends a match may come after the stream that carried `ended` has ended).
+        var inFlight = false
+    }
+
+    /// Its `send` throws `SessionLost` when the command's connection is lost, or the server
+    /// unavailable: the session ends, and the command is sent again once it reconnects.
+    init(endpoint: Endpoint, match: String, authorization: [(String, String)], options: ConnectionOptions, stats: WireStats) {
+        self.endpoint = endpoint
+        self.match = match
+        self.authorization = authorization
+        self.options = options
+        self.stats = stats
+    }
+
+    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
+        let link = try await commandLink()
+        defer {
+            state.withLock { state in
+                state.inFlight = false
+                return state.closed ? state.link : nil
+            }?.close()
+        }
+        let body = try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
+        let response: HTTPLink.Response
+        do {
+            // This attempt has what is left of the command's time, not a full timeout of its own.
+            let left = deadline - .now
+            guard left > .zero else { throw CommandError.timedOut }
+            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body, timeout: TimeAmount(left))
+        } catch CommandError.timedOut {
+            throw CommandError.timedOut
+        } catch {
+            throw SessionLost(reason: "the command connection dropped")
+        }
+        if response.status == .ok, let ack = try? WireCoding.decoder.decode(Acknowledgement.self, from: response.body) {
+            return .ack(ack)
+        }
+        if case .refused(let error) = Self.end(for: response) { return .refused(error) }
+        throw SessionLost(reason: "the server is unavailable (\(response.status.code))")
+    }
+
+    private func commandLink() async throws -> HTTPLink {
+        let current = state.withLock { state -> HTTPLink?? in
+            guard !state.closed else { return .none }
+            guard let link = state.link, link.isActive else { return .some(nil) }
+            state.inFlight = true
+            return link
+        }
+        guard let current else { throw SessionLost(reason: "the session is closed") }
+        if let current { return current }
+        do {
+            let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
+            let kept = state.withLock { state -> Bool in
+                guard !state.closed else { return false }
+                state.link = link
+                state.inFlight = true
+                return true
+            }
+            guard kept else {
+                link.close()
+                throw SessionLost(reason: "the session is closed")
+            }
+            return link
+        } catch let lost as SessionLost {
+            throw lost
+        } catch {
+            throw SessionLost(reason: "could not open the command connection")
+        }
+    }
+
+    /// Closes the command connection, once the command on its way (if any) has its answer.
+    func close() {
+        state.withLock { state in
+            state.closed = true
+            return state.inFlight ? nil : state.link
+        }?.close()
+    }
+
+    /// An error answer: a refusal for good, or a reason to come back later.
+    static func end(for response: HTTPLink.Response) -> SessionEnd {
+        let error = (try? WireCoding.decoder.decode(WireError.self, from: response.body))
+            ?? WireError(.badRequest, "HTTP \(response.status.code)")
+        switch response.status.code {
+        case 500..<600: return .lost(error.message)
+        default: return .refused(error)
+        }
+    }
+}
