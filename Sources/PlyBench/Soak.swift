@@ -74,13 +74,13 @@ public struct SoakResult: Sendable, Codable {
     }
 
     /// What the live seats need at a sample: a WebSocket per WebSocket seat, at most a waiting
-    /// poll per long-polling seat, and two HTTP connections per long-polling seat (its poll's
-    /// and its commands'), plus the one `/health` is asked on.
+    /// poll per long-polling seat, and two HTTP connections per long-polling or event-stream
+    /// seat (its poll's or stream's, and its commands'), plus the one `/health` is asked on.
     func need(_ sample: SoakSample) -> (webSockets: Int, polls: Int, connections: Int) {
         let seats = plan.transports.seatsPerMatch
-        let (webSocket, longPoll) = (seats[.webSocket] ?? 0, seats[.longPoll] ?? 0)
+        let (webSocket, stream, longPoll) = (seats[.webSocket] ?? 0, seats[.serverSentEvents] ?? 0, seats[.longPoll] ?? 0)
         let live = sample.liveMatches
-        return (live * webSocket, live * longPoll, live * (webSocket + 2 * longPoll) + 1)
+        return (live * webSocket, live * longPoll, live * (webSocket + 2 * stream + 2 * longPoll) + 1)
     }
 
     /// The most, over the samples, by which WebSockets, waiting polls and connections exceeded

@@ -30,6 +30,10 @@ public final class TCPRelay: Sendable {
     let latency: Latency?
     /// Whether every byte forwarded to clients is kept (`received`).
     let recording: Bool
+    /// Which connections (judged by the first bytes the client sends) get nothing back until the
+    /// server closes them: a proxy that buffers whole responses, as one that does not know
+    /// streaming does.
+    let holdsResponses: (@Sendable (ByteBuffer) -> Bool)?
     private let listener: any Channel
     private let state = Mutex(State())
 
@@ -39,20 +43,25 @@ public final class TCPRelay: Sendable {
         var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
-    private init(port: Int, latency: Latency?, recording: Bool, listener: any Channel) {
+    private init(port: Int, latency: Latency?, recording: Bool, holdsResponses: (@Sendable (ByteBuffer) -> Bool)?, listener: any Channel) {
         self.port = port
         self.latency = latency
         self.recording = recording
+        self.holdsResponses = holdsResponses
         self.listener = listener
     }
 
     /// Listens on a free loopback port and relays each connection to `host:targetPort`.
-    /// - Parameter recording: keep every byte forwarded to clients, in the order forwarded.
+    /// - Parameters:
+    ///   - recording: keep every byte forwarded to clients, in the order forwarded.
+    ///   - holdsResponses: for the connections whose first bytes from the client it picks, hold
+    ///     every byte from the server until the server closes (a buffering proxy).
     public static func start(
         to host: String,
         port targetPort: Int,
         latency: Latency? = nil,
         recording: Bool = false,
+        holdsResponses: (@Sendable (ByteBuffer) -> Bool)? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPRelay {
         let relay = Box<TCPRelay>()
@@ -70,7 +79,8 @@ public final class TCPRelay: Sendable {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, recording: recording, listener: listener)
+        let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, recording: recording,
+                               holdsResponses: holdsResponses, listener: listener)
         relay.value = started
         return started
     }
@@ -137,6 +147,10 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var lastDue = NIODeadline.uptimeNanoseconds(0)
     private var random = SystemRandomNumberGenerator()
+    /// Whether the first bytes have been judged (`TCPRelay.holdsResponses`), on the client's side.
+    private var judged = false
+    /// Bytes from the server held back until it closes, when this (the client's) side holds them.
+    private var held: [ByteBuffer]?
 
     init(relay: TCPRelay, upstream: Bool) {
         self.relay = relay
@@ -150,12 +164,20 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         relay.count(buffer, upstream: upstream)
+        if upstream, !judged {
+            judged = true
+            if relay.holdsResponses?(buffer) == true { held = [] }
+        }
         partner?.send(buffer)
     }
 
     /// Writes bytes read by the partner, now or after the delay (never before earlier ones).
     func send(_ buffer: ByteBuffer) {
         guard let context else { return }
+        if held != nil {
+            held?.append(buffer)
+            return
+        }
         guard let latency = relay.latency else {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
             return
@@ -172,8 +194,17 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Writes what was held back: the server has closed, so a buffering proxy hands it all on.
+    func releaseHeld() {
+        guard let bytes = held, let context else { return }
+        held = nil
+        for buffer in bytes { context.write(wrapOutboundOut(buffer), promise: nil) }
+        context.flush()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        // One side gone: close the other, once what was already due has been written.
+        // One side gone: close the other, once what was already due (or held) has been written.
+        partner?.releaseHeld()
         if let channel = partner?.context?.channel {
             let delay = relay.latency.map { TimeAmount.nanoseconds($0.oneWay.nanoseconds + $0.jitter.nanoseconds) } ?? .zero
             channel.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }

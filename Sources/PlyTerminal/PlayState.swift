@@ -37,6 +37,8 @@ public struct GameScreen: Sendable {
     public var confirmingResign = false
     /// Whether the other seat is ply's own bot (`ply play` without a server).
     public var againstBot: Bool
+    /// Why the connection is on the transport it is (`auto` passed over others), shown on opening.
+    public var transportNote: String?
     /// When the seat to move runs out of time, if the match has a per-move limit: from the
     /// server's snapshot when it has told, else from when this client saw the turn begin.
     public var turnDeadline: ContinuousClock.Instant?

@@ -262,7 +262,7 @@ private func helpLines(_ state: PlayState) -> [Line] {
             ])
     } + [
         "    r, then y           resign",
-        "    t                   switch this game between WebSocket and long-polling",
+        "    t                   move this game to the next transport (WS, SSE, LP)",
         "    n                   after a game: a new game",
         "    l                   after a game: back to the lobby (on a server)",
         Line("  Anywhere", .title),
@@ -315,6 +315,7 @@ private func wireLines(_ state: PlayState, width: Int, height: Int) -> [Line] {
         switch record.kind {
         case .request(let line), .response(let line): what = line
         case .frame(let opcode): what = "\(opcode) frame"
+        case .event(let id): what = "event \(id)"
         case .connection(let event): what = event
         }
         if let preview = record.preview { what += "  " + preview }

@@ -246,8 +246,13 @@ public final class TerminalApp {
                                                         stats: WireStats(keepsRecords: true))
         self.connection = connection
         self.seat = seat
+        let note = connection.settledReason
         feed(connection) { event in
-            (try? Match(replaying: [event])).map { .opened(GameScreen(matchID: match, seat: seat?.seat, match: $0, againstBot: againstBot)) }
+            (try? Match(replaying: [event])).map {
+                var screen = GameScreen(matchID: match, seat: seat?.seat, match: $0, againstBot: againstBot)
+                screen.transportNote = note
+                return .opened(screen)
+            }
         }
     }
 

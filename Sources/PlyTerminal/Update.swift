@@ -19,7 +19,7 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
         state.mode = .game(screen)
         state.returnTo = nil
         state.notice = screen.match.status == .waiting && screen.seat != nil
-            ? .info("Waiting for an opponent to join match \(screen.matchID).") : nil
+            ? .info("Waiting for an opponent to join match \(screen.matchID).") : screen.transportNote.map { .info($0) }
         return screen.match.options.moveTimeLimit == nil ? [] : [.fetchClock(match: screen.matchID)]
     case .openFailed(let message):
         if let previous = state.returnTo { state.mode = previous }

@@ -9,7 +9,7 @@ import Testing
 /// The benchmark against a live server: short, but every figure it reports must be there.
 @Suite(.timeLimit(.minutes(1)))
 struct BenchTests {
-    @Test func aShortRunMeasuresBothTransports() async throws {
+    @Test func aShortRunMeasuresEveryTransport() async throws {
         // As `ply bench` starts its own servers: one machine's load is not one client's abuse.
         var configuration = ServerConfiguration()
         configuration.clientLimits = .off
@@ -37,13 +37,19 @@ struct BenchTests {
                 #expect((level.bytesDownPerMove ?? 0) > (level.overheadDownPerMove ?? 0))
                 #expect(level.serverMicrosPerMove == nil, "a server not started by the bench has no /proc figures")
             }
-            let webSocket = results.levels[0], longPoll = results.levels[1]
+            let level = { (transport: Transport) in results.levels.first { $0.transport == .ply(transport) } }
+            let webSocket = try #require(level(.webSocket)), stream = try #require(level(.serverSentEvents))
+            let longPoll = try #require(level(.longPoll))
             #expect(webSocket.requestsPerMove == 0)
             #expect((longPoll.requestsPerMove ?? 0) > 2, "a long-poll move costs a command and the polls that deliver it")
+            // SSE: a command POST per move, and the stream's one request per connection.
+            #expect((stream.requestsPerMove ?? 0) > 0.4 && (stream.requestsPerMove ?? 0) < (longPoll.requestsPerMove ?? 0))
             #expect((longPoll.overheadUpPerMove ?? 0) > (webSocket.overheadUpPerMove ?? 0))
+            #expect((longPoll.overheadDownPerMove ?? 0) > (stream.overheadDownPerMove ?? 0), "a stream's events carry no response heads")
             let report = Report(results)
             #expect(report.terminalText.contains("WebSocket"))
-            #expect(report.csv.split(separator: "\n").count == 3)
+            #expect(report.terminalText.contains("Server-Sent Events"))
+            #expect(report.csv.split(separator: "\n").count == 1 + Transport.allCases.count)
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             try report.write(to: directory)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PlyBots
 import PlyClient
 import PlyEngine
@@ -272,18 +273,43 @@ struct ClientTests {
         }
     }
 
-    @Test func autoFallsBackToLongPollingWhenTheUpgradeIsRefused() async throws {
+    /// `auto` tries WebSocket, then Server-Sent Events, then long-polling. Refused upgrades
+    /// (a server or proxy without WebSocket) settle on SSE, and the connection says why.
+    @Test func autoSettlesOnServerSentEventsWhenTheUpgradeIsRefused() async throws {
         var configuration = ServerConfiguration()
         configuration.webSocket = false
         try await LiveServer.run(configuration) { server in
             let (games, connections, log) = try await playBots(server, transports: .same(.auto))
-            #expect(connections.map(\.transport) == [.longPoll, .longPoll])
+            #expect(connections.map(\.transport) == [.serverSentEvents, .serverSentEvents])
+            #expect(connections.allSatisfy { $0.passedOver.map(\.transport) == [.webSocket] })
+            #expect(connections[0].settledReason?.contains("WebSocket did not work (the upgrade was refused") == true, "\(connections[0].settledReason ?? "nil")")
             expectComplete(log)
             #expect(games[0].log == log)
             // A WebSocket-only client is refused outright.
             await #expect(throws: LinkError.self) {
                 _ = try await MatchConnection.open(to: server.endpoint, match: games[0].match, transport: .over(.webSocket))
             }
+        }
+    }
+
+    /// Behind a proxy that strips `Upgrade` and buffers whole responses (so an event stream
+    /// never shows its first bytes), `auto` passes over both and plays on long-polling.
+    @Test func autoSettlesOnLongPollingBehindAProxyThatBuffersStreams() async throws {
+        var configuration = ServerConfiguration()
+        configuration.webSocket = false
+        try await LiveServer.run(configuration) { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, holdsResponses: { first in
+                String(buffer: first).hasPrefix("GET /matches/") && String(buffer: first).contains("/stream")
+            })
+            let options = ConnectionOptions(upgradeTimeout: .milliseconds(500))
+            let (games, connections, log) = try await playBots(server, transports: .same(.auto),
+                                                               via: Endpoint(host: "127.0.0.1", port: relay.port), options: options)
+            #expect(connections.map(\.transport) == [.longPoll, .longPoll])
+            #expect(connections.allSatisfy { $0.passedOver.map(\.transport) == [.webSocket, .serverSentEvents] })
+            #expect(connections[0].settledReason?.contains("buffers") == true, "\(connections[0].settledReason ?? "nil")")
+            expectComplete(log)
+            #expect(games[1].log == log)
+            await relay.stop()
         }
     }
 

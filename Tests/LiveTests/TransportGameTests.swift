@@ -25,7 +25,31 @@ enum SeatDriver {
         switch transport {
         case .longPoll: try await longPoll(server, match, grant, choose)
         case .webSocket: try await webSocket(server, match, grant, choose)
+        case .serverSentEvents: try await eventStream(server, match, grant, choose)
         }
+    }
+
+    static func eventStream(_ server: LiveServer, _ id: String, _ grant: SeatGrant, _ choose: @escaping MoveChoice) async throws -> [MatchEvent] {
+        let stream = try await server.eventStream("/matches/\(id)/stream?after=0", token: grant.token)
+        var events: [MatchEvent] = []
+        while let message = try await stream.next() {
+            guard case .event(let event) = message else {
+                Issue.record("unexpected message \(message)")
+                continue
+            }
+            events.append(event)
+            let match = try Match(replaying: events)
+            if match.turn == grant.seat {
+                let reply = try await server.request(.post, "/matches/\(id)/commands",
+                                                     body: #"{"type":"play","move":"\#(choose(match))","v":\#(match.version)}"#, token: grant.token)
+                #expect(reply.status == 200, "\(reply.body)")
+            }
+        }
+        // The stream ends after the match's last event.
+        #expect(stream.status == 200)
+        #expect(stream.ended)
+        #expect(stream.others.first == .retry(2000))
+        return events
     }
 
     static func longPoll(_ server: LiveServer, _ id: String, _ grant: SeatGrant, _ choose: @escaping MoveChoice) async throws -> [MatchEvent] {
@@ -106,7 +130,12 @@ struct TransportGameTests {
         }
     }
 
-    @Test(arguments: [(Transport.webSocket, Transport.longPoll), (Transport.longPoll, Transport.webSocket)])
+    /// Every ordered pair of two different transports.
+    static let pairs: [(Transport, Transport)] = Transport.allCases.flatMap { first in
+        Transport.allCases.filter { $0 != first }.map { (first, $0) }
+    }
+
+    @Test(arguments: pairs)
     func oneSeatPerTransportInTheSameMatch(first: Transport, second: Transport) async throws {
         try await LiveServer.run { server in
             let game = try await playGame(server, .reversi, first: first, second: second, choose: firstLegalMove)
@@ -117,26 +146,36 @@ struct TransportGameTests {
         }
     }
 
-    /// The same match through both transports: a WebSocket message is byte for byte one
-    /// element of the long-poll answer.
-    @Test func bothTransportsCarryTheSameBytes() async throws {
+    /// The same match through the three transports: a WebSocket message and an event stream's
+    /// `data` are byte for byte one element of the long-poll answer.
+    @Test func everyTransportCarriesTheSameBytes() async throws {
         try await LiveServer.run { server in
             let (id, ann, _) = try await server.startedMatch()
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"play","move":"4","v":3}"#, token: ann.token)
             let poll = try await server.request(.get, "/matches/\(id)/events?after=0&wait=0")
-            let socket = try await server.webSocket("/matches/\(id)/ws?after=0")
-            var messages: [String] = []
-            while messages.count < 4, let text = await socket.nextText() {
-                if case .event = try WireCoding.decode(ServerMessage.self, from: Data(text.utf8)) { messages.append(text) }
-            }
-            socket.link.close()
+            let messages = try await Self.socketEvents(server, "/matches/\(id)/ws?after=0", count: 4)
+            let stream = try await server.eventStream("/matches/\(id)/stream?after=0")
+            let streamed = await stream.events(4)
+            stream.link.close()
             #expect(poll.body == "[" + messages.joined(separator: ",") + "]")
+            #expect(streamed == messages)
         }
     }
 
+    /// The text of the next `count` events a WebSocket at `path` carries.
+    static func socketEvents(_ server: LiveServer, _ path: String, token: String? = nil, count: Int) async throws -> [String] {
+        let socket = try await server.webSocket(path, token: token)
+        var messages: [String] = []
+        while messages.count < count, let text = await socket.nextText() {
+            if case .event = try WireCoding.decode(ServerMessage.self, from: Data(text.utf8)) { messages.append(text) }
+        }
+        socket.link.close()
+        return messages
+    }
+
     /// Battleship: each viewer (a seat by its token, or a spectator) gets its own bytes for an
-    /// event not everyone may see whole, and the same bytes over both transports.
-    @Test func eachViewerGetsItsOwnBytesAndTheSameOverBothTransports() async throws {
+    /// event not everyone may see whole, and the same bytes over the three transports.
+    @Test func eachViewerGetsItsOwnBytesAndTheSameOverEveryTransport() async throws {
         try await LiveServer.run { server in
             let (id, ann, bob) = try await server.startedMatch(.battleship)
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"place","fleet":"a1-a5 c1-c4 e1-e3 g1-g3 i1-i2","v":3}"#, token: ann.token)
@@ -145,13 +184,12 @@ struct TransportGameTests {
             var polls: [String] = []
             for token in [ann.token, bob.token, nil] {
                 let poll = try await server.request(.get, "/matches/\(id)/events?after=3&wait=0", token: token)
-                let socket = try await server.webSocket("/matches/\(id)/ws?after=3", token: token)
-                var messages: [String] = []
-                while messages.count < 3, let text = await socket.nextText() {
-                    if case .event = try WireCoding.decode(ServerMessage.self, from: Data(text.utf8)) { messages.append(text) }
-                }
-                socket.link.close()
+                let messages = try await Self.socketEvents(server, "/matches/\(id)/ws?after=3", token: token, count: 3)
+                let stream = try await server.eventStream("/matches/\(id)/stream?after=3", token: token)
+                let streamed = await stream.events(3)
+                stream.link.close()
                 #expect(poll.body == "[" + messages.joined(separator: ",") + "]")
+                #expect(streamed == messages)
                 polls.append(poll.body)
             }
             #expect(polls[0] == #"[{"fleet":"a1-a5 c1-c4 e1-e3 g1-g3 i1-i2","seat":0,"type":"placed","v":4},{"seat":1,"type":"placed","v":5},{"move":"j10","result":"hit","seat":0,"type":"moved","v":6}]"#)

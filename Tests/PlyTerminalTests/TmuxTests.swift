@@ -110,7 +110,7 @@ struct TmuxTests {
         return try await waitFor(target) { $0.contains("PLY-EXIT=") }
     }
 
-    @Test(arguments: ["ws", "longpoll"])
+    @Test(arguments: ["ws", "sse", "longpoll"])
     func aWholeGameAgainstTheEmbeddedBot(transport: String) async throws {
         let session = "ply-e2e-\(transport)-\(getpid())"
         try await Self.play(session, "play --transport \(transport) --bot random --bot-think 0-20 --seed 3")
@@ -122,9 +122,9 @@ struct TmuxTests {
         #expect(screen.contains("┌─────────────────────┐"))
         #expect(screen.contains("(you) vs ○ bot") || screen.contains("● bot vs ○"))
         let status = Self.statusBar(screen)
-        #expect(status.contains(transport == "ws" ? "WebSocket" : "long-polling"), "\(status)")
+        #expect(status.contains(["ws": "WebSocket", "sse": "Server-Sent Events", "longpoll": "long-polling"][transport] ?? transport), "\(status)")
         #expect(status.contains("connected"))
-        if transport == "longpoll" { #expect(!status.contains(" 0 HTTP requests")) }
+        if transport != "ws" { #expect(!status.contains(" 0 HTTP requests") && !status.contains(" 0 req")) }
         let pieces = screen.filter { $0 == "●" || $0 == "○" }.count
         #expect(pieces >= 7 + 2, "a finished game has at least 7 pieces on the board, plus the two in the title")
         #expect(moves >= 4)
@@ -152,17 +152,20 @@ struct TmuxTests {
         try await Self.play(session, "play --transport ws --bot random --bot-think 0-20 --seed 5")
         defer { Self.kill(session) }
         var switched = 0
-        // Switch twice along the way: to long-polling before the second move, back before the fourth.
+        // `t` walks the cycle WebSocket -> Server-Sent Events -> long-polling -> WebSocket: once
+        // before the second move, the fourth and the sixth.
+        let targets = ["Server-Sent Events", "long-polling", "WebSocket"]
         let (screen, _) = try await Self.playToTheEnd(session) { column, _ in
-            guard switched < 2, column == (switched == 0 ? 2 : 4) else { return }
+            guard switched < targets.count, column == 2 + 2 * switched else { return }
+            let target = targets[switched]
             switched += 1
             try await tmux(["send-keys", "-t", session, "t"])
-            let target = switched == 1 ? "long-polling" : "WebSocket"
             let shown = try await Self.waitFor(session) { $0.contains("Now on \(target)") }
             #expect(shown.contains("Now on \(target)"), "\(shown)")
-            #expect(Self.statusBar(shown).contains(target), "\(Self.statusBar(shown))")
+            let short = ["Server-Sent Events": "SSE"][target] ?? target
+            #expect(Self.statusBar(shown).contains(target) || Self.statusBar(shown).contains(short), "\(Self.statusBar(shown))")
         }
-        #expect(switched == 2)
+        #expect(switched >= 2, "the game ended before two switches")
         #expect(Self.endings.contains(where: screen.contains), "\(screen)")
         #expect(!screen.contains("does not add up"))
         #expect(!Self.statusBar(screen).contains(" 0 HTTP requests"), "long-polling made requests: \(Self.statusBar(screen))")
@@ -172,7 +175,7 @@ struct TmuxTests {
 
     /// `--rtt 200ms` puts a slow network between the player and the embedded server: the
     /// status bar's round trip shows it, on either transport.
-    @Test(arguments: ["ws", "longpoll"])
+    @Test(arguments: ["ws", "sse", "longpoll"])
     func aSimulatedNetworkIsFeltInTheRoundTrip(transport: String) async throws {
         let session = "ply-e2e-rtt-\(transport)-\(getpid())"
         try await Self.play(session, "play --transport \(transport) --rtt 200ms --bot random --bot-think 0-20", width: 120, height: 30)

@@ -143,20 +143,24 @@ struct UpdateTests {
         #expect(update(&game, .tick(start + .seconds(60))).isEmpty)
     }
 
-    /// `t` moves the game to the other transport from the version on screen, but not while a
-    /// move is on its way; an event that both connections deliver counts once.
-    @Test func tSwitchesTheTransportAndEventsCountOnce() throws {
+    /// `t` moves the game to the next transport (WebSocket, Server-Sent Events, long-polling,
+    /// and round again) from the version on screen, but not while a move is on its way; an
+    /// event that both connections deliver counts once.
+    @Test func tCyclesThroughTheTransportsAndEventsCountOnce() throws {
         var state = gameState(try replica(.connect4))
-        #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .longPoll, after: 3)])
-        #expect(state.notice == .info("Switching to long-polling…"))
+        #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .serverSentEvents, after: 3)])
+        #expect(state.notice == .info("Switching to Server-Sent Events…"))
         let moved = MatchEvent(version: 4, change: .moved(seat: .first, move: "4"))
         _ = update(&state, .event(match: "m1", moved))
         _ = update(&state, .event(match: "m1", moved))
         #expect(screen(state)?.match.version == 4)
-        #expect(state.notice == .info("Switching to long-polling…"), "a repeated event is no error")
+        #expect(state.notice == .info("Switching to Server-Sent Events…"), "a repeated event is no error")
+        _ = update(&state, .switched(match: "m1", .serverSentEvents))
+        #expect(state.network.transport == .serverSentEvents)
+        #expect(state.notice == .info("Now on Server-Sent Events: the game carries on where it was."))
+        #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .longPoll, after: 4)])
         _ = update(&state, .switched(match: "m1", .longPoll))
         #expect(state.network.transport == .longPoll)
-        #expect(state.notice == .info("Now on long-polling: the game carries on where it was."))
         _ = update(&state, .event(match: "m1", MatchEvent(version: 5, change: .moved(seat: .second, move: "4"))))
         #expect(update(&state, .key(.character("5"))) == [.play(move: "5", version: 5)])
         #expect(update(&state, .key(.character("t"))).isEmpty, "not with a move on its way")
