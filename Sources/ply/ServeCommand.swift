@@ -81,7 +81,13 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("trusted-proxy"), help: "The address of a proxy (nginx) whose X-Forwarded-For names the client, for the limits per client (repeat; default: none, the header is ignored).")
     var trustedProxies: [String] = []
 
-    @Flag(help: "Refuse WebSocket upgrades and serve long-polling only.")
+    @Option(help: "Seconds between the comment lines an event stream sends when it has nothing else to send, so that proxies and NATs keep it.")
+    var streamHeartbeat = 15.0
+
+    @Option(help: "Seconds a browser's EventSource waits before reconnecting by itself (the stream's retry: field).")
+    var streamRetry = 2.0
+
+    @Flag(help: "Refuse WebSocket upgrades and serve Server-Sent Events and long-polling only.")
     var noWebsocket = false
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
@@ -98,6 +104,8 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try OptionCheck.seconds(maxFragmentedMessageTime, "--max-fragmented-message-time", most: 3600)
         _ = try OptionCheck.seconds(headerTimeout, "--header-timeout", most: 3600)
         _ = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
+        _ = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
+        _ = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
         try OptionCheck.count(maxConnections, "--max-connections", in: 1...10_000_000)
         try OptionCheck.rate(commandsPerSecond, "--commands-per-second")
         try OptionCheck.count(maxLiveMatches, "--max-live-matches", in: 1...100_000_000)
@@ -126,6 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.eventLoopThreads = threads
         configuration.headerTimeout = try OptionCheck.seconds(headerTimeout, "--header-timeout", most: 3600)
         configuration.keepAliveTimeout = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
+        configuration.streamHeartbeat = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
+        configuration.streamRetry = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
         configuration.maxConnections = maxConnections
         configuration.commandsPerSecond = commandsPerSecond
         configuration.commandBurst = OptionCheck.burst(commandsPerSecond, times: 2)
@@ -169,7 +179,7 @@ struct ClientLimitOptions: ParsableArguments {
     @Option(help: "Seats one client may take per second on average (bursts of ten times as many).")
     var joinsPerSecond = ClientLimits().joinsPerSecond
 
-    @Option(help: "WebSocket upgrades one client may make per second on average (bursts of ten times as many).")
+    @Option(help: "WebSocket upgrades and event streams one client may open per second on average (bursts of ten times as many).")
     var upgradesPerSecond = ClientLimits().upgradesPerSecond
 
     @Option(help: "Commands one client may send per second on average, all its seats together (bursts of twice as many).")

@@ -17,6 +17,9 @@ struct OptionTests {
         ["serve", "--keep-alive-timeout", "-1"],
         ["serve", "--keep-alive-timeout", "1e20"],
         ["serve", "--max-fragmented-message-time", "0"],
+        ["serve", "--stream-heartbeat", "0"],
+        ["serve", "--stream-heartbeat", "nan"],
+        ["serve", "--stream-retry", "1e9"],
         ["serve", "--max-message-bytes", "99999999999999"],
         ["serve", "--max-message-bytes", "0"],
         ["serve", "--creations-per-second", "inf"],
@@ -49,7 +52,8 @@ struct OptionTests {
     @Test func limitsAtTheirMostStillServe() async throws {
         let port = try LoopbackPort.free()
         let arguments = ["serve", "--store", "memory", "--port", "\(port)", "--commands-per-second", "1000000000000", "--header-timeout", "3600",
-                         "--keep-alive-timeout", "86400", "--max-message-bytes", "16777216", "--creations-per-second", "1000000"]
+                         "--keep-alive-timeout", "86400", "--max-message-bytes", "16777216", "--creations-per-second", "1000000",
+                         "--stream-heartbeat", "3600", "--stream-retry", "3600"]
         let child = try await ChildProcess.start(TmuxTests.ply, arguments)
         #expect(child.isRunning)
         await child.stop()
