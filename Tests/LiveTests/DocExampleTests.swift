@@ -49,9 +49,13 @@ struct DocExampleTests {
             if let a = try? JSONSerialization.jsonObject(with: Data(expected.utf8), options: .fragmentsAllowed),
                let b = try? JSONSerialization.jsonObject(with: Data(actual.utf8), options: .fragmentsAllowed) {
                 walk(a, b)
-            } else if expected.range(of: "^[a-z2-9]{10}$", options: .regularExpression) != nil,
-                      actual.range(of: "^[a-z2-9]{10}$", options: .regularExpression) != nil, live[expected] == nil {
-                live[expected] = actual
+            } else {
+                // A match id, or a seat token or stream ticket, printed alone on its line.
+                for pattern in ["^[a-z2-9]{10}$", "^[A-Za-z0-9_-]{32}$"]
+                where expected.range(of: pattern, options: .regularExpression) != nil
+                    && actual.range(of: pattern, options: .regularExpression) != nil && live[expected] == nil {
+                    live[expected] = actual
+                }
             }
         }
 
@@ -59,7 +63,7 @@ struct DocExampleTests {
             if let a = a as? [String: Any], let b = b as? [String: Any] {
                 for (key, value) in a {
                     guard let other = b[key] else { continue }
-                    if ["id", "match", "token"].contains(key), let shown = value as? String, let got = other as? String, shown != got, live[shown] == nil {
+                    if ["id", "match", "token", "ticket"].contains(key), let shown = value as? String, let got = other as? String, shown != got, live[shown] == nil {
                         live[shown] = got
                     } else {
                         walk(value, other)
@@ -93,7 +97,11 @@ struct DocExampleTests {
                     continue
                 }
                 let exports = variables.map { "export \($0.0)='\($0.1.replacingOccurrences(of: "'", with: "'\\''"))'; " }.joined()
-                let (status, output) = try await ChildProcess.run("/bin/bash", ["-c", exports + command], timeout: .seconds(30))
+                // Foundation's Process learns that a child exited when every copy of a socket it
+                // hands the child is closed: a command left running in the background (the
+                // stream's curl) must not keep one, so the shell closes every descriptor past 2.
+                let closeInherited = #"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; "#
+                let (status, output) = try await ChildProcess.run("/bin/bash", ["-c", closeInherited + exports + command], timeout: .seconds(30))
                 #expect(status == 0, "\(command): exit \(status)")
                 let actual = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
                 let expected = step.output.filter { !$0.isEmpty }
