@@ -1,5 +1,7 @@
 import Foundation
 import PlyBench
+import PlyRelay
+import PlyWire
 import PlyServer
 import Testing
 
@@ -65,6 +67,41 @@ struct BrowserTests {
             #expect(webSocket?["close"]?.int == 1000)
             let id = try #require(result["match"]?.string)
             #expect(try await server.log(id).count == 11)
+        }
+    }
+
+    /// A seat plays over EventSource (opened with a stream ticket) and fetch, the other by
+    /// long-polling; a spectator's EventSource, through a relay cut mid-game, reconnects by itself
+    /// with Last-Event-ID and misses nothing, and stops once the server answers 204.
+    @Test func aPagePlaysOverEventSourceAndWatchesThroughACut() async throws {
+        let page = try await PageServer()
+        defer { page.stop() }
+        var configuration = ServerConfiguration()
+        configuration.allowedOrigins = [page.origin]
+        configuration.streamRetry = .milliseconds(300)
+        try await LiveServer.run(configuration) { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            // Cut the spectator's stream once the game is under way (the seats wait 250 ms a move).
+            let cut = Task {
+                try await waitFor(seconds: 60) { relay.openConnections > 0 && server.server.health().streams >= 2 }
+                let matches = try await server.request(.get, "/matches?status=playing").decode([MatchSnapshot].self)
+                try await waitFor(seconds: 60) { (try await server.request(.get, "/matches/\(matches.first?.id ?? "")").decode(MatchSnapshot.self)).version >= 6 }
+                relay.cutAll()
+            }
+            let result = try await runPage(page, query: "mode=sse&think=250&server=http://127.0.0.1:\(server.port)&watch=http://127.0.0.1:\(relay.port)")
+            try await cut.value
+            #expect(result["ok"] == .bool(true), "\(result)")
+            let stream = result["stream"], polling = result["polling"], spectator = result["spectator"]
+            #expect(stream?["errors"]?.array.isEmpty == true && polling?["errors"]?.array.isEmpty == true, "\(result)")
+            let seen = stream?["seen"]?.array ?? []
+            #expect(seen.count == 11 && seen.last?["type"]?.string == "ended", "\(result)")
+            #expect(stream?["ids"]?.array.compactMap(\.string) == (1...11).map(String.init), "each event's id is its version")
+            #expect(seen == polling?["seen"]?.array, "both seats saw the same game")
+            #expect(spectator?["seen"]?.array == seen, "the spectator missed nothing and saw nothing twice: \(spectator ?? .null)")
+            #expect((spectator?["opened"]?.int ?? 0) >= 2, "opened, and reopened by itself after the cut: \(spectator ?? .null)")
+            #expect((spectator?["errors"]?.int ?? 0) >= 2, "the cut, and the 204 after the end that closed it: \(spectator ?? .null)")
+            #expect(result["result"]?["winner"]?.int == 0 && result["result"]?["reason"]?.string == "four_in_a_row")
+            await relay.stop()
         }
     }
 
