@@ -20,7 +20,8 @@ struct ClusterTests {
     /// the same gap-free log.
     @Test func gamesWithTheSeatsOnDifferentInstances() async throws {
         try await Deployment.run { deployment in
-            let pairs: [(Transport, Transport)] = [(.webSocket, .webSocket), (.longPoll, .longPoll), (.webSocket, .longPoll)]
+            let pairs: [(Transport, Transport)] = [(.webSocket, .webSocket), (.longPoll, .longPoll), (.webSocket, .longPoll),
+                                                   (.serverSentEvents, .serverSentEvents), (.serverSentEvents, .webSocket)]
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for (index, pair) in pairs.enumerated() {
                     group.addTask {
@@ -33,6 +34,7 @@ struct ClusterTests {
     }
 
     private static func playAcross(_ deployment: Deployment, game: GameID, transports: (Transport, Transport), seed: UInt64) async throws {
+        let watching = Transport.allCases[Int(seed) % Transport.allCases.count]
         let creator = PlyAPI(endpoint: deployment.instance(0))
         let match = try await creator.createMatch(game).id
         let first = try await creator.join(match, name: "ann")
@@ -41,7 +43,7 @@ struct ClusterTests {
         let other = PlyAPI(endpoint: deployment.instance(1))
         let second = try await other.join(match, name: "bob")
         await other.close()
-        let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(.longPoll), options: options)
+        let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(watching), options: options)
         let seats = [
             try await MatchConnection.open(to: deployment.instance(0), match: match, seat: (first.seat, first.token), transport: .over(transports.0), options: options),
             try await MatchConnection.open(to: deployment.instance(1), match: match, seat: (second.seat, second.token), transport: .over(transports.1), options: options),
@@ -93,17 +95,25 @@ struct ClusterTests {
     }
 
     /// An instance killed with SIGKILL mid-game: the clients on it reconnect through nginx to
-    /// the other and finish; no acknowledged move is lost, and the log has no gap.
-    @Test func anInstanceKilledMidGame() async throws {
+    /// the other and finish; no acknowledged move is lost, and the log has no gap. With SSE
+    /// seats, the streams are on both instances in turn.
+    @Test(arguments: [(Transport.webSocket, Transport.longPoll), (.serverSentEvents, .serverSentEvents)])
+    func anInstanceKilledMidGame(first: Transport, second: Transport) async throws {
         try await Deployment.run { deployment in
-            let (match, connections) = try await Self.reversiThroughNginx(deployment, seats: (.webSocket, .longPoll))
-            let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(.webSocket), options: Self.options)
+            let (match, connections) = try await Self.reversiThroughNginx(deployment, seats: (first, second))
+            let spectator = try await MatchConnection.open(to: deployment.proxy, match: match, transport: .over(first), options: Self.options)
             async let zero = BotPlayer(strategy: .greedy, seed: 3, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[0])
             async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(5) ... .milliseconds(15)).play(connections[1])
             while connections[0].lastVersion < 14 { try await Task.sleep(for: .milliseconds(5)) }
-            // Kill an instance a WebSocket is on (its `/metrics` says so): that client must move.
+            // Kill an instance a WebSocket (or stream) is on (its `/metrics` says so): that client must move.
+            let gauge = first == .webSocket ? "ply_websockets_open" : "ply_streams_open"
             var victim = 0
-            for index in 0..<2 where try await Self.metric("ply_websockets_open", of: deployment.instance(index)) > 0 { victim = index }
+            var carrying = 0
+            for index in 0..<2 where try await Self.metric(gauge, of: deployment.instance(index)) > 0 {
+                victim = index
+                carrying += 1
+            }
+            #expect(carrying >= 1, "a \(first) was open on an instance")
             await deployment.children[victim].kill(SIGKILL)
             let versionAtKill = connections[0].lastVersion
             let games = try await [zero, one]
@@ -117,7 +127,7 @@ struct ClusterTests {
             Self.expectAcknowledgedMovesKept(games, in: log)
             #expect(try await deployment.database.sql("SELECT count(*) FROM ply_events WHERE match_id = '\(match)'") == "\(log.count)\n")
             let reconnects = (connections + [spectator]).map { $0.stats.totals.reconnects }.reduce(0, +)
-            #expect(reconnects >= 1, "the WebSocket on the killed instance reconnected through nginx")
+            #expect(reconnects >= 1, "the \(first) on the killed instance reconnected through nginx, to the other")
         }
     }
 
@@ -215,13 +225,13 @@ struct ClusterTests {
     }
 
     /// PostgreSQL restarted again and again (`pg_ctl stop -m fast`, then start: every connection
-    /// cut) while six matches play, each seat on its own instance, over both transports. At the
+    /// cut) while six matches play, each seat on its own instance, over all three transports. At the
     /// end every instance serves each match's log byte for byte as the database holds it, gap-free,
     /// with every move any bot had acknowledged.
     @Test func repeatedRestartsOfPostgreSQLUnderSixMatches() async throws {
         try await Deployment.run { deployment in
-            let kinds: [(Transport, Transport)] = [(.webSocket, .longPoll), (.longPoll, .webSocket), (.webSocket, .webSocket),
-                                                          (.longPoll, .longPoll), (.webSocket, .longPoll), (.longPoll, .webSocket)]
+            let kinds: [(Transport, Transport)] = [(.webSocket, .longPoll), (.longPoll, .serverSentEvents), (.webSocket, .webSocket),
+                                                   (.serverSentEvents, .serverSentEvents), (.serverSentEvents, .longPoll), (.longPoll, .webSocket)]
             var matches: [(id: String, seats: [MatchConnection])] = []
             for (index, pair) in kinds.enumerated() {
                 let api = PlyAPI(endpoint: deployment.instance(index % 2))

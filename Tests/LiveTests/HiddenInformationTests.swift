@@ -53,7 +53,8 @@ struct HiddenInformationTests {
         }
     }
 
-    @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll)), .mixed])
+    @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.serverSentEvents)), .same(.over(.longPoll)), .mixed,
+                      .each(.serverSentEvents, .longPoll)])
     func noClientReceivesASquareOfAFleetItMayNotSee(_ transports: SeatTransports) async throws {
         try await LiveServer.run { server in
             // Recording relays per client (seat 0, seat 1, the spectator): one for its match
@@ -76,10 +77,9 @@ struct HiddenInformationTests {
                                                             transport: transports.choice(for: grant.seat), options: options))
             }
             await api.close()
-            // The spectator on the other transport from seat 0's.
+            // The spectator on the next transport from seat 0's.
             let spectator = try await MatchConnection.open(to: endpoints[2], match: match,
-                                                           transport: .over(transports.choice(for: .first) == .over(.webSocket) ? .longPoll : .webSocket),
-                                                           options: options)
+                                                           transport: .over(transports.choice(for: .first).preferred.next), options: options)
             try await caughtUp(seats[1], to: 3)
             // Placed at once by both; a placement does not depend on the version.
             let (first, second) = (seats[0], seats[1])

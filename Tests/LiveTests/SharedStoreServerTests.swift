@@ -14,7 +14,7 @@ import Testing
 struct SharedStoreServerTests {
     /// Each seat on its own server and its own transport: a whole drawn game, both seats and
     /// both servers ending with the same log.
-    @Test(arguments: [(Transport.webSocket, Transport.longPoll), (.longPoll, .webSocket), (.webSocket, .webSocket), (.longPoll, .longPoll)])
+    @Test(arguments: TransportGameTests.pairs)
     func aGameWithEachSeatOnAnotherServer(first: Transport, second: Transport) async throws {
         let database = SharedMemoryStore()
         try await LiveServer.run(store: database.connect()) { a in
