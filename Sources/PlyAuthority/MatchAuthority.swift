@@ -259,6 +259,7 @@ public final class MatchAuthority: Sendable {
                     return false
                 }
                 state.queued.append { [self] in change(commandID: commandID, reply: reply, holding: true, body) }
+                logger.trace("a change waits for the one in flight", metadata: ["queued": "\(state.queued.count)"])
                 return true
             }
             if waits { return }
@@ -298,6 +299,7 @@ public final class MatchAuthority: Sendable {
             // Written with the last event: from then on the store says where the match lives.
             if result != nil { records.append(.finished(match: id)) }
             Self.startTurnClock(&state, now: clock.now)
+            logger.trace("a change is written", metadata: ["version": "\(version)", "attempt": "\(attempt)"])
             journal.append(records) { [self] written in
                 switch written {
                 case .success(let receipt) where receipt.conflicts.contains(id):
@@ -368,6 +370,7 @@ public final class MatchAuthority: Sendable {
             return true
         }
         for reader in readers { reader.resume() }
+        logger.trace("news from the store", metadata: ["version": "\(version.map(String.init) ?? "nil")", "reads": "\(start)"])
         guard start else { return }
         Task {
             await readMissed()
@@ -405,6 +408,7 @@ public final class MatchAuthority: Sendable {
             }
             return .run(state.queued.removeFirst())
         }
+        logger.trace("the match is released", metadata: ["next": "\(next)"])
         switch next {
         case .read:
             Task {
@@ -464,7 +468,9 @@ public final class MatchAuthority: Sendable {
             if let tokens = stored.tokens {
                 for seat in Seat.allCases where state.tokens[seat.rawValue] == nil { state.tokens[seat.rawValue] = tokens[seat.rawValue] }
             }
-            if state.announced <= state.match.version { state.announced = state.match.version }
+            // What the store holds now is the news: an announcement of a version it no longer
+            // has (its events were lost after they were announced) is spent, not read forever.
+            if state.announced <= state.match.version || stored.latest <= state.match.version { state.announced = state.match.version }
             guard state.match.version > after else { return nil }
             Self.startTurnClock(&state, now: clock.now)
             return state.match.version

@@ -268,6 +268,27 @@ struct SharedStoreTests {
         await cluster.close()
     }
 
+    /// News of a version the database no longer has (its events were lost after they were
+    /// announced, as when a listener hears of a write just before a restore) is spent by one
+    /// read: it once had the authority read the store again and again, for good, while the
+    /// commands queued behind the reads were never decided.
+    @Test func newsOfAVersionTheDatabaseNoLongerHasIsReadOnce() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        _ = try await onA.play("4", by: ann.seat).get()
+        try await eventually("B follows to 4") { onB.version == 4 }
+        let writesBefore = cluster.connections[1].writeCount
+        onB.follow(to: 9)
+        let played = Task { try await onB.play("5", by: bob.seat).get().version }
+        try await eventually("the move queued behind the read is decided") { onB.version == 5 }
+        #expect(try await played.value == 5)
+        #expect(cluster.connections[1].writeCount == writesBefore + 1)
+        try await agree(cluster, id, [onA, onB])
+        await cluster.close()
+    }
+
     /// An authority ahead of the database finds out from a conflict: its next change names the
     /// event it was decided after, which the database does not have. It takes the database's
     /// history; the command, decided again, is refused as stale; nothing it acknowledged before
