@@ -18,8 +18,10 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
     case .opened(let screen):
         state.mode = .game(screen)
         state.returnTo = nil
-        state.notice = screen.match.status == .waiting && screen.seat != nil
-            ? .info("Waiting for an opponent to join match \(screen.matchID).") : screen.transportNote.map { .info($0) }
+        // Why the game is on the transport it is, if `auto` passed one over; else, for a seat
+        // alone in its match, what it waits for (the board's status line says so too).
+        let waiting = screen.match.status == .waiting && screen.seat != nil ? "Waiting for an opponent to join match \(screen.matchID)." : nil
+        state.notice = (screen.transportNote ?? waiting).map { .info($0) }
         return screen.match.options.moveTimeLimit == nil ? [] : [.fetchClock(match: screen.matchID)]
     case .openFailed(let message):
         if let previous = state.returnTo { state.mode = previous }

@@ -168,6 +168,24 @@ struct UpdateTests {
         #expect(update(&state, .key(.character("t"))) == [.switchTransport(to: .webSocket, after: 5)])
     }
 
+    /// A game opened on a transport `auto` settled on says why, as it opens, even while its
+    /// seat waits for an opponent (the board says that too).
+    @Test func aGameOpenedWhereAutoSettledSaysWhy() throws {
+        var state = gameState(try replica(.connect4))
+        var screen = GameScreen(matchID: "m2", seat: .first, match: try replica(.connect4), againstBot: true)
+        screen.transportNote = "On SSE: WS upgrade refused (400)."
+        _ = update(&state, .opened(screen))
+        #expect(state.notice == .info("On SSE: WS upgrade refused (400)."))
+        #expect(screenText(state).joined(separator: "\n").contains("On SSE: WS upgrade refused (400)."))
+        var waiting = try Match(game: .connect4)
+        try waiting.join(name: "ann")
+        var alone = GameScreen(matchID: "m3", seat: .first, match: waiting, againstBot: false)
+        alone.transportNote = screen.transportNote
+        _ = update(&state, .opened(alone))
+        #expect(state.notice == screen.transportNote.map { .info($0) })
+        #expect(screenText(state).joined(separator: "\n").contains("Waiting for an opponent"))
+    }
+
     /// A match with a per-move limit shows the clock of the seat to move: started when the
     /// turn is seen, set exactly by the server's answer, and asked again after a reconnection.
     @Test func thePerMoveClock() throws {

@@ -142,11 +142,12 @@ public final class MatchConnection: Sendable {
     /// refused upgrade, an upgrade or a stream that a proxy held); empty when the first worked.
     public var passedOver: [(transport: Transport, reason: String)] { core.withLock { $0.passedOver } }
 
-    /// Where `auto` settled and why, for a person: nil when it is on its first choice.
+    /// Where `auto` settled and why, for a person, short enough for a status line ("On SSE: WS
+    /// upgrade refused (400)."): nil when it is on its first choice.
     public var settledReason: String? {
         let (transport, passedOver) = core.withLock { ($0.candidates[0], $0.passedOver) }
         guard !passedOver.isEmpty else { return nil }
-        return "On \(transport): " + passedOver.map { "\($0.transport) did not work (\($0.reason))" }.joined(separator: "; ") + "."
+        return "On \(transport.abbreviation): " + passedOver.map { "\($0.transport.abbreviation) \($0.reason)" }.joined(separator: "; ") + "."
     }
 
     /// The version of the last event delivered.
@@ -206,9 +207,9 @@ public final class MatchConnection: Sendable {
     /// Why a transport was given up on, in words.
     private static func reason(_ error: LinkError, on transport: Transport) -> String {
         switch error {
-        case .upgradeRefused(let status, _): "the upgrade was refused with \(status)"
-        case .timedOut where transport == .webSocket: "no answer to the upgrade in time: a proxy holds it"
-        case .timedOut: "the stream's first bytes did not come in time: a proxy buffers it"
+        case .upgradeRefused(let status, _): "upgrade refused (\(status))"
+        case .timedOut where transport == .webSocket: "upgrade unanswered (a proxy holds it?)"
+        case .timedOut: "stream held back (a proxy buffers it?)"
         default: "\(error)"
         }
     }
