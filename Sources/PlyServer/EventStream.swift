@@ -17,7 +17,7 @@ final class EventStream {
     private weak var connection: HTTPConnection?
     private let eventLoop: any EventLoop
     private let allocator: ByteBufferAllocator
-    private var subscriber: EventStreamSubscriber?
+    private var subscriber: LoopSubscriber<EventStream>?
     private var heartbeat: RepeatedTask?
     private var stopped = false
 
@@ -33,7 +33,7 @@ final class EventStream {
     /// Subscribed before the backlog is read, so that no event can slip between the two.
     func start(retry: Duration, heartbeatEvery interval: Duration) {
         connection?.writeStream(EventStreamTransport.retry(retry, allocator: allocator))
-        let subscriber = EventStreamSubscriber(self, eventLoop: eventLoop)
+        let subscriber = LoopSubscriber(self, eventLoop: eventLoop)
         self.subscriber = subscriber
         let (version, closure) = match.subscribe(subscriber)
         deliver(upTo: version)
@@ -92,33 +92,9 @@ final class EventStream {
     }
 }
 
-/// The bridge from the authority (any thread) to a stream (its event loop).
-final class EventStreamSubscriber: MatchSubscriber {
-    private let eventLoop: any EventLoop
-    private let stream: NIOLoopBound<EventStream>
-
-    init(_ stream: EventStream, eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-        self.stream = NIOLoopBound(stream, eventLoop: eventLoop)
-    }
-
-    private func run(_ body: @escaping @Sendable (EventStream) -> Void) {
-        if eventLoop.inEventLoop {
-            body(stream.value)
-        } else {
-            eventLoop.execute { body(self.stream.value) }
-        }
-    }
-
-    func matchPublished(_ match: MatchAuthority, upTo version: Int) {
-        run { $0.deliver(upTo: version) }
-    }
-
-    func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
-        run { $0.closed(closure) }
-    }
-
-    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
-        run { $0.rolledBack(to: version) }
-    }
+/// A stream hears of its match on its event loop, through a `LoopSubscriber`.
+extension EventStream: MatchListener {
+    func matchPublished(upTo version: Int) { deliver(upTo: version) }
+    func matchClosed(_ closure: MatchClosure) { closed(closure) }
+    func matchRolledBack(to version: Int) { rolledBack(to: version) }
 }

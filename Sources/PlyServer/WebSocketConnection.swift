@@ -28,7 +28,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var seat: Seat?
     /// The version of the last event written.
     private var cursor = 0
-    private var subscriber: WebSocketSubscriber?
+    private var subscriber: LoopSubscriber<WebSocketConnection>?
     private var limiter: RateLimiter
     /// Pings answered: as many as messages (`--commands-per-second`, `--command-burst`), in a
     /// budget of their own. Pings beyond it get no pong.
@@ -82,7 +82,7 @@ final class WebSocketConnection: ChannelInboundHandler {
             cursor = after
             logger[metadataKey: "match"] = "\(match.id)"
             logger.debug("websocket opened", metadata: ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
-            let subscriber = WebSocketSubscriber(self, eventLoop: context.eventLoop)
+            let subscriber = LoopSubscriber(self, eventLoop: context.eventLoop)
             self.subscriber = subscriber
             // Subscribed before the backlog is read, so that no event can slip between the two.
             let (version, closure) = match.subscribe(subscriber)
@@ -245,7 +245,7 @@ final class WebSocketConnection: ChannelInboundHandler {
         flushUnlessReading()
     }
 
-    fileprivate func matchClosed(_ closure: MatchClosure) {
+    func matchClosed(_ closure: MatchClosure) {
         close(code: closure.closeCode, reason: closure == .shuttingDown ? "server shutting down" : nil)
         flushUnlessReading()
     }
@@ -419,34 +419,8 @@ final class WebSocketConnection: ChannelInboundHandler {
     }
 }
 
-/// The bridge from the authority (any thread) to a connection (its event loop): each call runs
-/// on the loop, at once when it is already there.
-final class WebSocketSubscriber: MatchSubscriber {
-    private let eventLoop: any EventLoop
-    private let connection: NIOLoopBound<WebSocketConnection>
-
-    init(_ connection: WebSocketConnection, eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-        self.connection = NIOLoopBound(connection, eventLoop: eventLoop)
-    }
-
-    func run(_ body: @escaping @Sendable (WebSocketConnection) -> Void) {
-        if eventLoop.inEventLoop {
-            body(connection.value)
-        } else {
-            eventLoop.execute { body(self.connection.value) }
-        }
-    }
-
-    func matchPublished(_ match: MatchAuthority, upTo version: Int) {
-        run { $0.deliverEvents(upTo: version) }
-    }
-
-    func matchClosed(_ match: MatchAuthority, _ closure: MatchClosure) {
-        run { $0.matchClosed(closure) }
-    }
-
-    func matchRolledBack(_ match: MatchAuthority, to version: Int) {
-        run { $0.rolledBack(to: version) }
-    }
+/// A WebSocket hears of its match on its event loop, through a `LoopSubscriber`.
+extension WebSocketConnection: MatchListener {
+    func matchPublished(upTo version: Int) { deliverEvents(upTo: version) }
+    func matchRolledBack(to version: Int) { rolledBack(to: version) }
 }

@@ -36,7 +36,7 @@ final class EventStreamSession: TransportSession {
         stats: WireStats,
         sink: @escaping EventSink
     ) async throws -> EventStreamSession {
-        let authorization = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        let authorization = bearer(token)
         let session = EventStreamSession(eventLoop: options.group.any(),
                                          commands: CommandPoster(endpoint: endpoint, match: match, authorization: authorization, options: options, stats: stats))
         do {
@@ -51,15 +51,7 @@ final class EventStreamSession: TransportSession {
             session.finish(.lost("\(error)"))
             throw error
         }
-        let timer = options.group.any().scheduleTask(in: TimeAmount(options.upgradeTimeout)) { session.admitted.fail(LinkError.timedOut) }
-        do {
-            try await session.admitted.futureResult.get()
-            timer.cancel()
-        } catch {
-            timer.cancel()
-            session.close()
-            throw error
-        }
+        try await session.awaitAdmission(session.admitted, within: options.upgradeTimeout)
         return session
     }
 

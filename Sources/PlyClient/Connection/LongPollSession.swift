@@ -36,7 +36,7 @@ final class LongPollSession: TransportSession {
         ended = endPromise.futureResult
         self.endpoint = endpoint
         self.match = match
-        authorization = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        authorization = bearer(token)
         self.options = options
         self.stats = stats
         self.pollLink = pollLink

@@ -45,3 +45,25 @@ enum SessionNews: Sendable {
 
 /// Where a session hands what it receives, on the connection's event loop.
 typealias EventSink = @Sendable (SessionNews) -> Void
+
+extension TransportSession {
+    /// Waits for a new session to be admitted (a WebSocket's welcome, a stream's first bytes),
+    /// at most `limit`: past it the admission fails with `LinkError.timedOut`, which makes
+    /// `auto` move on (a proxy that holds the upgrade or buffers the stream). A session whose
+    /// admission fails is closed.
+    func awaitAdmission(_ admitted: EventLoopPromise<Void>, within limit: Duration) async throws {
+        let timer = admitted.futureResult.eventLoop.scheduleTask(in: TimeAmount(limit)) { admitted.fail(LinkError.timedOut) }
+        defer { timer.cancel() }
+        do {
+            try await admitted.futureResult.get()
+        } catch {
+            close()
+            throw error
+        }
+    }
+}
+
+/// The headers that present a seat's token (none for a spectator).
+func bearer(_ token: String?) -> [(String, String)] {
+    token.map { [("Authorization", "Bearer \($0)")] } ?? []
+}

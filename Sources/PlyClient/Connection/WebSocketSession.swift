@@ -44,7 +44,7 @@ final class WebSocketSession: TransportSession {
         sink: @escaping EventSink
     ) async throws -> WebSocketSession {
         let session = WebSocketSession(eventLoop: options.group.any())
-        let headers = token.map { [("Authorization", "Bearer \($0)")] } ?? []
+        let headers = bearer(token)
         let link: WebSocketLink
         do {
             link = try await WebSocketLink.connect(
@@ -63,17 +63,7 @@ final class WebSocketSession: TransportSession {
             throw error
         }
         session.link.withLock { $0 = link }
-        let timer = options.group.any().scheduleTask(in: TimeAmount(options.upgradeTimeout)) {
-            session.admitted.fail(LinkError.timedOut)
-        }
-        do {
-            try await session.admitted.futureResult.get()
-            timer.cancel()
-        } catch {
-            timer.cancel()
-            session.close()
-            throw error
-        }
+        try await session.awaitAdmission(session.admitted, within: options.upgradeTimeout)
         return session
     }
 

@@ -38,22 +38,9 @@ public final class EventStreamLink: Sendable {
         connectTimeout: TimeAmount = .seconds(5),
         update: @escaping @Sendable (Update) -> Void
     ) async throws -> EventStreamLink {
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(connectTimeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let counter = WireCounter(stats: stats)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        counter,
-                        HTTPRequestEncoder(),
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        EventStreamHandler(counter: counter, stats: stats, update: update),
-                    ])
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
-            .get()
+        let channel = try await HTTPLink.connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
+            EventStreamHandler(counter: counter, stats: stats, update: update)
+        }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
         head.headers.add(name: "Accept", value: "text/event-stream")

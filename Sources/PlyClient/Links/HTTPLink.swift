@@ -57,7 +57,23 @@ public final class HTTPLink: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectTimeout: TimeAmount = .seconds(5)
     ) async throws -> HTTPLink {
-        let channel = try await ClientBootstrap(group: group)
+        let channel = try await connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
+            HTTPExchangeHandler(counter: counter, stats: stats)
+        }
+        return HTTPLink(channel: channel, endpoint: endpoint)
+    }
+
+    /// A TCP connection with a `WireCounter` at the socket end, swift-nio's HTTP/1.1 client
+    /// coding, and `last` (given the counter) to read the responses: how every HTTP link of
+    /// ply's clients is made.
+    static func connectHTTP(
+        to endpoint: Endpoint,
+        stats: WireStats,
+        group: any EventLoopGroup,
+        connectTimeout: TimeAmount,
+        last: @escaping @Sendable (WireCounter) -> any ChannelHandler
+    ) async throws -> any Channel {
+        try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
@@ -67,13 +83,12 @@ public final class HTTPLink: Sendable {
                         counter,
                         HTTPRequestEncoder(),
                         ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        HTTPExchangeHandler(counter: counter, stats: stats),
+                        last(counter),
                     ])
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .get()
-        return HTTPLink(channel: channel, endpoint: endpoint)
     }
 
     /// Whether the TCP connection is still open.
