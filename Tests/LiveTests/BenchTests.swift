@@ -81,7 +81,9 @@ struct BenchTests {
         let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
         let result = try #require(results.soak)
         #expect(result.errors == 0, "\(result.errorSamples)")
-        #expect(result.gamesFinished > 4 && result.moves > 0)
+        // Game after game (some 30 in six seconds on an idle machine; a loaded one runs the test
+        // suite's other servers too).
+        #expect(result.gamesFinished >= 2 && result.moves > 0, "\(result.gamesFinished) games, \(result.moves) moves")
         #expect(result.samples.count >= 4)
         #expect(result.samples.allSatisfy { $0.residentBytes != nil && $0.descriptors != nil && $0.liveMatches <= 4 })
         #expect(result.samples.contains { $0.webSockets > 0 } && result.samples.contains { $0.waitingPolls > 0 }, "mixed: both transports")

@@ -33,6 +33,13 @@ struct SharedStoreServerTests {
         }
     }
 
+    /// A server's counters of commands, conflicts and rollbacks, for a stalled test's report.
+    static func counters(_ server: LiveServer) async -> String {
+        let text = (try? await server.request(.get, "/metrics").body) ?? ""
+        return text.split(separator: "\n").filter { $0.hasPrefix("ply_store_conflicts_total") || $0.hasPrefix("ply_rollbacks_total")
+            || ($0.hasPrefix("ply_commands_total") && !$0.hasSuffix(" 0.0")) }.joined(separator: ", ")
+    }
+
     /// Two servers ahead of their database (it lost the end of a match, as a restore from an
     /// older backup would, and told no one) while a raw WebSocket watches and a poll waits, and
     /// ply's own clients play: when the servers' listeners reconnect they take the database's
@@ -85,7 +92,21 @@ struct SharedStoreServerTests {
                     database.forget(id, after: seats[0].lastVersion - 3)
                     for store in stores { store.resync() }
                 }
+                // Should the game stall, say where each side stood (a bound no loaded machine reaches).
+                let watchdog = Task {
+                    try await Task.sleep(for: .seconds(40))
+                    let (logA, logB) = (try? await a.log(id).count, try? await b.log(id).count)
+                    Issue.record("""
+                        the game stalled: seat 0 at v\(seats[0].lastVersion) \(seats[0].state), seat 1 at v\(seats[1].lastVersion) \(seats[1].state); \
+                        server a \(logA ?? -1) events, b \(logB ?? -1), the database \(database.events(of: id).count); \
+                        seat 0 saw \(seats[0].log.suffix(4).map(\.version)), seat 1 \(seats[1].log.suffix(4).map(\.version)), \
+                        the last events: \((try? await a.log(id).suffix(2)).map { "\($0)" } ?? "-"); \
+                        metrics a: \(await Self.counters(a)), b: \(await Self.counters(b))
+                        """)
+                    for seat in seats { seat.close() }
+                }
                 let games = try await [zero, one]
+                watchdog.cancel()
                 try await loss.value
                 let stored = try database.events(of: id).map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) }
                 #expect(games[0].log == stored && games[1].log == stored, "both seats ended with the database's log")
