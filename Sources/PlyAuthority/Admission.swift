@@ -120,7 +120,7 @@ extension Authority {
         if mayRead && match.isShared && start > version { return .readStore }
         // Beyond what the database holds, once read: what the client saw after `version` never
         // became durable (a server that was ahead showed it), or never was.
-        if match.isShared && start > version { return .refused(MatchAuthority.rolledBack(to: version)) }
+        if match.isShared && start > version { return .refused(match.rolledBackForBeyond()) }
         guard (0...version).contains(start) else { return .refused(Self.badAfter(version)) }
         return .admitted(Admission(match: match, seat: seat, after: start))
     }

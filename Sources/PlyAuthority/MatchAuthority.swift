@@ -66,6 +66,9 @@ public final class MatchAuthority: Sendable {
         var resync = false
         /// Shared store only: callers waiting for the next read of the store (`reach`).
         var readers: [CheckedContinuation<Void, Never>] = []
+        /// Shared store only: the lowest version a rollback kept (nil: none happened). What a
+        /// client saw after it may be of the history the database lost.
+        var lowestKept: Int?
     }
 
     /// An event only one seat may see whole, and what everyone else sees of it.
@@ -213,7 +216,7 @@ public final class MatchAuthority: Sendable {
                 await reach(command.version)
                 // Still beyond, once the database is read: the client saw events that never
                 // became durable.
-                if command.version > version { return reply(.failure(Self.rolledBack(to: version).with(id: command.id))) }
+                if command.version > version { return reply(.failure(rolledBackForBeyond().with(id: command.id))) }
                 decide(command, by: seat, reply: reply)
             }
             return
@@ -332,6 +335,15 @@ public final class MatchAuthority: Sendable {
             return release()
         }
         journal.flush()
+    }
+
+    /// What a client is told that names a version beyond the match's: it saw events that never
+    /// became durable, and since it may have seen them anywhere after the version a rollback
+    /// kept (not only beyond today's version: the new history may have grown past where the
+    /// old one forked), it is sent back to that version, or to today's if lower.
+    func rolledBackForBeyond() -> WireError {
+        let (current, kept) = state.withLock { ($0.visible.version, $0.lowestKept) }
+        return Self.rolledBack(to: min(current, kept ?? current))
     }
 
     /// What a client is told that names a version beyond the database's.
@@ -514,6 +526,7 @@ public final class MatchAuthority: Sendable {
             state.tokens = stored.tokens
             state.announced = match.version
             state.resync = false
+            state.lowestKept = min(state.lowestKept ?? kept, kept)
             state.lastActivity = clock.now
             Self.startTurnClock(&state, now: clock.now)
             return (kept, state.subscribers, before)

@@ -289,6 +289,37 @@ struct SharedStoreTests {
         await cluster.close()
     }
 
+    /// A client that names a version beyond the match after a rollback saw events of the lost
+    /// history, and not only beyond today's version: once the new history has grown past where
+    /// the old one forked, it is sent back to the version the rollback kept, so that it drops
+    /// every event it may hold of the lost history (it once went back only to today's version,
+    /// kept an event of the lost history below it, and its bot played into a full column).
+    @Test func aClientBeyondTheMatchAfterARollbackGoesBackToWhereItForked() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, bob) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        for (move, seat) in [("4", ann.seat), ("4", bob.seat), ("5", ann.seat), ("5", bob.seat)] { _ = try await onA.play(move, by: seat).get() }
+        try await eventually("B follows to 7") { onB.version == 7 }
+        cluster.database.forget(id, after: 4)
+        for connection in cluster.connections { connection.resync() }
+        try await agree(cluster, id, [onA, onB])
+        #expect(onA.version == 4)
+        // The new history: two moves, so the match is at 6 again, with other events at 5 and 6.
+        _ = try await onA.play("1", by: bob.seat).get()
+        _ = try await onA.play("2", by: ann.seat).get()
+        try await eventually("B follows to 6") { onB.version == 6 }
+        // A client of the lost history, at 7: told to go back to 4, not to 6.
+        guard case .failure(let error) = await cluster[1].admit(to: id, as: .none, after: "7") else { Issue.record("admitted after 7"); return }
+        #expect(error.code == .rolledBack && error.version == 4, "\(error)")
+        let refused = await onB.submit(Command(.play("3"), version: 7), by: bob.seat)
+        guard case .failure(let commandError) = refused else { Issue.record("a command after 7 was acknowledged"); return }
+        #expect(commandError.code == .rolledBack && commandError.version == 4, "\(commandError)")
+        // A client that has today's history resumes as ever.
+        #expect(try await cluster[1].admit(to: id, as: .none, after: "6").get().after == 6)
+        await cluster.close()
+    }
+
     /// An authority ahead of the database finds out from a conflict: its next change names the
     /// event it was decided after, which the database does not have. It takes the database's
     /// history; the command, decided again, is refused as stale; nothing it acknowledged before
