@@ -72,6 +72,25 @@ public struct LevelResult: Sendable, Codable {
     /// Server resident memory at the end of the window, and its growth per connected client.
     public var serverResidentBytes: Int?
     public var serverBytesPerClient: Double?
+    /// The load generator's CPU (this process: the clients and their event loops) per move, and
+    /// as a share of one core; and the share of the whole machine left idle over the window.
+    /// Nil in runs before they were read.
+    public var loadMicrosPerMove: Double?
+    public var loadCPUShare: Double?
+    public var machineIdleShare: Double?
+
+    /// Why this level's figures may show the machine or the load generator rather than the
+    /// server: less than a tenth of the machine idle, or the load generator spending more CPU
+    /// per move than the server. Nil when neither.
+    public var limitedBy: String? {
+        if let idle = machineIdleShare, idle < 0.1 {
+            return String(format: "the machine was %.0f%% idle", idle * 100)
+        }
+        if let load = loadMicrosPerMove, let server = serverMicrosPerMove, load > server {
+            return String(format: "the load generator spent %.0f µs of CPU a move, the server %.0f", load, server)
+        }
+        return nil
+    }
 
     /// The transport, and the store when it is not the default.
     public var label: String {
@@ -286,7 +305,9 @@ public struct BenchRunner: Sendable {
         }
         // The server's CPU and memory: the child's, or those of the processes named for a running server.
         let serverUsage = { [plan] () -> ProcessUsage? in child?.usage ?? (plan.serverProcesses.isEmpty ? nil : .matching(plan.serverProcesses)) }
+        let ownPID = getpid()
         let startTotals = stats.totals, startUsage = serverUsage(), started = ContinuousClock.now
+        let startLoad = ProcessUsage.of(pid: ownPID), startMachine = MachineUsage.now()
         ledger.measuring = true
         while ContinuousClock.now - started < plan.duration {
             try await Task.sleep(for: .milliseconds(250))
@@ -294,6 +315,7 @@ public struct BenchRunner: Sendable {
         }
         ledger.measuring = false
         let endTotals = stats.totals, endUsage = serverUsage(), seconds = (ContinuousClock.now - started) / .seconds(1)
+        let endLoad = ProcessUsage.of(pid: ownPID), endMachine = MachineUsage.now()
 
         for task in tasks { task.cancel() }
         for task in tasks { await task.value }
@@ -325,6 +347,11 @@ public struct BenchRunner: Sendable {
             result.serverResidentBytes = endUsage.residentBytes
             if let baseline { result.serverBytesPerClient = Double(endUsage.residentBytes - baseline.residentBytes) / Double(result.clients) }
         }
+        if let startLoad, let endLoad, moves > 0 {
+            result.loadMicrosPerMove = (endLoad.cpuSeconds - startLoad.cpuSeconds) * 1e6 / Double(moves)
+            result.loadCPUShare = (endLoad.cpuSeconds - startLoad.cpuSeconds) / seconds
+        }
+        if let startMachine, let endMachine { result.machineIdleShare = MachineUsage.idleShare(from: startMachine, to: endMachine) }
         return result
     }
 

@@ -46,6 +46,31 @@ extension ProcessUsage {
     }
 }
 
+/// The whole machine's CPU time, from `/proc/stat`'s first line (clock ticks summed over every
+/// CPU): how much of it went idle over a window tells whether the machine, not the server,
+/// limited a level.
+public struct MachineUsage: Sendable, Hashable {
+    /// Ticks of every kind, and those spent idle or waiting for I/O.
+    public var total: Int
+    public var idle: Int
+
+    public static func now() -> MachineUsage? {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+        guard ticks.count >= 5 else { return nil }
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        return MachineUsage(total: ticks.prefix(8).reduce(0, +), idle: ticks[3] + ticks[4])
+    }
+
+    /// The share of the machine left idle between two readings (nil if no time passed).
+    public static func idleShare(from start: MachineUsage, to end: MachineUsage) -> Double? {
+        let total = end.total - start.total
+        guard total > 0 else { return nil }
+        return Double(end.idle - start.idle) / Double(total)
+    }
+}
+
 /// A child process the benchmark and the tests start: `ply serve`, or the raw TCP floor. It
 /// prints `... listening on http://HOST:PORT` on its standard output once it accepts connections.
 public final class ChildProcess: Sendable {

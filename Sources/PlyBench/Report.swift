@@ -77,12 +77,23 @@ public struct Report: Sendable {
                     bytes(level.bytesUpPerMove, level.overheadUpPerMove), bytes(level.bytesDownPerMove, level.overheadDownPerMove),
                     Self.number(level.requestsPerMove, "%.2f"), Self.number(level.connectionsPerMove, "%.3f"),
                     Self.number(level.serverMicrosPerMove, "%.1f"), Self.number(level.serverCPUShare.map { $0 * 100 }, "%.0f%%"),
-                    Self.number(level.serverBytesPerClient.map { $0 / 1024 }, "%.1f")]
+                    Self.number(level.serverBytesPerClient.map { $0 / 1024 }, "%.1f"),
+                    Self.number(level.loadMicrosPerMove, "%.1f"), Self.number(level.loadCPUShare.map { $0 * 100 }, "%.0f%%"),
+                    Self.number(level.machineIdleShare.map { $0 * 100 }, "%.0f%%")]
         }
     }
 
     static let costHeader = ["transport", "matches", "up B/move (overhead + payload)", "down B/move (overhead + payload)",
-                             "HTTP req/move", "TCP conn/move", "server µs CPU/move", "server CPU", "server KiB/client"]
+                             "HTTP req/move", "TCP conn/move", "server µs CPU/move", "server CPU", "server KiB/client",
+                             "load gen µs CPU/move", "load gen CPU", "machine idle"]
+
+    /// Said for each level whose figures may show the machine or the load generator rather than
+    /// the server (`LevelResult.limitedBy`).
+    var limitWarnings: [String] {
+        results.levels.compactMap { level in
+            level.limitedBy.map { "Warning: \(level.label) at \(level.matches) matches: \($0); its figures may show that more than the server." }
+        }
+    }
 
     var holdRows: [[String]] {
         results.holds.map { hold in
@@ -193,7 +204,7 @@ public struct Report: Sendable {
                 "Move latency: from when a move was due to when the opponent's client had its event",
                 Self.textTable(Self.latencyHeader, latencyRows),
                 "",
-                "Cost per move (bytes counted at the clients' sockets; server CPU from its CPU clock, memory from /proc; the floor's CPU is its relay's)",
+                "Cost per move (bytes counted at the clients' sockets; server CPU from its CPU clock, memory from /proc; the floor's CPU is its relay's; the load generator's is this process's; machine idle from /proc/stat)",
                 Self.textTable(Self.costHeader, costRows),
             ]
         }
@@ -213,6 +224,7 @@ public struct Report: Sendable {
             if !soak.errorSamples.isEmpty { parts += ["", "Soak errors (first few)"] + soak.errorSamples }
         }
         if let warning = limiterWarning { parts += ["", warning] }
+        if !limitWarnings.isEmpty { parts += [""] + limitWarnings }
         let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.label) \(level.matches): \($0)" } }
         if !errors.isEmpty { parts += ["", "Errors (first few)"] + errors }
         return parts.joined(separator: "\n")
@@ -287,6 +299,7 @@ public struct Report: Sendable {
             lines += ["", "### Ratios within this run", "", Self.markdownTable(Self.ratioHeader, ratioRows)]
         }
         if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
+        if !limitWarnings.isEmpty { lines += [""] + limitWarnings.map { "- \($0)" } }
         if !results.holds.isEmpty {
             lines += ["", "### Idle clients held", "",
                       "Once they were let go, `descriptors left` is the server's open descriptors beyond its count before",
@@ -312,7 +325,8 @@ public struct Report: Sendable {
     public var csv: String {
         let header = "transport,store,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
             + "ack_p50_us,ack_p99_us,up_bytes_per_move,down_bytes_per_move,up_overhead_per_move,down_overhead_per_move,"
-            + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client"
+            + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client,"
+            + "load_us_per_move,load_cpu_share,machine_idle_share"
         func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
         let rows = results.levels.map { level in
             [level.transport.argument, level.store?.rawValue ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
@@ -321,7 +335,8 @@ public struct Report: Sendable {
              value(level.acknowledgement?.p50), value(level.acknowledgement?.p99), value(level.bytesUpPerMove),
              value(level.bytesDownPerMove), value(level.overheadUpPerMove), value(level.overheadDownPerMove),
              value(level.requestsPerMove), value(level.connectionsPerMove), value(level.serverMicrosPerMove),
-             value(level.serverCPUShare), level.serverResidentBytes.map(String.init) ?? "", value(level.serverBytesPerClient)]
+             value(level.serverCPUShare), level.serverResidentBytes.map(String.init) ?? "", value(level.serverBytesPerClient),
+             value(level.loadMicrosPerMove), value(level.loadCPUShare), value(level.machineIdleShare)]
                 .joined(separator: ",")
         }
         return ([header] + rows).joined(separator: "\n") + "\n"

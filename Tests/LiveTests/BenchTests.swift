@@ -36,6 +36,9 @@ struct BenchTests {
                 #expect((level.bytesUpPerMove ?? 0) > (level.overheadUpPerMove ?? 0))
                 #expect((level.bytesDownPerMove ?? 0) > (level.overheadDownPerMove ?? 0))
                 #expect(level.serverMicrosPerMove == nil, "a server not started by the bench has no /proc figures")
+                // The load generator's own CPU and the machine's idle share are read whatever the server.
+                #expect((level.loadMicrosPerMove ?? 0) > 0 && (level.loadCPUShare ?? 0) > 0, "\(String(describing: level.loadMicrosPerMove))")
+                #expect(level.machineIdleShare.map { (0...1).contains($0) } == true, "\(String(describing: level.machineIdleShare))")
             }
             let level = { (transport: Transport) in results.levels.first { $0.transport == .ply(transport) } }
             let webSocket = try #require(level(.webSocket)), stream = try #require(level(.serverSentEvents))
@@ -46,6 +49,17 @@ struct BenchTests {
             #expect((stream.requestsPerMove ?? 0) > 0.4 && (stream.requestsPerMove ?? 0) < (longPoll.requestsPerMove ?? 0))
             #expect((longPoll.overheadUpPerMove ?? 0) > (webSocket.overheadUpPerMove ?? 0))
             #expect((longPoll.overheadDownPerMove ?? 0) > (stream.overheadDownPerMove ?? 0), "a stream's events carry no response heads")
+            // A level starved of the machine, or whose load generator outspends the server, says so.
+            var starved = results
+            starved.levels[0].machineIdleShare = 0.05
+            #expect(starved.levels[0].limitedBy == "the machine was 5% idle")
+            starved.levels[0].machineIdleShare = 0.5
+            (starved.levels[0].serverMicrosPerMove, starved.levels[0].loadMicrosPerMove) = (100, 300)
+            #expect(starved.levels[0].limitedBy == "the load generator spent 300 µs of CPU a move, the server 100")
+            #expect(Report(starved).terminalText.contains("the load generator spent 300 µs of CPU a move, the server 100; its figures may show that more than the server"))
+            #expect(Report(starved).markdown().contains("the load generator spent 300 µs of CPU a move, the server 100; its figures may show that more than the server"))
+            starved.levels[0].loadMicrosPerMove = 50
+            #expect(starved.levels[0].limitedBy == nil)
             let report = Report(results)
             #expect(report.terminalText.contains("WebSocket"))
             #expect(report.terminalText.contains("Server-Sent Events"))
