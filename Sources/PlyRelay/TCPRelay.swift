@@ -34,6 +34,9 @@ public final class TCPRelay: Sendable {
     /// server closes them: a proxy that buffers whole responses, as one that does not know
     /// streaming does.
     let holdsResponses: (@Sendable (ByteBuffer) -> Bool)?
+    /// How long after the server's `101 Switching Protocols` each upgraded connection is cut
+    /// (a proxy that lets WebSockets open, then kills them); nil for never.
+    let cutsUpgradesAfter: Duration?
     private let listener: any Channel
     private let state = Mutex(State())
 
@@ -43,7 +46,9 @@ public final class TCPRelay: Sendable {
         var connections: [ObjectIdentifier: any Channel] = [:]
     }
 
-    private init(port: Int, latency: Latency?, recording: Bool, holdsResponses: (@Sendable (ByteBuffer) -> Bool)?, listener: any Channel) {
+    private init(port: Int, latency: Latency?, recording: Bool, holdsResponses: (@Sendable (ByteBuffer) -> Bool)?,
+                 cutsUpgradesAfter: Duration?, listener: any Channel) {
+        self.cutsUpgradesAfter = cutsUpgradesAfter
         self.port = port
         self.latency = latency
         self.recording = recording
@@ -56,12 +61,14 @@ public final class TCPRelay: Sendable {
     ///   - recording: keep every byte forwarded to clients, in the order forwarded.
     ///   - holdsResponses: for the connections whose first bytes from the client it picks, hold
     ///     every byte from the server until the server closes (a buffering proxy).
+    ///   - cutsUpgradesAfter: cut each connection this long after the server upgraded it.
     public static func start(
         to host: String,
         port targetPort: Int,
         latency: Latency? = nil,
         recording: Bool = false,
         holdsResponses: (@Sendable (ByteBuffer) -> Bool)? = nil,
+        cutsUpgradesAfter: Duration? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> TCPRelay {
         let relay = Box<TCPRelay>()
@@ -80,7 +87,7 @@ public final class TCPRelay: Sendable {
             .bind(host: "127.0.0.1", port: 0)
             .get()
         let started = TCPRelay(port: listener.localAddress?.port ?? 0, latency: latency, recording: recording,
-                               holdsResponses: holdsResponses, listener: listener)
+                               holdsResponses: holdsResponses, cutsUpgradesAfter: cutsUpgradesAfter, listener: listener)
         relay.value = started
         return started
     }
@@ -167,6 +174,13 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
         if upstream, !judged {
             judged = true
             if relay.holdsResponses?(buffer) == true { held = [] }
+        }
+        if !upstream, !judged {
+            judged = true
+            if let after = relay.cutsUpgradesAfter, buffer.readableBytesView.starts(with: Array("HTTP/1.1 101".utf8)) {
+                let channel = context.channel
+                context.eventLoop.scheduleTask(in: TimeAmount(after)) { channel.close(promise: nil) }
+            }
         }
         partner?.send(buffer)
     }

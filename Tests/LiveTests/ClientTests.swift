@@ -316,6 +316,28 @@ struct ClientTests {
         }
     }
 
+    /// Behind a proxy that lets WebSockets open and cuts each one 200 ms later, `auto` does not
+    /// flap between opening and failing for good: after three such cuts it moves on to SSE and
+    /// stays, says why, and the games finish with nothing lost or applied twice.
+    @Test func autoMovesOnFromWebSocketsCutSoonAfterOpening() async throws {
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, cutsUpgradesAfter: .milliseconds(200))
+            let options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            let (games, connections, log) = try await playBots(server, transports: .same(.auto), via: Endpoint(host: "127.0.0.1", port: relay.port),
+                                                               thinkTime: .milliseconds(100) ... .milliseconds(200), options: options)
+            expectComplete(log)
+            #expect(games[0].log == log && games[1].log == log)
+            for connection in connections {
+                #expect(connection.transport == .serverSentEvents)
+                #expect(connection.passedOver.map(\.transport) == [.webSocket])
+                #expect(connection.settledReason == "On SSE: WS cut 3 times soon after opening (a proxy?).", "\(connection.settledReason ?? "nil")")
+                // The first WebSocket and the three cut ones' reconnections, then no more.
+                #expect(connection.stats.totals.reconnects <= 4, "\(connection.stats.totals.reconnects) reconnects")
+            }
+            await relay.stop()
+        }
+    }
+
     /// The bytes each client counted at its sockets are exactly the bytes the relay carried.
     @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll))])
     func wireCountsMatchAnIndependentCount(_ transports: SeatTransports) async throws {

@@ -27,8 +27,14 @@ public struct ConnectionOptions: Sendable {
     public var group: any EventLoopGroup
     /// How long a long poll may be held by the server (`wait`).
     public var pollWait: Duration
-    /// How long a WebSocket upgrade may take; `auto` falls back to long-polling after it.
+    /// How long a WebSocket upgrade (or an event stream's first bytes) may take; `auto` moves on
+    /// to the next transport after it.
     public var upgradeTimeout: Duration
+    /// `auto`: a session lost sooner than this after it opened counts as cut by the network
+    /// (a proxy that accepts the upgrade and kills the socket soon after); `cutsBeforeMovingOn`
+    /// such cuts in a row move the connection on to the next transport instead of flapping.
+    public var quickCut: Duration
+    public var cutsBeforeMovingOn: Int
     /// How often the client pings the server over WebSocket, to notice a dead peer; nil for never.
     public var pingInterval: Duration?
     /// How long a command may wait for its answer, reconnections and retries included.
@@ -41,7 +47,9 @@ public struct ConnectionOptions: Sendable {
         upgradeTimeout: Duration = .seconds(3),
         pingInterval: Duration? = .seconds(15),
         commandTimeout: Duration = .seconds(15),
-        backoff: Backoff = Backoff()
+        backoff: Backoff = Backoff(),
+        quickCut: Duration = .seconds(2),
+        cutsBeforeMovingOn: Int = 3
     ) {
         self.group = group
         self.pollWait = pollWait
@@ -49,5 +57,7 @@ public struct ConnectionOptions: Sendable {
         self.pingInterval = pingInterval
         self.commandTimeout = commandTimeout
         self.backoff = backoff
+        self.quickCut = quickCut
+        self.cutsBeforeMovingOn = cutsBeforeMovingOn
     }
 }

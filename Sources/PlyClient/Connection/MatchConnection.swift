@@ -232,8 +232,11 @@ public final class MatchConnection: Sendable {
     private func supervise(_ first: any TransportSession) async {
         var session = first
         var random = SystemRandomNumberGenerator()
+        var opened = ContinuousClock.now
+        var quickCuts = 0
         while true {
             let end = (try? await session.ended.get()) ?? .lost("the session failed")
+            if case .lost = end { noteCut(lived: .now - opened, of: session.kind, count: &quickCuts) }
             switch end {
             case .closed:
                 return
@@ -263,6 +266,7 @@ public final class MatchConnection: Sendable {
                     continue
                 }
             }
+            opened = .now
             stats.update { $0.reconnects += 1 }
             let (waiters, closed) = core.withLock { core in
                 core.session = session
@@ -272,6 +276,26 @@ public final class MatchConnection: Sendable {
             if closed { return session.close() }
             _ = setState(.connected)
             for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// `auto`: counts sessions lost soon after they opened, in a row; enough of them (a proxy
+    /// that lets the upgrade through and cuts the socket soon after) and the connection moves on
+    /// to the next transport, for the rest of its life, rather than flap between opening and
+    /// failing. A session that lived longer starts the count again.
+    private func noteCut(lived: Duration, of kind: Transport, count quickCuts: inout Int) {
+        guard lived < options.quickCut else {
+            quickCuts = 0
+            return
+        }
+        quickCuts += 1
+        guard quickCuts >= options.cutsBeforeMovingOn else { return }
+        quickCuts = 0
+        let cuts = options.cutsBeforeMovingOn
+        core.withLock { core in
+            guard core.candidates.count > 1, core.candidates[0] == kind else { return }
+            core.candidates.removeFirst()
+            core.passedOver.append((kind, "cut \(cuts) times soon after opening (a proxy?)"))
         }
     }
 
