@@ -44,6 +44,7 @@ public final class TCPRelay: Sendable {
         var counts = Counts()
         var received: [UInt8] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
+        var silenced: Set<ObjectIdentifier> = []
     }
 
     private init(port: Int, latency: Latency?, recording: Bool, holdsResponses: (@Sendable (ByteBuffer) -> Bool)?,
@@ -107,7 +108,10 @@ public final class TCPRelay: Sendable {
             }
             for channel in [inbound, outbound] {
                 channel.closeFuture.whenComplete { [weak self] _ in
-                    _ = self?.state.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+                    self?.state.withLock { state in
+                        state.connections.removeValue(forKey: ObjectIdentifier(channel))
+                        state.silenced.remove(ObjectIdentifier(channel))
+                    }
                 }
             }
             inbound.setOption(.autoRead, value: true).whenComplete { _ in }
@@ -129,6 +133,16 @@ public final class TCPRelay: Sendable {
 
     /// How many connections (client side and server side) are open through the relay.
     public var openConnections: Int { state.withLock { $0.connections.count } }
+
+    /// From now on, the connections open at this moment carry nothing either way, and stay
+    /// open: as a NAT that forgot them would leave them (no FIN, no reset). New ones work.
+    public func silenceAll() {
+        state.withLock { $0.silenced.formUnion($0.connections.keys) }
+    }
+
+    func isSilenced(_ channel: any Channel) -> Bool {
+        state.withLock { $0.silenced.contains(ObjectIdentifier(channel)) }
+    }
 
     /// Drops every relayed connection at once, both sides.
     public func cutAll() {
@@ -170,6 +184,7 @@ private final class RelayHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
+        if relay.isSilenced(context.channel) { return }
         relay.count(buffer, upstream: upstream)
         if upstream, !judged {
             judged = true

@@ -338,6 +338,34 @@ struct ClientTests {
         }
     }
 
+    /// An event stream cut where no FIN comes back (a NAT that forgot it): the client hears
+    /// nothing, not even the heartbeat, takes it for lost after its silence bound, reconnects
+    /// and resumes; while the heartbeat comes, the same bound never trips, however long the
+    /// stream waits for an event.
+    @Test func aStreamCutSilentlyIsNoticedByItsMissingHeartbeat() async throws {
+        var configuration = ServerConfiguration()
+        configuration.streamHeartbeat = .milliseconds(200)
+        try await LiveServer.run(configuration) { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
+            let (id, ann, _) = try await server.startedMatch()
+            // A bound 25 heartbeats long: a loaded machine delays a heartbeat, not 25 of them.
+            let options = ConnectionOptions(streamSilence: .seconds(5), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            let watcher = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
+                                                         transport: .over(.serverSentEvents), options: options)
+            // Idle with heartbeats for longer than the bound: no reconnection.
+            try await Task.sleep(for: .seconds(6))
+            #expect(watcher.stats.totals.reconnects == 0, "the heartbeat kept the stream")
+            relay.silenceAll()
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            // The stream said nothing for the bound: lost, then resumed after 3 through the relay.
+            try await waitFor(seconds: 30) { watcher.lastVersion == 4 }
+            #expect(watcher.stats.totals.reconnects >= 1)
+            #expect(watcher.log == (try await server.log(id)))
+            watcher.close()
+            await relay.stop()
+        }
+    }
+
     /// The bytes each client counted at its sockets are exactly the bytes the relay carried.
     @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll))])
     func wireCountsMatchAnIndependentCount(_ transports: SeatTransports) async throws {

@@ -37,6 +37,9 @@ public struct ConnectionOptions: Sendable {
     public var cutsBeforeMovingOn: Int
     /// How often the client pings the server over WebSocket, to notice a dead peer; nil for never.
     public var pingInterval: Duration?
+    /// How long an event stream may say nothing (the server sends a heartbeat every 15 s by
+    /// default) before the client takes it for cut silently and reconnects; nil for never.
+    public var streamSilence: Duration?
     /// How long a command may wait for its answer, reconnections and retries included.
     public var commandTimeout: Duration
     public var backoff: Backoff
@@ -46,6 +49,7 @@ public struct ConnectionOptions: Sendable {
         pollWait: Duration = .seconds(25),
         upgradeTimeout: Duration = .seconds(3),
         pingInterval: Duration? = .seconds(15),
+        streamSilence: Duration? = .seconds(45),
         commandTimeout: Duration = .seconds(15),
         backoff: Backoff = Backoff(),
         quickCut: Duration = .seconds(2),
@@ -55,6 +59,7 @@ public struct ConnectionOptions: Sendable {
         self.pollWait = pollWait
         self.upgradeTimeout = upgradeTimeout
         self.pingInterval = pingInterval
+        self.streamSilence = streamSilence
         self.commandTimeout = commandTimeout
         self.backoff = backoff
         self.quickCut = quickCut

@@ -41,7 +41,8 @@ final class EventStreamSession: TransportSession {
                                          commands: CommandPoster(endpoint: endpoint, match: match, authorization: authorization, options: options, stats: stats))
         do {
             let link = try await EventStreamLink.open(to: endpoint, path: "/matches/\(match)/stream?after=\(after)", headers: authorization,
-                                                      stats: stats, group: options.group) { [weak session] update in
+                                                      stats: stats, group: options.group,
+                                                      silence: options.streamSilence.map(TimeAmount.init)) { [weak session] update in
                 session?.receive(update, sink: sink)
             }
             session.link.withLock { $0 = link }

@@ -36,10 +36,13 @@ public final class EventStreamLink: Sendable {
         stats: WireStats,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectTimeout: TimeAmount = .seconds(5),
+        silence: TimeAmount? = nil,
         update: @escaping @Sendable (Update) -> Void
     ) async throws -> EventStreamLink {
         let channel = try await HTTPLink.connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
-            EventStreamHandler(counter: counter, stats: stats, update: update)
+            // A stream that says nothing (not even the server's heartbeat) for `silence` was cut
+            // where no FIN could come back (a NAT that forgot it): it is closed, and so lost.
+            (silence.map { [IdleStateHandler(readTimeout: $0)] } ?? []) + [EventStreamHandler(counter: counter, stats: stats, update: update)]
         }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
@@ -117,6 +120,14 @@ final class EventStreamHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         update(.closed)
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

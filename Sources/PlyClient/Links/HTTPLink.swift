@@ -58,7 +58,7 @@ public final class HTTPLink: Sendable {
         connectTimeout: TimeAmount = .seconds(5)
     ) async throws -> HTTPLink {
         let channel = try await connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
-            HTTPExchangeHandler(counter: counter, stats: stats)
+            [HTTPExchangeHandler(counter: counter, stats: stats)]
         }
         return HTTPLink(channel: channel, endpoint: endpoint)
     }
@@ -71,7 +71,7 @@ public final class HTTPLink: Sendable {
         stats: WireStats,
         group: any EventLoopGroup,
         connectTimeout: TimeAmount,
-        last: @escaping @Sendable (WireCounter) -> any ChannelHandler
+        last: @escaping @Sendable (WireCounter) -> [any ChannelHandler]
     ) async throws -> any Channel {
         try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -83,8 +83,7 @@ public final class HTTPLink: Sendable {
                         counter,
                         HTTPRequestEncoder(),
                         ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        last(counter),
-                    ])
+                    ] + last(counter))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
