@@ -338,27 +338,29 @@ struct ClientTests {
         }
     }
 
-    /// An event stream cut where no FIN comes back (a NAT that forgot it): the client hears
-    /// nothing, not even the heartbeat, takes it for lost after its silence bound, reconnects
-    /// and resumes; while the heartbeat comes, the same bound never trips, however long the
-    /// stream waits for an event.
-    @Test func aStreamCutSilentlyIsNoticedByItsMissingHeartbeat() async throws {
+    /// A connection cut where no FIN comes back (a NAT that forgot it) is noticed by what
+    /// should have come and did not (a stream's heartbeat, a WebSocket's pong, a poll's answer),
+    /// taken for lost, and resumed with nothing missed; while those come, the same bounds never
+    /// trip, however long the match stays quiet.
+    @Test(arguments: Transport.allCases)
+    func aConnectionCutSilentlyIsNoticedAndResumed(_ transport: Transport) async throws {
         var configuration = ServerConfiguration()
         configuration.streamHeartbeat = .milliseconds(200)
         try await LiveServer.run(configuration) { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (id, ann, _) = try await server.startedMatch()
-            // A bound 25 heartbeats long: a loaded machine delays a heartbeat, not 25 of them.
-            let options = ConnectionOptions(streamSilence: .seconds(5), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            // Bounds many heartbeats, pings or polls long: a loaded machine delays one, not all.
+            let options = ConnectionOptions(pollWait: .seconds(1), pingInterval: .seconds(1), streamSilence: .seconds(5),
+                                            backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             let watcher = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
-                                                         transport: .over(.serverSentEvents), options: options)
-            // Idle with heartbeats for longer than the bound: no reconnection.
+                                                         transport: .over(transport), options: options)
+            // Quiet for longer than the stream's bound, with heartbeats, pongs and polls: no reconnection.
             try await Task.sleep(for: .seconds(6))
-            #expect(watcher.stats.totals.reconnects == 0, "the heartbeat kept the stream")
+            #expect(watcher.stats.totals.reconnects == 0, "the connection was kept")
             relay.silenceAll()
             _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
-            // The stream said nothing for the bound: lost, then resumed after 3 through the relay.
-            try await waitFor(seconds: 30) { watcher.lastVersion == 4 }
+            // Lost once nothing came for the bound, then resumed after 3 through the relay.
+            try await waitFor(seconds: 40) { watcher.lastVersion == 4 }
             #expect(watcher.stats.totals.reconnects >= 1)
             #expect(watcher.log == (try await server.log(id)))
             watcher.close()
