@@ -86,7 +86,7 @@ struct DoorTests {
         try await LiveServer.run { server in
             let client = try await RawClient.connect(port: server.port)
             try await client.send(request)
-            #expect(await client.closedByServer(within: 5), "\(name): the connection stays open")
+            #expect(await client.closedByServer(within: 20), "\(name): the connection stays open")
             let last = client.text.range(of: "HTTP/1.1 ", options: .backwards).map { client.text[$0.lowerBound...] } ?? ""
             #expect(last.hasPrefix("HTTP/1.1 400 Bad Request"), "\(name): \(client.text.prefix(300))")
             #expect(last.contains(#""code":"request/bad_request""#), "\(name): \(client.text.prefix(300))")
@@ -104,19 +104,23 @@ struct DoorTests {
         try await LiveServer.run(configuration) { server in
             let silent = try await RawClient.connect(port: server.port)
             let slow = try await RawClient.connect(port: server.port)
-            let started = ContinuousClock.now
+            let head = Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
             let dripping = Task {
-                for byte in "GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8 {
-                    guard slow.isOpen else { return }
+                var sent = 0
+                for byte in head {
+                    guard slow.isOpen else { break }
                     try? await slow.send([byte])
+                    sent += 1
                     try? await Task.sleep(for: .milliseconds(100))
                 }
+                return sent
             }
-            #expect(await slow.closedByServer(within: 10))
-            #expect(await silent.closedByServer(within: 10))
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(await slow.closedByServer(within: 20))
+            #expect(await silent.closedByServer(within: 20))
+            // Cut by the timeout, not at the end of the head: a loaded machine slows the drip
+            // as much as the timer, so this holds where a bound in seconds would not.
+            #expect(await dripping.value < head.count, "the head was cut before its end")
             #expect(!slow.text.contains("200 OK"), "the head never arrived whole")
-            dripping.cancel()
         }
     }
 
@@ -131,12 +135,12 @@ struct DoorTests {
             try await idle.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             let polling = try await RawClient.connect(port: server.port)
             try await polling.send("GET /matches/\(id)/events?after=1&wait=1.5 HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(await idle.closedByServer(within: 10))
+            #expect(await idle.closedByServer(within: 20))
             #expect(idle.text.hasPrefix("HTTP/1.1 200 OK"))
             try await Task.sleep(for: .milliseconds(800))
             #expect(polling.isOpen, "a waiting poll is not idle")
             try await waitFor(seconds: 3) { polling.text.contains("\r\n\r\n[]") }
-            #expect(await polling.closedByServer(within: 10), "idle once answered")
+            #expect(await polling.closedByServer(within: 20), "idle once answered")
         }
     }
 
@@ -163,7 +167,7 @@ struct DoorTests {
             #expect(refusedMessage == nil, "a fifth connection is closed at once, even one that would upgrade")
             let refusedHTTP = try await RawClient.connect(port: server.port)
             try? await refusedHTTP.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(await refusedHTTP.closedByServer(within: 10))
+            #expect(await refusedHTTP.closedByServer(within: 20))
             #expect(!refusedHTTP.text.contains("200 OK"))
             slow.close()
             for socket in sockets { socket.link.close() }
@@ -185,10 +189,10 @@ struct DoorTests {
             try await waitFor(seconds: 5) { answered.text.contains("\"created\"") }
             try await waitFor(seconds: 5) { try await server.request(.get, "/health").decode(Health.self).waitingPolls == 1 }
             for client in [polling, answered, silent] { try await client.closeOutput() }
-            #expect(await polling.closedByServer(within: 10))
+            #expect(await polling.closedByServer(within: 20))
             #expect(polling.text.hasPrefix("HTTP/1.1 200 OK") && polling.text.hasSuffix("\r\n\r\n[]"), "\(polling.text)")
-            #expect(await answered.closedByServer(within: 10))
-            #expect(await silent.closedByServer(within: 10))
+            #expect(await answered.closedByServer(within: 20))
+            #expect(await silent.closedByServer(within: 20))
             // Read in the process (no connection of its own), once the closes have been handled.
             try await waitFor { server.server.health().connections == 0 }
             #expect(server.server.health().waitingPolls == 0)
@@ -206,7 +210,7 @@ struct DoorTests {
             try await waitFor(seconds: 5) { client.text.hasPrefix("HTTP/1.1 101") }
             try await waitFor(seconds: 5) { try await server.request(.get, "/health").decode(Health.self).webSockets == 1 }
             try await client.closeOutput()
-            #expect(await client.closedByServer(within: 10))
+            #expect(await client.closedByServer(within: 20))
             try await waitFor(seconds: 3) { try await server.request(.get, "/health").decode(Health.self).webSockets == 0 }
         }
     }

@@ -283,7 +283,7 @@ struct LimitTests {
                 try await waitFor { server.server.health().connections == count }
             }
             let fifth = try await RawClient.connect(port: server.port)
-            #expect(await fifth.closedByServer(within: 10))
+            #expect(await fifth.closedByServer(within: 20))
             for client in open { client.close() }
             for poll in waiting { poll.cancel() }
         }
