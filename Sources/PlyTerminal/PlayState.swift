@@ -19,6 +19,8 @@ public struct NetworkStatus: Sendable {
     public var totals = WireTotals()
     public var roundTrips = RoundTrips()
     public var records: [WireRecord] = []
+    /// Why the connection is on `transport`, when `auto` passed others over.
+    public var transportNote: String?
 
     public init(transport: Transport) { self.transport = transport }
 }

@@ -104,6 +104,7 @@ public final class TerminalApp {
         network.totals = connection.stats.totals
         network.roundTrips = connection.stats.roundTrips
         network.records = connection.stats.recentRecords
+        network.transportNote = connection.settledReason
         return network
     }
 

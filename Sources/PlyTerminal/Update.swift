@@ -82,6 +82,9 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
             screen.clockVersion = version
         }
     case .network(let network):
+        // `auto` moved the game to another transport by itself (WebSockets cut soon after
+        // opening, say): the notice says where it went and why.
+        if network.transport != state.network.transport, let note = network.transportNote { state.notice = .info(note) }
         state.network = network
     case .switched(let match, let transport):
         guard onScreen(match, state) else { return [] }

@@ -186,6 +186,24 @@ struct UpdateTests {
         #expect(screenText(state).joined(separator: "\n").contains("Waiting for an opponent"))
     }
 
+    /// When `auto` moves a game on by itself mid-game, the notice says where and why; a status
+    /// update on the same transport leaves the notice alone.
+    @Test func autoMovingOnMidGameIsSaid() throws {
+        var state = gameState(try replica(.connect4))
+        var network = NetworkStatus(transport: .webSocket)
+        network.transportNote = nil
+        _ = update(&state, .network(network))
+        #expect(state.notice == nil)
+        network.transport = .serverSentEvents
+        network.transportNote = "On SSE: WS cut 3 times soon after opening (a proxy?)."
+        _ = update(&state, .network(network))
+        #expect(state.notice == .info("On SSE: WS cut 3 times soon after opening (a proxy?)."))
+        #expect(state.network.transport == .serverSentEvents)
+        state.notice = nil
+        _ = update(&state, .network(network))
+        #expect(state.notice == nil, "said once, when it moved")
+    }
+
     /// A match with a per-move limit shows the clock of the seat to move: started when the
     /// turn is seen, set exactly by the server's answer, and asked again after a reconnection.
     @Test func thePerMoveClock() throws {
