@@ -524,8 +524,11 @@ public final class MatchAuthority: Sendable {
             state.redacted = [:]
             for event in match.events { try? Self.redact(event, into: &state) }
             state.tokens = stored.tokens
-            state.announced = match.version
-            state.resync = false
+            // News and requests to read that came while the database was read stand: the read
+            // they ask for may have begun before them (`release` reads once more). Clearing them
+            // here once left a command that named a version beyond the match waiting for a read
+            // that never came, unanswered until its client gave up.
+            state.announced = max(state.announced, match.version)
             state.lowestKept = min(state.lowestKept ?? kept, kept)
             state.lastActivity = clock.now
             Self.startTurnClock(&state, now: clock.now)

@@ -33,6 +33,14 @@ struct SharedStoreServerTests {
         }
     }
 
+    /// A bot that stopped, with what its connection had seen last.
+    struct BotFailure: Error, CustomStringConvertible {
+        let seat: Int
+        let error: String
+        let log: [String]
+        var description: String { "seat \(seat)'s bot stopped: \(error); its last events: \(log.joined(separator: ", "))" }
+    }
+
     /// A server's counters of commands, conflicts and rollbacks, for a stalled test's report.
     static func counters(_ server: LiveServer) async -> String {
         let text = (try? await server.request(.get, "/metrics").body) ?? ""
@@ -85,8 +93,6 @@ struct SharedStoreServerTests {
                     try await MatchConnection.open(to: a.endpoint, match: id, seat: (ann.seat, ann.token), transport: .over(.webSocket)),
                     try await MatchConnection.open(to: b.endpoint, match: id, seat: (bob.seat, bob.token), transport: .over(.longPoll)),
                 ]
-                async let zero = BotPlayer(strategy: .random, seed: 3, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[0])
-                async let one = BotPlayer(strategy: .random, seed: 4, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[1])
                 let loss = Task {
                     try await waitFor { seats[0].lastVersion >= 12 }
                     database.forget(id, after: seats[0].lastVersion - 3)
@@ -105,7 +111,22 @@ struct SharedStoreServerTests {
                         """)
                     for seat in seats { seat.close() }
                 }
-                let games = try await [zero, one]
+                // Both bots at once: the first to fail says why at once (awaited in turn, one
+                // bot's error would leave the test waiting on the other, which waits for its move).
+                let games = try await withThrowingTaskGroup(of: (Int, BotGame).self) { group in
+                    for (index, seed) in [(0, UInt64(3)), (1, 4)] {
+                        group.addTask {
+                            do {
+                                return (index, try await BotPlayer(strategy: .random, seed: seed, thinkTime: .milliseconds(2) ... .milliseconds(6)).play(seats[index]))
+                            } catch {
+                                throw BotFailure(seat: index, error: "\(error)", log: seats[index].log.suffix(6).map { "\($0)" })
+                            }
+                        }
+                    }
+                    var games: [Int: BotGame] = [:]
+                    for try await (index, game) in group { games[index] = game }
+                    return [games[0], games[1]].compactMap { $0 }
+                }
                 watchdog.cancel()
                 try await loss.value
                 let stored = try database.events(of: id).map { try WireCoding.decoder.decode(MatchEvent.self, from: $0) }
