@@ -27,15 +27,8 @@ final class EventStreamSession: TransportSession {
         self.commands = commands
     }
 
-    static func open(
-        endpoint: Endpoint,
-        match: String,
-        token: String?,
-        after: Int,
-        options: ConnectionOptions,
-        stats: WireStats,
-        sink: @escaping EventSink
-    ) async throws -> EventStreamSession {
+    static func open(_ request: SessionRequest) async throws -> EventStreamSession {
+        let (endpoint, match, token, after, options, stats, sink) = request.parts
         let authorization = bearer(token)
         let session = EventStreamSession(eventLoop: options.group.any(),
                                          commands: CommandPoster(endpoint: endpoint, match: match, authorization: authorization, options: options, stats: stats))

@@ -46,15 +46,8 @@ final class LongPollSession: TransportSession {
         commands = CommandPoster(endpoint: endpoint, match: match, authorization: authorization, options: options, stats: stats)
     }
 
-    static func open(
-        endpoint: Endpoint,
-        match: String,
-        token: String?,
-        after: Int,
-        options: ConnectionOptions,
-        stats: WireStats,
-        sink: @escaping EventSink
-    ) async throws -> LongPollSession {
+    static func open(_ request: SessionRequest) async throws -> LongPollSession {
+        let (endpoint, match, token, after, options, stats, sink) = request.parts
         let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
         let session = LongPollSession(endpoint: endpoint, match: match, token: token, after: after,
                                       options: options, stats: stats, pollLink: link, sink: sink)

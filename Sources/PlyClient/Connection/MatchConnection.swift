@@ -217,14 +217,13 @@ public final class MatchConnection: Sendable {
     /// One session over one transport.
     private static func open(_ transport: Transport, endpoint: Endpoint, match: String, token: String?, after: Int,
                              options: ConnectionOptions, stats: WireStats, sink: @escaping EventSink) async throws -> any TransportSession {
-        switch transport {
-        case .webSocket:
-            try await WebSocketSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
-        case .serverSentEvents:
-            try await EventStreamSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
-        case .longPoll:
-            try await LongPollSession.open(endpoint: endpoint, match: match, token: token, after: after, options: options, stats: stats, sink: sink)
+        let session: any TransportSession.Type = switch transport {
+        case .webSocket: WebSocketSession.self
+        case .serverSentEvents: EventStreamSession.self
+        case .longPoll: LongPollSession.self
         }
+        return try await session.open(SessionRequest(endpoint: endpoint, match: match, token: token, after: after,
+                                                     options: options, stats: stats, sink: sink))
     }
 
     /// Watches the current session; when it is lost, reconnects with backoff until it is back,

@@ -27,6 +27,8 @@ struct SessionLost: Error {
 /// One connection attempt over one transport: it delivers events (in version order) to the
 /// match connection as they arrive, sends commands, and reports once how it ended.
 protocol TransportSession: AnyObject, Sendable {
+    /// Connects over this transport and starts delivering events after `request.after`.
+    static func open(_ request: SessionRequest) async throws -> Self
     var kind: Transport { get }
     /// Completes once, when the session ends.
     var ended: EventLoopFuture<SessionEnd> { get }
@@ -66,4 +68,20 @@ extension TransportSession {
 /// The headers that present a seat's token (none for a spectator).
 func bearer(_ token: String?) -> [(String, String)] {
     token.map { [("Authorization", "Bearer \($0)")] } ?? []
+}
+
+/// What opening a session takes, whichever its transport.
+struct SessionRequest: Sendable {
+    var endpoint: Endpoint
+    var match: String
+    /// The seat's token; nil for a spectator.
+    var token: String?
+    var after: Int
+    var options: ConnectionOptions
+    var stats: WireStats
+    var sink: EventSink
+
+    var parts: (Endpoint, String, String?, Int, ConnectionOptions, WireStats, EventSink) {
+        (endpoint, match, token, after, options, stats, sink)
+    }
 }

@@ -34,15 +34,8 @@ final class WebSocketSession: TransportSession {
 
     /// Upgrades `GET /matches/{match}/ws?after=V`, acting for a seat when a token is given, and
     /// returns once the server has welcomed the connection; throws its refusal otherwise.
-    static func open(
-        endpoint: Endpoint,
-        match: String,
-        token: String?,
-        after: Int,
-        options: ConnectionOptions,
-        stats: WireStats,
-        sink: @escaping EventSink
-    ) async throws -> WebSocketSession {
+    static func open(_ request: SessionRequest) async throws -> WebSocketSession {
+        let (endpoint, match, token, after, options, stats, sink) = request.parts
         let session = WebSocketSession(eventLoop: options.group.any())
         let headers = bearer(token)
         let link: WebSocketLink
