@@ -7,6 +7,7 @@
 //   PlyStore     durable match logs behind a small store protocol (SQLite in WAL mode, or memory)
 //   PlyPostgres  the same store on PostgreSQL, shared by many servers, with LISTEN/NOTIFY
 //   PlyAuthority the transport-free authority over every match: commands in, encoded events out
+//   PlyCompression  permessage-deflate (RFC 7692) and gzip bodies, bounded, on zlib (compress-nio)
 //   PlyServer    the authority behind two transports on one port (Hummingbird, swift-nio's WebSocket parts)
 //   PlyClient    one client API over both transports (swift-nio's HTTP and WebSocket parts)
 //   PlyBots      strategies (random, greedy, minimax) and headless bots over PlyClient
@@ -26,6 +27,7 @@ let package = Package(
         .library(name: "PlyStore", targets: ["PlyStore"]),
         .library(name: "PlyPostgres", targets: ["PlyPostgres"]),
         .library(name: "PlyAuthority", targets: ["PlyAuthority"]),
+        .library(name: "PlyCompression", targets: ["PlyCompression"]),
         .library(name: "PlyServer", targets: ["PlyServer"]),
         .library(name: "PlyClient", targets: ["PlyClient"]),
         .library(name: "PlyBots", targets: ["PlyBots"]),
@@ -46,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
     ],
     targets: [
         // The rules of each game and the match (seats, turns, event log). Standard library only.
@@ -90,6 +93,15 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        // Compression both ends share: permessage-deflate negotiated and applied per message with
+        // every inflation bounded, and gzip for HTTP bodies.
+        .target(
+            name: "PlyCompression",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The authority's two transports, HTTP long-polling and WebSocket, and the connection layer, on one port.
         .target(
             name: "PlyServer",
@@ -98,6 +110,7 @@ let package = Package(
                 "PlyWire",
                 "PlyStore",
                 "PlyAuthority",
+                "PlyCompression",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,6 +132,7 @@ let package = Package(
             dependencies: [
                 "PlyEngine",
                 "PlyWire",
+                "PlyCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -179,6 +193,8 @@ let package = Package(
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
         .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
+        // Negotiation tables and the codecs' bounds, without a network.
+        .testTarget(name: "PlyCompressionTests", dependencies: ["PlyCompression", .product(name: "NIOCore", package: "swift-nio")]),
         // The client's parts that need no server: the event stream parser.
         .testTarget(name: "PlyClientTests", dependencies: ["PlyClient", .product(name: "NIOCore", package: "swift-nio")]),
         // The authority without any network: the memory store, a failing store, a manual clock.
