@@ -30,6 +30,8 @@ public enum BodyCompression {
     /// the stream's cost (about 2^(windowBits+2) + 2^(memoryLevel+9) bytes and 6 KiB).
     public final class GzipStream {
         private let compressor: ZlibCompressor
+        /// Bytes given since the last flush: zlib may hold their compressed form until then.
+        private var unflushed = 0
 
         public init(windowBits: Int, memoryLevel: Int = MessageDeflater.memoryLevel) throws {
             compressor = try ZlibCompressor(algorithm: .gzip, configuration: ZlibConfiguration(
@@ -42,32 +44,31 @@ public enum BodyCompression {
             try run(bytes, flush ? .sync : .no, allocator)
         }
 
-        /// The end of the body (the gzip trailer).
-        public func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer {
-            try run(allocator.buffer(bytes: [] as [UInt8]), .finish, allocator)
+        /// The rest of the body, and its end (the gzip trailer).
+        public func finish(_ bytes: ByteBuffer = ByteBuffer(), allocator: ByteBufferAllocator) throws -> ByteBuffer {
+            try run(bytes, .finish, allocator)
         }
 
         private func run(_ bytes: ByteBuffer, _ flush: CompressNIOFlush, _ allocator: ByteBufferAllocator) throws -> ByteBuffer {
+            unflushed += bytes.readableBytes
+            // Room for everything held since the last flush (deflate's bound: the bytes, an
+            // eighth more, and its blocks' and gzip's framing).
+            var output = allocator.buffer(capacity: unflushed + unflushed / 8 + 64)
             var input = bytes
-            var output = allocator.buffer(capacity: compressor.maxSize(from: input) + 32)
             if input.readableBytes == 0 {
                 // (CompressNIO needs input bytes to point at: none is written as a flush of nothing.)
-                var empty = allocator.buffer(capacity: 1)
-                empty.writeInteger(UInt8(0))
-                empty.moveReaderIndex(forwardBy: 1)
-                input = empty
+                input = allocator.buffer(capacity: 1)
+                input.writeInteger(UInt8(0))
+                input.moveReaderIndex(forwardBy: 1)
             }
             try compressor.deflate(from: &input, to: &output, flush: flush)
+            if flush != .no { unflushed = 0 }
             return output
         }
     }
 
     /// A whole body, gzipped.
     public static func gzip(_ body: ByteBuffer, windowBits: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        let stream = try GzipStream(windowBits: windowBits)
-        var output = try stream.write(body, flush: false, allocator: allocator)
-        var end = try stream.finish(allocator: allocator)
-        output.writeBuffer(&end)
-        return output
+        try GzipStream(windowBits: windowBits).finish(body, allocator: allocator)
     }
 }

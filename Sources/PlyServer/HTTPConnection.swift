@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOHTTPTypesHTTP1
 import NIOWebSocket
 import PlyAuthority
+import PlyCompression
 import PlyEngine
 import PlyWire
 
@@ -61,6 +62,8 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         /// The head asks to switch protocols: swift-nio's decoder reads nothing after such a
         /// request, so the connection closes after its answer unless it upgrades.
         let asksToUpgrade: Bool
+        /// The server compresses and the request accepts gzip (`Accept-Encoding`).
+        var acceptsGzip = false
         var body: ByteBuffer?
         var tooLarge = false
     }
@@ -92,6 +95,9 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private var waiter: PollWaiter?
     /// The event stream this connection is writing, if its request is one.
     private var stream: EventStream?
+    /// The stream's gzip, when its request accepted it: one deflate context for the stream's
+    /// life, flushed after each write that is flushed.
+    private var streamGzip: BodyCompression.GzipStream?
     /// Stream writes queued while the socket was not writable (the reader is not reading).
     private var blockedWrites = 0
     private var timer: Scheduled<Void>?
@@ -179,6 +185,8 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             || (head.headers.contains(name: "upgrade") && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" })
         let plan = plan(head, origin: origin)
         var exchange = Exchange(head: head, plan: plan, origin: origin, asksToUpgrade: asksToUpgrade)
+        exchange.acceptsGzip = configuration.compression
+            && BodyCompression.acceptsGzip(head.headers[canonicalForm: "accept-encoding"].map(String.init))
         // A body declared larger than the limit is refused before it is sent (the client asked
         // whether to send it) or, when it comes anyway, read and dropped.
         let length = head.headers.first(name: "content-length").flatMap { Int($0) }
@@ -457,7 +465,13 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         if admission.match.status == .finished, admission.after >= admission.match.version {
             return respond(.noContent, [:], body: nil)
         }
-        writeHead(.ok, EventStreamTransport.headers, for: exchange)
+        var headers = EventStreamTransport.headers
+        if configuration.compression { headers.add(name: "Vary", value: "Accept-Encoding") }
+        if exchange.acceptsGzip, let gzip = try? BodyCompression.GzipStream(windowBits: configuration.compressionWindowBits) {
+            streamGzip = gzip
+            headers.add(name: "Content-Encoding", value: "gzip")
+        }
+        writeHead(.ok, headers, for: exchange)
         connections.streamStarted()
         blockedWrites = 0
         let stream = EventStream(admission, connection: self, eventLoop: context.eventLoop, allocator: context.channel.allocator)
@@ -478,17 +492,33 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                 return closeNow()
             }
         }
-        context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        var bytes = bytes
+        if let streamGzip {
+            guard let compressed = try? streamGzip.write(bytes, flush: flush, allocator: context.channel.allocator) else {
+                stopStream()
+                return closeNow()
+            }
+            bytes = compressed
+        }
+        if bytes.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil) }
         if flush { context.flush() }
     }
 
     func flushStream() {
-        context?.flush()
+        guard let context else { return }
+        if let streamGzip, let flushed = try? streamGzip.write(ByteBuffer(), flush: true, allocator: context.channel.allocator),
+           flushed.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(flushed))), promise: nil)
+        }
+        context.flush()
     }
 
     /// Ends the stream's response: the connection goes on with its next request, or closes.
     func endStream(close: Bool) {
         guard let context, stream != nil, case .serving(let exchange) = current else { return }
+        if let trailer = try? streamGzip?.finish(allocator: context.channel.allocator) {
+            context.write(wrapOutboundOut(.body(.byteBuffer(trailer))), promise: nil)
+        }
         stopStream()
         let keepAlive = !close && exchange.head.isKeepAlive && !inputEnded && !longPoll.authority.isShuttingDown
         current = keepAlive ? .idle : .closing
@@ -504,6 +534,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func stopStream() {
         guard let stream else { return }
         self.stream = nil
+        streamGzip = nil
         stream.stop()
         connections.streamEnded()
     }
@@ -541,7 +572,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// them what was held, and leave.
     private func switchToWebSocket(_ head: HTTPRequestHead, _ admission: WebSocketTransport.Admission, client: String) {
         guard let context, case .serving(let exchange) = current, let webSocket else { return }
-        let upgrader = webSocket.upgrader(for: admission, client: client, logger: logger)
+        let upgrader = webSocket.upgrader(for: admission, head: head, client: client, logger: logger)
         let channel = context.channel
         upgrader.buildUpgradeResponse(channel: channel, upgradeRequest: head, initialResponseHeaders: [:])
             .hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
@@ -589,7 +620,17 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func respond(_ status: HTTPResponseStatus, _ extra: HTTPHeaders, body: ByteBuffer?, close: Bool = false) {
         guard let context, case .serving(let exchange) = current else { return }
         var headers = extra
+        var body = body
         if body != nil, !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "application/json") }
+        if configuration.compression, let plain = body, status != .noContent {
+            headers.add(name: "Vary", value: "Accept-Encoding")
+            if exchange.acceptsGzip, plain.readableBytes >= Self.gzipMinimum,
+               let gzipped = try? BodyCompression.gzip(plain, windowBits: configuration.compressionWindowBits, allocator: context.channel.allocator),
+               gzipped.readableBytes < plain.readableBytes {
+                body = gzipped
+                headers.add(name: "Content-Encoding", value: "gzip")
+            }
+        }
         if status != .noContent { headers.add(name: "Content-Length", value: String(body?.readableBytes ?? 0)) }
         let keepAlive = !close && exchange.head.isKeepAlive && !exchange.asksToUpgrade && !inputEnded && !longPoll.authority.isShuttingDown
         if !keepAlive {
@@ -610,6 +651,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
+
+    /// Bodies shorter than this go uncompressed: gzip's header and trailer alone are 18 bytes,
+    /// and a long poll's usual answer (one event) is about 50.
+    static let gzipMinimum = 128
 
     /// The one place a response head is written: the status, the headers given, `Date`, and
     /// the grant of a page's origin (CORS).

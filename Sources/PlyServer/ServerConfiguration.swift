@@ -30,6 +30,15 @@ public struct ServerConfiguration: Sendable {
     /// Whether WebSocket upgrades are accepted; without them, only long-polling is served
     /// (as behind a proxy that strips `Upgrade`).
     public var webSocket: Bool
+    /// Whether the server compresses: it accepts a WebSocket's offer of `permessage-deflate`
+    /// (RFC 7692) and gzips event streams and larger HTTP bodies for clients that accept gzip.
+    public var compression = false
+    /// The largest deflate window, in bits (9-15), of the server and of clients that let it
+    /// choose theirs: the memory each compressed connection keeps.
+    public var compressionWindowBits = 10
+    /// Whether a compressed WebSocket keeps its deflate context from one message to the next
+    /// (the savings on small messages are there); off asks both sides to start each message afresh.
+    public var compressionContextTakeover = true
     /// The most TCP connections open at once; a connection beyond it is closed at once.
     public var maxConnections: Int
     /// Commands a seat may send per second, on average, and in a burst, whatever connections

@@ -4,6 +4,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOWebSocket
 import PlyAuthority
+import PlyCompression
 import PlyEngine
 import PlyWire
 
@@ -49,10 +50,14 @@ final class WebSocketConnection: ChannelInboundHandler {
     /// Messages queued while the channel was not writable (the client is not reading).
     private var blockedMessages = 0
     private var dropped = false
+    /// The deflater of a connection that agreed to `permessage-deflate`: every text message
+    /// goes out compressed (RSV1), control frames never (RFC 7692 6.1).
+    private let deflater: MessageDeflater?
 
     init(admission: WebSocketTransport.Admission, client: String, authority: Authority, connections: Connections, configuration: ServerConfiguration,
-         logger: Logger) {
+         deflater: MessageDeflater? = nil, logger: Logger) {
         self.admission = admission
+        self.deflater = deflater
         self.authority = authority
         self.client = client
         self.connections = connections
@@ -259,6 +264,19 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     private func write(_ frame: WebSocketFrame) {
         guard let context, !dropped else { return }
+        var frame = frame
+        if let deflater, frame.opcode == .text {
+            do {
+                frame.data = try deflater.deflate(frame.data, allocator: context.channel.allocator)
+                frame.rsv1 = true
+            } catch {
+                // zlib out of memory: nothing more can be sent in order on this connection.
+                logger.error("websocket dropped: its messages could not be compressed", metadata: ["error": "\(error)"])
+                dropped = true
+                context.close(promise: nil)
+                return
+            }
+        }
         if !context.channel.isWritable {
             blockedMessages += 1
             if blockedMessages > configuration.maxOutboundMessages {
@@ -393,6 +411,14 @@ final class WebSocketConnection: ChannelInboundHandler {
             protocolError("an unmasked frame or reserved bits")
         case WebSocketFrameGuard.Violation.invalidUTF8:
             close(code: .dataInconsistentWithMessage, reason: "a text message that is not UTF-8")
+            flushIfNeeded()
+            context.close(promise: nil)
+        case WebSocketFrameGuard.Violation.inflatesTooLarge:
+            close(code: .messageTooLarge, reason: "a compressed message inflates past the size limit")
+            flushIfNeeded()
+            context.close(promise: nil)
+        case WebSocketFrameGuard.Violation.invalidCompressedData:
+            close(code: .dataInconsistentWithMessage, reason: "a compressed message that is not deflate data")
             flushIfNeeded()
             context.close(promise: nil)
         case WebSocketFrameGuard.Violation.messageTooSlow:

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import PlyAuthority
+import PlyCompression
 import PlyEngine
 import PlyWire
 
@@ -96,29 +97,50 @@ struct WebSocketTransport: Sendable {
         URI(head.uri).queryParameters.get("after")
     }
 
+    /// The answer to a request's offers of `permessage-deflate`, when the server compresses
+    /// and one is acceptable; nil otherwise (the connection is then uncompressed).
+    func compression(for head: HTTPRequestHead) -> (agreed: PerMessageDeflate, response: String)? {
+        guard configuration.compression else { return nil }
+        let offers = head.headers[canonicalForm: "sec-websocket-extensions"].map(String.init)
+        let policy = PerMessageDeflate.Policy(windowBits: configuration.compressionWindowBits,
+                                              contextTakeover: configuration.compressionContextTakeover)
+        return PerMessageDeflate.negotiate(offers, policy: policy)
+    }
+
     /// swift-nio's upgrader for one admitted request: it builds the 101's headers
-    /// (`Sec-WebSocket-Accept`), then adds swift-nio's frame encoder, decoder and protocol error
-    /// handler (a bad frame is closed 1002, an oversized one 1009), and after them ply's frame
-    /// guard, swift-nio's aggregator and the connection.
-    func upgrader(for admission: Admission, client: String, logger: Logger) -> NIOTypedWebSocketServerUpgrader<Void> {
+    /// (`Sec-WebSocket-Accept`, and `Sec-WebSocket-Extensions` when compression is agreed),
+    /// then adds swift-nio's frame encoder, decoder and protocol error handler (a bad frame is
+    /// closed 1002, an oversized one 1009), and after them ply's frame guard (which also
+    /// inflates), swift-nio's aggregator and the connection (which also deflates).
+    func upgrader(for admission: Admission, head: HTTPRequestHead, client: String, logger: Logger) -> NIOTypedWebSocketServerUpgrader<Void> {
         let connections = connections
         let configuration = configuration
         let authority = authority
+        // A refused upgrade only says why and closes: nothing to compress.
+        let compression: (agreed: PerMessageDeflate, response: String)? = if case .admitted = admission { self.compression(for: head) } else { nil }
         return NIOTypedWebSocketServerUpgrader<Void>(
             maxFrameSize: configuration.maxMessageBytes,
             enableAutomaticErrorHandling: true,
-            shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+            shouldUpgrade: { channel, _ in
+                var headers = HTTPHeaders()
+                if let compression { headers.add(name: "Sec-WebSocket-Extensions", value: compression.response) }
+                return channel.eventLoop.makeSucceededFuture(headers)
+            },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime)),
+                        WebSocketFrameGuard(
+                            fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime),
+                            inflater: compression.map { MessageInflater($0.agreed, limit: configuration.maxMessageBytes) }
+                        ),
                         NIOWebSocketFrameAggregator(
                             minNonFinalFragmentSize: 1,
                             maxAccumulatedFrameCount: configuration.maxMessageFragments,
                             maxAccumulatedFrameSize: configuration.maxMessageBytes
                         ),
                         WebSocketConnection(admission: admission, client: client, authority: authority, connections: connections,
-                                            configuration: configuration, logger: logger),
+                                            configuration: configuration, deflater: compression.map { MessageDeflater($0.agreed) },
+                                            logger: logger),
                     ])
                 }
             }

@@ -87,6 +87,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a browser's EventSource waits before reconnecting by itself (the stream's retry: field).")
     var streamRetry = 2.0
 
+    @Option(help: "Compression: on accepts WebSockets' offers of permessage-deflate and gzips event streams and larger bodies for clients that accept gzip; off (the default) sends everything as it is (docs/benchmarks.md, Compression, has what each costs and saves).")
+    var compression: ClientLimitOptions.Switch = .off
+
+    @Option(help: "The largest deflate window in bits, 9 to 15, of the server and of clients that let it choose theirs: the memory each compressed connection keeps (about 2^(bits+2) bytes to deflate, 2^bits to inflate).")
+    var compressionWindowBits = 10
+
+    @Flag(help: "Ask compressed WebSockets to start every message afresh (no context takeover): less memory kept between messages, but small messages then barely compress.")
+    var compressionNoContextTakeover = false
+
     @Flag(help: "Refuse WebSocket upgrades and serve Server-Sent Events and long-polling only.")
     var noWebsocket = false
 
@@ -107,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
         _ = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
         try OptionCheck.count(maxConnections, "--max-connections", in: 1...10_000_000)
+        try OptionCheck.count(compressionWindowBits, "--compression-window-bits", in: 9...15)
         try OptionCheck.rate(commandsPerSecond, "--commands-per-second")
         try OptionCheck.count(maxLiveMatches, "--max-live-matches", in: 1...100_000_000)
         try OptionCheck.count(finishedHeld, "--finished-held", in: 0...10_000_000)
@@ -137,6 +147,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.streamHeartbeat = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
         configuration.streamRetry = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
         configuration.maxConnections = maxConnections
+        configuration.compression = compression == .on
+        configuration.compressionWindowBits = compressionWindowBits
+        configuration.compressionContextTakeover = !compressionNoContextTakeover
         configuration.commandsPerSecond = commandsPerSecond
         configuration.commandBurst = OptionCheck.burst(commandsPerSecond, times: 2)
         configuration.maxOutboundMessages = maxOutboundMessages

@@ -175,6 +175,18 @@ struct PerMessageDeflateTests {
             let piece = try stream.write(ByteBuffer(string: event), flush: true, allocator: allocator)
             #expect(String(buffer: try reader.inflate(piece, fin: true, allocator: allocator)) == event)
         }
+        // Writes held back (not flushed) all come out at the next flush.
+        var held = ""
+        var out = ByteBuffer()
+        for version in 3..<40 {
+            let event = "id: \(version)\ndata: {\"move\":\"4\",\"seat\":0,\"type\":\"moved\",\"v\":\(version)}\n\n"
+            held += event
+            var piece = try stream.write(ByteBuffer(string: event), flush: false, allocator: allocator)
+            out.writeBuffer(&piece)
+        }
+        var flushed = try stream.write(ByteBuffer(), flush: true, allocator: allocator)
+        out.writeBuffer(&flushed)
+        #expect(String(buffer: try reader.inflate(out, fin: true, allocator: allocator)) == held)
         let end = try stream.finish(allocator: allocator)
         #expect(try reader.inflate(end, fin: true, allocator: allocator).readableBytes == 0)
     }
