@@ -12,12 +12,15 @@ public actor PlyAPI {
     public nonisolated let endpoint: Endpoint
     public nonisolated let stats: WireStats
     private let group: any EventLoopGroup
+    /// Whether answers are asked for gzipped (`Accept-Encoding: gzip`).
+    private let compression: Bool
     private var idle: [HTTPLink] = []
 
     public init(endpoint: Endpoint, stats: WireStats = WireStats(), options: ConnectionOptions = ConnectionOptions()) {
         self.endpoint = endpoint
         self.stats = stats
         group = options.group
+        compression = options.compression
     }
 
     /// The server's health; a degraded server answers 503 with its health, returned too.
@@ -70,7 +73,7 @@ public actor PlyAPI {
             response = try await send(on: try await takeLink(), method, path, headers, payload)
         } catch LinkError.connectionClosed {
             // A kept-alive connection the server closed while idle: one try on a fresh one.
-            response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, group: group), method, path, headers, payload)
+            response = try await send(on: try await HTTPLink.connect(to: endpoint, stats: stats, compression: compression, group: group), method, path, headers, payload)
         }
         let decoder = WireCoding.decoder
         guard (200..<300).contains(response.status.code) || response.status.code == accepted else {
@@ -91,6 +94,6 @@ public actor PlyAPI {
         while let link = idle.popLast() {
             if link.isActive { return link }
         }
-        return try await HTTPLink.connect(to: endpoint, stats: stats, group: group)
+        return try await HTTPLink.connect(to: endpoint, stats: stats, compression: compression, group: group)
     }
 }

@@ -318,6 +318,8 @@ private func wireLines(_ state: PlayState, width: Int, height: Int) -> [Line] {
         case .event(let id): what = "event \(id)"
         case .connection(let event): what = event
         }
+        // Compressed: the payload column is its bytes on the wire, and this says what they inflated to.
+        if let plain = record.plainPayloadBytes { what += " (\(plain) B inflated)" }
         if let preview = record.preview { what += "  " + preview }
         var numbers = after.map { ("+" + milliseconds($0)).leftPadded(to: 11) } ?? String(repeating: " ", count: 11)
         if case .connection = record.kind {

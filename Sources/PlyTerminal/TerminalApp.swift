@@ -57,8 +57,13 @@ public final class TerminalApp {
     private var humanMovesFirst = true
     private var gamesStarted: UInt64 = 0
 
-    public init(venue: Venue, transport: TransportChoice, name: String, glyphs: Glyphs, colour: Bool) {
+    /// How the player's connections are made (`--compression` among them).
+    private let options: ConnectionOptions
+
+    public init(venue: Venue, transport: TransportChoice, name: String, glyphs: Glyphs, colour: Bool,
+                options: ConnectionOptions = ConnectionOptions()) {
         self.venue = venue
+        self.options = options
         self.transport = transport
         self.name = name
         let (hasLobby, firstGame): (Bool, GameID) = switch venue {
@@ -68,7 +73,7 @@ public final class TerminalApp {
         state = PlayState(mode: .opening("Starting…"), transport: transport.preferred, hasLobby: hasLobby, firstGame: firstGame,
                           glyphs: glyphs, colour: colour)
         session = TerminalSession(colour: colour)
-        if case .server(let endpoint) = venue { api = PlyAPI(endpoint: endpoint) }
+        if case .server(let endpoint) = venue { api = PlyAPI(endpoint: endpoint, options: options) }
     }
 
     /// Whether the app stopped because of SIGINT, SIGTERM or SIGHUP.
@@ -220,7 +225,7 @@ public final class TerminalApp {
         if api == nil {
             let server = try await start()
             self.server = server
-            api = PlyAPI(endpoint: server.endpoint)
+            api = PlyAPI(endpoint: server.endpoint, options: options)
         }
         guard let api else { return }
         let match = try await api.createMatch(game).id
@@ -230,7 +235,7 @@ public final class TerminalApp {
         let second = try await api.join(match, name: humanFirst ? "bot" : name)
         let (human, bot) = humanFirst ? (first, second) : (second, first)
         let botConnection = try await MatchConnection.open(to: server?.botEndpoint ?? api.endpoint, match: match, seat: (bot.seat, bot.token),
-                                                           transport: transport)
+                                                           transport: transport, options: options)
         gamesStarted += 1
         let player = BotPlayer(strategy: strategy, seed: seed &+ gamesStarted, thinkTime: thinkTime)
         botTask = Task.detached {
@@ -244,7 +249,7 @@ public final class TerminalApp {
     private func openGame(_ match: String, seat: (seat: Seat, token: String)?, againstBot: Bool) async throws {
         guard let api else { return }
         let connection = try await MatchConnection.open(to: api.endpoint, match: match, seat: seat, transport: transport,
-                                                        stats: WireStats(keepsRecords: true))
+                                                        options: options, stats: WireStats(keepsRecords: true))
         self.connection = connection
         self.seat = seat
         let note = connection.settledReason
@@ -289,7 +294,8 @@ public final class TerminalApp {
     private func switchTransport(to target: Transport, after: Int) async throws {
         guard let old = connection, let api else { return }
         // The same statistics go on: the status bar and wire view count the whole game.
-        let new = try await MatchConnection.open(to: api.endpoint, match: old.match, seat: seat, transport: .over(target), after: after, stats: old.stats)
+        let new = try await MatchConnection.open(to: api.endpoint, match: old.match, seat: seat, transport: .over(target), after: after,
+                                                 options: options, stats: old.stats)
         for task in feedTasks { task.cancel() }
         feedTasks.removeAll()
         old.close()

@@ -53,6 +53,9 @@ struct BotCommand: AsyncParsableCommand {
     @Option(help: "Take the free seat in this match (created by a person) and play it.")
     var join: String?
 
+    @Flag(help: "Ask for compression: permessage-deflate on WebSocket, gzip for event streams and long-poll answers (the server compresses only with --compression on).")
+    var compression = false
+
     @Option(help: "The bot's name when joining a match.")
     var name = "bot"
 
@@ -67,6 +70,12 @@ struct BotCommand: AsyncParsableCommand {
         if let think, Milliseconds.durations(think) == nil { throw ValidationError("--think must be MIN-MAX milliseconds, e.g. 50-150") }
     }
 
+    private var connectionOptions: ConnectionOptions {
+        var options = ConnectionOptions()
+        options.compression = compression
+        return options
+    }
+
     func run() async throws {
         let endpoint = Endpoint(server)!
         let mine = Strategy(name: strategy, depth: depth)!
@@ -77,7 +86,8 @@ struct BotCommand: AsyncParsableCommand {
         let theirs = Strategy(name: opponent ?? strategy, depth: opponentDepth ?? depth)!
         let plan = FleetPlan(
             endpoint: endpoint, transports: transport, game: game, strategies: (mine, theirs),
-            games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)
+            games: games, concurrency: concurrency, seed: seed, thinkTime: think.flatMap(Milliseconds.durations),
+            options: connectionOptions
         )
         let interactive = isatty(STDERR_FILENO) != 0
         let fleet = Task { [self] in
@@ -103,7 +113,8 @@ struct BotCommand: AsyncParsableCommand {
         await api.close()
         print("joined \(match) as seat \(grant.seat.rawValue) (\(strategy)); playing over \(transport.choice(for: grant.seat))")
         let connection = try await MatchConnection.open(
-            to: endpoint, match: match, seat: (grant.seat, grant.token), transport: transport.choice(for: grant.seat)
+            to: endpoint, match: match, seat: (grant.seat, grant.token), transport: transport.choice(for: grant.seat),
+            options: connectionOptions
         )
         let game = try await BotPlayer(strategy: strategy, seed: seed, thinkTime: think.flatMap(Milliseconds.durations)).play(connection)
         let winner = game.result.winner.map { $0 == grant.seat ? "the bot won" : "the bot lost" } ?? "a draw"

@@ -51,6 +51,9 @@ struct PlayCommand: AsyncParsableCommand {
     @Option(help: "The seed of the bot's choices.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Ask for compression (permessage-deflate on WebSocket, gzip for event streams and long-poll answers); the embedded server then compresses too. The wire view (w) shows each message's bytes on the wire and inflated.")
+    var compression = false
+
     @Flag(help: "Draw with ASCII characters only.")
     var ascii = false
 
@@ -76,14 +79,19 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency] in try await Self.startEmbeddedServer(latency: latency) })
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression] in try await Self.startEmbeddedServer(latency: latency, compression: compression) })
         }
         let app = TerminalApp(
             venue: venue,
             transport: transport,
             name: name,
             glyphs: ascii ? .ascii : Glyphs.forEnvironment(environment),
-            colour: !noColor && (environment["NO_COLOR"] ?? "").isEmpty
+            colour: !noColor && (environment["NO_COLOR"] ?? "").isEmpty,
+            options: {
+                var options = ConnectionOptions()
+                options.compression = compression
+                return options
+            }()
         )
         try await app.run()
         if app.wasInterrupted { throw ExitCode(130) }
@@ -99,10 +107,12 @@ struct PlayCommand: AsyncParsableCommand {
     /// A server in this process on a free loopback port, keeping its matches in memory and
     /// logging nowhere (the screen is the player's). With a latency, the player reaches it
     /// through ply's TCP relay, which delays each direction; the bot connects directly.
-    static func startEmbeddedServer(latency: TCPRelay.Latency?) async throws -> EmbeddedServer {
+    static func startEmbeddedServer(latency: TCPRelay.Latency?, compression: Bool = false) async throws -> EmbeddedServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
-        let server = PlyServer(configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet, handleSignals: false) {
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
+        configuration.compression = compression
+        let server = PlyServer(configuration: configuration, logger: quiet, handleSignals: false) {
             continuation.yield($0)
         }
         let running = Task {

@@ -69,6 +69,8 @@ final class CommandPoster: Sendable {
         guard let current else { throw SessionLost(reason: "the session is closed") }
         if let current { return current }
         do {
+            // Its answers are acknowledgements and errors, a few dozen bytes: never worth gzip, so
+            // no `Accept-Encoding` is spent on them.
             let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
             let kept = state.withLock { state -> Bool in
                 guard !state.closed else { return false }

@@ -43,6 +43,9 @@ public struct ConnectionOptions: Sendable {
     /// How long a command may wait for its answer, reconnections and retries included.
     public var commandTimeout: Duration
     public var backoff: Backoff
+    /// Whether to ask for compression: `permessage-deflate` on WebSocket, gzip for event
+    /// streams and long-poll answers (the server compresses only when run with it on).
+    public var compression = false
 
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,

@@ -35,7 +35,8 @@ final class EventStreamSession: TransportSession {
         do {
             let link = try await EventStreamLink.open(to: endpoint, path: "/matches/\(match)/stream?after=\(after)", headers: authorization,
                                                       stats: stats, group: options.group,
-                                                      silence: options.streamSilence.map(TimeAmount.init)) { [weak session] update in
+                                                      silence: options.streamSilence.map(TimeAmount.init),
+                                                      compression: options.compression) { [weak session] update in
                 session?.receive(update, sink: sink)
             }
             session.link.withLock { $0 = link }

@@ -48,7 +48,7 @@ final class LongPollSession: TransportSession {
 
     static func open(_ request: SessionRequest) async throws -> LongPollSession {
         let (endpoint, match, token, after, options, stats, sink) = request.parts
-        let link = try await HTTPLink.connect(to: endpoint, stats: stats, group: options.group)
+        let link = try await HTTPLink.connect(to: endpoint, stats: stats, compression: options.compression, group: options.group)
         let session = LongPollSession(endpoint: endpoint, match: match, token: token, after: after,
                                       options: options, stats: stats, pollLink: link, sink: sink)
         // The first poll does not wait, so that a refusal (an unknown match) is known before returning.

@@ -45,6 +45,7 @@ final class WebSocketSession: TransportSession {
             path: "/matches/\(match)/ws?after=\(after)",
             headers: headers,
             pingInterval: options.pingInterval.map(TimeAmount.init),
+            compression: options.compression,
             stats: stats,
             group: options.group,
             timeout: TimeAmount(options.upgradeTimeout),

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PlyCompression
 import Synchronization
 
 /// One Server-Sent Events stream, `GET …/stream`, on a connection of its own: swift-nio's
@@ -37,16 +38,18 @@ public final class EventStreamLink: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectTimeout: TimeAmount = .seconds(5),
         silence: TimeAmount? = nil,
+        compression: Bool = false,
         update: @escaping @Sendable (Update) -> Void
     ) async throws -> EventStreamLink {
         let channel = try await HTTPLink.connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
             // A stream that says nothing (not even the server's heartbeat) for `silence` was cut
             // where no FIN could come back (a NAT that forgot it): it is closed, and so lost.
-            (silence.map { [IdleStateHandler(readTimeout: $0)] } ?? []) + [EventStreamHandler(counter: counter, stats: stats, update: update)]
+            (silence.map { [IdleStateHandler(readTimeout: $0)] } ?? []) + [EventStreamHandler(counter: counter, stats: stats, compression: compression, update: update)]
         }
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
         head.headers.add(name: "Accept", value: "text/event-stream")
+        if compression { head.headers.add(name: "Accept-Encoding", value: "gzip") }
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
@@ -76,10 +79,16 @@ final class EventStreamHandler: ChannelInboundHandler {
     private var refusal: ByteBuffer?
     /// Bytes received as of the last item handed on, to give each event its share.
     private var accounted = 0
+    private let compression: Bool
+    /// A gzipped stream's inflater: one context for the stream, each piece of the body
+    /// inflated as it arrives and bounded on its own.
+    private var inflater: MessageInflater?
+    static let pieceLimit = 1 << 20
 
-    init(counter: WireCounter, stats: WireStats, update: @escaping @Sendable (EventStreamLink.Update) -> Void) {
+    init(counter: WireCounter, stats: WireStats, compression: Bool = false, update: @escaping @Sendable (EventStreamLink.Update) -> Void) {
         self.counter = counter
         self.stats = stats
+        self.compression = compression
         self.update = update
     }
 
@@ -87,11 +96,21 @@ final class EventStreamHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = head.status
+            if compression, head.headers.first(name: "content-encoding")?.lowercased() == "gzip" {
+                inflater = MessageInflater(format: .gzip, limit: Self.pieceLimit)
+            }
             let bytes = counter.received - accounted
             accounted = counter.received
             stats.record(WireRecord(.received, .response("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)"), overhead: bytes, payload: 0))
             if head.status == .ok || head.status == .noContent { update(.opened(head.status, head.headers)) }
-        case .body(let part):
+        case .body(var part):
+            if let inflater {
+                do throws(MessageInflater.Failure) {
+                    part = try inflater.inflate(part, fin: true, allocator: context.channel.allocator)
+                } catch {
+                    return context.close(promise: nil)
+                }
+            }
             guard status == .ok else {
                 refusal = refusal.map { var joined = $0; var more = part; joined.writeBuffer(&more); return joined } ?? part
                 return
@@ -101,8 +120,15 @@ final class EventStreamHandler: ChannelInboundHandler {
                     let bytes = counter.received - accounted
                     accounted = counter.received
                     let payload = event.data.utf8.count
-                    stats.update { $0.payloadReceived += payload }
-                    stats.record(WireRecord(.received, .event("id: \(event.lastEventID)"), overhead: max(0, bytes - payload), payload: payload,
+                    // Gzipped, an event's bytes on the wire cannot be told from its framing's:
+                    // all of them count as its payload.
+                    let wire = inflater == nil ? payload : bytes
+                    stats.update {
+                        $0.payloadReceived += wire
+                        $0.plainPayloadReceived += payload
+                    }
+                    stats.record(WireRecord(.received, .event("id: \(event.lastEventID)"), overhead: max(0, bytes - wire), payload: wire,
+                                            plainPayload: inflater == nil ? nil : payload,
                                             preview: WireRecord.preview(of: ByteBuffer(string: event.data))))
                 }
                 update(.item(item))

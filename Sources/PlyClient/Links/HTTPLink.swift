@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PlyCompression
 
 /// Why an HTTP link failed.
 public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -12,6 +13,10 @@ public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
     case upgradeRefused(status: Int, body: String)
     /// A request was sent while another was still waiting for its answer on the same connection.
     case busy
+    /// The server's `Sec-WebSocket-Extensions` answer could not be taken (RFC 7692 5.1).
+    case badExtensions(String)
+    /// A compressed body that does not inflate, or inflates past the limit.
+    case badBody(String)
 
     public var description: String {
         switch self {
@@ -19,6 +24,8 @@ public enum LinkError: Error, Sendable, Equatable, CustomStringConvertible {
         case .timedOut: "no answer in time"
         case .upgradeRefused(let status, let body): "the WebSocket upgrade was refused (\(status)) \(body)"
         case .busy: "a request is already waiting for its answer on this connection"
+        case .badExtensions(let why): "the WebSocket upgrade's extensions were refused: \(why)"
+        case .badBody(let why): "the response's body could not be read: \(why)"
         }
     }
 }
@@ -28,7 +35,7 @@ extension LinkError {
     /// `Upgrade`), or one that stalls (a proxy that holds it).
     var movesOn: Bool {
         switch self {
-        case .upgradeRefused, .timedOut: true
+        case .upgradeRefused, .timedOut, .badExtensions: true
         default: false
         }
     }
@@ -54,11 +61,12 @@ public final class HTTPLink: Sendable {
     public static func connect(
         to endpoint: Endpoint,
         stats: WireStats,
+        compression: Bool = false,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connectTimeout: TimeAmount = .seconds(5)
     ) async throws -> HTTPLink {
         let channel = try await connectHTTP(to: endpoint, stats: stats, group: group, connectTimeout: connectTimeout) { counter in
-            [HTTPExchangeHandler(counter: counter, stats: stats)]
+            [HTTPExchangeHandler(counter: counter, stats: stats, compression: compression)]
         }
         return HTTPLink(channel: channel, endpoint: endpoint)
     }
@@ -166,15 +174,21 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
 
     private let counter: WireCounter
     private let stats: WireStats
+    /// Whether requests say `Accept-Encoding: gzip` and gzipped answers are inflated.
+    private let compression: Bool
     private var pending: Pending?
+    /// The most a gzipped answer may inflate to.
+    static let inflatedLimit = 1 << 20
 
-    init(counter: WireCounter, stats: WireStats) {
+    init(counter: WireCounter, stats: WireStats, compression: Bool = false) {
         self.counter = counter
         self.stats = stats
+        self.compression = compression
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let exchange = unwrapOutboundIn(data)
+        var exchange = unwrapOutboundIn(data)
+        if compression { exchange.head.headers.replaceOrAdd(name: "Accept-Encoding", value: "gzip") }
         guard pending == nil else {
             exchange.promise.fail(LinkError.busy)
             promise?.fail(LinkError.busy)
@@ -207,15 +221,25 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         case .end:
             pending = nil
             guard let head = current.response else { return current.exchange.promise.fail(LinkError.connectionClosed) }
-            let body = current.body ?? ByteBuffer()
-            account(current, head: head, body: body)
+            let wire = current.body ?? ByteBuffer()
+            var body = wire
+            if compression, head.headers.first(name: "content-encoding")?.lowercased() == "gzip" {
+                do throws(MessageInflater.Failure) {
+                    body = try MessageInflater(format: .gzip, limit: Self.inflatedLimit).inflate(wire, fin: true, allocator: context.channel.allocator)
+                } catch {
+                    current.exchange.promise.fail(LinkError.badBody("gzip that does not inflate (\(error))"))
+                    return context.close(promise: nil)
+                }
+            }
+            account(current, head: head, wire: wire, body: body)
             current.exchange.promise.succeed(HTTPLink.Response(status: head.status, headers: head.headers, body: body))
             if !head.isKeepAlive { context.close(promise: nil) }
         }
     }
 
-    /// Splits this exchange's bytes, as counted at the socket, into overhead and payload.
-    private func account(_ exchange: Pending, head: HTTPResponseHead, body: ByteBuffer) {
+    /// Splits this exchange's bytes, as counted at the socket, into overhead and payload (the
+    /// body as it crossed the wire, `wire`; `body` is it inflated).
+    private func account(_ exchange: Pending, head: HTTPResponseHead, wire: ByteBuffer, body: ByteBuffer) {
         let requestBody = exchange.exchange.body?.readableBytes ?? 0
         let requestBytes = counter.sent - exchange.sentBefore
         let responseBytes = counter.received - exchange.receivedBefore
@@ -223,13 +247,16 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         stats.update { totals in
             totals.httpRequests += 1
             totals.payloadSent += requestBody
-            totals.payloadReceived += body.readableBytes
+            totals.plainPayloadSent += requestBody
+            totals.payloadReceived += wire.readableBytes
+            totals.plainPayloadReceived += body.readableBytes
         }
         stats.record(WireRecord(.sent, .request("\(request.method) \(request.uri) HTTP/1.1"),
                                 overhead: requestBytes - requestBody, payload: requestBody, at: exchange.startedAt,
                                 preview: WireRecord.preview(of: exchange.exchange.body)))
         stats.record(WireRecord(.received, .response("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)"),
-                                overhead: responseBytes - body.readableBytes, payload: body.readableBytes,
+                                overhead: responseBytes - wire.readableBytes, payload: wire.readableBytes,
+                                plainPayload: wire.readableBytes == body.readableBytes && wire == body ? nil : body.readableBytes,
                                 preview: WireRecord.preview(of: body)))
     }
 

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import PlyCompression
 
 /// One WebSocket connection (RFC 6455), built from swift-nio's own parts: the HTTP request
 /// encoder and response decoder for the upgrade, `NIOWebSocketClientUpgrader` for the
@@ -41,13 +42,14 @@ public final class WebSocketLink: Sendable {
         headers: [(String, String)] = [],
         maxFrameSize: Int = 1 << 16,
         pingInterval: TimeAmount? = nil,
+        compression: Bool = false,
         stats: WireStats,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         timeout: TimeAmount = .seconds(5)
     ) async throws -> WebSocketLink {
         let (events, continuation) = AsyncStream<Event>.makeStream()
         return try await connect(
-            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval,
+            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval, compression: compression,
             stats: stats, group: group, timeout: timeout, events: events,
             onEvent: { event in
                 continuation.yield(event)
@@ -64,13 +66,14 @@ public final class WebSocketLink: Sendable {
         headers: [(String, String)] = [],
         maxFrameSize: Int = 1 << 16,
         pingInterval: TimeAmount? = nil,
+        compression: Bool = false,
         stats: WireStats,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         timeout: TimeAmount = .seconds(5),
         onEvent: @escaping @Sendable (Event) -> Void
     ) async throws -> WebSocketLink {
         try await connect(
-            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval,
+            to: endpoint, path: path, headers: headers, maxFrameSize: maxFrameSize, pingInterval: pingInterval, compression: compression,
             stats: stats, group: group, timeout: timeout, events: AsyncStream { $0.finish() }, onEvent: onEvent
         )
     }
@@ -81,6 +84,7 @@ public final class WebSocketLink: Sendable {
         headers: [(String, String)],
         maxFrameSize: Int,
         pingInterval: TimeAmount?,
+        compression: Bool,
         stats: WireStats,
         group: any EventLoopGroup,
         timeout: TimeAmount,
@@ -100,15 +104,27 @@ public final class WebSocketLink: Sendable {
                         let refusal = UpgradeRefusalHandler(promise: upgraded, gate: gate)
                         let encoder = HTTPRequestEncoder()
                         let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
-                        let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, _ in
+                        let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: maxFrameSize, automaticErrorHandling: true) { channel, response in
                             channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandlers([
+                                // RFC 7692 5.1: an answer the client cannot take fails the connection.
+                                let agreed: PerMessageDeflate?
+                                do throws(PerMessageDeflate.Refusal) {
+                                    let values = response.headers[canonicalForm: "sec-websocket-extensions"].map(String.init)
+                                    agreed = compression ? try PerMessageDeflate.accept(values) : nil
+                                    if !compression, let value = values.first { throw .notOffered(value) }
+                                } catch {
+                                    upgraded.fail(LinkError.badExtensions(error.description))
+                                    throw error
+                                }
+                                let inflater = agreed.map { MessageInflaterHandler(MessageInflater($0, limit: maxFrameSize)) }
+                                try channel.pipeline.syncOperations.addHandlers((inflater.map { [$0] } ?? []) + [
                                     NIOWebSocketFrameAggregator(
                                         minNonFinalFragmentSize: 1,
                                         maxAccumulatedFrameCount: 64,
                                         maxAccumulatedFrameSize: maxFrameSize
                                     ),
-                                    WebSocketFrameHandler(onEvent: onEvent, stats: stats, pingInterval: pingInterval),
+                                    WebSocketFrameHandler(onEvent: onEvent, stats: stats, pingInterval: pingInterval,
+                                                          deflater: agreed.map(MessageDeflater.init), inflater: inflater),
                                 ])
                                 stats.update { $0.handshakes += 1 }
                                 upgraded.succeed()
@@ -138,6 +154,7 @@ public final class WebSocketLink: Sendable {
         var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
         head.headers.add(name: "Host", value: endpoint.hostHeader)
         head.headers.add(name: "Content-Length", value: "0")
+        if compression { head.headers.add(name: "Sec-WebSocket-Extensions", value: PerMessageDeflate.clientOffer) }
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
@@ -286,11 +303,18 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
     private var pinger: RepeatedTask?
     private var closeSent = false
     private var closeReceived: (code: WebSocketErrorCode?, reason: String?)?
+    /// With `permessage-deflate` agreed: whole messages sent go out deflated, and what each
+    /// message received took on the wire is the inflater's to tell.
+    private let deflater: MessageDeflater?
+    private let inflater: MessageInflaterHandler?
 
-    init(onEvent: @escaping @Sendable (WebSocketLink.Event) -> Void, stats: WireStats, pingInterval: TimeAmount?) {
+    init(onEvent: @escaping @Sendable (WebSocketLink.Event) -> Void, stats: WireStats, pingInterval: TimeAmount?,
+         deflater: MessageDeflater? = nil, inflater: MessageInflaterHandler? = nil) {
         self.onEvent = onEvent
         self.stats = stats
         self.pingInterval = pingInterval
+        self.deflater = deflater
+        self.inflater = inflater
     }
 
     static func name(of opcode: WebSocketOpcode) -> String {
@@ -327,7 +351,8 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        account(frame, direction: .received)
+        let isMessage = frame.opcode == .text || frame.opcode == .binary
+        account(frame, direction: .received, wirePayload: isMessage ? inflater?.takeCompressedBytes() : nil)
         switch frame.opcode {
         case .text:
             stats.update { $0.messagesReceived += 1 }
@@ -359,8 +384,21 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
     /// Frames from `WebSocketLink.send` pass here on their way out.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
-        account(frame, direction: .sent)
         if frame.opcode == .connectionClose { closeSent = true }
+        // Whole messages only: a message sent in fragments (by a test) goes as it is.
+        if let deflater, frame.fin, frame.opcode == .text || frame.opcode == .binary {
+            do {
+                var compressed = frame
+                compressed.data = try deflater.deflate(frame.data, allocator: context.channel.allocator)
+                compressed.rsv1 = true
+                account(frame, direction: .sent, wirePayload: compressed.data.readableBytes)
+                return context.write(wrapOutboundOut(compressed), promise: promise)
+            } catch {
+                promise?.fail(error)
+                return context.close(promise: nil)
+            }
+        }
+        account(frame, direction: .sent)
         context.write(data, promise: promise)
     }
 
@@ -386,17 +424,87 @@ private final class WebSocketFrameHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     /// Counts a frame's payload (the totals' overhead is the rest of the socket's bytes) and
-    /// records the frame for the wire view. A frame's header is 2 bytes, plus 2 or 8 for
-    /// longer lengths, plus 4 for a mask (RFC 6455, 5.2).
-    private func account(_ frame: WebSocketFrame, direction: WireRecord.Direction) {
-        let payload = frame.length
+    /// records the frame for the wire view: `wirePayload` is what a compressed message took on
+    /// the wire, the frame's own payload being the message inflated. A frame's header is 2
+    /// bytes, plus 2 or 8 for longer lengths, plus 4 for a mask (RFC 6455, 5.2).
+    private func account(_ frame: WebSocketFrame, direction: WireRecord.Direction, wirePayload: Int? = nil) {
+        let plain = frame.length
+        let payload = wirePayload ?? plain
         let header = 2 + (payload > 65_535 ? 8 : payload > 125 ? 2 : 0) + (frame.maskKey == nil ? 0 : 4)
         stats.update { totals in
-            if direction == .sent { totals.payloadSent += payload } else { totals.payloadReceived += payload }
+            if direction == .sent {
+                totals.payloadSent += payload
+                totals.plainPayloadSent += plain
+            } else {
+                totals.payloadReceived += payload
+                totals.plainPayloadReceived += plain
+            }
         }
         // Sent frames pass here before the encoder masks them; the server's are never masked.
         stats.record(WireRecord(direction, .frame(Self.name(of: frame.opcode)), overhead: header, payload: payload,
+                                plainPayload: wirePayload == nil ? nil : plain,
                                 preview: frame.opcode == .text ? WireRecord.preview(of: frame.data) : nil))
+    }
+}
+
+/// Inflates compressed messages from the server (RSV1 on their first frame), frame by frame
+/// before swift-nio's aggregator joins them, never past the message size limit; keeps what
+/// the last message took on the wire for the frame handler's accounting. A reserved bit where
+/// none may be, or bytes that do not inflate, fail the connection (RFC 7692 6 and 8).
+final class MessageInflaterHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias InboundOut = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let inflater: MessageInflater
+    private var compressing = false
+    private var compressedBytes = 0
+    /// What the last whole message took on the wire, if it was compressed.
+    private var lastCompressed: Int?
+    private var failed = false
+
+    init(_ inflater: MessageInflater) {
+        self.inflater = inflater
+    }
+
+    func takeCompressedBytes() -> Int? {
+        defer { lastCompressed = nil }
+        return lastCompressed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        let frame = unwrapInboundIn(data)
+        let startsMessage = frame.opcode == .text || frame.opcode == .binary
+        var reserved = frame.reservedBits
+        if startsMessage { reserved.remove(.rsv1) }
+        guard reserved.isEmpty else { return fail(context, .protocolError) }
+        guard startsMessage || frame.opcode == .continuation else { return context.fireChannelRead(data) }
+        if startsMessage {
+            compressing = frame.rsv1
+            compressedBytes = 0
+        }
+        guard compressing else { return context.fireChannelRead(data) }
+        compressedBytes += frame.length
+        do throws(MessageInflater.Failure) {
+            let payload = try inflater.inflate(frame.unmaskedData, fin: frame.fin, allocator: context.channel.allocator)
+            if frame.fin {
+                compressing = false
+                lastCompressed = compressedBytes
+            }
+            context.fireChannelRead(wrapInboundOut(WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: payload)))
+        } catch {
+            fail(context, error == .tooLarge ? .messageTooLarge : .dataInconsistentWithMessage)
+        }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ code: WebSocketErrorCode) {
+        failed = true
+        var data = context.channel.allocator.buffer(capacity: 2)
+        data.write(webSocketErrorCode: code)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: data)))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 }
 

@@ -24,17 +24,21 @@ public struct WireRecord: Sendable, Hashable {
     public var kind: Kind
     public var overheadBytes: Int
     public var payloadBytes: Int
+    /// The payload inflated, when it crossed the wire compressed (`payloadBytes` is what it
+    /// took on the wire); nil when it was not compressed.
+    public var plainPayloadBytes: Int?
     /// When it happened, on the process's monotonic clock.
     public var at: ContinuousClock.Instant
     /// The start of its payload as text (a JSON message or body), on one line; nil when empty.
     public var preview: String?
 
-    public init(_ direction: Direction, _ kind: Kind, overhead: Int, payload: Int, at: ContinuousClock.Instant = .now,
-                preview: String? = nil) {
+    public init(_ direction: Direction, _ kind: Kind, overhead: Int, payload: Int, plainPayload: Int? = nil,
+                at: ContinuousClock.Instant = .now, preview: String? = nil) {
         self.direction = direction
         self.kind = kind
         overheadBytes = overhead
         payloadBytes = payload
+        plainPayloadBytes = plainPayload
         self.at = at
         self.preview = preview
     }

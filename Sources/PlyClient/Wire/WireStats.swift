@@ -7,9 +7,14 @@ public struct WireTotals: Sendable, Hashable, Codable {
     /// Every byte written to and read from the sockets.
     public var bytesSent = 0
     public var bytesReceived = 0
-    /// Of those, message bodies (JSON): HTTP bodies and WebSocket message payloads.
+    /// Of those, message bodies (JSON): HTTP bodies and WebSocket message payloads, as they
+    /// crossed the wire (compressed, when they were).
     public var payloadSent = 0
     public var payloadReceived = 0
+    /// The same bodies as the application wrote and read them: inflated. Equal to the payload
+    /// when nothing is compressed.
+    public var plainPayloadSent = 0
+    public var plainPayloadReceived = 0
     /// The rest: HTTP request, status and header lines, WebSocket handshakes, frame headers and masks.
     public var overheadSent: Int { bytesSent - payloadSent }
     public var overheadReceived: Int { bytesReceived - payloadReceived }
@@ -31,6 +36,8 @@ public struct WireTotals: Sendable, Hashable, Codable {
         sum.bytesReceived += b.bytesReceived
         sum.payloadSent += b.payloadSent
         sum.payloadReceived += b.payloadReceived
+        sum.plainPayloadSent += b.plainPayloadSent
+        sum.plainPayloadReceived += b.plainPayloadReceived
         sum.httpRequests += b.httpRequests
         sum.tcpConnections += b.tcpConnections
         sum.handshakes += b.handshakes
