@@ -61,6 +61,10 @@ public struct BenchPlan: Sendable, Codable {
     public var stores: [BenchStore] = [.sqlite]
     /// Concurrent matches per level.
     public var levels: [Int] = [1, 10, 100, 1000]
+    /// Whether each ply transport runs uncompressed, compressed (`ply serve --compression on`,
+    /// the clients asking for it), or both in one run; nil in runs before it was chosen (off).
+    public var compressions: [Bool]?
+    var compressionModes: [Bool] { compressions ?? [false] }
     public var game: GameID = .connect4
     /// Think time per move, drawn uniformly from this range (milliseconds); nil saturates.
     public var thinkMilliseconds: ClosedRange<Int>? = 50...150

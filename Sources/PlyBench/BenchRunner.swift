@@ -40,6 +40,8 @@ public struct LevelResult: Sendable, Codable {
     public var transport: BenchTransport
     /// Where the server kept matches; nil for the floor.
     public var store: BenchStore?
+    /// Whether the server and clients compressed (nil for the floor, and in runs before it was chosen).
+    public var compressed: Bool?
     public var matches: Int
     /// Connected clients: two seats per match plus spectators.
     public var clients: Int
@@ -92,15 +94,18 @@ public struct LevelResult: Sendable, Codable {
         return nil
     }
 
-    /// The transport, and the store when it is not the default.
+    /// The transport, and the store and compression when they are not the default.
     public var label: String {
-        store == .memory ? "\(transport) (memory store)" : transport.description
+        transport.description + (store == .memory ? " (memory store)" : "") + (compressed == true ? ", compressed" : "")
     }
 }
 
 /// How many idle clients one transport held, and what each cost the server in memory.
 public struct HoldResult: Sendable, Codable {
     public var transport: BenchTransport
+    /// Whether the server and the held clients compressed (nil in runs before it was chosen).
+    public var compressed: Bool?
+    public var label: String { transport.description + (compressed == true ? ", compressed" : "") }
     public var requested: Int
     public var held: Int
     public var secondsToConnect: Double
@@ -202,27 +207,30 @@ public struct BenchRunner: Sendable {
     public func run(command: String, progress: @escaping @Sendable (BenchProgress) -> Void) async throws -> BenchResults {
         var results = BenchResults(date: Date(), machine: .current(), command: command, plan: plan)
         let runs = plan.transports.flatMap { transport in
-            transport == .floor ? [(transport, BenchStore?.none)] : plan.stores.map { (transport, Optional($0)) }
+            transport == .floor ? [(transport, BenchStore?.none, false)]
+                : plan.stores.flatMap { store in plan.compressionModes.map { (transport, Optional(store), $0) } }
         }
-        let steps = Double(plan.levels.count * runs.count + (plan.holds ? 2 : 0) + (plan.soak == nil ? 0 : 1))
+        let holds = Transport.allCases.flatMap { transport in plan.compressionModes.map { (BenchTransport.ply(transport), $0) } }
+        let steps = Double(plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1))
         var done = 0.0
         for level in plan.levels {
-            for (transport, store) in runs {
+            for (transport, store, compressed) in runs {
                 let report: @Sendable (Double) -> Void = { [done] part in
-                    let name = store == .memory ? "\(transport) (memory)" : "\(transport)"
+                    let name = "\(transport)" + (store == .memory ? " (memory)" : "") + (compressed ? ", compressed" : "")
                     progress(BenchProgress(step: "\(name) · \(level) matches", fraction: (done + part) / steps))
                 }
-                results.levels.append(try await runLevel(transport, store: store, matches: level, report: report))
+                results.levels.append(try await runLevel(transport, store: store, compressed: compressed, matches: level, report: report))
                 done += 1
             }
         }
         if plan.holds {
-            for transport in Transport.allCases.map(BenchTransport.ply) {
+            for (transport, compressed) in holds {
                 let report: @Sendable (Double) -> Void = { [done] part in
                     let attack = plan.attack == nil ? "" : part < 0.8 ? "" : ", attacking the door"
-                    progress(BenchProgress(step: "holding \(plan.hold) idle \(transport) clients\(attack)", fraction: (done + part) / steps))
+                    let what = "\(transport)" + (compressed ? " compressed" : "")
+                    progress(BenchProgress(step: "holding \(plan.hold) idle \(what) clients\(attack)", fraction: (done + part) / steps))
                 }
-                results.holds.append(try await runHold(transport, report: report))
+                results.holds.append(try await runHold(transport, compressed: compressed, report: report))
                 done += 1
             }
         }
@@ -240,7 +248,8 @@ public struct BenchRunner: Sendable {
     /// A fresh server (or floor) for each measurement, so that each starts from the same state.
     /// Its rate limits (per seat, per connection, per client) are lifted: the load generator
     /// plays every game from one address, and a benchmark must measure transports, never a limiter.
-    func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite) async throws -> (host: String, port: Int, child: ChildProcess?, data: String?) {
+    func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite, compressed: Bool = false) async throws
+        -> (host: String, port: Int, child: ChildProcess?, data: String?) {
         if transport != .floor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
             return (endpoint.host, endpoint.port, nil, nil)
@@ -254,7 +263,8 @@ public struct BenchRunner: Sendable {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString).sqlite").path
         var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000", "--client-limits", "off"]
         arguments += store == .memory ? ["--store", "memory"] : ["--data", data]
-        let log = logDirectory?.appendingPathComponent("\(transport.argument)-\(store?.rawValue ?? "sqlite")-server.log")
+        if compressed { arguments += ["--compression", "on"] }
+        let log = logDirectory?.appendingPathComponent("\(transport.argument)-\(store?.rawValue ?? "sqlite")\(compressed ? "-compressed" : "")-server.log")
         let child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
         return ("127.0.0.1", child.port, child, store == .memory ? nil : data)
     }
@@ -268,9 +278,9 @@ public struct BenchRunner: Sendable {
 
     // MARK: Levels
 
-    private func runLevel(_ transport: BenchTransport, store: BenchStore?, matches: Int,
+    private func runLevel(_ transport: BenchTransport, store: BenchStore?, compressed: Bool, matches: Int,
                           report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
-        let (host, port, child, data) = try await startServer(transport, store: store)
+        let (host, port, child, data) = try await startServer(transport, store: store, compressed: compressed)
         // The simulated network, when there is one, sits between every client and the server.
         let relay: TCPRelay? = if let latency = plan.latency {
             try await TCPRelay.start(to: host, port: port, latency: latency)
@@ -283,7 +293,7 @@ public struct BenchRunner: Sendable {
         let ledger = Ledger()
         let stats = WireStats()
         let api = transport == .floor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort))
-        let context = SlotContext(plan: plan, host: clientHost, port: clientPort, ledger: ledger, stats: stats, api: api)
+        let context = SlotContext(plan: plan, host: clientHost, port: clientPort, ledger: ledger, stats: stats, api: api, compression: compressed)
         try await Task.sleep(for: .milliseconds(300))
         let baseline = child?.usage
 
@@ -326,7 +336,7 @@ public struct BenchRunner: Sendable {
         let (latency, acknowledgement, lag, moves, errors, rateLimited, samples) = ledger.snapshot
         let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
         var result = LevelResult(
-            transport: transport, store: store, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
+            transport: transport, store: store, compressed: transport == .floor ? nil : compressed, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
             seconds: seconds, moves: moves, movesPerSecond: Double(moves) / max(seconds, 0.001),
             errors: errors, rateLimited: rateLimited, reconnects: transport == .floor ? nil : endTotals.reconnects - startTotals.reconnects,
             errorSamples: samples,
@@ -360,16 +370,20 @@ public struct BenchRunner: Sendable {
     /// Opens `plan.hold` idle spectators of one match (each WebSocket open, each long poll
     /// held by the server) and reads what they cost the server; attacks its door if the plan
     /// says so; lets everything go and reads what the server still holds.
-    private func runHold(_ transport: BenchTransport, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
+    private func runHold(_ transport: BenchTransport, compressed: Bool, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
         guard let kind = transport.kind else { throw BenchError.badPlan("the floor holds no clients") }
-        let (host, port, child, data) = try await startServer(transport)
+        let (host, port, child, data) = try await startServer(transport, compressed: compressed)
         let endpoint = Endpoint(host: host, port: port)
         let api = PlyAPI(endpoint: endpoint)
         let match = try await api.createMatch(plan.game).id
         try await Task.sleep(for: .milliseconds(500))
         let baseline = child?.usage
         let started = ContinuousClock.now
-        let options = ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
+        let options = {
+            var options = ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
+            options.compression = compressed
+            return options
+        }()
         let stats = WireStats()
         var connections: [MatchConnection] = []
         var failures = 0
@@ -393,7 +407,7 @@ public struct BenchRunner: Sendable {
         try await Task.sleep(for: .seconds(2))
         let held = connections.filter { $0.state == .connected }.count
         let usage = child?.usage
-        var result = HoldResult(transport: transport, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
+        var result = HoldResult(transport: transport, compressed: compressed, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
                                 serverBytesPerClient: nil, failures: failures)
         if let baseline, let usage, held > 0 {
             result.serverBytesPerClient = Double(usage.residentBytes - baseline.residentBytes) / Double(held)
@@ -440,7 +454,8 @@ public struct BenchRunner: Sendable {
         }
         let ledger = Ledger()
         ledger.measuring = true
-        let context = SlotContext(plan: plan, host: endpoint.host, port: endpoint.port, ledger: ledger, stats: WireStats(), api: api)
+        let context = SlotContext(plan: plan, host: endpoint.host, port: endpoint.port, ledger: ledger, stats: WireStats(), api: api,
+                                  compression: false)
         let started = ContinuousClock.now
         let end = started + duration
         // Games back to back while the attack lasts; the last one is played to its end.

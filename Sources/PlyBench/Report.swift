@@ -40,7 +40,9 @@ public struct Report: Sendable {
         results.levels.filter { $0.transport != .floor }.map { level in
             let floor = floor(at: level.matches)
             let memory = level.store == .sqlite
-                ? results.levels.first { $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory }
+                ? results.levels.first {
+                    $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory && $0.compressed == level.compressed
+                }
                 : nil
             return [level.label, "\(level.matches)",
                     Self.ratio(level.serverMicrosPerMove, floor?.serverMicrosPerMove),
@@ -51,6 +53,29 @@ public struct Report: Sendable {
     }
 
     static let ratioHeader = ["transport", "matches", "server CPU/move ÷ floor", "moves/s of floor", "p99 ÷ floor", "CPU/move ÷ memory store"]
+
+    /// Each compressed level beside the same level uncompressed, in this run: what compression
+    /// saved on the wire and what it cost in CPU (server and clients) and latency.
+    var compressionRows: [[String]] {
+        results.levels.filter { $0.compressed == true }.compactMap { level in
+            guard let plain = results.levels.first(where: {
+                $0.transport == level.transport && $0.store == level.store && $0.matches == level.matches && $0.compressed != true
+            }) else { return nil }
+            func change(_ off: Double?, _ on: Double?, _ format: String = "%.0f") -> String {
+                guard let off, let on else { return "-" }
+                return String(format: "\(format) → \(format)", off, on) + (off > 0 ? String(format: " (%+.0f%%)", (on / off - 1) * 100) : "")
+            }
+            return [level.transport.description + (level.store == .memory ? " (memory store)" : ""), "\(level.matches)",
+                    change(plain.bytesUpPerMove, level.bytesUpPerMove), change(plain.bytesDownPerMove, level.bytesDownPerMove),
+                    change(plain.serverMicrosPerMove, level.serverMicrosPerMove, "%.1f"),
+                    change(plain.loadMicrosPerMove, level.loadMicrosPerMove, "%.1f"),
+                    change(plain.latency.p50 / 1000, level.latency.p50 / 1000, "%.3f"),
+                    change(plain.serverBytesPerClient.map { $0 / 1024 }, level.serverBytesPerClient.map { $0 / 1024 }, "%.1f")]
+        }
+    }
+
+    static let compressionHeader = ["transport", "matches", "up B/move off → on", "down B/move off → on", "server µs CPU/move",
+                                    "load gen µs CPU/move", "p50 ms", "server KiB/client"]
 
     /// Rows of the latency table.
     var latencyRows: [[String]] {
@@ -97,7 +122,7 @@ public struct Report: Sendable {
 
     var holdRows: [[String]] {
         results.holds.map { hold in
-            [hold.transport.description, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
+            [hold.label, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
              Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), "\(hold.failures)",
              hold.leftoverDescriptors.map(String.init) ?? "-", hold.leftoverPolls.map(String.init) ?? "-",
              hold.leftoverConnections.map(String.init) ?? "-"]
@@ -111,7 +136,7 @@ public struct Report: Sendable {
         results.holds.compactMap { hold in
             guard let attack = hold.attack else { return nil }
             let figures = attack.figures
-            return [hold.transport.description, String(format: "%.0f", attack.seconds),
+            return [hold.label, String(format: "%.0f", attack.seconds),
                     "\(figures.slowlorisOpened) / \(figures.slowlorisClosed) (\(Self.number(figures.slowlorisMedianSeconds, "%.1f")) s)",
                     "\(figures.fragmentBombs): \(figures.closedTooMany) / \(figures.closedTooSlow) / \(figures.closedOtherwise) / \(figures.notClosed)",
                     "\(figures.fragmentsSent)", "\(figures.pingsSent)", "\(figures.connectFailures)",
@@ -128,7 +153,7 @@ public struct Report: Sendable {
         results.holds.compactMap { hold in
             guard let memory = hold.attack?.memory else { return nil }
             func mebibytes(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
-            return [hold.transport.description, mebibytes(memory.before), mebibytes(memory.peak), mebibytes(memory.after),
+            return [hold.label, mebibytes(memory.before), mebibytes(memory.peak), mebibytes(memory.after),
                     String(format: "%+.1f%%", (Double(memory.after) / Double(max(memory.before, 1)) - 1) * 100),
                     memory.secondsToRecover.map { String(format: "%.1f s", $0) } ?? "not within 30 s"]
         }
@@ -210,6 +235,9 @@ public struct Report: Sendable {
         }
         if !ratioRows.isEmpty {
             parts += ["", "Ratios within this run", Self.textTable(Self.ratioHeader, ratioRows)]
+        }
+        if !compressionRows.isEmpty {
+            parts += ["", "Compression: each transport off and on, in this run", Self.textTable(Self.compressionHeader, compressionRows)]
         }
         if !results.holds.isEmpty {
             parts += ["", "Idle clients (then let go: what the server still held)", Self.textTable(Self.holdHeader, holdRows)]
@@ -298,6 +326,12 @@ public struct Report: Sendable {
         if !ratioRows.isEmpty {
             lines += ["", "### Ratios within this run", "", Self.markdownTable(Self.ratioHeader, ratioRows)]
         }
+        if !compressionRows.isEmpty {
+            lines += ["", "### Compression off and on", "",
+                      "`ply serve --compression on`, the clients asking for it (permessage-deflate on WebSocket; gzip for",
+                      "event streams and long-poll answers of 128 bytes or more), against the same level uncompressed.",
+                      "", Self.markdownTable(Self.compressionHeader, compressionRows)]
+        }
         if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
         if !limitWarnings.isEmpty { lines += [""] + limitWarnings.map { "- \($0)" } }
         if !results.holds.isEmpty {
@@ -323,13 +357,13 @@ public struct Report: Sendable {
 
     /// `results.csv`: one row per transport and level.
     public var csv: String {
-        let header = "transport,store,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
+        let header = "transport,store,compressed,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
             + "ack_p50_us,ack_p99_us,up_bytes_per_move,down_bytes_per_move,up_overhead_per_move,down_overhead_per_move,"
             + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client,"
             + "load_us_per_move,load_cpu_share,machine_idle_share"
         func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
         let rows = results.levels.map { level in
-            [level.transport.argument, level.store?.rawValue ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
+            [level.transport.argument, level.store?.rawValue ?? "", level.compressed.map { $0 ? "on" : "off" } ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
              value(level.movesPerSecond), "\(level.errors)", value(level.latency.p50), value(level.latency.p90),
              value(level.latency.p99), value(level.latency.p999), value(level.latency.max), value(level.latency.mean),
              value(level.acknowledgement?.p50), value(level.acknowledgement?.p99), value(level.bytesUpPerMove),

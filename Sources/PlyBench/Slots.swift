@@ -15,6 +15,8 @@ struct SlotContext: Sendable {
     /// Every ply connection of the level counts its bytes here.
     let stats: WireStats
     let api: PlyAPI?
+    /// Whether ply's clients ask for compression.
+    var compression = false
 
     var endpoint: Endpoint { Endpoint(host: host, port: port) }
 
@@ -63,7 +65,8 @@ struct PlySlot: Sendable {
         guard let api = context.api else { return }
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)
-        let options = ConnectionOptions(pingInterval: nil)
+        var options = ConnectionOptions(pingInterval: nil)
+        options.compression = context.compression
         let match = try await step("create a match") { try await api.createMatch(context.plan.game).id }
         var connections: [MatchConnection] = []
         defer {

@@ -622,9 +622,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         var headers = extra
         var body = body
         if body != nil, !headers.contains(name: "content-type") { headers.add(name: "Content-Type", value: "application/json") }
-        if configuration.compression, let plain = body, status != .noContent {
+        // A body under the minimum is the same whatever the request accepts: no `Vary` for it.
+        if configuration.compression, let plain = body, status != .noContent, plain.readableBytes >= Self.gzipMinimum {
             headers.add(name: "Vary", value: "Accept-Encoding")
-            if exchange.acceptsGzip, plain.readableBytes >= Self.gzipMinimum,
+            if exchange.acceptsGzip,
                let gzipped = try? BodyCompression.gzip(plain, windowBits: configuration.compressionWindowBits, allocator: context.channel.allocator),
                gzipped.readableBytes < plain.readableBytes {
                 body = gzipped

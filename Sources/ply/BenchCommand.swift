@@ -38,6 +38,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
 
+    @Option(help: "Compression, comma-separated: off, on, or off,on to run each ply transport both ways in one run (ply serve --compression on, the clients asking for it).")
+    var compression = "off"
+
     @Option(help: "Levels of concurrent matches, comma-separated (default: 1,10,100,1000; none with --soak).")
     var levels: String?
 
@@ -114,6 +117,15 @@ struct BenchCommand: AsyncParsableCommand {
             guard let store = BenchStore(rawValue: String(name)) else { throw ValidationError("unknown store \(name): sqlite or memory") }
             return store
         }
+        let modes = try compression.split(separator: ",").map { mode -> Bool in
+            switch mode {
+            case "off": return false
+            case "on": return true
+            default: throw ValidationError("--compression takes off, on, or off,on: not '\(mode)'")
+            }
+        }
+        guard !modes.isEmpty, Set(modes).count == modes.count else { throw ValidationError("--compression takes off, on, or off,on") }
+        plan.compressions = modes
         plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
             guard let level = Int(text), (1...1_000_000).contains(level) else { throw ValidationError("--levels must be whole numbers from 1 to 1000000") }
             return level
