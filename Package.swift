@@ -208,6 +208,7 @@ let package = Package(
                 "PlyStore",
                 "PlyPostgres",
                 "PlyAuthority",
+                "PlyCompression",
                 "PlyClient",
                 "PlyBots",
                 "PlyRelay",

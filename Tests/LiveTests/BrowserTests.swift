@@ -49,15 +49,26 @@ struct BrowserTests {
         return try #require(report["result"].flatMap { $0 == .null ? nil : $0 }, "the page never finished: \(report)")
     }
 
-    @Test func aPageOnAGrantedOriginPlaysAWholeGameOverBothTransports() async throws {
+    /// Chromium offers permessage-deflate on every WebSocket: a server with compression on
+    /// accepts it (the page's `ws.extensions` says so) and gzips the polls' larger answers,
+    /// which fetch inflates; with it off the offer is declined and the game the same.
+    @Test(arguments: [false, true])
+    func aPageOnAGrantedOriginPlaysAWholeGameOverBothTransports(compression: Bool) async throws {
         let page = try await PageServer()
         defer { page.stop() }
         var configuration = ServerConfiguration()
         configuration.allowedOrigins = [page.origin]
+        configuration.compression = compression
         try await LiveServer.run(configuration) { server in
             let result = try await runPage(page, query: "server=http://127.0.0.1:\(server.port)")
             #expect(result["ok"] == .bool(true), "\(result)")
             let webSocket = result["webSocket"], polling = result["polling"]
+            let extensions = webSocket?["extensions"]?.string
+            if compression {
+                #expect(extensions == "permessage-deflate; server_max_window_bits=10; client_max_window_bits=10", "\(result)")
+            } else {
+                #expect(extensions == "", "\(result)")
+            }
             #expect(webSocket?["welcomed"]?.int == 0, "hello made the WebSocket seat 0: \(result)")
             #expect(webSocket?["errors"]?.array.isEmpty == true && polling?["errors"]?.array.isEmpty == true, "\(result)")
             let seen = webSocket?["seen"]?.array ?? []

@@ -35,6 +35,9 @@ final class RawClient: Sendable {
         try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
     }
 
+    /// Everything received so far.
+    var bytes: [UInt8] { received.withLock { $0 } }
+
     /// Everything received so far, as text.
     var text: String { String(decoding: received.withLock { $0 }, as: UTF8.self) }
 

@@ -139,6 +139,9 @@ struct RenderTests {
             WireRecord(.received, .response("HTTP/1.1 200 OK"), overhead: 108, payload: 20, at: sent + .microseconds(1_250),
                        preview: #"{"type":"ack","v":4}"#),
             WireRecord(.sent, .frame("text"), overhead: 6, payload: 39, at: sent + .milliseconds(3)),
+            // Compressed: 11 bytes on the wire for a message of 43.
+            WireRecord(.received, .frame("text"), overhead: 2, payload: 11, plainPayload: 43, at: sent + .milliseconds(4),
+                       preview: #"{"move":"4","seat":0,"type":"moved","v":4}"#),
         ]
         let lines = screenText(state, width: 120)
         let start = try #require(lines.firstIndex { $0.contains("Wire view (long-polling)") })
@@ -149,6 +152,8 @@ struct RenderTests {
         #expect(lines[start + 2].hasSuffix("  +1.25 ms    108     20"), "its answer, 1.25 ms after it")
         #expect(lines[start + 3].hasPrefix("  > text frame"))
         #expect(lines[start + 3].hasSuffix("      6     39"))
+        #expect(lines[start + 4].hasPrefix(#"  < text frame (43 B inflated)  {"move":"4""#), "\(lines[start + 4])")
+        #expect(lines[start + 4].hasSuffix("      2     11"))
     }
 
     @Test func theLatestRoundTripsAreASparkline() {
