@@ -368,21 +368,28 @@ struct ClientTests {
         }
     }
 
+    /// Checks that the connections counted at their sockets exactly the bytes the relay carried,
+    /// and returns their totals. (The last bytes, closing handshakes, may still be on their way
+    /// on a busy machine: they are waited for a while.)
+    func expectCountsMatch(_ connections: [MatchConnection], _ relay: TCPRelay) async throws -> WireTotals {
+        var totals = WireTotals()
+        for _ in 0..<40 {
+            totals = connections.map { $0.stats.totals }.reduce(WireTotals(), +)
+            if totals.bytesSent == relay.counts.upstream, totals.bytesReceived == relay.counts.downstream { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(totals.bytesSent == relay.counts.upstream)
+        #expect(totals.bytesReceived == relay.counts.downstream)
+        return totals
+    }
+
     /// The bytes each client counted at its sockets are exactly the bytes the relay carried.
     @Test(arguments: [SeatTransports.same(.over(.webSocket)), .same(.over(.longPoll))])
     func wireCountsMatchAnIndependentCount(_ transports: SeatTransports) async throws {
         try await LiveServer.run { server in
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (_, connections, _) = try await playBots(server, transports: transports, via: Endpoint(host: "127.0.0.1", port: relay.port))
-            // The last bytes (closing handshakes) may still be on their way, on a busy machine.
-            var totals = WireTotals()
-            for _ in 0..<40 {
-                totals = connections.map { $0.stats.totals }.reduce(WireTotals(), +)
-                if totals.bytesSent == relay.counts.upstream, totals.bytesReceived == relay.counts.downstream { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(totals.bytesSent == relay.counts.upstream)
-            #expect(totals.bytesReceived == relay.counts.downstream)
+            let totals = try await expectCountsMatch(connections, relay)
             #expect(totals.payloadSent > 0 && totals.overheadSent > 0)
             #expect(totals.payloadReceived > 0 && totals.overheadReceived > 0)
             await relay.stop()

@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import NIOCore
 import NIOEmbedded
 import NIOWebSocket
@@ -9,7 +8,6 @@ import PlyClient
 import PlyCompression
 import PlyEngine
 import PlyRelay
-import PlyStore
 import PlyWire
 @testable import PlyServer
 import Testing
@@ -64,27 +62,8 @@ struct CompressionTests {
     /// on opening.
     func open(_ agreed: PerMessageDeflate = agreed, configuration: ServerConfiguration = ServerConfiguration())
         async throws -> (NIOAsyncTestingChannel, MatchAuthority, [WebSocketFrame]) {
-        var logger = Logger(label: "ply.test")
-        logger.logLevel = .critical
-        let authority = Authority(store: MemoryStore(), logger: logger)
-        let match = try await authority.match(try await authority.create(CreateMatchRequest(game: .connect4)).id)
-        let ann = try await match.join(name: "ann")
-        _ = try await match.join(name: "bob")
-        let connections = Connections(configuration: configuration)
-        let quiet = logger
-        let channel = NIOAsyncTestingChannel()
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        try await channel.testingEventLoop.executeInContext {
-            try channel.pipeline.syncOperations.addHandlers([
-                WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime),
-                                    inflater: MessageInflater(agreed, limit: configuration.maxMessageBytes)),
-                NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: configuration.maxMessageFragments,
-                                            maxAccumulatedFrameSize: configuration.maxMessageBytes),
-                WebSocketConnection(admission: .admitted(match, ann.seat, after: 3), client: "local", authority: authority,
-                                    connections: connections, configuration: configuration, deflater: MessageDeflater(agreed), logger: quiet),
-            ])
-        }
-        return (channel, match, try await outbound(channel))
+        let (channel, match, _, opening) = try await WebSocketConnectionTests().open(configuration, compression: agreed, seated: true)
+        return (channel, match, opening)
     }
 
     func outbound(_ channel: NIOAsyncTestingChannel) async throws -> [WebSocketFrame] {
@@ -281,14 +260,7 @@ struct CompressionTests {
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (_, connections, _) = try await ClientTests().playBots(server, transports: .same(.over(transport)),
                                                                      via: Endpoint(host: "127.0.0.1", port: relay.port), options: options)
-            var totals = WireTotals()
-            for _ in 0..<40 {
-                totals = connections.map { $0.stats.totals }.reduce(WireTotals(), +)
-                if totals.bytesSent == relay.counts.upstream, totals.bytesReceived == relay.counts.downstream { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-            #expect(totals.bytesSent == relay.counts.upstream)
-            #expect(totals.bytesReceived == relay.counts.downstream)
+            let totals = try await ClientTests().expectCountsMatch(connections, relay)
             #expect(totals.plainPayloadReceived > totals.payloadReceived)
             await relay.stop()
         }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOWebSocket
 import PlyAuthority
+import PlyCompression
 import PlyEngine
 import PlyStore
 import PlyWire
@@ -16,7 +17,10 @@ import Testing
 struct WebSocketConnectionTests {
     /// A started match, a channel with the handler (and the aggregator before it) admitted as
     /// a spectator after version 3, and the frames it wrote on opening (welcome, backlog).
-    func open(_ configuration: ServerConfiguration = ServerConfiguration()) async throws -> (NIOAsyncTestingChannel, MatchAuthority, SeatGrant, [WebSocketFrame]) {
+    /// With `compression`, the guard inflates and the connection deflates as agreed; `seated`
+    /// admits seat 0 rather than a spectator.
+    func open(_ configuration: ServerConfiguration = ServerConfiguration(), compression: PerMessageDeflate? = nil, seated: Bool = false)
+        async throws -> (NIOAsyncTestingChannel, MatchAuthority, SeatGrant, [WebSocketFrame]) {
         var logger = Logger(label: "ply.test")
         logger.logLevel = .critical
         let authority = Authority(store: MemoryStore(), logger: logger)
@@ -30,11 +34,13 @@ struct WebSocketConnectionTests {
         // Added once connected, as the upgrade adds it to a live connection.
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandlers([
-                WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime)),
+                WebSocketFrameGuard(fragmentTime: TimeAmount(configuration.maxFragmentedMessageTime),
+                                    inflater: compression.map { MessageInflater($0, limit: configuration.maxMessageBytes) }),
                 NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: configuration.maxMessageFragments,
                                             maxAccumulatedFrameSize: configuration.maxMessageBytes),
-                WebSocketConnection(admission: .admitted(match, nil, after: 3), client: "local", authority: authority, connections: connections,
-                                    configuration: configuration, logger: quiet),
+                WebSocketConnection(admission: .admitted(match, seated ? ann.seat : nil, after: 3), client: "local", authority: authority,
+                                    connections: connections, configuration: configuration, deflater: compression.map(MessageDeflater.init),
+                                    logger: quiet),
             ])
         }
         return (channel, match, ann, try await outbound(channel))
