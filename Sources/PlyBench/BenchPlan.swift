@@ -2,12 +2,16 @@ import PlyClient
 import PlyEngine
 import PlyWire
 import PlyRelay
+import NIOCore
 
 /// What the benchmark compares: each of ply's transports, and the raw TCP floor.
 public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringConvertible {
     /// A raw TCP relay carrying the same bytes: what any transport costs at the least.
     case floor
     case ply(Transport)
+    /// ply's `auto`: WebSocket, then SSE, then long-polling, whichever works (behind a
+    /// middlebox, what it settles on).
+    case auto
 
     /// The floor, then every transport.
     public static var allCases: [BenchTransport] { [.floor] + Transport.allCases.map(BenchTransport.ply) }
@@ -16,6 +20,8 @@ public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringCon
     public init?(argument: String) {
         if argument == "floor" {
             self = .floor
+        } else if argument == "auto" {
+            self = .auto
         } else if let transport = Transport(rawValue: argument) {
             self = .ply(transport)
         } else {
@@ -27,6 +33,7 @@ public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringCon
         switch self {
         case .floor: "floor"
         case .ply(let transport): transport.rawValue
+        case .auto: "auto"
         }
     }
 
@@ -34,12 +41,65 @@ public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringCon
         switch self {
         case .floor: "raw TCP floor"
         case .ply(let transport): transport.description
+        case .auto: "auto"
         }
     }
 
     /// The transport ply's clients use, or nil for the floor.
     var kind: Transport? {
         if case .ply(let transport) = self { return transport }
+        return nil
+    }
+
+    /// How ply's clients connect, or nil for the floor.
+    var choice: TransportChoice? {
+        switch self {
+        case .floor: nil
+        case .ply(let transport): .over(transport)
+        case .auto: .auto
+        }
+    }
+}
+
+/// A hostile network device, reproduced by ply's relay (`ply bench --middlebox`).
+public enum Middlebox: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Lets each WebSocket upgrade through, then cuts the connection this many milliseconds
+    /// after the `101` (a proxy that kills WebSockets soon after they open).
+    case cutsUpgrades(afterMilliseconds: Int)
+    /// Holds every byte of an event stream's or a long poll's response until the response
+    /// ends (a buffering proxy).
+    case buffers
+
+    /// `cut-upgrades=MS` or `buffer`.
+    public init?(argument: String) {
+        if argument == "buffer" {
+            self = .buffers
+        } else if argument.hasPrefix("cut-upgrades="), let milliseconds = Int(argument.dropFirst("cut-upgrades=".count)),
+                  (1...600_000).contains(milliseconds) {
+            self = .cutsUpgrades(afterMilliseconds: milliseconds)
+        } else {
+            return nil
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .cutsUpgrades(let milliseconds): "a proxy that cuts each WebSocket \(milliseconds) ms after its 101"
+        case .buffers: "a proxy that buffers streamed and long-polled responses whole"
+        }
+    }
+
+    /// The relay's settings for it.
+    var holdsResponses: (@Sendable (ByteBuffer) -> Bool)? {
+        guard self == .buffers else { return nil }
+        return { first in
+            let text = String(buffer: first)
+            return text.hasPrefix("GET /matches/") && (text.contains("/stream") || text.contains("/events"))
+        }
+    }
+
+    var cutsUpgradesAfter: Duration? {
+        if case .cutsUpgrades(let milliseconds) = self { return .milliseconds(milliseconds) }
         return nil
     }
 }
@@ -64,6 +124,9 @@ public struct BenchPlan: Sendable, Codable {
     /// Whether each ply transport runs uncompressed, compressed (`ply serve --compression on`,
     /// the clients asking for it), or both in one run; nil in runs before it was chosen (off).
     public var compressions: [Bool]?
+    /// A middlebox between every client and the server (`--middlebox`), with the simulated
+    /// network if there is one; nil for none.
+    public var middlebox: Middlebox?
     var compressionModes: [Bool] { compressions ?? [false] }
     public var game: GameID = .connect4
     /// Think time per move, drawn uniformly from this range (milliseconds); nil saturates.

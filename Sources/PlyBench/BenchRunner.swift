@@ -282,8 +282,9 @@ public struct BenchRunner: Sendable {
                           report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
         let (host, port, child, data) = try await startServer(transport, store: store, compressed: compressed)
         // The simulated network, when there is one, sits between every client and the server.
-        let relay: TCPRelay? = if let latency = plan.latency {
-            try await TCPRelay.start(to: host, port: port, latency: latency)
+        let relay: TCPRelay? = if plan.latency != nil || (plan.middlebox != nil && transport != .floor) {
+            try await TCPRelay.start(to: host, port: port, latency: plan.latency, holdsResponses: plan.middlebox?.holdsResponses,
+                                     cutsUpgradesAfter: plan.middlebox?.cutsUpgradesAfter)
         } else {
             nil
         }
@@ -298,8 +299,8 @@ public struct BenchRunner: Sendable {
         let baseline = child?.usage
 
         let tasks: [Task<Void, Never>] = (0..<matches).map { index in
-            if let kind = transport.kind {
-                let slot = PlySlot(index: index, kind: kind, context: context)
+            if let choice = transport.choice {
+                let slot = PlySlot(index: index, kind: choice, context: context)
                 return Task { await slot.run() }
             }
             let slot = FloorSlot(index: index, level: matches, context: context)
@@ -460,7 +461,7 @@ public struct BenchRunner: Sendable {
         let end = started + duration
         // Games back to back while the attack lasts; the last one is played to its end.
         let game = Task {
-            let slot = PlySlot(index: 0, kind: kind, context: context)
+            let slot = PlySlot(index: 0, kind: .over(kind), context: context)
             var number = 0, finished = 0
             while ContinuousClock.now < end {
                 do {

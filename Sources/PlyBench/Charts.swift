@@ -11,6 +11,7 @@ struct Charts {
         var colours: [BenchTransport: String] = [.floor: "#888888"]
         let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
         for (index, transport) in Transport.allCases.enumerated() { colours[.ply(transport)] = palette[index % palette.count] }
+        colours[.auto] = palette[Transport.allCases.count % palette.count]
         return colours
     }()
 

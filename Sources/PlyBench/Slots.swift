@@ -53,7 +53,7 @@ struct SlotContext: Sendable {
 /// back until cancelled, each in a new match with two seats (and any spectators).
 struct PlySlot: Sendable {
     let index: Int
-    let kind: Transport
+    let kind: TransportChoice
     let context: SlotContext
 
     func run() async {
@@ -77,12 +77,12 @@ struct PlySlot: Sendable {
             let grant = try await step("join") { try await api.join(match, name: name) }
             connections.append(try await step("connect a seat") {
                 try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
-                                               transport: .over(kind), options: options, stats: context.stats)
+                                               transport: kind, options: options, stats: context.stats)
             })
         }
         for _ in 0..<context.plan.spectators {
             connections.append(try await step("connect a spectator") {
-                try await MatchConnection.open(to: context.endpoint, match: match, transport: .over(kind), options: options, stats: context.stats)
+                try await MatchConnection.open(to: context.endpoint, match: match, transport: kind, options: options, stats: context.stats)
             })
         }
         let seats = Array(connections.prefix(2))

@@ -32,11 +32,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Serve with this ply binary instead of this one (to compare two builds under the same load).")
     var serverExecutable: String?
 
-    @Option(help: ArgumentHelp("Transports to compare, comma-separated: floor, \(Transport.names)."))
+    @Option(help: ArgumentHelp("Transports to compare, comma-separated: floor, \(Transport.names), auto."))
     var transports = (["floor"] + Transport.allCases.map(\.rawValue)).joined(separator: ",")
 
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
+
+    @Option(help: "A middlebox between the clients and the server, reproduced by ply's relay: cut-upgrades=MS (each WebSocket cut MS milliseconds after its 101) or buffer (streamed and long-polled responses held until they end). Add auto to --transports to see where ply's auto settles.")
+    var middlebox: String?
 
     @Option(help: "Compression, comma-separated: off, on, or off,on to run each ply transport both ways in one run (ply serve --compression on, the clients asking for it).")
     var compression = "off"
@@ -126,6 +129,12 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard !modes.isEmpty, Set(modes).count == modes.count else { throw ValidationError("--compression takes off, on, or off,on") }
         plan.compressions = modes
+        if let middlebox {
+            guard let box = Middlebox(argument: middlebox) else {
+                throw ValidationError("--middlebox takes cut-upgrades=MS (1 to 600000) or buffer: not '\(middlebox)'")
+            }
+            plan.middlebox = box
+        }
         plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
             guard let level = Int(text), (1...1_000_000).contains(level) else { throw ValidationError("--levels must be whole numbers from 1 to 1000000") }
             return level

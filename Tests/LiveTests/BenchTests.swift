@@ -77,6 +77,48 @@ struct BenchTests {
         }
     }
 
+    /// `--middlebox cut-upgrades=200` with `auto` beside WebSocket, and `--compression off,on`,
+    /// against a server that compresses: every level plays without error, WebSocket flaps
+    /// (reconnects), auto moves on to SSE (HTTP requests), and the compression table compares
+    /// each transport off and on.
+    @Test func aMiddleboxAndCompressionAreRunAsAsked() async throws {
+        var configuration = ServerConfiguration()
+        configuration.clientLimits = .off
+        configuration.compression = true
+        try await LiveServer.run(configuration) { server in
+            var plan = BenchPlan()
+            plan.server = "http://127.0.0.1:\(server.port)"
+            plan.transports = [.ply(.webSocket), .auto]
+            plan.levels = [3]
+            plan.thinkMilliseconds = 20...40
+            plan.warmup = .seconds(1)
+            plan.duration = .seconds(2)
+            plan.middlebox = .cutsUpgrades(afterMilliseconds: 200)
+            plan.compressions = [false, true]
+            let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
+            #expect(results.levels.map(\.label) == ["WebSocket", "WebSocket, compressed", "auto", "auto, compressed"])
+            for level in results.levels {
+                #expect(level.errors == 0, "\(level.label): \(level.errorSamples)")
+                #expect(level.moves > 0, "\(level.label)")
+            }
+            for level in results.levels where level.transport == .ply(.webSocket) {
+                #expect((level.reconnects ?? 0) > 0, "cut every 200 ms: \(level.label)")
+                #expect(level.requestsPerMove == 0)
+            }
+            for level in results.levels where level.transport == .auto {
+                // (Each game opens new connections, and each starts on WebSocket again.)
+                #expect((level.requestsPerMove ?? 0) > 0.05, "moved on to SSE: \(level.label) \(String(describing: level.requestsPerMove))")
+            }
+            let report = Report(results)
+            #expect(report.terminalText.contains("Compression: each transport off and on, in this run"))
+            #expect(report.csv.contains("\nws,sqlite,on,3,") && report.csv.contains("\nauto,sqlite,off,3,"), "\(report.csv)")
+            #expect(report.terminalText.contains("Every ply transport ran through a proxy that cuts each WebSocket 200 ms after its 101."))
+            #expect(Middlebox(argument: "cut-upgrades=200") == .cutsUpgrades(afterMilliseconds: 200))
+            #expect(Middlebox(argument: "buffer") == .buffers)
+            #expect(Middlebox(argument: "cut-upgrades=0") == nil && Middlebox(argument: "nat") == nil)
+        }
+    }
+
     /// `--soak`, scaled down, against a real `ply serve` child: bots play game after game, the
     /// server is sampled from /proc and /health, holds no more than its live seats need (a poll
     /// or WebSocket left behind by each finished game would pile up), and once the bots stop its
