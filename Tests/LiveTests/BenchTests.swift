@@ -99,13 +99,15 @@ struct BenchTests {
             #expect(results.levels.map(\.label) == ["WebSocket", "WebSocket, compressed", "auto", "auto, compressed"])
             for level in results.levels {
                 #expect(level.errors == 0, "\(level.label): \(level.errorSamples)")
-                #expect(level.moves > 0, "\(level.label)")
             }
+            // WebSocket alone flaps: cut each time, its backoff growing, it may make no move at
+            // all in a short window on a busy machine (what issue 26's settling is for).
             for level in results.levels where level.transport == .ply(.webSocket) {
                 #expect((level.reconnects ?? 0) > 0, "cut every 200 ms: \(level.label)")
-                #expect(level.requestsPerMove == 0)
+                #expect((level.requestsPerMove ?? 0) == 0)
             }
             for level in results.levels where level.transport == .auto {
+                #expect(level.moves > 0, "\(level.label)")
                 // (Each game opens new connections, and each starts on WebSocket again.)
                 #expect((level.requestsPerMove ?? 0) > 0.05, "moved on to SSE: \(level.label) \(String(describing: level.requestsPerMove))")
             }

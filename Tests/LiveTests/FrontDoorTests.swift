@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 import PlyClient
@@ -22,12 +23,21 @@ struct FrontDoorTests {
         return configuration
     }
 
+    /// The set-up of a test of short timers, tried again if a stall of the machine let the
+    /// 800 ms header timeout close one of its connections (what is tested comes after).
+    static func settingUp<T>(_ body: () async throws -> T) async throws -> T {
+        for _ in 1..<5 {
+            do { return try await body() } catch let error as ChannelError where error == .ioOnClosedChannel {}
+        }
+        return try await body()
+    }
+
     /// Python `websockets` takes a seat, plays, then stays idle for four times the longest timer
     /// (answering pings, as client libraries do): nothing closes it, and it plays on after.
     @Test(.enabled(if: IndependentClients.webSockets, "\(IndependentClients.missing)"))
     func aWebSocketThatHasSentCommandsStaysOpenIdlePastEveryTimeout() async throws {
         try await LiveServer.run(Self.shortTimers) { server in
-            let (id, ann, _) = try await server.startedMatch()
+            let (id, ann, _) = try await Self.settingUp { try await server.startedMatch() }
             let report = try await IndependentClients.run("ws_idle.py", ["\(server.port)", id, ann.token, "3.5"], as: JSONValue.self)
             #expect(report["closed_during_idle"] == .null, "closed while idle: \(report)")
             #expect(report["before"]?.array.contains { $0["type"]?.string == "ack" && $0["v"]?.int == 4 } == true, "\(report)")
