@@ -35,8 +35,9 @@ public final class TCPRelay: Sendable {
     /// streaming does.
     let holdsResponses: (@Sendable (ByteBuffer) -> Bool)?
     /// How long after the server's `101 Switching Protocols` each upgraded connection is cut
-    /// (a proxy that lets WebSockets open, then kills them); nil for never.
-    let cutsUpgradesAfter: Duration?
+    /// (a proxy that lets WebSockets open, then kills them); nil for never. Changed with
+    /// `cutUpgrades(after:)` (the proxy mended, or put back).
+    var cutsUpgradesAfter: Duration? { state.withLock { $0.cutsUpgradesAfter } }
     private let listener: any Channel
     private let state = Mutex(State())
 
@@ -45,16 +46,17 @@ public final class TCPRelay: Sendable {
         var received: [UInt8] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
         var silenced: Set<ObjectIdentifier> = []
+        var cutsUpgradesAfter: Duration?
     }
 
     private init(port: Int, latency: Latency?, recording: Bool, holdsResponses: (@Sendable (ByteBuffer) -> Bool)?,
                  cutsUpgradesAfter: Duration?, listener: any Channel) {
-        self.cutsUpgradesAfter = cutsUpgradesAfter
         self.port = port
         self.latency = latency
         self.recording = recording
         self.holdsResponses = holdsResponses
         self.listener = listener
+        state.withLock { $0.cutsUpgradesAfter = cutsUpgradesAfter }
     }
 
     /// Listens on a free loopback port and relays each connection to `host:targetPort`.
@@ -136,6 +138,12 @@ public final class TCPRelay: Sendable {
 
     /// From now on, the connections open at this moment carry nothing either way, and stay
     /// open: as a NAT that forgot them would leave them (no FIN, no reset). New ones work.
+    /// From now on, cut each connection upgraded after this long; nil to stop (connections
+    /// upgraded before keep their fate).
+    public func cutUpgrades(after delay: Duration?) {
+        state.withLock { $0.cutsUpgradesAfter = delay }
+    }
+
     public func silenceAll() {
         state.withLock { $0.silenced.formUnion($0.connections.keys) }
     }

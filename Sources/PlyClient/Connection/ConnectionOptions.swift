@@ -46,6 +46,9 @@ public struct ConnectionOptions: Sendable {
     /// Whether to ask for compression: `permessage-deflate` on WebSocket, gzip for event
     /// streams and long-poll answers (the server compresses only when run with it on).
     public var compression = false
+    /// What `auto` remembers of each server's network, shared by connections (the process's own
+    /// unless given another).
+    public var memory = TransportMemory.shared
 
     public init(
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,

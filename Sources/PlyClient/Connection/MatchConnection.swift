@@ -78,8 +78,12 @@ public final class MatchConnection: Sendable {
         /// The transports still to try, in order: one, or for `auto` those it has not given up
         /// on; the first is the one in use.
         var candidates: [Transport]
+        /// Every transport the choice allows, in order (for `auto`, all of them).
+        var all: [Transport]
         /// For `auto`: the transports given up on before the one in use, and why.
         var passedOver: [(transport: Transport, reason: String)] = []
+        /// For `auto`: said once it went back to a transport it had given up on.
+        var returned: String?
         /// Commands waiting for a session to send on, by ticket.
         var waitingForSession: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextTicket = 0
@@ -97,7 +101,19 @@ public final class MatchConnection: Sendable {
         self.stats = stats
         (updates, eventContinuation) = AsyncStream.makeStream()
         (states, stateContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
-        core = Mutex(Core(lastVersion: after, candidates: transport.candidates))
+        // `auto` starts past what the process has learned to avoid on the way to this server
+        // (the last transport is always kept).
+        var candidates = transport.candidates
+        var passedOver: [(transport: Transport, reason: String)] = []
+        if candidates.count > 1 {
+            let avoided = options.memory.avoided(at: endpoint)
+            let kept = candidates.filter { avoided[$0] == nil }
+            candidates = kept.isEmpty ? Array(candidates.suffix(1)) : kept
+            passedOver = transport.candidates.filter { !candidates.contains($0) }.map { ($0, "\(avoided[$0] ?? "given up on"), lately") }
+        }
+        var core = Core(lastVersion: after, candidates: candidates, all: transport.candidates)
+        core.passedOver = passedOver
+        self.core = Mutex(core)
     }
 
     /// Connects to a match and starts receiving its events after `after`.
@@ -145,8 +161,8 @@ public final class MatchConnection: Sendable {
     /// Where `auto` settled and why, for a person, short enough for a status line ("On SSE: WS
     /// upgrade refused (400)."): nil when it is on its first choice.
     public var settledReason: String? {
-        let (transport, passedOver) = core.withLock { ($0.candidates[0], $0.passedOver) }
-        guard !passedOver.isEmpty else { return nil }
+        let (transport, passedOver, returned) = core.withLock { ($0.candidates[0], $0.passedOver, $0.returned) }
+        guard !passedOver.isEmpty else { return returned }
         return "On \(transport.abbreviation): " + passedOver.map { "\($0.transport.abbreviation) \($0.reason)" }.joined(separator: "; ") + "."
     }
 
@@ -195,10 +211,12 @@ public final class MatchConnection: Sendable {
             } catch let error as LinkError where error.movesOn && index < candidates.count - 1 {
                 // `auto`: a proxy that strips `Upgrade`, or one that holds the upgrade: the next
                 // transport from now on.
+                let reason = Self.reason(error, on: transport)
                 core.withLock { core in
                     core.candidates = Array(candidates[(index + 1)...])
-                    core.passedOver.append((transport, Self.reason(error, on: transport)))
+                    core.passedOver.append((transport, reason))
                 }
+                options.memory.gaveUp(on: transport, at: endpoint, reason: reason)
             }
         }
         throw LinkError.connectionClosed
@@ -234,7 +252,17 @@ public final class MatchConnection: Sendable {
         var opened = ContinuousClock.now
         var quickCuts = 0
         while true {
-            let end = (try? await session.ended.get()) ?? .lost("the session failed")
+            let wake = await wait(for: session, openedAt: opened)
+            guard case .ended(let end) = wake else {
+                // `auto`, on a fallback: the transport given up on may be tried again.
+                if case .retry(let transport) = wake, let better = await retry(transport, replacing: session) {
+                    session = better
+                    opened = .now
+                    // Known to fail: one quick cut now gives it up again.
+                    quickCuts = options.cutsBeforeMovingOn - 1
+                }
+                continue
+            }
             if case .lost = end { noteCut(lived: .now - opened, of: session.kind, count: &quickCuts) }
             switch end {
             case .closed:
@@ -290,11 +318,88 @@ public final class MatchConnection: Sendable {
         quickCuts += 1
         guard quickCuts >= options.cutsBeforeMovingOn else { return }
         quickCuts = 0
-        let cuts = options.cutsBeforeMovingOn
-        core.withLock { core in
-            guard core.candidates.count > 1, core.candidates[0] == kind else { return }
+        let reason = "cut \(options.cutsBeforeMovingOn) times soon after opening (a proxy?)"
+        let gaveUp = core.withLock { core -> Bool in
+            guard core.candidates.count > 1, core.candidates[0] == kind else { return false }
             core.candidates.removeFirst()
-            core.passedOver.append((kind, "cut \(cuts) times soon after opening (a proxy?)"))
+            core.passedOver.append((kind, reason))
+            core.returned = nil
+            return true
+        }
+        if gaveUp { options.memory.gaveUp(on: kind, at: endpoint, reason: reason) }
+    }
+
+    /// What ends a wait on a session.
+    private enum Wake {
+        case ended(SessionEnd)
+        /// `auto`: time to try this transport again, given up on before the one in use.
+        case retry(Transport)
+    }
+
+    /// Waits for the session to end or, for `auto` on a fallback, for the time to try a
+    /// transport given up on again; a session that lasts past `quickCut` tells the memory its
+    /// transport works.
+    private func wait(for session: any TransportSession, openedAt opened: ContinuousClock.Instant) async -> Wake {
+        let memory = options.memory, endpoint = endpoint, kind = session.kind, quickCut = options.quickCut
+        let (retry, retryAt) = core.withLock { core -> (Transport?, ContinuousClock.Instant?) in
+            let earlier = core.all.prefix { $0 != core.candidates[0] }
+            let due = earlier.map { ($0, memory.retryAt($0, at: endpoint) ?? .now) }.min { $0.1 < $1.1 }
+            return (due?.0, due?.1)
+        }
+        return await withCheckedContinuation { continuation in
+            let resumed = Mutex(false)
+            let resume = { @Sendable (wake: Wake) in
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: wake) }
+            }
+            let ended = Mutex(false)
+            session.ended.whenComplete { result in
+                ended.withLock { $0 = true }
+                resume(.ended((try? result.get()) ?? .lost("the session failed")))
+            }
+            Task {
+                try? await Task.sleep(until: opened + quickCut)
+                if !ended.withLock({ $0 }) { memory.worked(kind, at: endpoint) }
+            }
+            if let retry, let retryAt {
+                Task {
+                    try? await Task.sleep(until: retryAt)
+                    resume(.retry(retry))
+                }
+            }
+        }
+    }
+
+    /// `auto`: opens a session over a transport given up on before, after the last version; if
+    /// it opens, it replaces the one in use (closed once the new one is in place: an event both
+    /// deliver counts once). Not while a command waits for its answer (tried again shortly); a
+    /// failure gives the transport up again, for twice as long.
+    private func retry(_ transport: Transport, replacing old: any TransportSession) async -> (any TransportSession)? {
+        let (busy, after) = core.withLock { ($0.commandInFlight, $0.lastVersion) }
+        if busy {
+            try? await Task.sleep(for: .milliseconds(500))
+            return nil
+        }
+        let sink: EventSink = { [weak self] news in self?.deliver(news) }
+        do {
+            let new = try await Self.open(transport, endpoint: endpoint, match: match, token: token, after: after,
+                                          options: options, stats: stats, sink: sink)
+            let kept = core.withLock { core -> Bool in
+                guard !core.isClosed, let index = core.all.firstIndex(of: transport) else { return false }
+                core.candidates = Array(core.all[index...])
+                core.passedOver.removeAll { core.candidates.contains($0.transport) }
+                core.returned = "Back on \(transport.abbreviation): tried again, it opened."
+                core.session = new
+                return true
+            }
+            guard kept else {
+                new.close()
+                return nil
+            }
+            old.close()
+            return new
+        } catch {
+            options.memory.gaveUp(on: transport, at: endpoint, reason: "still failing when tried again (\(error))")
+            return nil
         }
     }
 
