@@ -341,10 +341,10 @@ public final class MatchConnection: Sendable {
     /// transport works.
     private func wait(for session: any TransportSession, openedAt opened: ContinuousClock.Instant) async -> Wake {
         let memory = options.memory, endpoint = endpoint, kind = session.kind, quickCut = options.quickCut
-        let (retry, retryAt) = core.withLock { core -> (Transport?, ContinuousClock.Instant?) in
+        let (isAuto, retry, retryAt) = core.withLock { core -> (Bool, Transport?, ContinuousClock.Instant?) in
             let earlier = core.all.prefix { $0 != core.candidates[0] }
             let due = earlier.map { ($0, memory.retryAt($0, at: endpoint) ?? .now) }.min { $0.1 < $1.1 }
-            return (due?.0, due?.1)
+            return (core.all.count > 1, due?.0, due?.1)
         }
         return await withCheckedContinuation { continuation in
             let resumed = Mutex(false)
@@ -356,9 +356,12 @@ public final class MatchConnection: Sendable {
                 ended.withLock { $0 = true }
                 resume(.ended((try? result.get()) ?? .lost("the session failed")))
             }
-            Task {
-                try? await Task.sleep(until: opened + quickCut)
-                if !ended.withLock({ $0 }) { memory.worked(kind, at: endpoint) }
+            // (Only `auto` has anything to remember: one transport's sessions spend no task on it.)
+            if isAuto {
+                Task {
+                    try? await Task.sleep(until: opened + quickCut)
+                    if !ended.withLock({ $0 }) { memory.worked(kind, at: endpoint) }
+                }
             }
             if let retry, let retryAt {
                 Task {

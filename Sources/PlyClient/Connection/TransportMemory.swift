@@ -56,9 +56,4 @@ public final class TransportMemory: Sendable {
     func retryAt(_ transport: Transport, at endpoint: Endpoint) -> ContinuousClock.Instant? {
         entries.withLock { $0[endpoint]?[transport]?.until }
     }
-
-    /// Forgets everything (tests).
-    public func forget() {
-        entries.withLock { $0.removeAll() }
-    }
 }

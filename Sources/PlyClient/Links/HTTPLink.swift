@@ -223,7 +223,8 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
             guard let head = current.response else { return current.exchange.promise.fail(LinkError.connectionClosed) }
             let wire = current.body ?? ByteBuffer()
             var body = wire
-            if compression, head.headers.first(name: "content-encoding")?.lowercased() == "gzip" {
+            let gzipped = compression && head.headers.first(name: "content-encoding")?.lowercased() == "gzip"
+            if gzipped {
                 do throws(MessageInflater.Failure) {
                     body = try MessageInflater(format: .gzip, limit: Self.inflatedLimit).inflate(wire, fin: true, allocator: context.channel.allocator)
                 } catch {
@@ -231,15 +232,16 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
                     return context.close(promise: nil)
                 }
             }
-            account(current, head: head, wire: wire, body: body)
+            account(current, head: head, wire: wire, body: gzipped ? body : nil)
             current.exchange.promise.succeed(HTTPLink.Response(status: head.status, headers: head.headers, body: body))
             if !head.isKeepAlive { context.close(promise: nil) }
         }
     }
 
     /// Splits this exchange's bytes, as counted at the socket, into overhead and payload (the
-    /// body as it crossed the wire, `wire`; `body` is it inflated).
-    private func account(_ exchange: Pending, head: HTTPResponseHead, wire: ByteBuffer, body: ByteBuffer) {
+    /// body as it crossed the wire, `wire`; `inflated`, when it was gzipped).
+    private func account(_ exchange: Pending, head: HTTPResponseHead, wire: ByteBuffer, body inflated: ByteBuffer?) {
+        let body = inflated ?? wire
         let requestBody = exchange.exchange.body?.readableBytes ?? 0
         let requestBytes = counter.sent - exchange.sentBefore
         let responseBytes = counter.received - exchange.receivedBefore
@@ -256,7 +258,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
                                 preview: WireRecord.preview(of: exchange.exchange.body)))
         stats.record(WireRecord(.received, .response("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)"),
                                 overhead: responseBytes - wire.readableBytes, payload: wire.readableBytes,
-                                plainPayload: wire.readableBytes == body.readableBytes && wire == body ? nil : body.readableBytes,
+                                plainPayload: inflated?.readableBytes,
                                 preview: WireRecord.preview(of: body)))
     }
 
