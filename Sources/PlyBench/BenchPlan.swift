@@ -66,17 +66,34 @@ public enum Middlebox: Sendable, Hashable, Codable, CustomStringConvertible {
     /// Lets each WebSocket upgrade through, then cuts the connection this many milliseconds
     /// after the `101` (a proxy that kills WebSockets soon after they open).
     case cutsUpgrades(afterMilliseconds: Int)
-    /// Holds every byte of an event stream's or a long poll's response until the response
-    /// ends (a buffering proxy).
+    /// Holds each response (but a WebSocket's) until it ends or 4 KiB of it are held: a proxy
+    /// that buffers, as nginx does by default (a long poll's answer is held until whole, an
+    /// event stream's events until they fill the buffer).
     case buffers
+    /// Takes `Upgrade` and `Connection: upgrade` out of every request (a proxy that does not
+    /// know WebSockets).
+    case stripsUpgrade
+    /// Forgets each connection that carried nothing for this many milliseconds: it then
+    /// carries nothing, without a FIN or a reset (a NAT's or a load balancer's idle timeout).
+    case forgetsIdle(afterMilliseconds: Int)
 
-    /// `cut-upgrades=MS` or `buffer`.
+    /// The forms `--middlebox` takes, for messages.
+    public static let arguments = "cut-upgrades=MS, buffer, strip-upgrade or idle-cut=MS (MS from 1 to 600000)"
+
+    /// `cut-upgrades=MS`, `buffer`, `strip-upgrade` or `idle-cut=MS`.
     public init?(argument: String) {
+        func milliseconds(after prefix: String) -> Int? {
+            guard argument.hasPrefix(prefix), let value = Int(argument.dropFirst(prefix.count)), (1...600_000).contains(value) else { return nil }
+            return value
+        }
         if argument == "buffer" {
             self = .buffers
-        } else if argument.hasPrefix("cut-upgrades="), let milliseconds = Int(argument.dropFirst("cut-upgrades=".count)),
-                  (1...600_000).contains(milliseconds) {
-            self = .cutsUpgrades(afterMilliseconds: milliseconds)
+        } else if argument == "strip-upgrade" {
+            self = .stripsUpgrade
+        } else if let value = milliseconds(after: "cut-upgrades=") {
+            self = .cutsUpgrades(afterMilliseconds: value)
+        } else if let value = milliseconds(after: "idle-cut=") {
+            self = .forgetsIdle(afterMilliseconds: value)
         } else {
             return nil
         }
@@ -85,21 +102,24 @@ public enum Middlebox: Sendable, Hashable, Codable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .cutsUpgrades(let milliseconds): "a proxy that cuts each WebSocket \(milliseconds) ms after its 101"
-        case .buffers: "a proxy that buffers streamed and long-polled responses whole"
+        case .buffers: "a proxy that buffers responses (4 KiB each)"
+        case .stripsUpgrade: "a proxy that strips Upgrade from requests"
+        case .forgetsIdle(let milliseconds): "a NAT that silently forgets connections idle for \(milliseconds) ms"
         }
     }
 
     /// The relay's settings for it.
-    var holdsResponses: (@Sendable (ByteBuffer) -> Bool)? {
-        guard self == .buffers else { return nil }
-        return { first in
-            let text = String(buffer: first)
-            return text.hasPrefix("GET /matches/") && (text.contains("/stream") || text.contains("/events"))
-        }
-    }
+    var buffering: TCPRelay.ResponseBuffering? { self == .buffers ? TCPRelay.ResponseBuffering() : nil }
 
     var cutsUpgradesAfter: Duration? {
         if case .cutsUpgrades(let milliseconds) = self { return .milliseconds(milliseconds) }
+        return nil
+    }
+
+    var stripsUpgrade: Bool { self == .stripsUpgrade }
+
+    var cutsIdleAfter: Duration? {
+        if case .forgetsIdle(let milliseconds) = self { return .milliseconds(milliseconds) }
         return nil
     }
 }
@@ -127,6 +147,17 @@ public struct BenchPlan: Sendable, Codable {
     /// A middlebox between every client and the server (`--middlebox`), with the simulated
     /// network if there is one; nil for none.
     public var middlebox: Middlebox?
+    /// The idle timeout the clients' and the server's keep-alive timers are fitted under
+    /// (`--idle-timeout`, milliseconds; `ConnectionOptions.fit`, `ply serve --idle-timeout`);
+    /// nil for ply's defaults.
+    public var idleTimeoutMilliseconds: Int?
+    /// Client options with the keep-alive timers fitted under the plan's idle timeout.
+    func fitted(_ options: ConnectionOptions) -> ConnectionOptions {
+        guard let idleTimeoutMilliseconds else { return options }
+        var options = options
+        options.fit(idleTimeout: .milliseconds(idleTimeoutMilliseconds))
+        return options
+    }
     var compressionModes: [Bool] { compressions ?? [false] }
     public var game: GameID = .connect4
     /// Think time per move, drawn uniformly from this range (milliseconds); nil saturates.

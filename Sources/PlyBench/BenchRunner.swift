@@ -264,6 +264,7 @@ public struct BenchRunner: Sendable {
         var arguments = ["serve", "--port", "0", "--log-level", "warning", "--commands-per-second", "1000000000", "--client-limits", "off"]
         arguments += store == .memory ? ["--store", "memory"] : ["--data", data]
         if compressed { arguments += ["--compression", "on"] }
+        if let idle = plan.idleTimeoutMilliseconds { arguments += ["--idle-timeout", String(Double(idle) / 1000)] }
         let log = logDirectory?.appendingPathComponent("\(transport.argument)-\(store?.rawValue ?? "sqlite")\(compressed ? "-compressed" : "")-server.log")
         let child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
         return ("127.0.0.1", child.port, child, store == .memory ? nil : data)
@@ -283,8 +284,9 @@ public struct BenchRunner: Sendable {
         let (host, port, child, data) = try await startServer(transport, store: store, compressed: compressed)
         // The simulated network, when there is one, sits between every client and the server.
         let relay: TCPRelay? = if plan.latency != nil || (plan.middlebox != nil && transport != .floor) {
-            try await TCPRelay.start(to: host, port: port, latency: plan.latency, holdsResponses: plan.middlebox?.holdsResponses,
-                                     cutsUpgradesAfter: plan.middlebox?.cutsUpgradesAfter)
+            try await TCPRelay.start(to: host, port: port, latency: plan.latency, buffering: plan.middlebox?.buffering,
+                                     cutsUpgradesAfter: plan.middlebox?.cutsUpgradesAfter, stripsUpgrade: plan.middlebox?.stripsUpgrade ?? false,
+                                     cutsIdleAfter: plan.middlebox?.cutsIdleAfter)
         } else {
             nil
         }
@@ -381,7 +383,7 @@ public struct BenchRunner: Sendable {
         let baseline = child?.usage
         let started = ContinuousClock.now
         let options = {
-            var options = ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5)))
+            var options = plan.fitted(ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5))))
             options.compression = compressed
             return options
         }()

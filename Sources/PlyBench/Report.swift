@@ -252,6 +252,7 @@ public struct Report: Sendable {
             if !soak.errorSamples.isEmpty { parts += ["", "Soak errors (first few)"] + soak.errorSamples }
         }
         if let middlebox = results.plan.middlebox { parts += ["", "Every ply transport ran through \(middlebox)."] }
+        if let idle = results.plan.idleTimeoutMilliseconds { parts += ["", "Keep-alive timers fitted under an idle timeout of \(idle) ms."] }
         if let warning = limiterWarning { parts += ["", warning] }
         if !limitWarnings.isEmpty { parts += [""] + limitWarnings }
         let errors = results.levels.flatMap { level in level.errorSamples.map { "\(level.label) \(level.matches): \($0)" } }
@@ -302,7 +303,8 @@ public struct Report: Sendable {
             "- Workload: \(plan.game.title), seeded random moves (seed \(plan.seed)), \(plan.thinkDescription), "
                 + "\(plan.spectators) spectators per match, \(format(plan.warmup)) warm-up then \(format(plan.duration)) measured per level"
                 + (plan.rttMilliseconds > 0 ? ", simulated network: \(plan.rttMilliseconds) ms RTT ± \(plan.jitterMilliseconds) ms" : "")
-                + (plan.middlebox.map { ", through \($0) (ply's relay, in front of every ply transport)" } ?? ""),
+                + (plan.middlebox.map { ", through \($0) (ply's relay, in front of every ply transport)" } ?? "")
+                + (plan.idleTimeoutMilliseconds.map { ", keep-alive timers fitted under an idle timeout of \($0) ms" } ?? ""),
             "",
             "### Move latency",
             "",

@@ -65,7 +65,7 @@ struct PlySlot: Sendable {
         guard let api = context.api else { return }
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)
-        var options = ConnectionOptions(pingInterval: nil)
+        var options = context.plan.fitted(ConnectionOptions(pingInterval: nil))
         options.compression = context.compression
         let match = try await step("create a match") { try await api.createMatch(context.plan.game).id }
         var connections: [MatchConnection] = []

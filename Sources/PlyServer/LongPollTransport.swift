@@ -53,6 +53,7 @@ struct LongPollTransport: Sendable {
             }
             wait = .milliseconds(Int64(seconds * 1000))
         }
+        if let hold = configuration.pollHold { wait = min(wait, hold) }
         if authority.isShuttingDown { wait = .zero }
         let ready = admission.match.events(after: admission.after, for: admission.seat)
         guard ready.isEmpty, wait > .zero else { return .answer(ready) }

@@ -16,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var defaultPollWait: Duration
     /// The longest wait a client may ask for with `?wait=`.
     public var maxPollWait: Duration
+    /// The longest the server holds a poll, whatever the client asked for (it is then answered
+    /// `[]`, as at the end of its wait); nil: as long as asked. Set under a network's idle
+    /// timeout (`fit(idleTimeout:)`), so that no poll is left quiet long enough to be forgotten.
+    public var pollHold: Duration?
     /// How often the server pings each WebSocket; a peer that does not answer is closed.
     public var pingInterval: Duration
     /// How often an event stream with nothing to send sends a comment line, so that proxies and
@@ -137,6 +141,22 @@ public struct ServerConfiguration: Sendable {
         self.keepAliveTimeout = keepAliveTimeout
         self.sweepInterval = sweepInterval
         self.eventLoopThreads = eventLoopThreads
+    }
+
+    /// The idle timeout ply's defaults are made for: no connection the server keeps open stays
+    /// quiet this long (the longest is a long poll's default wait, 25 s). A NAT or load balancer
+    /// that forgets connections sooner needs `fit(idleTimeout:)` (`ply serve --idle-timeout`).
+    public static let defaultIdleBound: Duration = .seconds(30)
+
+    /// Fits every timer that keeps a quiet connection busy under a network's idle timeout (a NAT's
+    /// or a load balancer's): WebSocket pings, event stream heartbeats, the default poll wait and
+    /// the longest poll held are each at most half of it. Timers already shorter are kept.
+    public mutating func fit(idleTimeout: Duration) {
+        let half = idleTimeout / 2
+        pingInterval = min(pingInterval, half)
+        streamHeartbeat = min(streamHeartbeat, half)
+        defaultPollWait = min(defaultPollWait, half)
+        pollHold = min(pollHold ?? half, half)
     }
 
     /// Whether an `allowedOrigins` entry names an origin (`http` or `https`, a host, an optional

@@ -38,8 +38,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
 
-    @Option(help: "A middlebox between the clients and the server, reproduced by ply's relay: cut-upgrades=MS (each WebSocket cut MS milliseconds after its 101) or buffer (streamed and long-polled responses held until they end). Add auto to --transports to see where ply's auto settles.")
+    @Option(help: "A middlebox between the clients and the server, reproduced by ply's relay: cut-upgrades=MS (each WebSocket cut MS milliseconds after its 101), buffer (each response held until it ends or fills 4 KiB, as nginx's proxy_buffering does), strip-upgrade (Upgrade taken out of requests) or idle-cut=MS (a NAT that silently forgets connections idle for MS milliseconds). Add auto to --transports to see where ply's auto settles.")
     var middlebox: String?
+
+    @Option(help: "Fit the clients' and the server's keep-alive timers (pings, heartbeats, long polls) under this idle timeout, in seconds, as ply serve --idle-timeout and the clients' --idle-timeout do (with --middlebox idle-cut=MS, to see them keep connections through the NAT).")
+    var idleTimeout: Double?
 
     @Option(help: "Compression, comma-separated: off, on, or off,on to run each ply transport both ways in one run (ply serve --compression on, the clients asking for it).")
     var compression = "off"
@@ -131,9 +134,12 @@ struct BenchCommand: AsyncParsableCommand {
         plan.compressions = modes
         if let middlebox {
             guard let box = Middlebox(argument: middlebox) else {
-                throw ValidationError("--middlebox takes cut-upgrades=MS (1 to 600000) or buffer: not '\(middlebox)'")
+                throw ValidationError("--middlebox takes \(Middlebox.arguments): not '\(middlebox)'")
             }
             plan.middlebox = box
+        }
+        if let idleTimeout {
+            plan.idleTimeoutMilliseconds = Int(try OptionCheck.seconds(idleTimeout, "--idle-timeout", least: 0.2, most: 86_400) / .milliseconds(1))
         }
         plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
             guard let level = Int(text), (1...1_000_000).contains(level) else { throw ValidationError("--levels must be whole numbers from 1 to 1000000") }

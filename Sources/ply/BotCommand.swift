@@ -56,6 +56,8 @@ struct BotCommand: AsyncParsableCommand {
     @Flag(help: "Ask for compression: permessage-deflate on WebSocket, gzip for event streams and long-poll answers (the server compresses only with --compression on).")
     var compression = false
 
+    @OptionGroup var network: IdleTimeoutOption
+
     @Option(help: "The bot's name when joining a match.")
     var name = "bot"
 
@@ -73,7 +75,7 @@ struct BotCommand: AsyncParsableCommand {
     private var connectionOptions: ConnectionOptions {
         var options = ConnectionOptions()
         options.compression = compression
-        return options
+        return network.fitted(options)
     }
 
     func run() async throws {

@@ -1,13 +1,15 @@
 import ArgumentParser
+import PlyClient
 
 /// Checks of the numbers options give, where they are parsed: a value that is not finite, is
 /// negative, or is too large for what it sets gets a clear message and exit code 64
 /// (ArgumentParser's `ValidationError`), never a trap in a conversion later.
 enum OptionCheck {
     /// A number of seconds from above zero (or zero, where allowed) to `most`, as a duration.
-    static func seconds(_ value: Double, _ option: String, zeroAllowed: Bool = false, most: Double) throws -> Duration {
-        guard value.isFinite, zeroAllowed ? value >= 0 : value > 0, value <= most else {
-            throw ValidationError("\(option) must be a number of seconds from \(zeroAllowed ? "0" : "more than 0") to \(most.plain)")
+    static func seconds(_ value: Double, _ option: String, zeroAllowed: Bool = false, least: Double? = nil, most: Double) throws -> Duration {
+        guard value.isFinite, zeroAllowed ? value >= 0 : value > 0, value >= (least ?? 0), value <= most else {
+            let lowest = least.map(\.plain) ?? (zeroAllowed ? "0" : "more than 0")
+            throw ValidationError("\(option) must be a number of seconds from \(lowest) to \(most.plain)")
         }
         return .milliseconds(Int64((value * 1000).rounded()))
     }
@@ -32,4 +34,26 @@ enum OptionCheck {
 
 private extension Double {
     var plain: String { self == rounded() && abs(self) < 1e15 ? String(Int(self)) : String(self) }
+}
+
+/// `--idle-timeout` for clients: the network's idle timeout, which the client's keep-alive
+/// timers are fitted under (`ConnectionOptions.fit(idleTimeout:)`).
+struct IdleTimeoutOption: ParsableArguments {
+    @Option(help: "The idle timeout of the network between this client and the server, in seconds (a NAT's; ply's defaults suit 30 or more): WebSocket pings, long polls and the reuse of quiet connections are kept to half of it. Event streams are kept busy by the server: ply serve --idle-timeout.")
+    var idleTimeout: Double?
+
+    func validate() throws {
+        _ = try duration
+    }
+
+    private var duration: Duration? {
+        get throws { try idleTimeout.map { try OptionCheck.seconds($0, "--idle-timeout", least: 0.2, most: 86_400) } }
+    }
+
+    /// The options with the client's timers fitted under the timeout, if one was given.
+    func fitted(_ options: ConnectionOptions) -> ConnectionOptions {
+        var options = options
+        if let timeout = try? duration { options.fit(idleTimeout: timeout) }
+        return options
+    }
 }

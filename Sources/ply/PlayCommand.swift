@@ -54,6 +54,8 @@ struct PlayCommand: AsyncParsableCommand {
     @Flag(help: "Ask for compression (permessage-deflate on WebSocket, gzip for event streams and long-poll answers); the embedded server then compresses too. The wire view (w) shows each message's bytes on the wire and inflated.")
     var compression = false
 
+    @OptionGroup var network: IdleTimeoutOption
+
     @Flag(help: "Draw with ASCII characters only.")
     var ascii = false
 
@@ -90,7 +92,7 @@ struct PlayCommand: AsyncParsableCommand {
             options: {
                 var options = ConnectionOptions()
                 options.compression = compression
-                return options
+                return network.fitted(options)
             }()
         )
         try await app.run()

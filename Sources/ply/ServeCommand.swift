@@ -84,6 +84,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between the comment lines an event stream sends when it has nothing else to send, so that proxies and NATs keep it.")
     var streamHeartbeat = 15.0
 
+    @Option(help: "Seconds between the pings the server sends each WebSocket; one unanswered by the next ping closes it.")
+    var pingInterval = 20.0
+
+    @Option(help: "Seconds a long poll waits for an event when it does not say (wait=).")
+    var pollWait = 25.0
+
+    @Option(help: "The idle timeout of the network in front of the server, in seconds (a NAT's or a load balancer's; ply's defaults suit 30 or more): pings, heartbeats and long polls are kept to half of it, longer waits asked for answered early.")
+    var idleTimeout: Double?
+
     @Option(help: "Seconds a browser's EventSource waits before reconnecting by itself (the stream's retry: field).")
     var streamRetry = 2.0
 
@@ -115,6 +124,9 @@ struct ServeCommand: AsyncParsableCommand {
         _ = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
         _ = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
         _ = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
+        _ = try OptionCheck.seconds(pingInterval, "--ping-interval", most: 3600)
+        _ = try OptionCheck.seconds(pollWait, "--poll-wait", most: 60)
+        if let idleTimeout { _ = try OptionCheck.seconds(idleTimeout, "--idle-timeout", least: 0.2, most: 86_400) }
         try OptionCheck.count(maxConnections, "--max-connections", in: 1...10_000_000)
         try OptionCheck.count(compressionWindowBits, "--compression-window-bits", in: 9...15)
         try OptionCheck.rate(commandsPerSecond, "--commands-per-second")
@@ -146,6 +158,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.keepAliveTimeout = try OptionCheck.seconds(keepAliveTimeout, "--keep-alive-timeout", most: 86_400)
         configuration.streamHeartbeat = try OptionCheck.seconds(streamHeartbeat, "--stream-heartbeat", most: 3600)
         configuration.streamRetry = try OptionCheck.seconds(streamRetry, "--stream-retry", most: 3600)
+        configuration.pingInterval = try OptionCheck.seconds(pingInterval, "--ping-interval", most: 3600)
+        configuration.defaultPollWait = try OptionCheck.seconds(pollWait, "--poll-wait", most: 60)
+        if let idleTimeout { configuration.fit(idleTimeout: try OptionCheck.seconds(idleTimeout, "--idle-timeout", least: 0.2, most: 86_400)) }
         configuration.maxConnections = maxConnections
         configuration.compression = compression == .on
         configuration.compressionWindowBits = compressionWindowBits

@@ -295,12 +295,8 @@ struct ClientTests {
     /// Behind a proxy that strips `Upgrade` and buffers whole responses (so an event stream
     /// never shows its first bytes), `auto` passes over both and plays on long-polling.
     @Test func autoSettlesOnLongPollingBehindAProxyThatBuffersStreams() async throws {
-        var configuration = ServerConfiguration()
-        configuration.webSocket = false
-        try await LiveServer.run(configuration) { server in
-            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, holdsResponses: { first in
-                String(buffer: first).hasPrefix("GET /matches/") && String(buffer: first).contains("/stream")
-            })
+        try await LiveServer.run { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, buffering: TCPRelay.ResponseBuffering(), stripsUpgrade: true)
             let options = ConnectionOptions(upgradeTimeout: .seconds(1))
             let (games, connections, log) = try await playBots(server, transports: .same(.auto),
                                                                via: Endpoint(host: "127.0.0.1", port: relay.port), options: options)

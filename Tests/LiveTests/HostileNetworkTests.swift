@@ -1,4 +1,5 @@
 import Foundation
+import PlyBots
 import PlyClient
 import PlyRelay
 import PlyServer
@@ -70,6 +71,147 @@ struct HostileNetworkTests {
                 #expect(connection.log == log)
                 connection.close()
             }
+            await relay.stop()
+        }
+    }
+
+    /// The middleboxes of `ply bench --middlebox`, as the relay plays them.
+    enum Middlebox: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case cutsUpgrades, buffers, stripsUpgrade
+
+        var testDescription: String { rawValue }
+
+        func relay(to port: Int) async throws -> TCPRelay {
+            switch self {
+            case .cutsUpgrades: try await TCPRelay.start(to: "127.0.0.1", port: port, cutsUpgradesAfter: .milliseconds(200))
+            case .buffers: try await TCPRelay.start(to: "127.0.0.1", port: port, buffering: TCPRelay.ResponseBuffering())
+            case .stripsUpgrade: try await TCPRelay.start(to: "127.0.0.1", port: port, stripsUpgrade: true)
+            }
+        }
+    }
+
+    static let choices: [TransportChoice] = Transport.allCases.map { .over($0) } + [.auto]
+
+    /// Bots through each middlebox over each transport: each game a transport can play there
+    /// finishes with complete logs, `auto` settles where it should and says why without
+    /// flapping, and a transport the middlebox breaks fails to open with a reason (never
+    /// plays on half-working).
+    @Test(arguments: Middlebox.allCases, choices)
+    func botsThroughAMiddlebox(_ middlebox: Middlebox, _ choice: TransportChoice) async throws {
+        try await LiveServer.run { server in
+            let relay = try await middlebox.relay(to: server.port)
+            let via = Endpoint(host: "127.0.0.1", port: relay.port)
+            var options = ConnectionOptions(upgradeTimeout: .seconds(1), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            options.memory = TransportMemory()
+            let breaks = switch (middlebox, choice) {
+            case (.buffers, .over(.serverSentEvents)), (.stripsUpgrade, .over(.webSocket)): true
+            default: false
+            }
+            if breaks {
+                // Its first events never come (a buffered stream) or the upgrade is refused.
+                let (id, _, _) = try await server.startedMatch()
+                await #expect(throws: LinkError.self) {
+                    _ = try await MatchConnection.open(to: via, match: id, transport: choice, options: options)
+                }
+                return await relay.stop()
+            }
+            // Moves slow enough for a game to outlast three cuts of 200 ms.
+            let (games, connections, log) = try await ClientTests().playBots(server, transports: .same(choice), via: via,
+                                                                             thinkTime: .milliseconds(100) ... .milliseconds(200), options: options)
+            ClientTests().expectComplete(log)
+            #expect(games.allSatisfy { $0.log.map { $0.view(for: nil) } == log })
+            for connection in connections {
+                let totals = connection.stats.totals
+                switch (middlebox, choice) {
+                case (.cutsUpgrades, .over(.webSocket)):
+                    // Cut again and again: it reconnects each time and loses nothing.
+                    #expect(totals.reconnects >= 1)
+                case (.cutsUpgrades, .auto):
+                    #expect(connection.transport == .serverSentEvents)
+                    #expect(connection.settledReason == "On SSE: WS cut 3 times soon after opening (a proxy?).", "\(connection.settledReason ?? "nil")")
+                    // The first WebSocket and the three cut ones' reconnections, then no more
+                    // (the second seat may start on SSE: the first one's memory is its own).
+                    #expect(totals.reconnects <= 4 && totals.handshakes <= 4, "\(totals.reconnects) reconnects, \(totals.handshakes) handshakes")
+                case (.stripsUpgrade, .auto):
+                    #expect(connection.transport == .serverSentEvents)
+                    // (The second seat's says "lately": it started where the first had settled.)
+                    #expect(connection.settledReason?.hasPrefix("On SSE: WS upgrade refused (426)") == true, "\(connection.settledReason ?? "nil")")
+                    #expect(totals.reconnects == 0)
+                case (.buffers, .auto):
+                    // WebSockets pass a buffering proxy untouched: auto stays on them.
+                    #expect(connection.transport == .webSocket && connection.settledReason == nil)
+                    #expect(totals.reconnects == 0)
+                default:
+                    // Untouched by this middlebox.
+                    #expect(totals.reconnects == 0, "\(totals.reconnects) reconnects")
+                }
+            }
+            await relay.stop()
+        }
+    }
+
+    /// Behind a NAT that forgets a connection idle for 1.5 s, a client whose timers are fitted
+    /// under it (`--idle-timeout`) and a server fitted the same way keep every connection
+    /// through a quiet spell twice as long: nothing is cut, the event made meanwhile comes on
+    /// the same connection, and a command after the spell (on a command connection too quiet
+    /// to trust, for the HTTP transports, so on a new one) is answered at once.
+    @Test(arguments: Transport.allCases)
+    func timersFittedUnderANATsIdleTimeoutKeepConnections(_ transport: Transport) async throws {
+        let idle = Duration.milliseconds(1500)
+        var configuration = ServerConfiguration()
+        configuration.fit(idleTimeout: idle)
+        try await LiveServer.run(configuration) { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, cutsIdleAfter: idle)
+            let (id, ann, bob) = try await server.startedMatch()
+            var options = ConnectionOptions()
+            options.fit(idleTimeout: idle)
+            let via = Endpoint(host: "127.0.0.1", port: relay.port)
+            let seat = try await MatchConnection.open(to: via, match: id, seat: (ann.seat, ann.token), transport: .over(transport), options: options)
+            _ = try await seat.send(.play("4"))
+            try await Task.sleep(for: .seconds(3))
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":4}"#, token: bob.token)
+            #expect(reply.status == 200, "\(reply.body)")
+            try await waitFor(seconds: 5) { seat.lastVersion == 5 }
+            try await Task.sleep(for: .seconds(3))
+            let ack = try await seat.send(.play("3"))
+            #expect(ack.version == 6)
+            #expect(seat.stats.totals.reconnects == 0, "no connection was forgotten")
+            #expect(relay.silencedConnections == 0)
+            try await waitFor(seconds: 5) { seat.lastVersion == 6 }
+            #expect(seat.log == (try await server.log(id)))
+            seat.close()
+            await relay.stop()
+        }
+    }
+
+    /// The same NAT with ply's default timers, for a client left quiet longer than it allows:
+    /// the connection is forgotten without a word, the client notices (a pong, a heartbeat or a
+    /// poll's answer that does not come) and resumes after the last version it has; nothing is
+    /// lost, and the command sent after the spell goes through.
+    @Test(arguments: Transport.allCases)
+    func aConnectionANATForgetsIsNoticedAndResumed(_ transport: Transport) async throws {
+        var configuration = ServerConfiguration()
+        configuration.streamHeartbeat = .seconds(2)
+        configuration.pingInterval = .seconds(60)
+        try await LiveServer.run(configuration) { server in
+            let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port, cutsIdleAfter: .milliseconds(800))
+            let (id, ann, bob) = try await server.startedMatch()
+            // Each timer longer than the NAT's: a ping, a heartbeat, a poll's wait; the stream's
+            // silence bound a few heartbeats long.
+            var options = ConnectionOptions(pollWait: .seconds(2), pingInterval: .seconds(2), streamSilence: .seconds(5),
+                                            backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            let seat = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
+                                                      seat: (ann.seat, ann.token), transport: .over(transport), options: options)
+            _ = try await seat.send(.play("4"))
+            try await waitFor(seconds: 5) { relay.silencedConnections > 0 }
+            let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":4}"#, token: bob.token)
+            #expect(reply.status == 200, "\(reply.body)")
+            try await waitFor(seconds: 30) { seat.lastVersion == 5 && seat.stats.totals.reconnects >= 1 }
+            let ack = try await seat.send(.play("3"))
+            #expect(ack.version == 6)
+            try await waitFor(seconds: 10) { seat.lastVersion == 6 }
+            #expect(seat.log == (try await server.log(id)))
+            seat.close()
             await relay.stop()
         }
     }

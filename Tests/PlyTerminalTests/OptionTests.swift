@@ -20,6 +20,14 @@ struct OptionTests {
         ["serve", "--stream-heartbeat", "0"],
         ["serve", "--stream-heartbeat", "nan"],
         ["serve", "--stream-retry", "1e9"],
+        ["serve", "--ping-interval", "0"],
+        ["serve", "--poll-wait", "61"],
+        ["serve", "--idle-timeout", "0.1"],
+        ["serve", "--idle-timeout", "inf"],
+        ["bot", "--idle-timeout", "nan"],
+        ["bench", "--idle-timeout", "0"],
+        ["bench", "--middlebox", "idle-cut=0"],
+        ["bench", "--middlebox", "strip"],
         ["serve", "--max-message-bytes", "99999999999999"],
         ["serve", "--max-message-bytes", "0"],
         ["serve", "--creations-per-second", "inf"],
@@ -53,7 +61,8 @@ struct OptionTests {
         let port = try LoopbackPort.free()
         let arguments = ["serve", "--store", "memory", "--port", "\(port)", "--commands-per-second", "1000000000000", "--header-timeout", "3600",
                          "--keep-alive-timeout", "86400", "--max-message-bytes", "16777216", "--creations-per-second", "1000000",
-                         "--stream-heartbeat", "3600", "--stream-retry", "3600"]
+                         "--stream-heartbeat", "3600", "--stream-retry", "3600", "--ping-interval", "3600", "--poll-wait", "60",
+                         "--idle-timeout", "0.2"]
         let child = try await ChildProcess.start(TmuxTests.ply, arguments)
         #expect(child.isRunning)
         await child.stop()

@@ -20,6 +20,9 @@ final class CommandPoster: Sendable {
         /// A command is waiting for its answer: closing waits for it (the answer to the move
         /// that ends a match may come after the stream that carried `ended` has ended).
         var inFlight = false
+        /// When the link last carried an answer: one quiet for longer than
+        /// `keptAliveReuse` is not used again (a NAT may have forgotten it).
+        var lastAnswer = ContinuousClock.now
     }
 
     /// Its `send` throws `SessionLost` when the command's connection is lost, or the server
@@ -37,6 +40,7 @@ final class CommandPoster: Sendable {
         defer {
             state.withLock { state in
                 state.inFlight = false
+                state.lastAnswer = .now
                 return state.closed ? state.link : nil
             }?.close()
         }
@@ -60,12 +64,18 @@ final class CommandPoster: Sendable {
     }
 
     private func commandLink() async throws -> HTTPLink {
-        let current = state.withLock { state -> HTTPLink?? in
-            guard !state.closed else { return .none }
-            guard let link = state.link, link.isActive else { return .some(nil) }
+        let reuse = options.keptAliveReuse
+        let (current, stale) = state.withLock { state -> (HTTPLink??, HTTPLink?) in
+            guard !state.closed else { return (.none, nil) }
+            guard let link = state.link, link.isActive else { return (.some(nil), nil) }
+            guard ContinuousClock.now - state.lastAnswer < reuse else {
+                state.link = nil
+                return (.some(nil), link)
+            }
             state.inFlight = true
-            return link
+            return (link, nil)
         }
+        stale?.close()
         guard let current else { throw SessionLost(reason: "the session is closed") }
         if let current { return current }
         do {

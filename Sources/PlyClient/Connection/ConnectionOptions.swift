@@ -40,6 +40,10 @@ public struct ConnectionOptions: Sendable {
     /// How long an event stream may say nothing (the server sends a heartbeat every 15 s by
     /// default) before the client takes it for cut silently and reconnects; nil for never.
     public var streamSilence: Duration?
+    /// How long the connection that carries an HTTP transport's commands may have been quiet
+    /// and still be used: an older one is closed and a new one opened for the next command, as a
+    /// NAT or a proxy may have forgotten it without a word (its answer would never come).
+    public var keptAliveReuse: Duration = .seconds(20)
     /// How long a command may wait for its answer, reconnections and retries included.
     public var commandTimeout: Duration
     public var backoff: Backoff
@@ -70,5 +74,20 @@ public struct ConnectionOptions: Sendable {
         self.backoff = backoff
         self.quickCut = quickCut
         self.cutsBeforeMovingOn = cutsBeforeMovingOn
+    }
+
+    /// How long a poll may go unanswered before its connection is taken for lost: the wait
+    /// asked for, and as long again (up to 10 s) for the answer to come back.
+    var pollTimeout: Duration { pollWait + min(max(pollWait, .seconds(1)), .seconds(10)) }
+
+    /// Fits every timer by which the client keeps a quiet connection busy under a network's
+    /// idle timeout (a NAT's): the WebSocket ping, the long poll's wait and the reuse of a
+    /// quiet command connection are each at most half of it. Timers already shorter are kept.
+    /// (An event stream is kept busy by the server's heartbeat: `ply serve --idle-timeout`.)
+    public mutating func fit(idleTimeout: Duration) {
+        let half = idleTimeout / 2
+        pingInterval = min(pingInterval ?? half, half)
+        pollWait = min(pollWait, half)
+        keptAliveReuse = min(keptAliveReuse, half)
     }
 }

@@ -88,7 +88,7 @@ final class LongPollSession: TransportSession {
         let after: Int? = state.withLock { $0.isOver ? nil : $0.cursor }
         guard let after else { return }
         pollLink.send(.GET, pollPath(after: after, wait: options.pollWait), headers: authorization,
-                      timeout: TimeAmount(options.pollWait + .seconds(10)))
+                      timeout: TimeAmount(options.pollTimeout))
             .whenComplete { [self] result in
                 switch result {
                 case .success(let response):
