@@ -185,6 +185,8 @@ public struct BenchPlan: Sendable, Codable {
     public var serverProcesses: [String] = []
     /// Bot play for a long time against one server, sampled as it goes (`--soak`); nil: none.
     public var soak: SoakPlan?
+    /// Clients in live games, the server killed and restarted under them (`--storm`); nil: none.
+    public var storm: StormPlan?
 
     public init() {}
 

@@ -178,6 +178,7 @@ public struct BenchResults: Sendable, Codable {
     public var levels: [LevelResult] = []
     public var holds: [HoldResult] = []
     public var soak: SoakResult?
+    public var storm: StormResult?
 }
 
 /// Progress for the terminal: which step, and how far through the whole run.
@@ -211,7 +212,7 @@ public struct BenchRunner: Sendable {
                 : plan.stores.flatMap { store in plan.compressionModes.map { (transport, Optional(store), $0) } }
         }
         let holds = Transport.allCases.flatMap { transport in plan.compressionModes.map { (BenchTransport.ply(transport), $0) } }
-        let steps = Double(plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1))
+        let steps = Double(plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1) + (plan.storm == nil ? 0 : 1))
         var done = 0.0
         for level in plan.levels {
             for (transport, store, compressed) in runs {
@@ -237,6 +238,11 @@ public struct BenchRunner: Sendable {
         if let soak = plan.soak {
             results.soak = try await runSoak(soak) { [done] part in
                 progress(BenchProgress(step: "soak: \(soak.matches) bot games at a time, \(soak.transports.argument)", fraction: (done + part) / steps))
+            }
+        }
+        if let storm = plan.storm {
+            results.storm = try await runStorm(storm) { [done] part in
+                progress(BenchProgress(step: "storm: \(storm.clients) clients, the server killed and restarted", fraction: (done + part) / steps))
             }
         }
         progress(BenchProgress(step: "done", fraction: 1))

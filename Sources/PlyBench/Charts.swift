@@ -19,6 +19,7 @@ struct Charts {
         var charts = Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }
         if !results.levels.isEmpty { charts.append(("bytes-per-move.svg", bytesPerMove())) }
         if let soak = results.soak { charts.append(("soak.svg", self.soak(soak))) }
+        if let storm = results.storm { charts.append(("storm.svg", self.storm(storm))) }
         return charts
     }
 
@@ -164,7 +165,7 @@ extension Charts {
     }
 
     /// 1, 2 or 5 times a power of ten, at or above a value.
-    private static func niceCeiling(_ value: Double) -> Double {
+    static func niceCeiling(_ value: Double) -> Double {
         let power = pow(10, floor(log10(value)))
         return [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= value } ?? value
     }

@@ -251,6 +251,7 @@ public struct Report: Sendable {
                       Self.textTable(Self.soakSummaryHeader, soakSummaryRows), "", Self.textTable(Self.soakSampleHeader, soakSampleRows)]
             if !soak.errorSamples.isEmpty { parts += ["", "Soak errors (first few)"] + soak.errorSamples }
         }
+        parts += stormText
         if let middlebox = results.plan.middlebox { parts += ["", "Every ply transport ran through \(middlebox)."] }
         if let idle = results.plan.idleTimeoutMilliseconds { parts += ["", "Keep-alive timers fitted under an idle timeout of \(idle) ms."] }
         if let warning = limiterWarning { parts += ["", warning] }
@@ -278,6 +279,7 @@ public struct Report: Sendable {
         ]
         if !results.levels.isEmpty { lines += levelMarkdown(chartPrefix: chartPrefix) }
         if let soak = results.soak { lines += soakMarkdown(soak, chartPrefix: chartPrefix) }
+        lines += stormMarkdown(chartPrefix: chartPrefix)
         return lines.joined(separator: "\n") + "\n"
     }
 

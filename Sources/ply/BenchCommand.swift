@@ -97,6 +97,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "With --soak: memory growth is measured after this warm-up.")
     var soakWarmup = TimeSpan(seconds: 120)
 
+    @Option(help: "Instead of levels: this many clients in live games (transports in turn) on one ply serve with SQLite, which is killed with SIGKILL and started again on the same file; measures how long until every client has resynced, reconnection attempts per 100 ms, the server's CPU and memory, clients that gave up and moves lost.")
+    var storm: Int?
+
+    @Option(help: ArgumentHelp("With --storm: the clients' transports, comma-separated, in turn (default: \(Transport.names))."))
+    var stormTransports: String?
+
+    @Option(help: "With --storm: seconds the clients are given to come back.")
+    var stormPatience = 60.0
+
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?
 
@@ -141,7 +150,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let idleTimeout {
             plan.idleTimeoutMilliseconds = Int(try OptionCheck.seconds(idleTimeout, "--idle-timeout", least: 0.2, most: 86_400) / .milliseconds(1))
         }
-        plan.levels = try (levels ?? (soak == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
+        plan.levels = try (levels ?? (soak == nil && storm == nil ? "1,10,100,1000" : "")).split(separator: ",").map { text in
             guard let level = Int(text), (1...1_000_000).contains(level) else { throw ValidationError("--levels must be whole numbers from 1 to 1000000") }
             return level
         }
@@ -165,6 +174,20 @@ struct BenchCommand: AsyncParsableCommand {
             soakPlan.transports = soakTransport
             soakPlan.warmup = soakWarmup.duration
             plan.soak = soakPlan
+        }
+        if let storm {
+            try OptionCheck.count(storm, "--storm", in: 2...200_000)
+            var stormPlan = StormPlan(clients: storm)
+            if let stormTransports {
+                stormPlan.transports = try stormTransports.split(separator: ",").map { name in
+                    guard let transport = Transport(rawValue: String(name)) else {
+                        throw ValidationError("--storm-transports takes \(Transport.names), comma-separated: not '\(name)'")
+                    }
+                    return transport
+                }
+            }
+            stormPlan.patience = try OptionCheck.seconds(stormPatience, "--storm-patience", least: 1, most: 3600)
+            plan.storm = stormPlan
         }
 
         let directory = out.map { URL(fileURLWithPath: $0) }

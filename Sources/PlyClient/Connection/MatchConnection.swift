@@ -281,6 +281,7 @@ public final class MatchConnection: Sendable {
                 let delay = options.backoff.delay(attempt: attempt, using: &random)
                 guard setState(.reconnecting(attempt: attempt, retryAt: .now + delay)) else { return }
                 try? await Task.sleep(for: delay)
+                stats.update { $0.reconnectAttempts += 1 }
                 do {
                     session = try await openSession()
                     break

@@ -24,6 +24,8 @@ public struct WireTotals: Sendable, Hashable, Codable {
     public var handshakes = 0
     /// Times the connection was re-established after a failure.
     public var reconnects = 0
+    /// Attempts to re-establish it, those that failed included.
+    public var reconnectAttempts = 0
     public var messagesSent = 0
     public var messagesReceived = 0
 
@@ -38,6 +40,7 @@ public struct WireTotals: Sendable, Hashable, Codable {
         sum.payloadReceived += b.payloadReceived
         sum.plainPayloadSent += b.plainPayloadSent
         sum.plainPayloadReceived += b.plainPayloadReceived
+        sum.reconnectAttempts += b.reconnectAttempts
         sum.httpRequests += b.httpRequests
         sum.tcpConnections += b.tcpConnections
         sum.handshakes += b.handshakes

@@ -1,0 +1,379 @@
+import Foundation
+import PlyClient
+import PlyEngine
+import PlyWire
+import Synchronization
+
+/// `ply bench --storm N`: N clients in live games on one `ply serve` (SQLite), the server
+/// killed with SIGKILL and started again on the same file and port, and every client's way
+/// back measured: when it resynced (its session open again after its last version, which the
+/// server confirms by accepting it), how its attempts spread over time, what the server spent
+/// meanwhile, and whether anything acknowledged was lost.
+public struct StormPlan: Sendable, Hashable, Codable {
+    public var clients: Int
+    /// The clients' transports, in turn (a match's two seats on different ones).
+    public var transports: [Transport] = Transport.allCases
+    /// How long clients are given to come back before those still away are counted.
+    public var patience: Duration = .seconds(60)
+
+    public init(clients: Int) {
+        self.clients = clients
+    }
+
+    /// How often the clients and the server are sampled.
+    public static let window: Duration = .milliseconds(100)
+}
+
+/// One 100 ms window of a storm, counted from the kill.
+public struct StormWindow: Sendable, Hashable, Codable {
+    /// Milliseconds from the kill to the window's end.
+    public var milliseconds: Int
+    /// Reconnection attempts the clients made in the window, failed ones included.
+    public var attempts: Int
+    /// Clients resynced by the end of the window.
+    public var resynced: Int
+    /// The server's CPU over the window, in cores (nil while it is down).
+    public var serverCores: Double?
+    public var serverResidentBytes: Int?
+}
+
+/// What a storm measured.
+public struct StormResult: Sendable, Codable {
+    public var plan: StormPlan
+    /// Seconds to set the clients up (create, join, open, two moves a match).
+    public var setupSeconds = 0.0
+    /// Clients connected when the server was killed.
+    public var connected = 0
+    /// From the kill to the new server's listening line.
+    public var downMilliseconds = 0
+    public var windows: [StormWindow] = []
+    /// Clients back, and how long after the server listened again the last came back (nil:
+    /// not all within the patience).
+    public var resynced = 0
+    public var secondsToAllResynced: Double?
+    /// Each client's time back after the server listened, at the window's resolution.
+    public var resyncP50Milliseconds: Int?
+    public var resyncP99Milliseconds: Int?
+    public var attempts = 0
+    /// Attempts refused or cut (the server down, or not answering yet).
+    public var failedAttempts = 0
+    /// The busiest window's share of all attempts.
+    public var busiestWindowShare: Double?
+    /// Clients that stopped trying (refused for good).
+    public var gaveUp = 0
+    /// Acknowledged moves a client no longer had once back (must be 0), and matches whose log
+    /// on the server differed from what their clients had.
+    public var movesLost = 0
+    public var logsDiffering = 0
+    /// Moves played after the storm, one a match, and those refused or failed.
+    public var movesAfter = 0
+    public var movesAfterFailed = 0
+    public var serverPeakCores: Double?
+    public var serverPeakResidentBytes: Int?
+    public var errorSamples: [String] = []
+}
+
+/// The server of a storm, once it is back: sampled while it comes up.
+private final class ServerSlot: Sendable {
+    private let child = Mutex<ChildProcess?>(nil)
+    func set(_ process: ChildProcess?) { child.withLock { $0 = process } }
+    var usage: ProcessUsage? { child.withLock { $0 }?.usage }
+}
+
+/// A storm's client: one seat and what it had before the kill.
+private struct StormSeat {
+    let connection: MatchConnection
+    let stats: WireStats
+    let match: String
+    var acknowledged = 0
+    var backAt: Int?
+}
+
+extension BenchRunner {
+    func runStorm(_ storm: StormPlan, report: @escaping @Sendable (Double) -> Void) async throws -> StormResult {
+        var result = StormResult(plan: storm)
+        let port = try LoopbackPort.free()
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString).sqlite").path
+        var arguments = ["serve", "--port", "\(port)", "--data", data, "--log-level", "warning", "--commands-per-second", "1000000000",
+                         "--client-limits", "off", "--max-connections", "\(max(16_384, storm.clients * 3 + 100))"]
+        if let idle = plan.idleTimeoutMilliseconds { arguments += ["--idle-timeout", String(Double(idle) / 1000)] }
+        let log = logDirectory?.appendingPathComponent("storm-server.log")
+        var child: ChildProcess? = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
+        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
+        let endpoint = Endpoint(host: "127.0.0.1", port: port)
+        var errors: [String] = []
+
+        // Set-up: matches of two seats, each seat a client over the next transport, and two
+        // moves a match, so that every client has acknowledged history to keep.
+        let started = ContinuousClock.now
+        let options = plan.fitted(ConnectionOptions())
+        var seats: [StormSeat] = []
+        let matches = (storm.clients + 1) / 2
+        let batch = 100
+        for first in stride(from: 0, to: matches, by: batch) {
+            let made = await withTaskGroup(of: Result<[StormSeat], any Error>.self) { group in
+                for index in first..<min(first + batch, matches) {
+                    group.addTask {
+                        do {
+                            return .success(try await Self.stormMatch(index, endpoint: endpoint, storm: storm, options: options))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                var made: [StormSeat] = []
+                for await outcome in group {
+                    switch outcome {
+                    case .success(let pair): made += pair
+                    case .failure(let error): errors.append("set-up: \(error)")
+                    }
+                }
+                return made
+            }
+            seats += made
+            report(0.3 * Double(first + batch) / Double(matches))
+        }
+        result.setupSeconds = (ContinuousClock.now - started) / .seconds(1)
+        for index in seats.indices { seats[index].acknowledged = seats[index].connection.lastVersion }
+        result.connected = seats.count { $0.connection.state == .connected }
+
+        // The crash, and the server back on the same file and port.
+        let killed = ContinuousClock.now
+        await child?.kill(SIGKILL)
+        child = nil
+        let server = ServerSlot()
+        let sampling = Task { [seats] in await Self.sample(seats, server: server, since: killed, patience: storm.patience) }
+        do {
+            child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
+        } catch {
+            errors.append("restart: \(error)")
+        }
+        let listening = ContinuousClock.now
+        result.downMilliseconds = Int((listening - killed) / .milliseconds(1))
+        server.set(child)
+        report(0.4)
+        let (windows, backAt) = await sampling.value
+        result.windows = windows
+        report(0.8)
+
+        // Back: who came, how fast, how their attempts spread, what nobody should have lost.
+        let upMilliseconds = result.downMilliseconds
+        let times = backAt.compactMap { $0.map { max(0, $0 - upMilliseconds) } }.sorted()
+        result.resynced = times.count
+        if times.count == seats.count, let last = times.last { result.secondsToAllResynced = Double(last) / 1000 }
+        result.resyncP50Milliseconds = times.isEmpty ? nil : times[times.count / 2]
+        result.resyncP99Milliseconds = times.isEmpty ? nil : times[min(times.count - 1, times.count * 99 / 100)]
+        result.attempts = windows.reduce(0) { $0 + $1.attempts }
+        result.failedAttempts = max(0, result.attempts - seats.reduce(0) { $0 + $1.stats.totals.reconnects })
+        result.busiestWindowShare = result.attempts == 0 ? nil : Double(windows.map(\.attempts).max() ?? 0) / Double(result.attempts)
+        result.gaveUp = seats.count { if case .failed = $0.connection.state { true } else { false } }
+        result.movesLost = seats.reduce(0) { $0 + max(0, $1.acknowledged - $1.connection.lastVersion) }
+        result.serverPeakCores = windows.compactMap(\.serverCores).max()
+        result.serverPeakResidentBytes = windows.compactMap(\.serverResidentBytes).max()
+
+        // Every match plays on: one more move each, from the seat to move; then each log is
+        // compared with the server's.
+        let api = PlyAPI(endpoint: endpoint, options: options)
+        let byMatch = Dictionary(grouping: seats, by: \.match)
+        let (after, failedAfter, differing, moveErrors) = await Self.playOn(byMatch, api: api)
+        result.movesAfter = after
+        result.movesAfterFailed = failedAfter
+        result.logsDiffering = differing
+        errors += moveErrors
+        result.errorSamples = Array(errors.prefix(5))
+        for seat in seats { seat.connection.close() }
+        await api.close()
+        await child?.stop()
+        report(1)
+        return result
+    }
+
+    /// One match of a storm: created, both seats joined and connected (transports in turn),
+    /// and a move by each.
+    private static func stormMatch(_ index: Int, endpoint: Endpoint, storm: StormPlan, options: ConnectionOptions) async throws -> [StormSeat] {
+        let api = PlyAPI(endpoint: endpoint, options: options)
+        defer { Task { await api.close() } }
+        let match = try await api.createMatch(.connect4).id
+        var seats: [StormSeat] = []
+        for (number, name) in ["a", "b"].enumerated() where 2 * index + number < storm.clients {
+            let grant = try await api.join(match, name: name)
+            let transport = storm.transports[(2 * index + number) % storm.transports.count]
+            let stats = WireStats()
+            let connection = try await MatchConnection.open(to: endpoint, match: match, seat: (grant.seat, grant.token),
+                                                            transport: .over(transport), options: options, stats: stats)
+            seats.append(StormSeat(connection: connection, stats: stats, match: match))
+        }
+        // Column 4 for each seat: legal in every Connect Four.
+        for seat in seats where seats.count == 2 {
+            try await waitUntil { seat.connection.lastVersion >= 3 && seat.connection.state == .connected }
+        }
+        if seats.count == 2 {
+            for (turn, seat) in seats.enumerated() {
+                try await waitUntil { seat.connection.lastVersion == 3 + turn }
+                try await seat.connection.send(.play("4"))
+            }
+            for seat in seats { try await waitUntil { seat.connection.lastVersion == 5 } }
+        }
+        return seats
+    }
+
+    /// Samples the clients every 100 ms from the kill until all are back or the patience has
+    /// passed: attempts per window, those back, and the server's CPU and memory once it is up.
+    private static func sample(_ seats: [StormSeat], server: ServerSlot, since killed: ContinuousClock.Instant,
+                               patience: Duration) async -> ([StormWindow], [Int?]) {
+        var windows: [StormWindow] = []
+        var backAt = [Int?](repeating: nil, count: seats.count)
+        var attemptsBefore = 0
+        var tick = killed
+        var lastCPU: Double?
+        while true {
+            tick += StormPlan.window
+            try? await Task.sleep(until: tick)
+            let milliseconds = Int((tick - killed) / .milliseconds(1))
+            var attempts = 0
+            for (index, seat) in seats.enumerated() {
+                let totals = seat.stats.totals
+                attempts += totals.reconnectAttempts
+                if backAt[index] == nil, totals.reconnects >= 1, seat.connection.state == .connected { backAt[index] = milliseconds }
+            }
+            let usage = server.usage
+            let cores = usage.flatMap { now in lastCPU.map { (now.cpuSeconds - $0) / (StormPlan.window / .seconds(1)) } }
+            lastCPU = usage?.cpuSeconds
+            let back = backAt.count { $0 != nil }
+            windows.append(StormWindow(milliseconds: milliseconds, attempts: attempts - attemptsBefore, resynced: back,
+                                       serverCores: cores, serverResidentBytes: usage?.residentBytes))
+            attemptsBefore = attempts
+            if back == seats.count || tick - killed > patience { return (windows, backAt) }
+        }
+    }
+
+    /// One more move in each match, by the seat to move, then each match's log compared with
+    /// its clients': moves played, refused or failed, logs differing, and the first errors.
+    private static func playOn(_ byMatch: [String: [StormSeat]], api: PlyAPI) async -> (Int, Int, Int, [String]) {
+        var played = 0, failed = 0, differing = 0
+        var errors: [String] = []
+        for (match, seats) in byMatch where seats.count == 2 {
+            // Seat a (first) moves at odd versions: at 5, the seat to move is a; column 3 is free.
+            guard let mover = seats.first(where: { $0.connection.seat == .first }) else { continue }
+            do {
+                try await mover.connection.send(.play("3"))
+                played += 1
+            } catch {
+                failed += 1
+                if errors.count < 5 { errors.append("\(match): the move after the storm failed: \(error)") }
+            }
+            guard let log = try? await api.events(match) else {
+                differing += 1
+                continue
+            }
+            for seat in seats {
+                try? await waitUntil(seconds: 5) { seat.connection.lastVersion >= log.count }
+                if seat.connection.log.map({ $0.view(for: nil) }) != log.map({ $0.view(for: nil) }) { differing += 1 }
+            }
+        }
+        return (played, failed, differing, errors)
+    }
+}
+
+/// Waits, polling every 10 ms, until a condition holds; throws after `seconds`.
+func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw BenchError.childFailed("a storm client did not get there within \(seconds) s") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+// MARK: Report
+
+extension Report {
+    static let stormHeader = ["clients", "transports", "down ms", "resynced", "all back s", "back p50 / p99 ms", "attempts (failed)",
+                              "busiest 100 ms", "gave up", "moves lost", "moves after (failed)", "logs differing", "server peak cores / MiB"]
+
+    var stormRows: [[String]] {
+        guard let storm = results.storm else { return [] }
+        return [[
+            "\(storm.plan.clients)", storm.plan.transports.map(\.rawValue).joined(separator: "+"), "\(storm.downMilliseconds)",
+            "\(storm.resynced) of \(storm.connected)", storm.secondsToAllResynced.map { String(format: "%.1f", $0) } ?? "not all",
+            "\(storm.resyncP50Milliseconds.map(String.init) ?? "-") / \(storm.resyncP99Milliseconds.map(String.init) ?? "-")",
+            "\(storm.attempts) (\(storm.failedAttempts))", storm.busiestWindowShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
+            "\(storm.gaveUp)", "\(storm.movesLost)", "\(storm.movesAfter) (\(storm.movesAfterFailed))", "\(storm.logsDiffering)",
+            "\(Self.number(storm.serverPeakCores, "%.2f")) / \(Self.mebibytes(storm.serverPeakResidentBytes))",
+        ]]
+    }
+
+    /// Attempts per 100 ms from the kill, as a line of block characters (the busiest window full).
+    var stormSparkline: String {
+        guard let storm = results.storm else { return "" }
+        let high = max(storm.windows.map(\.attempts).max() ?? 1, 1)
+        let blocks = Array(" ▁▂▃▄▅▆▇█")
+        return String(storm.windows.map { blocks[Int((Double($0.attempts) / Double(high) * 8).rounded(.up))] })
+    }
+
+    var stormText: [String] {
+        guard let storm = results.storm else { return [] }
+        return ["", "Storm: clients in live games, the server killed (SIGKILL) and restarted on the same SQLite file",
+                Self.textTable(Self.stormHeader, stormRows),
+                "Attempts per 100 ms from the kill (server back at \(storm.downMilliseconds) ms): |\(stormSparkline)|"]
+            + (storm.errorSamples.isEmpty ? [] : ["Storm errors (first few)"] + storm.errorSamples)
+    }
+
+    func stormMarkdown(chartPrefix: String) -> [String] {
+        guard let storm = results.storm else { return [] }
+        return [
+            "", "### Reconnect storm", "",
+            "\(storm.plan.clients) clients (\(storm.plan.transports.map(\.description).joined(separator: ", ")) in turn, two seats a match, two moves",
+            "played in each) on one `ply serve` with SQLite; the server was killed with SIGKILL and started again on the same file and port.",
+            "A client is back (resynced) once its session is open again after its last version, which the server confirms by accepting it;",
+            "times are from the server's listening line, at 100 ms resolution. Attempts count every reconnection try, failed ones included;",
+            "`busiest 100 ms` is the largest share of them in one window. Moves lost: acknowledged versions a client no longer had once back.",
+            "Then each match played one more move and every client's log was compared with the server's.",
+            "", Self.markdownTable(Self.stormHeader, stormRows), "",
+            "![The storm over time](\(chartPrefix)storm.svg)",
+        ] + (storm.errorSamples.isEmpty ? [] : ["", "Errors (first few): " + storm.errorSamples.joined(separator: "; ")])
+    }
+}
+
+extension Charts {
+    /// The storm over time, from the kill: attempts per 100 ms, clients back, the server's CPU.
+    func storm(_ storm: StormResult) -> String {
+        let windows = storm.windows
+        let width = 760.0, panelHeight = 150.0, left = 70.0, right = 170.0, top = 65.0, gap = 45.0
+        let plotWidth = width - left - right
+        let height = top + 3 * panelHeight + 2 * gap + 40
+        let end = Double(max(windows.last?.milliseconds ?? 1000, 1000)) / 1000
+        func x(_ seconds: Double) -> Double { left + seconds / end * plotWidth }
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
+            ##"<rect width="100%" height="100%" fill="white"/>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Reconnect storm: \##(storm.plan.clients) clients, the server killed and restarted</text>"##,
+        ]
+        let panels: [(String, String, (StormWindow) -> Double?)] = [
+            ("reconnection attempts per 100 ms", "#d62728", { Double($0.attempts) }),
+            ("clients back (resynced)", "#2ca02c", { Double($0.resynced) }),
+            ("server CPU, cores", "#1f77b4", { $0.serverCores }),
+        ]
+        let back = Double(storm.downMilliseconds) / 1000
+        for (index, (title, colour, value)) in panels.enumerated() {
+            let panelTop = top + Double(index) * (panelHeight + gap)
+            let high = Self.niceCeiling(max(windows.compactMap(value).max() ?? 1, 1))
+            func y(_ value: Double) -> Double { panelTop + panelHeight - value / high * panelHeight }
+            svg.append(##"<text x="\##(left)" y="\##(panelTop - 8)" font-weight="bold">\##(title)</text>"##)
+            for step in 0...4 {
+                let tick = high * Double(step) / 4
+                svg.append(##"<line x1="\##(left)" y1="\##(y(tick))" x2="\##(left + plotWidth)" y2="\##(y(tick))" stroke="#dddddd"/>"##)
+                svg.append(##"<text x="\##(left - 8)" y="\##(y(tick) + 4)" text-anchor="end">\##(String(format: tick >= 10 ? "%.0f" : "%.1f", tick))</text>"##)
+            }
+            for step in 0...6 {
+                let seconds = end * Double(step) / 6
+                svg.append(##"<text x="\##(x(seconds))" y="\##(panelTop + panelHeight + 16)" text-anchor="middle">\##(String(format: "%.1f", seconds))</text>"##)
+            }
+            svg.append(##"<line x1="\##(x(back))" y1="\##(panelTop)" x2="\##(x(back))" y2="\##(panelTop + panelHeight)" stroke="#999999" stroke-dasharray="4,4"/>"##)
+            let points = windows.compactMap { window in value(window).map { String(format: "%.1f,%.1f", x(Double(window.milliseconds) / 1000), y($0)) } }
+            svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points.joined(separator: " "))"/>"##)
+        }
+        svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">seconds since the kill (dashed: the server listening again)</text>"##)
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+}
