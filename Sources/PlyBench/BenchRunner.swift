@@ -53,6 +53,10 @@ public struct LevelResult: Sendable, Codable {
     public var rateLimited: Int?
     /// Connections lost and made again during the window (nil in runs before it was counted).
     public var reconnects: Int?
+    /// Games finished in the window, and how many of their seats ended on each transport (what
+    /// `auto` settled on); nil for the floor and in runs before they were counted.
+    public var games: Int?
+    public var seatsEndedOn: [String: Int]?
     public var errorSamples: [String]
     /// From when a move was due to when the opponent's client had its event (microseconds).
     public var latency: LatencySummary
@@ -360,6 +364,7 @@ public struct BenchRunner: Sendable {
             requestsPerMove: perMove(endTotals.httpRequests - startTotals.httpRequests),
             connectionsPerMove: perMove(endTotals.tcpConnections - startTotals.tcpConnections)
         )
+        if transport != .floor { (result.games, result.seatsEndedOn) = ledger.games }
         if let startUsage, let endUsage, moves > 0 {
             result.serverMicrosPerMove = (endUsage.cpuSeconds - startUsage.cpuSeconds) * 1e6 / Double(moves)
             result.serverCPUShare = (endUsage.cpuSeconds - startUsage.cpuSeconds) / seconds

@@ -1,5 +1,6 @@
 import Histogram
 import PlyEngine
+import PlyWire
 import Synchronization
 
 /// Where the players of one level record what they measure: move latencies against the time
@@ -16,6 +17,9 @@ final class Ledger: Sendable {
         var lag = Ledger.histogram()
         var moves = 0
         var errors = 0
+        /// Games both seats saw end in the window, and the transports their seats ended on.
+        var games = 0
+        var endedOn: [String: Int] = [:]
         /// Of the errors, refusals by the server's rate limiter: a run with any measured a limiter.
         var rateLimited = 0
         var errorSamples: [String] = []
@@ -83,6 +87,17 @@ final class Ledger: Sendable {
             if state.errorSamples.count < 5 { state.errorSamples.append(text) }
         }
     }
+
+    /// A game over, its seats' connections on these transports at the end.
+    func finished(on transports: [Transport]) {
+        state.withLock { state in
+            guard state.measuring else { return }
+            state.games += 1
+            for transport in transports { state.endedOn[transport.rawValue, default: 0] += 1 }
+        }
+    }
+
+    var games: (count: Int, endedOn: [String: Int]) { state.withLock { ($0.games, $0.endedOn) } }
 
     func forget(match: Int) {
         _ = state.withLock { $0.due.removeValue(forKey: match) }

@@ -54,6 +54,21 @@ public struct Report: Sendable {
 
     static let ratioHeader = ["transport", "matches", "server CPU/move ÷ floor", "moves/s of floor", "p99 ÷ floor", "CPU/move ÷ memory store"]
 
+    /// Through a middlebox: what each transport did there (games finished, where its seats
+    /// ended, what was lost and made again, and what it cost on the wire).
+    public var middleboxRows: [[String]] {
+        guard results.plan.middlebox != nil else { return [] }
+        return results.levels.filter { $0.transport != .floor }.map { level in
+            let endedOn = (level.seatsEndedOn ?? [:]).sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            return [level.label, "\(level.matches)", level.games.map(String.init) ?? "-", endedOn.isEmpty ? "-" : endedOn,
+                    Self.number(level.movesPerSecond), "\(level.errors)", level.reconnects.map(String.init) ?? "-",
+                    Self.number(level.bytesUpPerMove), Self.number(level.bytesDownPerMove), Self.ms(level.latency.p50), Self.ms(level.latency.p99)]
+        }
+    }
+
+    static let middleboxHeader = ["transport", "matches", "games", "seats ended on", "moves/s", "errors", "reconnects", "up B/move", "down B/move",
+                                  "p50 ms", "p99 ms"]
+
     /// Each compressed level beside the same level uncompressed, in this run: what compression
     /// saved on the wire and what it cost in CPU (server and clients) and latency.
     var compressionRows: [[String]] {
@@ -252,7 +267,9 @@ public struct Report: Sendable {
             if !soak.errorSamples.isEmpty { parts += ["", "Soak errors (first few)"] + soak.errorSamples }
         }
         parts += stormText
-        if let middlebox = results.plan.middlebox { parts += ["", "Every ply transport ran through \(middlebox)."] }
+        if let middlebox = results.plan.middlebox {
+            parts += ["", "Every ply transport ran through \(middlebox)", Self.textTable(Self.middleboxHeader, middleboxRows)]
+        }
         if let idle = results.plan.idleTimeoutMilliseconds { parts += ["", "Keep-alive timers fitted under an idle timeout of \(idle) ms."] }
         if let warning = limiterWarning { parts += ["", warning] }
         if !limitWarnings.isEmpty { parts += [""] + limitWarnings }
@@ -337,6 +354,11 @@ public struct Report: Sendable {
                       "`ply serve --compression on`, the clients asking for it (permessage-deflate on WebSocket; gzip for",
                       "event streams and long-poll answers of 128 bytes or more), against the same level uncompressed.",
                       "", Self.markdownTable(Self.compressionHeader, compressionRows)]
+        }
+        if let middlebox = results.plan.middlebox {
+            lines += ["", "### Through \(middlebox)", "",
+                      "Games finished in the measured window, the transports their seats' connections ended on (where `auto` settled),",
+                      "and what was lost and made again.", "", Self.markdownTable(Self.middleboxHeader, middleboxRows)]
         }
         if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
         if !limitWarnings.isEmpty { lines += [""] + limitWarnings.map { "- \($0)" } }

@@ -96,6 +96,7 @@ struct PlySlot: Sendable {
             // The game is over when both seats have seen `ended`; spectators are then closed.
             var finished = 0
             while finished < 2, try await group.next() != nil { finished += 1 }
+            context.ledger.finished(on: seats.map(\.transport))
             for spectator in connections.dropFirst(2) { spectator.close() }
             try await group.waitForAll()
         }

@@ -215,4 +215,31 @@ struct HostileNetworkTests {
             await relay.stop()
         }
     }
+
+    /// A server fitted under an idle timeout answers a poll that asked to wait longer than half
+    /// of it with `[]` by then, so no poll stays quiet long enough to be forgotten; a poll that
+    /// asked less waits what it asked, and an event still ends a wait at once.
+    @Test func aServerFittedUnderAnIdleTimeoutAnswersLongPollsEarly() async throws {
+        var configuration = ServerConfiguration()
+        configuration.fit(idleTimeout: .seconds(2))
+        #expect(configuration.pingInterval == .seconds(1) && configuration.streamHeartbeat == .seconds(1))
+        #expect(configuration.defaultPollWait == .seconds(1) && configuration.pollHold == .seconds(1))
+        try await LiveServer.run(configuration) { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let asked = ContinuousClock.now
+            let long = try await server.request(.get, "/matches/\(id)/events?after=3&wait=50")
+            let held = ContinuousClock.now - asked
+            #expect(long.status == 200 && long.body == "[]")
+            // At the hold, not at the 50 s asked (a bound no loaded machine reaches).
+            #expect(held >= .milliseconds(900) && held < .seconds(20), "held \(held)")
+            let short = ContinuousClock.now
+            _ = try await server.request(.get, "/matches/\(id)/events?after=3&wait=0.2")
+            #expect(ContinuousClock.now - short < .milliseconds(900) + .seconds(5))
+            let waiting = Task { try await server.request(.get, "/matches/\(id)/events?after=3&wait=50") }
+            try await waitFor { server.server.health().waitingPolls == 1 }
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            let answer = try await waiting.value
+            #expect(answer.body.contains(#""move":"4""#))
+        }
+    }
 }
