@@ -305,7 +305,7 @@ public struct BenchRunner: Sendable {
 
         let ledger = Ledger()
         let stats = WireStats()
-        let api = transport == .floor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort))
+        let api = transport == .floor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort), options: plan.fitted(ConnectionOptions()))
         let context = SlotContext(plan: plan, host: clientHost, port: clientPort, ledger: ledger, stats: stats, api: api, compression: compressed)
         try await Task.sleep(for: .milliseconds(300))
         let baseline = child?.usage

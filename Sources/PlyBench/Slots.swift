@@ -39,7 +39,11 @@ struct SlotContext: Sendable {
             do {
                 try await play(game)
             } catch {
-                if !Task.isCancelled { ledger.failed(error) }
+                guard !Task.isCancelled else { return }
+                ledger.failed(error)
+                // A transport that cannot open (a middlebox that breaks it) fails at once: a
+                // pause, rather than a loop that only hammers the server.
+                try? await Task.sleep(for: .milliseconds(100))
             }
             game += 1
         }

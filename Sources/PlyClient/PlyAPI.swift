@@ -14,13 +14,17 @@ public actor PlyAPI {
     private let group: any EventLoopGroup
     /// Whether answers are asked for gzipped (`Accept-Encoding: gzip`).
     private let compression: Bool
-    private var idle: [HTTPLink] = []
+    /// Idle kept-alive connections, with when each was given back; one quiet for longer than
+    /// `keptAliveReuse` is closed rather than used (a NAT may have forgotten it).
+    private var idle: [(link: HTTPLink, since: ContinuousClock.Instant)] = []
+    private let keptAliveReuse: Duration
 
     public init(endpoint: Endpoint, stats: WireStats = WireStats(), options: ConnectionOptions = ConnectionOptions()) {
         self.endpoint = endpoint
         self.stats = stats
         group = options.group
         compression = options.compression
+        keptAliveReuse = options.keptAliveReuse
     }
 
     /// The server's health; a degraded server answers 503 with its health, returned too.
@@ -55,7 +59,7 @@ public actor PlyAPI {
     }
 
     public func close() {
-        for link in idle { link.close() }
+        for (link, _) in idle { link.close() }
         idle.removeAll()
     }
 
@@ -86,13 +90,14 @@ public actor PlyAPI {
     /// Sends on a link that no other call is using, and returns it to the pool afterwards.
     private func send(on link: HTTPLink, _ method: HTTPMethod, _ path: String, _ headers: [(String, String)], _ payload: ByteBuffer?) async throws -> HTTPLink.Response {
         let response = try await link.send(method, path, headers: headers, body: payload)
-        if link.isActive, idle.count < 8 { idle.append(link) } else { link.close() }
+        if link.isActive, idle.count < 8 { idle.append((link, .now)) } else { link.close() }
         return response
     }
 
     private func takeLink() async throws -> HTTPLink {
-        while let link = idle.popLast() {
-            if link.isActive { return link }
+        while let (link, since) = idle.popLast() {
+            if link.isActive, ContinuousClock.now - since < keptAliveReuse { return link }
+            link.close()
         }
         return try await HTTPLink.connect(to: endpoint, stats: stats, compression: compression, group: group)
     }

@@ -167,6 +167,7 @@ struct HostileNetworkTests {
             options.fit(idleTimeout: idle)
             let via = Endpoint(host: "127.0.0.1", port: relay.port)
             let seat = try await MatchConnection.open(to: via, match: id, seat: (ann.seat, ann.token), transport: .over(transport), options: options)
+            try await waitFor(seconds: 10) { seat.lastVersion == 3 }
             _ = try await seat.send(.play("4"))
             try await Task.sleep(for: .seconds(3))
             let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":4}"#, token: bob.token)
@@ -202,6 +203,7 @@ struct HostileNetworkTests {
                                             backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             let seat = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
                                                       seat: (ann.seat, ann.token), transport: .over(transport), options: options)
+            try await waitFor(seconds: 10) { seat.lastVersion == 3 }
             _ = try await seat.send(.play("4"))
             try await waitFor(seconds: 5) { relay.silencedConnections > 0 }
             let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":4}"#, token: bob.token)

@@ -478,6 +478,10 @@ public final class MatchConnection: Sendable {
                        let version = await appliedVersion(of: command, before: deadline) {
                         return Acknowledgement(version: version, id: command.id)
                     }
+                    // The server says what this connection has after the version never became
+                    // durable: dropped here too, at once (a poll waiting at or below it would
+                    // never say so).
+                    if error.code == .rolledBack, let version = error.version { rollBack(to: version) }
                     throw CommandError.refused(error)
                 }
             } catch is SessionLost {
