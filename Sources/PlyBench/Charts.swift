@@ -137,16 +137,8 @@ extension Charts {
             let values = lines.flatMap { line in samples.compactMap(line.2) }
             let high = Self.niceCeiling(max(values.max() ?? 1, 1))
             func y(_ value: Double) -> Double { panelTop + panelHeight - value / high * panelHeight }
-            svg.append(##"<text x="\##(left)" y="\##(panelTop - 8)" font-weight="bold">\##(title)</text>"##)
-            for step in 0...5 {
-                let value = high * Double(step) / 5
-                svg.append(##"<line x1="\##(left)" y1="\##(y(value))" x2="\##(left + plotWidth)" y2="\##(y(value))" stroke="#dddddd"/>"##)
-                svg.append(##"<text x="\##(left - 8)" y="\##(y(value) + 4)" text-anchor="end">\##(String(format: value >= 10 ? "%.0f" : "%.1f", value))</text>"##)
-            }
-            for step in 0...6 {
-                let seconds = end * Double(step) / 6
-                svg.append(##"<text x="\##(x(seconds))" y="\##(panelTop + panelHeight + 16)" text-anchor="middle">\##(String(format: "%.0f", minutes ? seconds / 60 : seconds))</text>"##)
-            }
+            svg += Self.panelAxes(title: title, top: panelTop, height: panelHeight, left: left, width: plotWidth, high: high, ticks: 5,
+                                  end: end, x: x) { String(format: "%.0f", minutes ? $0 / 60 : $0) }
             let warmup = soak.plan.warmup / .seconds(1)
             if warmup < end {
                 svg.append(##"<line x1="\##(x(warmup))" y1="\##(panelTop)" x2="\##(x(warmup))" y2="\##(panelTop + panelHeight)" stroke="#999999" stroke-dasharray="4,4"/>"##)
@@ -162,6 +154,24 @@ extension Charts {
         svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">\##(minutes ? "minutes" : "seconds") since the bots started (dashed: end of warm-up)</text>"##)
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
+    }
+
+    /// A panel's title, its horizontal grid lines with their values (0 to `high`), and its
+    /// time axis's labels (0 to `end` seconds, each placed by `x` and written by `label`).
+    static func panelAxes(title: String, top: Double, height: Double, left: Double, width: Double, high: Double, ticks: Int,
+                          end: Double, x: (Double) -> Double, label: (Double) -> String) -> [String] {
+        func y(_ value: Double) -> Double { top + height - value / high * height }
+        var svg = [##"<text x="\##(left)" y="\##(top - 8)" font-weight="bold">\##(title)</text>"##]
+        for step in 0...ticks {
+            let value = high * Double(step) / Double(ticks)
+            svg.append(##"<line x1="\##(left)" y1="\##(y(value))" x2="\##(left + width)" y2="\##(y(value))" stroke="#dddddd"/>"##)
+            svg.append(##"<text x="\##(left - 8)" y="\##(y(value) + 4)" text-anchor="end">\##(String(format: value >= 10 ? "%.0f" : "%.1f", value))</text>"##)
+        }
+        for step in 0...6 {
+            let seconds = end * Double(step) / 6
+            svg.append(##"<text x="\##(x(seconds))" y="\##(top + height + 16)" text-anchor="middle">\##(label(seconds))</text>"##)
+        }
+        return svg
     }
 
     /// 1, 2 or 5 times a power of ten, at or above a value.

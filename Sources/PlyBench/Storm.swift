@@ -358,16 +358,8 @@ extension Charts {
             let panelTop = top + Double(index) * (panelHeight + gap)
             let high = Self.niceCeiling(max(windows.compactMap(value).max() ?? 1, 1))
             func y(_ value: Double) -> Double { panelTop + panelHeight - value / high * panelHeight }
-            svg.append(##"<text x="\##(left)" y="\##(panelTop - 8)" font-weight="bold">\##(title)</text>"##)
-            for step in 0...4 {
-                let tick = high * Double(step) / 4
-                svg.append(##"<line x1="\##(left)" y1="\##(y(tick))" x2="\##(left + plotWidth)" y2="\##(y(tick))" stroke="#dddddd"/>"##)
-                svg.append(##"<text x="\##(left - 8)" y="\##(y(tick) + 4)" text-anchor="end">\##(String(format: tick >= 10 ? "%.0f" : "%.1f", tick))</text>"##)
-            }
-            for step in 0...6 {
-                let seconds = end * Double(step) / 6
-                svg.append(##"<text x="\##(x(seconds))" y="\##(panelTop + panelHeight + 16)" text-anchor="middle">\##(String(format: "%.1f", seconds))</text>"##)
-            }
+            svg += Self.panelAxes(title: title, top: panelTop, height: panelHeight, left: left, width: plotWidth, high: high, ticks: 4,
+                                  end: end, x: x) { String(format: "%.1f", $0) }
             svg.append(##"<line x1="\##(x(back))" y1="\##(panelTop)" x2="\##(x(back))" y2="\##(panelTop + panelHeight)" stroke="#999999" stroke-dasharray="4,4"/>"##)
             let points = windows.compactMap { window in value(window).map { String(format: "%.1f,%.1f", x(Double(window.milliseconds) / 1000), y($0)) } }
             svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points.joined(separator: " "))"/>"##)

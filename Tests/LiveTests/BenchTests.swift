@@ -166,34 +166,6 @@ struct BenchTests {
         #expect(chart.contains("<polyline") && chart.contains("waiting polls"))
     }
 
-    /// `--storm`, scaled down: 300 clients over every transport in live games on a real
-    /// `ply serve` with SQLite, the server killed with SIGKILL and restarted on the same file:
-    /// every client comes back, none gives up, nothing acknowledged is lost, every match plays
-    /// on and every log equals the server's; the attempts are counted and spread over windows.
-    @Test func aScaledDownStormLosesNothingAndEveryoneComesBack() async throws {
-        var plan = BenchPlan()
-        plan.levels = []
-        plan.storm = StormPlan(clients: 300)
-        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
-        let storm = try #require(results.storm)
-        #expect(storm.errorSamples.isEmpty, "\(storm.errorSamples)")
-        #expect(storm.connected == 300)
-        #expect(storm.resynced == 300 && storm.secondsToAllResynced != nil, "\(storm.resynced) back")
-        #expect(storm.gaveUp == 0 && storm.movesLost == 0 && storm.logsDiffering == 0)
-        #expect(storm.movesAfter == 150 && storm.movesAfterFailed == 0)
-        // Every client tried at least once; the server was down, so some tries failed.
-        #expect(storm.attempts >= 300 && storm.attempts == storm.windows.reduce(0) { $0 + $1.attempts })
-        #expect(storm.downMilliseconds > 0 && storm.windows.last?.resynced == 300)
-        #expect(storm.windows.contains { $0.serverCores != nil }, "the restarted server was sampled")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let report = Report(results)
-        try report.write(to: directory)
-        #expect(report.terminalText.contains("Storm: clients in live games"))
-        let chart = try String(contentsOf: directory.appendingPathComponent("storm.svg"), encoding: .utf8)
-        #expect(chart.contains("<polyline") && chart.contains("reconnection attempts per 100 ms"))
-    }
-
     /// `--hold` with `--attack`, scaled down: every attacker is closed by the server, the held
     /// clients and the game alongside carry on, and nothing is left once everyone has gone.
     @Test func anAttackOnTheDoorIsClosedAndLeavesNothingBehind() async throws {

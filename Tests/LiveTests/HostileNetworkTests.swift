@@ -1,4 +1,5 @@
 import Foundation
+import PlyBench
 import PlyBots
 import PlyClient
 import PlyRelay
@@ -6,10 +7,11 @@ import PlyServer
 import PlyWire
 import Testing
 
-/// `auto` behind a proxy that lets WebSockets open and cuts them soon after (issue 26): it
-/// settles on the fallback and stays there, the next connection to the same server starts
-/// there, WebSocket is tried again later at a bounded rate, and once the proxy is mended the
-/// connection goes back to it; nothing is lost across any switch.
+/// Hostile networks (issue 26): `auto` behind a proxy that lets WebSockets open and cuts them
+/// soon after settles on the fallback, remembers it and comes back once mended; bots over each
+/// transport through each middlebox; timers fitted under a NAT's idle timeout, and connections
+/// a NAT forgets; a reconnect storm. These tests time what networks do (a NAT's timeout, a
+/// proxy's cut), so they run in a phase of their own (README), not beside the whole suite.
 @Suite(.timeLimit(.minutes(2)))
 struct HostileNetworkTests {
     @Test func autoSettlesRemembersAndComesBack() async throws {
@@ -101,7 +103,7 @@ struct HostileNetworkTests {
         try await LiveServer.run { server in
             let relay = try await middlebox.relay(to: server.port)
             let via = Endpoint(host: "127.0.0.1", port: relay.port)
-            var options = ConnectionOptions(upgradeTimeout: .seconds(1), backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
+            var options = ConnectionOptions(backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             options.memory = TransportMemory()
             let breaks = switch (middlebox, choice) {
             case (.buffers, .over(.serverSentEvents)), (.stripsUpgrade, .over(.webSocket)): true
@@ -150,14 +152,14 @@ struct HostileNetworkTests {
         }
     }
 
-    /// Behind a NAT that forgets a connection idle for 1.5 s, a client whose timers are fitted
+    /// Behind a NAT that forgets a connection idle for 3 s, a client whose timers are fitted
     /// under it (`--idle-timeout`) and a server fitted the same way keep every connection
     /// through a quiet spell twice as long: nothing is cut, the event made meanwhile comes on
     /// the same connection, and a command after the spell (on a command connection too quiet
     /// to trust, for the HTTP transports, so on a new one) is answered at once.
     @Test(arguments: Transport.allCases)
     func timersFittedUnderANATsIdleTimeoutKeepConnections(_ transport: Transport) async throws {
-        let idle = Duration.milliseconds(1500)
+        let idle = Duration.seconds(3)
         var configuration = ServerConfiguration()
         configuration.fit(idleTimeout: idle)
         try await LiveServer.run(configuration) { server in
@@ -169,11 +171,11 @@ struct HostileNetworkTests {
             let seat = try await MatchConnection.open(to: via, match: id, seat: (ann.seat, ann.token), transport: .over(transport), options: options)
             try await waitFor(seconds: 10) { seat.lastVersion == 3 }
             _ = try await seat.send(.play("4"))
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(6))
             let reply = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":4}"#, token: bob.token)
             #expect(reply.status == 200, "\(reply.body)")
             try await waitFor(seconds: 5) { seat.lastVersion == 5 }
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(6))
             let ack = try await seat.send(.play("3"))
             #expect(ack.version == 6)
             #expect(seat.stats.totals.reconnects == 0, "no connection was forgotten")
@@ -243,5 +245,33 @@ struct HostileNetworkTests {
             let answer = try await waiting.value
             #expect(answer.body.contains(#""move":"4""#))
         }
+    }
+
+    /// `--storm`, scaled down: 300 clients over every transport in live games on a real
+    /// `ply serve` with SQLite, the server killed with SIGKILL and restarted on the same file:
+    /// every client comes back, none gives up, nothing acknowledged is lost, every match plays
+    /// on and every log equals the server's; the attempts are counted and spread over windows.
+    @Test func aScaledDownStormLosesNothingAndEveryoneComesBack() async throws {
+        var plan = BenchPlan()
+        plan.levels = []
+        plan.storm = StormPlan(clients: 300)
+        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
+        let storm = try #require(results.storm)
+        #expect(storm.errorSamples.isEmpty, "\(storm.errorSamples)")
+        #expect(storm.connected == 300)
+        #expect(storm.resynced == 300 && storm.secondsToAllResynced != nil, "\(storm.resynced) back")
+        #expect(storm.gaveUp == 0 && storm.movesLost == 0 && storm.logsDiffering == 0)
+        #expect(storm.movesAfter == 150 && storm.movesAfterFailed == 0)
+        // Every client tried at least once; the server was down, so some tries failed.
+        #expect(storm.attempts >= 300 && storm.attempts == storm.windows.reduce(0) { $0 + $1.attempts })
+        #expect(storm.downMilliseconds > 0 && storm.windows.last?.resynced == 300)
+        #expect(storm.windows.contains { $0.serverCores != nil }, "the restarted server was sampled")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let report = Report(results)
+        try report.write(to: directory)
+        #expect(report.terminalText.contains("Storm: clients in live games"))
+        let chart = try String(contentsOf: directory.appendingPathComponent("storm.svg"), encoding: .utf8)
+        #expect(chart.contains("<polyline") && chart.contains("reconnection attempts per 100 ms"))
     }
 }
