@@ -114,7 +114,7 @@ final class EventStreamSession: TransportSession {
     }
 
     /// Ends the session once, closing both connections.
-    private func finish(_ end: SessionEnd) {
+    func finish(_ end: SessionEnd) {
         let first = state.withLock { state -> Bool in
             guard !state.isOver else { return false }
             state.isOver = true

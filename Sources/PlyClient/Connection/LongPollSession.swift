@@ -135,7 +135,7 @@ final class LongPollSession: TransportSession {
     }
 
     /// Ends the session once, closing both connections.
-    private func finish(_ end: SessionEnd) {
+    func finish(_ end: SessionEnd) {
         let first = state.withLock { state -> Bool in
             guard !state.isOver else { return false }
             state.isOver = true

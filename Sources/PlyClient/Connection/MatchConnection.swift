@@ -479,9 +479,14 @@ public final class MatchConnection: Sendable {
                         return Acknowledgement(version: version, id: command.id)
                     }
                     // The server says what this connection has after the version never became
-                    // durable: dropped here too, at once (a poll waiting at or below it would
-                    // never say so).
-                    if error.code == .rolledBack, let version = error.version { rollBack(to: version) }
+                    // durable (it may name a version below the session's position: a poll
+                    // waiting there would never say so, nor send again what came after it).
+                    // Dropped here at once, and the session ended as refused for that reason, so
+                    // the supervisor resumes after the version.
+                    if error.code == .rolledBack, let version = error.version {
+                        rollBack(to: version)
+                        session.finish(.refused(error))
+                    }
                     throw CommandError.refused(error)
                 }
             } catch is SessionLost {

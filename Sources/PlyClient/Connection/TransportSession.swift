@@ -35,6 +35,8 @@ protocol TransportSession: AnyObject, Sendable {
     /// Sends a command and returns the server's answer; throws `SessionLost` if the connection
     /// goes first, and `CommandError.timedOut` if no answer comes by the deadline.
     func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply
+    /// Ends the session once, as `end` says, closing its connections.
+    func finish(_ end: SessionEnd)
     func close()
 }
 

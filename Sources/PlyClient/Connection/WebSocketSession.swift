@@ -107,7 +107,7 @@ final class WebSocketSession: TransportSession {
     }
 
     /// Ends the session once: fails the commands still waiting and reports how it ended.
-    private func finish(_ end: SessionEnd) {
+    func finish(_ end: SessionEnd) {
         let waiting = state.withLock { state -> [CheckedContinuation<CommandReply, any Error>]? in
             guard !state.isOver else { return nil }
             state.isOver = true
