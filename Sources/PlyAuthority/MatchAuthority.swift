@@ -438,10 +438,12 @@ public final class MatchAuthority: Sendable {
     /// listener's reconnection, or the next change's conflict, brings it back.
     private func readMissed() async {
         guard let shared else { return }
-        let (after, readers, seatsFree) = state.withLock { state in
+        // What was announced when the read starts: news that comes during it may be of events
+        // written after the read took the tail, so only this much is spent by it.
+        let (after, readers, seatsFree, announcedBefore) = state.withLock { state in
             state.resync = false
             defer { state.readers.removeAll() }
-            return (state.visible.version, state.readers, state.tokens.contains(nil))
+            return (state.visible.version, state.readers, state.tokens.contains(nil), state.announced)
         }
         // Those waiting for a read are answered once it is done (whatever it found).
         defer { for reader in readers { reader.resume() } }
@@ -450,7 +452,7 @@ public final class MatchAuthority: Sendable {
             stored = try await shared.tail(of: id, after: after, tokens: seatsFree)
         } catch {
             logger.warning("the events other servers appended could not be read", metadata: ["error": "\(error)"])
-            state.withLock { $0.announced = $0.visible.version }
+            state.withLock { if $0.announced <= announcedBefore { $0.announced = $0.visible.version } }
             return
         }
         // The store's history must be this server's up to what it has published; if it holds
@@ -481,8 +483,11 @@ public final class MatchAuthority: Sendable {
                 for seat in Seat.allCases where state.tokens[seat.rawValue] == nil { state.tokens[seat.rawValue] = tokens[seat.rawValue] }
             }
             // What the store holds now is the news: an announcement of a version it no longer
-            // has (its events were lost after they were announced) is spent, not read forever.
-            if state.announced <= state.match.version || stored.latest <= state.match.version { state.announced = state.match.version }
+            // has (its events were lost after they were announced) is spent, not read forever;
+            // one that came during the read is not, and is read next.
+            if state.announced <= state.match.version || (stored.latest <= state.match.version && state.announced <= announcedBefore) {
+                state.announced = state.match.version
+            }
             guard state.match.version > after else { return nil }
             Self.startTurnClock(&state, now: clock.now)
             return state.match.version

@@ -109,14 +109,46 @@ public final class SharedMemoryStore: Sendable {
             }
         }
 
+        /// The next read of a tail takes what the store holds at once, then holds its answer
+        /// until `answerHeldTail()`: a read slow to come back while others write (`isHoldingTail`
+        /// says when it is held).
+        public func holdNextTail() {
+            tailGate.withLock { $0 = .armed }
+        }
+
+        public var isHoldingTail: Bool {
+            tailGate.withLock { if case .holding = $0 { true } else { false } }
+        }
+
+        public func answerHeldTail() {
+            let waiting = tailGate.withLock { gate -> CheckedContinuation<Void, Never>? in
+                defer { gate = .open }
+                if case .holding(let continuation) = gate { return continuation }
+                return nil
+            }
+            waiting?.resume()
+        }
+
+        private enum TailGate { case open, armed, holding(CheckedContinuation<Void, Never>) }
+        private let tailGate = Mutex(TailGate.open)
+
         public func tail(of id: String, after version: Int, tokens: Bool) async throws -> StoredTail {
             guard !failing.load(ordering: .relaxed) else { throw StoreError("the shared store cannot be reached") }
-            return database.state.withLock { state in
+            let tail = database.state.withLock { state in
                 guard let match = state.matches[id] else { return StoredTail() }
                 return StoredTail(events: Array(match.events.dropFirst(max(0, version))), tokens: tokens ? match.tokens : nil,
                                   anchor: version >= 1 && version <= match.events.count ? match.events[version - 1] : nil,
                                   latest: match.events.count)
             }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let hold = tailGate.withLock { gate -> Bool in
+                    guard case .armed = gate else { return false }
+                    gate = .holding(continuation)
+                    return true
+                }
+                if !hold { continuation.resume() }
+            }
+            return tail
         }
 
         public func liveMatches() async throws -> [StoredMatch] {

@@ -129,6 +129,30 @@ struct SharedStoreTests {
         await cluster.close()
     }
 
+    /// News that comes while the store is being read, of a version the read did not find (it
+    /// was written after the read took the tail), is read next: it is not spent by the read
+    /// that missed it. (The storm through nginx caught a client waiting 30 s for a join another
+    /// instance wrote while this one was reading the match it had just loaded.)
+    @Test func newsThatComesDuringAReadIsReadAfterIt() async throws {
+        let cluster = Cluster(2)
+        let (id, ann, _) = try await started(cluster)
+        let onA = try await cluster[0].match(id)
+        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        await onB.refresh()
+        let watcher = RecordingSubscriber(after: 3)
+        _ = onB.subscribe(watcher)
+        cluster.connections[1].holdNextTail()
+        onB.follow(to: nil)
+        try await eventually("B's read has taken the tail") { cluster.connections[1].isHoldingTail }
+        _ = try await onA.play("4", by: ann.seat).get()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(onB.version == 3, "the read in flight holds the match")
+        cluster.connections[1].answerHeldTail()
+        try await eventually("B reads the move it heard of during its read") { watcher.cursor == 4 }
+        #expect(log(onA) == log(onB))
+        await cluster.close()
+    }
+
     /// A client names each version the moment one authority acknowledges it, on another that
     /// may not have published it yet (its notification is on the way): it is always admitted,
     /// read from the store when it must be. (The cluster test of games across instances caught
