@@ -3,6 +3,8 @@
 # Assets/nginx.conf (or NGINX_CONF), all on free loopback ports, torn down on exit.
 # As root, PostgreSQL runs as the postgres user. After `cluster_up SERVER N`: $front is nginx's
 # port, ${instances[@]} the instances' ports, $url the database, $dir the working directory.
+# NGINX_WORKER_CONNECTIONS (4096) sizes nginx; PLY_SERVE_ARGS adds options to each instance;
+# KEEP_LOGS=DIR keeps the logs (PostgreSQL's, nginx's, each instance's) there.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 dir=$(mktemp -d /tmp/ply-cluster-XXXXXX)
@@ -12,6 +14,7 @@ as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; 
 pids=()
 declare -A instance_pids
 cluster_down() {
+    [ -n "${KEEP_LOGS:-}" ] && mkdir -p "$KEEP_LOGS" && cp "$dir"/*.log "$KEEP_LOGS"/ 2>/dev/null
     for pid in "${pids[@]}" "${instance_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     # Instances a drill started again in a subshell are found by their port.
     for port in "${instances[@]:-}"; do [ -n "$port" ] && pkill -f "serve --port $port " 2>/dev/null || true; done
@@ -26,7 +29,7 @@ sql() { "$pgbin/psql" -h 127.0.0.1 -p "$pg" -U ply -d ply -At -c "$1"; }
 instance_start() {
     local port=$1
     "$server" serve --port "$port" --store "$url" --trusted-proxy 127.0.0.1 --client-limits off \
-        --commands-per-second 1000000000 --log-level warning >>"$dir/ply-$port.log" 2>&1 &
+        --commands-per-second 1000000000 --log-level warning ${PLY_SERVE_ARGS:-} >>"$dir/ply-$port.log" 2>&1 &
     instance_pids[$port]=$!
     for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return; sleep 0.1; done
 }
@@ -55,7 +58,8 @@ worker_processes 1;
 $( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile $(( ${NGINX_WORKER_CONNECTIONS:-4096} + 100 ));
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-4096}; }
 http {
     access_log off;
     client_body_temp_path $dir/body; proxy_temp_path $dir/proxy; fastcgi_temp_path $dir/fastcgi;

@@ -159,6 +159,16 @@ public final class ChildProcess: Sendable {
         }
     }
 
+    /// Runs a shell command line (bash) to the end, as `run` does, with every descriptor past
+    /// the first three closed first: Foundation's Process learns that a child exited when every
+    /// copy of a descriptor it hands the child is closed, so a command that leaves something
+    /// running in the background (a server started again, a stream's curl) must not keep one,
+    /// nor hand on this process's sockets.
+    public static func shell(_ command: String, timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String) {
+        let closeInherited = #"for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; "#
+        return try await run("/bin/bash", ["-c", closeInherited + command], timeout: timeout)
+    }
+
     /// Runs `executable arguments...` to the end, up to `timeout` (then kills it), and returns
     /// its exit status and everything it printed (standard output and error together). Nothing
     /// blocks a cooperative thread.

@@ -8,13 +8,21 @@ import Synchronization
 /// killed with SIGKILL and started again on the same file and port, and every client's way
 /// back measured: when it resynced (its session open again after its last version, which the
 /// server confirms by accepting it), how its attempts spread over time, what the server spent
-/// meanwhile, and whether anything acknowledged was lost.
+/// meanwhile, and whether anything acknowledged was lost. With `--server` and
+/// `--storm-restart CMD`, the clients play on that deployment instead (nginx in front of
+/// instances on PostgreSQL, say) and CMD does the crash: it kills the server, or one instance
+/// of it, and starts it again.
 public struct StormPlan: Sendable, Hashable, Codable {
     public var clients: Int
     /// The clients' transports, in turn (a match's two seats on different ones).
     public var transports: [Transport] = Transport.allCases
     /// How long clients are given to come back before those still away are counted.
     public var patience: Duration = .seconds(60)
+    /// With a server of the user's (`--server`): the shell command that crashes it and starts
+    /// it again (`bash -c`, no descriptor inherited past the first three), returning once it is
+    /// accepting. What it starts in the background must not keep the command's output open
+    /// (redirect it), or the command is not over until that ends.
+    public var restart: String?
 
     public init(clients: Int) {
         self.clients = clients
@@ -44,14 +52,22 @@ public struct StormResult: Sendable, Codable {
     public var setupSeconds = 0.0
     /// Clients connected when the server was killed.
     public var connected = 0
-    /// From the kill to the new server's listening line.
+    /// Clients whose connection the crash cut (every one, when the whole server went down; with
+    /// `--storm-restart`, those on the instance killed). Nil in results from before it was read.
+    public var cut: Int?
+    /// From the kill to the new server's listening line (with `--storm-restart`, to the end of
+    /// the command).
     public var downMilliseconds = 0
+    /// Whether clients' times are counted from the kill, not from the server's return: with
+    /// `--storm-restart`, where the deployment may keep accepting throughout (another instance
+    /// behind the proxy).
+    public var timedFromKill: Bool?
     public var windows: [StormWindow] = []
-    /// Clients back, and how long after the server listened again the last came back (nil:
-    /// not all within the patience).
+    /// Clients back, and how long after the server listened again (or after the kill) the last
+    /// came back (nil: not all within the patience).
     public var resynced = 0
     public var secondsToAllResynced: Double?
-    /// Each client's time back after the server listened, at the window's resolution.
+    /// Each client's time back after the server listened (or the kill), at the window's resolution.
     public var resyncP50Milliseconds: Int?
     public var resyncP99Milliseconds: Int?
     public var attempts = 0
@@ -73,11 +89,14 @@ public struct StormResult: Sendable, Codable {
     public var errorSamples: [String] = []
 }
 
-/// The server of a storm, once it is back: sampled while it comes up.
+/// The server of a storm, once it is back: sampled while it comes up. A server of the user's
+/// is read by the processes `--server-process` names, if any.
 private final class ServerSlot: Sendable {
     private let child = Mutex<ChildProcess?>(nil)
+    private let processes: [String]
+    init(processes: [String] = []) { self.processes = processes }
     func set(_ process: ChildProcess?) { child.withLock { $0 = process } }
-    var usage: ProcessUsage? { child.withLock { $0 }?.usage }
+    var usage: ProcessUsage? { child.withLock { $0 }?.usage ?? (processes.isEmpty ? nil : .matching(processes)) }
 }
 
 /// A storm's client: one seat and what it had before the kill.
@@ -92,15 +111,28 @@ private struct StormSeat {
 extension BenchRunner {
     func runStorm(_ storm: StormPlan, report: @escaping @Sendable (Double) -> Void) async throws -> StormResult {
         var result = StormResult(plan: storm)
-        let port = try LoopbackPort.free()
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString).sqlite").path
-        var arguments = ["serve", "--port", "\(port)", "--data", data, "--log-level", "warning", "--commands-per-second", "1000000000",
-                         "--client-limits", "off", "--max-connections", "\(max(16_384, storm.clients * 3 + 100))"]
-        if let idle = plan.idleTimeoutMilliseconds { arguments += ["--idle-timeout", String(Double(idle) / 1000)] }
-        let log = logDirectory?.appendingPathComponent("storm-server.log")
-        var child: ChildProcess? = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
-        defer { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
-        let endpoint = Endpoint(host: "127.0.0.1", port: port)
+        let endpoint: Endpoint
+        var own: (arguments: [String], log: URL?, data: String)?
+        var child: ChildProcess?
+        if let server = plan.server {
+            guard let given = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
+            guard storm.restart != nil else {
+                throw BenchError.badPlan("--storm with --server needs --storm-restart: the command that kills the server (or an instance of it) and starts it again")
+            }
+            endpoint = given
+        } else {
+            let port = try LoopbackPort.free()
+            let data = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString).sqlite").path
+            var arguments = ["serve", "--port", "\(port)", "--data", data, "--log-level", "warning", "--commands-per-second", "1000000000",
+                             "--client-limits", "off", "--max-connections", "\(max(16_384, storm.clients * 3 + 100))"]
+            if let idle = plan.idleTimeoutMilliseconds { arguments += ["--idle-timeout", String(Double(idle) / 1000)] }
+            own = (arguments, logDirectory?.appendingPathComponent("storm-server.log"), data)
+            child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: own?.log)
+            endpoint = Endpoint(host: "127.0.0.1", port: port)
+        }
+        defer {
+            if let data = own?.data { for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: data + suffix) } }
+        }
         var errors: [String] = []
 
         // Set-up: matches of two seats, each seat a client over the next transport, and two
@@ -137,19 +169,31 @@ extension BenchRunner {
         for index in seats.indices { seats[index].acknowledged = seats[index].connection.lastVersion }
         result.connected = seats.count { $0.connection.state == .connected }
 
-        // The crash, and the server back on the same file and port.
+        // The crash, and the server back on the same file and port (or the user's command).
         let killed = ContinuousClock.now
-        await child?.kill(SIGKILL)
-        child = nil
-        let server = ServerSlot()
-        let sampling = Task { [seats] in await Self.sample(seats, server: server, since: killed, patience: storm.patience) }
-        do {
-            child = try await ChildProcess.start(serverExecutable ?? executable, arguments, log: log)
-        } catch {
-            errors.append("restart: \(error)")
+        let server = ServerSlot(processes: plan.serverProcesses)
+        let sampling: Task<([StormWindow], [Int?]), Never>
+        if let own {
+            await child?.kill(SIGKILL)
+            child = nil
+            sampling = Task { [seats] in await Self.sample(seats, server: server, since: killed, patience: storm.patience, everyoneCut: true) }
+            do {
+                child = try await ChildProcess.start(serverExecutable ?? executable, own.arguments, log: own.log)
+            } catch {
+                errors.append("restart: \(error)")
+            }
+        } else {
+            sampling = Task { [seats] in await Self.sample(seats, server: server, since: killed, patience: storm.patience, everyoneCut: false) }
+            do {
+                let (status, output) = try await ChildProcess.shell(storm.restart ?? "", timeout: storm.patience)
+                if status != 0 { errors.append("--storm-restart exited with \(status): \(output.suffix(300))") }
+            } catch {
+                errors.append("--storm-restart: \(error)")
+            }
         }
         let listening = ContinuousClock.now
         result.downMilliseconds = Int((listening - killed) / .milliseconds(1))
+        result.timedFromKill = own == nil
         server.set(child)
         report(0.4)
         let (windows, backAt) = await sampling.value
@@ -157,10 +201,12 @@ extension BenchRunner {
         report(0.8)
 
         // Back: who came, how fast, how their attempts spread, what nobody should have lost.
-        let upMilliseconds = result.downMilliseconds
+        let upMilliseconds = own == nil ? 0 : result.downMilliseconds
         let times = backAt.compactMap { $0.map { max(0, $0 - upMilliseconds) } }.sorted()
+        let cut = seats.count { $0.stats.totals.reconnectAttempts > 0 || $0.connection.state != .connected }
+        result.cut = cut
         result.resynced = times.count
-        if times.count == seats.count, let last = times.last { result.secondsToAllResynced = Double(last) / 1000 }
+        if times.count >= cut, cut > 0, let last = times.last { result.secondsToAllResynced = Double(last) / 1000 }
         result.resyncP50Milliseconds = times.isEmpty ? nil : times[times.count / 2]
         result.resyncP99Milliseconds = times.isEmpty ? nil : times[min(times.count - 1, times.count * 99 / 100)]
         result.attempts = windows.reduce(0) { $0 + $1.attempts }
@@ -204,46 +250,65 @@ extension BenchRunner {
             seats.append(StormSeat(connection: connection, stats: stats, match: match))
         }
         // Column 4 for each seat: legal in every Connect Four.
+        func waitFor(_ seat: StormSeat, _ what: String, _ condition: () -> Bool) async throws {
+            do {
+                try await waitUntil(condition)
+            } catch {
+                throw BenchError.childFailed("match \(match): its \(seat.connection.transport) seat \(seat.connection.seat.map { "\($0)" } ?? "-") "
+                    + "waited 30 s for \(what), at version \(seat.connection.lastVersion), \(seat.connection.state)")
+            }
+        }
         for seat in seats where seats.count == 2 {
-            try await waitUntil { seat.connection.lastVersion >= 3 && seat.connection.state == .connected }
+            try await waitFor(seat, "version 3") { seat.connection.lastVersion >= 3 && seat.connection.state == .connected }
         }
         if seats.count == 2 {
             for (turn, seat) in seats.enumerated() {
-                try await waitUntil { seat.connection.lastVersion == 3 + turn }
+                try await waitFor(seat, "version \(3 + turn)") { seat.connection.lastVersion == 3 + turn }
                 try await seat.connection.send(.play("4"))
             }
-            for seat in seats { try await waitUntil { seat.connection.lastVersion == 5 } }
+            for seat in seats { try await waitFor(seat, "version 5") { seat.connection.lastVersion == 5 } }
         }
         return seats
     }
 
     /// Samples the clients every 100 ms from the kill until all are back or the patience has
     /// passed: attempts per window, those back, and the server's CPU and memory once it is up.
+    /// When the crash may not have cut everyone (`everyoneCut` false: one instance of several
+    /// killed), sampling ends once every client is connected, each one cut is back, and no
+    /// attempt has been made for a second, from 3 s after the kill.
     private static func sample(_ seats: [StormSeat], server: ServerSlot, since killed: ContinuousClock.Instant,
-                               patience: Duration) async -> ([StormWindow], [Int?]) {
+                               patience: Duration, everyoneCut: Bool) async -> ([StormWindow], [Int?]) {
         var windows: [StormWindow] = []
         var backAt = [Int?](repeating: nil, count: seats.count)
         var attemptsBefore = 0
         var tick = killed
         var lastCPU: Double?
+        var quietWindows = 0
         while true {
             tick += StormPlan.window
             try? await Task.sleep(until: tick)
             let milliseconds = Int((tick - killed) / .milliseconds(1))
             var attempts = 0
+            var away = 0
             for (index, seat) in seats.enumerated() {
                 let totals = seat.stats.totals
                 attempts += totals.reconnectAttempts
-                if backAt[index] == nil, totals.reconnects >= 1, seat.connection.state == .connected { backAt[index] = milliseconds }
+                let connected = seat.connection.state == .connected
+                if backAt[index] == nil, totals.reconnects >= 1, connected { backAt[index] = milliseconds }
+                if !connected || (totals.reconnectAttempts > 0 && backAt[index] == nil) { away += 1 }
             }
+            quietWindows = attempts == attemptsBefore ? quietWindows + 1 : 0
             let usage = server.usage
-            let cores = usage.flatMap { now in lastCPU.map { (now.cpuSeconds - $0) / (StormPlan.window / .seconds(1)) } }
+            // Processes read by name may end (an instance killed): their CPU leaves the sum.
+            let cores = usage.flatMap { now in lastCPU.map { max(0, now.cpuSeconds - $0) / (StormPlan.window / .seconds(1)) } }
             lastCPU = usage?.cpuSeconds
             let back = backAt.count { $0 != nil }
             windows.append(StormWindow(milliseconds: milliseconds, attempts: attempts - attemptsBefore, resynced: back,
                                        serverCores: cores, serverResidentBytes: usage?.residentBytes))
             attemptsBefore = attempts
-            if back == seats.count || tick - killed > patience { return (windows, backAt) }
+            let settled = everyoneCut ? back == seats.count
+                : away == 0 && quietWindows >= 10 && tick - killed >= .seconds(3)
+            if settled || tick - killed > patience { return (windows, backAt) }
         }
     }
 
@@ -262,13 +327,28 @@ extension BenchRunner {
                 failed += 1
                 if errors.count < 5 { errors.append("\(match): the move after the storm failed: \(error)") }
             }
-            guard let log = try? await api.events(match) else {
+            // Read again while the log is shorter than a seat's: behind a proxy, the instance
+            // read may learn of the move a few milliseconds after the one that acknowledged it
+            // (docs/protocol.md, a poll with wait=0 on several servers).
+            var log: [MatchEvent]?
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                log = try? await api.events(match)
+                if let log, seats.allSatisfy({ $0.connection.lastVersion <= log.count }) { break }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            guard let log else {
                 differing += 1
                 continue
             }
             for seat in seats {
                 try? await waitUntil(seconds: 5) { seat.connection.lastVersion >= log.count }
-                if seat.connection.log.map({ $0.view(for: nil) }) != log.map({ $0.view(for: nil) }) { differing += 1 }
+                if seat.connection.log.map({ $0.view(for: nil) }) != log.map({ $0.view(for: nil) }) {
+                    differing += 1
+                    if errors.count < 5 {
+                        errors.append("\(match): the server's log has \(log.count) events, the \(seat.connection.transport) seat's \(seat.connection.log.count)")
+                    }
+                }
             }
         }
         return (played, failed, differing, errors)
@@ -294,7 +374,8 @@ extension Report {
         guard let storm = results.storm else { return [] }
         return [[
             "\(storm.plan.clients)", storm.plan.transports.map(\.rawValue).joined(separator: "+"), "\(storm.downMilliseconds)",
-            "\(storm.resynced) of \(storm.connected)", storm.secondsToAllResynced.map { String(format: "%.1f", $0) } ?? "not all",
+            storm.cut.flatMap { $0 == storm.connected ? nil : "\(storm.resynced) of \($0) cut (\(storm.connected) connected)" }
+                ?? "\(storm.resynced) of \(storm.connected)", storm.secondsToAllResynced.map { String(format: "%.1f", $0) } ?? "not all",
             "\(storm.resyncP50Milliseconds.map(String.init) ?? "-") / \(storm.resyncP99Milliseconds.map(String.init) ?? "-")",
             "\(storm.attempts) (\(storm.failedAttempts))", storm.busiestWindowShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
             "\(storm.gaveUp)", "\(storm.movesLost)", "\(storm.movesAfter) (\(storm.movesAfterFailed))", "\(storm.logsDiffering)",
@@ -310,22 +391,36 @@ extension Report {
         return String(storm.windows.map { blocks[Int((Double($0.attempts) / Double(high) * 8).rounded(.up))] })
     }
 
+    /// What was crashed, in a line.
+    private var stormCrash: String {
+        guard let storm = results.storm else { return "" }
+        if let restart = storm.plan.restart {
+            return "the deployment at \(results.plan.server ?? "--server") crashed by --storm-restart '\(restart)'; times from the kill"
+        }
+        return "the server killed (SIGKILL) and restarted on the same SQLite file"
+    }
+
     var stormText: [String] {
         guard let storm = results.storm else { return [] }
-        return ["", "Storm: clients in live games, the server killed (SIGKILL) and restarted on the same SQLite file",
+        let back = storm.timedFromKill == true ? "the restart command done" : "server back"
+        return ["", "Storm: clients in live games, \(stormCrash)",
                 Self.textTable(Self.stormHeader, stormRows),
-                "Attempts per 100 ms from the kill (server back at \(storm.downMilliseconds) ms): |\(stormSparkline)|"]
+                "Attempts per 100 ms from the kill (\(back) at \(storm.downMilliseconds) ms): |\(stormSparkline)|"]
             + (storm.errorSamples.isEmpty ? [] : ["Storm errors (first few)"] + storm.errorSamples)
     }
 
     func stormMarkdown(chartPrefix: String) -> [String] {
         guard let storm = results.storm else { return [] }
+        let setting = storm.plan.restart.map { restart in
+            "played in each) on the deployment at \(results.plan.server ?? "--server"), crashed by `\(restart)` (which took \(storm.downMilliseconds) ms)."
+        } ?? "played in each) on one `ply serve` with SQLite; the server was killed with SIGKILL and started again on the same file and port."
+        let from = storm.timedFromKill == true ? "times are from the kill (the deployment may have kept accepting)" : "times are from the server's listening line"
         return [
             "", "### Reconnect storm", "",
             "\(storm.plan.clients) clients (\(storm.plan.transports.map(\.description).joined(separator: ", ")) in turn, two seats a match, two moves",
-            "played in each) on one `ply serve` with SQLite; the server was killed with SIGKILL and started again on the same file and port.",
+            setting,
             "A client is back (resynced) once its session is open again after its last version, which the server confirms by accepting it;",
-            "times are from the server's listening line, at 100 ms resolution. Attempts count every reconnection try, failed ones included;",
+            "\(from), at 100 ms resolution. Attempts count every reconnection try, failed ones included;",
             "`busiest 100 ms` is the largest share of them in one window. Moves lost: acknowledged versions a client no longer had once back.",
             "Then each match played one more move and every client's log was compared with the server's.",
             "", Self.markdownTable(Self.stormHeader, stormRows), "",
@@ -346,7 +441,7 @@ extension Charts {
         var svg = [
             ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
             ##"<rect width="100%" height="100%" fill="white"/>"##,
-            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Reconnect storm: \##(storm.plan.clients) clients, the server killed and restarted</text>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">Reconnect storm: \##(storm.plan.clients) clients, \##(storm.plan.restart == nil ? "the server killed and restarted" : "crashed by --storm-restart")</text>"##,
         ]
         let panels: [(String, String, (StormWindow) -> Double?)] = [
             ("reconnection attempts per 100 ms", "#d62728", { Double($0.attempts) }),
@@ -364,7 +459,7 @@ extension Charts {
             let points = windows.compactMap { window in value(window).map { String(format: "%.1f,%.1f", x(Double(window.milliseconds) / 1000), y($0)) } }
             svg.append(##"<polyline fill="none" stroke="\##(colour)" stroke-width="2" points="\##(points.joined(separator: " "))"/>"##)
         }
-        svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">seconds since the kill (dashed: the server listening again)</text>"##)
+        svg.append(##"<text x="\##(left + plotWidth / 2)" y="\##(height - 8)" text-anchor="middle">seconds since the kill (dashed: \##(storm.plan.restart == nil ? "the server listening again" : "the restart command done"))</text>"##)
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
     }

@@ -97,7 +97,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "With --soak: memory growth is measured after this warm-up.")
     var soakWarmup = TimeSpan(seconds: 120)
 
-    @Option(help: "Instead of levels: this many clients in live games (transports in turn) on one ply serve with SQLite, which is killed with SIGKILL and started again on the same file; measures how long until every client has resynced, reconnection attempts per 100 ms, the server's CPU and memory, clients that gave up and moves lost.")
+    @Option(help: "Instead of levels: this many clients in live games (transports in turn) on one ply serve with SQLite, which is killed with SIGKILL and started again on the same file (or on --server, crashed by --storm-restart); measures how long until every client has resynced, reconnection attempts per 100 ms, the server's CPU and memory, clients that gave up and moves lost.")
     var storm: Int?
 
     @Option(help: ArgumentHelp("With --storm: the clients' transports, comma-separated, in turn (default: \(Transport.names))."))
@@ -105,6 +105,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "With --storm: seconds the clients are given to come back.")
     var stormPatience = 60.0
+
+    @Option(help: ArgumentHelp("With --storm and --server: the shell command that crashes the server, or one instance of it behind a proxy, and starts it again, returning once it accepts (redirect what it starts in the background); times are then counted from the kill. scripts/cluster-storm.sh runs it against nginx and two instances on PostgreSQL.", valueName: "command"))
+    var stormRestart: String?
 
     @Option(help: "Write results.json, results.csv, report.md and SVG charts into this directory.")
     var out: String?
@@ -175,6 +178,7 @@ struct BenchCommand: AsyncParsableCommand {
             soakPlan.warmup = soakWarmup.duration
             plan.soak = soakPlan
         }
+        if storm == nil, stormRestart != nil { throw ValidationError("--storm-restart goes with --storm") }
         if let storm {
             try OptionCheck.count(storm, "--storm", in: 2...200_000)
             var stormPlan = StormPlan(clients: storm)
@@ -187,6 +191,10 @@ struct BenchCommand: AsyncParsableCommand {
                 }
             }
             stormPlan.patience = try OptionCheck.seconds(stormPatience, "--storm-patience", least: 1, most: 3600)
+            if (server == nil) != (stormRestart == nil) {
+                throw ValidationError("--storm-restart and --server go together: with --server, --storm needs the command that crashes that server; without, ply starts and kills its own")
+            }
+            stormPlan.restart = stormRestart
             plan.storm = stormPlan
         }
 
