@@ -115,6 +115,10 @@ public struct HoldResult: Sendable, Codable {
     public var secondsToConnect: Double
     public var serverBytesPerClient: Double?
     public var failures: Int
+    /// Opens that failed once and were tried again (up to three tries, as a client would), and
+    /// the first errors of those that failed all three. Nil in runs before they were kept.
+    public var retriedOpens: Int?
+    public var failureSamples: [String]?
     /// Once every client (and attacker) had gone: the server's descriptors beyond its count
     /// before they came, and the polls and connections its `/health` still counted (its own
     /// request's connection included). Nil in runs before they were read.
@@ -400,20 +404,39 @@ public struct BenchRunner: Sendable {
         }()
         let stats = WireStats()
         var connections: [MatchConnection] = []
-        var failures = 0
+        var failures = 0, retried = 0
+        var failureSamples: [String] = []
         let batch = 250
         let share = plan.attack == nil ? 0.8 : 0.3
         for start in stride(from: 0, to: plan.hold, by: batch) {
-            let opened = await withTaskGroup(of: MatchConnection?.self) { group in
+            let opened = await withTaskGroup(of: (Result<MatchConnection, any Error>, tries: Int).self) { group in
                 for _ in start..<min(start + batch, plan.hold) {
-                    group.addTask { try? await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats) }
+                    group.addTask {
+                        var failure: any Error = BenchError.badPlan("no try")
+                        for attempt in 1...3 {
+                            if attempt > 1 { try? await Task.sleep(for: .milliseconds(200)) }
+                            do {
+                                return (.success(try await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats)), attempt)
+                            } catch {
+                                failure = error
+                            }
+                        }
+                        return (.failure(failure), 3)
+                    }
                 }
-                var opened: [MatchConnection?] = []
-                for await connection in group { opened.append(connection) }
+                var opened: [(Result<MatchConnection, any Error>, tries: Int)] = []
+                for await outcome in group { opened.append(outcome) }
                 return opened
             }
-            connections += opened.compactMap { $0 }
-            failures += opened.filter { $0 == nil }.count
+            for (outcome, tries) in opened {
+                if tries > 1 { retried += 1 }
+                switch outcome {
+                case .success(let connection): connections.append(connection)
+                case .failure(let error):
+                    failures += 1
+                    if failureSamples.count < 3 { failureSamples.append("\(error)") }
+                }
+            }
             report(Double(start + batch) / Double(plan.hold) * share)
         }
         let secondsToConnect = (ContinuousClock.now - started) / .seconds(1)
@@ -423,6 +446,8 @@ public struct BenchRunner: Sendable {
         let usage = child?.usage
         var result = HoldResult(transport: transport, compressed: compressed, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
                                 serverBytesPerClient: nil, failures: failures)
+        result.retriedOpens = retried
+        result.failureSamples = failureSamples
         if let baseline, let usage, held > 0 {
             result.serverBytesPerClient = Double(usage.residentBytes - baseline.residentBytes) / Double(held)
         }

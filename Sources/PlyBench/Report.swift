@@ -138,7 +138,8 @@ public struct Report: Sendable {
     var holdRows: [[String]] {
         results.holds.map { hold in
             [hold.label, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
-             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), "\(hold.failures)",
+             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"),
+             "\(hold.failures)" + ((hold.retriedOpens ?? 0) > 0 ? " (\(hold.retriedOpens ?? 0) tried again)" : ""),
              hold.leftoverDescriptors.map(String.init) ?? "-", hold.leftoverPolls.map(String.init) ?? "-",
              hold.leftoverConnections.map(String.init) ?? "-"]
         }

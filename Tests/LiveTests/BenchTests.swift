@@ -191,7 +191,7 @@ struct BenchTests {
             let results = try await BenchRunner(plan: plan).run(command: "test") { _ in }
             #expect(results.holds.map(\.transport) == Transport.allCases.map(BenchTransport.ply))
             for hold in results.holds {
-                #expect(hold.held == 20)
+                #expect(hold.held == 20, "\(hold.label): \(hold.failures) failed to open (\(hold.failureSamples ?? [])), \(hold.retriedOpens ?? 0) tried again")
                 #expect(hold.leftoverPolls == 0)
                 #expect(hold.leftoverConnections == 1, "only the bench's own request to /health")
                 let attack = try #require(hold.attack)
