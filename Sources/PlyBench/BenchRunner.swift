@@ -298,9 +298,7 @@ public struct BenchRunner: Sendable {
         let (host, port, child, data) = try await startServer(transport, store: store, compressed: compressed)
         // The simulated network, when there is one, sits between every client and the server.
         let relay: TCPRelay? = if plan.latency != nil || (plan.middlebox != nil && transport != .floor) {
-            try await TCPRelay.start(to: host, port: port, latency: plan.latency, buffering: plan.middlebox?.buffering,
-                                     cutsUpgradesAfter: plan.middlebox?.cutsUpgradesAfter, stripsUpgrade: plan.middlebox?.stripsUpgrade ?? false,
-                                     cutsIdleAfter: plan.middlebox?.cutsIdleAfter)
+            try await TCPRelay.start(to: host, port: port, latency: plan.latency, middlebox: transport == .floor ? nil : plan.middlebox)
         } else {
             nil
         }

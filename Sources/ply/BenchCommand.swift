@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlyBench
 import PlyClient
+import PlyRelay
 import PlyEngine
 import PlyWire
 

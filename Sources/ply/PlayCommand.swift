@@ -48,6 +48,10 @@ struct PlayCommand: AsyncParsableCommand {
     @Option(help: "Without --server: jitter on that network, e.g. 10ms.")
     var jitter = Milliseconds(0)
 
+    @Option(help: ArgumentHelp("Without --server: a middlebox between you and the embedded server, played by ply's relay: \(Middlebox.arguments) (as ply bench --middlebox); with --transport auto, the status bar says where it settled and why.",
+                               valueName: "mode"))
+    var middlebox: String?
+
     @Option(help: "The seed of the bot's choices.")
     var seed: UInt64 = 1
 
@@ -67,8 +71,11 @@ struct PlayCommand: AsyncParsableCommand {
         guard Strategy(name: bot, depth: depth) != nil else { throw ValidationError("--bot must be random, greedy or minimax") }
         guard thinkTime != nil else { throw ValidationError("--bot-think must be MIN-MAX milliseconds, e.g. 300-700") }
         try OptionCheck.count(depth, "--depth", in: 1...12)
-        if server != nil, rtt.value > 0 || jitter.value > 0 {
-            throw ValidationError("--rtt and --jitter simulate a network to the embedded server; a real server's network is real")
+        if server != nil, rtt.value > 0 || jitter.value > 0 || middlebox != nil {
+            throw ValidationError("--rtt, --jitter and --middlebox simulate a network to the embedded server; a real server's network is real")
+        }
+        if let middlebox, Middlebox(argument: middlebox) == nil {
+            throw ValidationError("--middlebox takes \(Middlebox.arguments): not '\(middlebox)'")
         }
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw ValidationError("ply play needs a terminal") }
     }
@@ -81,7 +88,9 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression] in try await Self.startEmbeddedServer(latency: latency, compression: compression) })
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression, middlebox] in
+                try await Self.startEmbeddedServer(latency: latency, middlebox: middlebox.flatMap(Middlebox.init(argument:)), compression: compression)
+            })
         }
         let app = TerminalApp(
             venue: venue,
@@ -107,9 +116,10 @@ struct PlayCommand: AsyncParsableCommand {
     }
 
     /// A server in this process on a free loopback port, keeping its matches in memory and
-    /// logging nowhere (the screen is the player's). With a latency, the player reaches it
-    /// through ply's TCP relay, which delays each direction; the bot connects directly.
-    static func startEmbeddedServer(latency: TCPRelay.Latency?, compression: Bool = false) async throws -> EmbeddedServer {
+    /// logging nowhere (the screen is the player's). With a latency or a middlebox, the player
+    /// reaches it through ply's TCP relay, which delays each direction and plays the middlebox;
+    /// the bot connects directly.
+    static func startEmbeddedServer(latency: TCPRelay.Latency?, middlebox: Middlebox? = nil, compression: Bool = false) async throws -> EmbeddedServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
@@ -129,7 +139,7 @@ struct PlayCommand: AsyncParsableCommand {
         }
         let direct = Endpoint(host: "127.0.0.1", port: port)
         var relay: TCPRelay?
-        if let latency { relay = try await TCPRelay.start(to: "127.0.0.1", port: port, latency: latency) }
+        if latency != nil || middlebox != nil { relay = try await TCPRelay.start(to: "127.0.0.1", port: port, latency: latency, middlebox: middlebox) }
         return EmbeddedServer(endpoint: relay.map { Endpoint(host: "127.0.0.1", port: $0.port) } ?? direct, botEndpoint: direct) { [relay] in
             await relay?.stop()
             await server.shutDown()

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import PlyBench
 import PlyClient
+import PlyRelay
 import PlyServer
 import PlyWire
 import Testing

@@ -83,12 +83,16 @@ struct HostileNetworkTests {
 
         var testDescription: String { rawValue }
 
-        func relay(to port: Int) async throws -> TCPRelay {
+        var box: PlyRelay.Middlebox {
             switch self {
-            case .cutsUpgrades: try await TCPRelay.start(to: "127.0.0.1", port: port, cutsUpgradesAfter: .milliseconds(200))
-            case .buffers: try await TCPRelay.start(to: "127.0.0.1", port: port, buffering: TCPRelay.ResponseBuffering())
-            case .stripsUpgrade: try await TCPRelay.start(to: "127.0.0.1", port: port, stripsUpgrade: true)
+            case .cutsUpgrades: .cutsUpgrades(afterMilliseconds: 200)
+            case .buffers: .buffers
+            case .stripsUpgrade: .stripsUpgrade
             }
+        }
+
+        func relay(to port: Int) async throws -> TCPRelay {
+            try await TCPRelay.start(to: "127.0.0.1", port: port, middlebox: box)
         }
     }
 

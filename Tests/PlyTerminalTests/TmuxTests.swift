@@ -190,6 +190,29 @@ struct TmuxTests {
         #expect(last.contains("PLY-EXIT=0"), "\(last)")
     }
 
+    /// `--middlebox` puts a hostile proxy between the player and the embedded server: with
+    /// `--transport auto` the game is played to the end wherever it settles, and the screen
+    /// says where and why (a proxy that cuts each WebSocket soon after it opens, or that strips
+    /// the upgrade, sends it to SSE; one that buffers responses leaves WebSocket alone).
+    @Test(arguments: [("cut-upgrades=200", "Server-Sent Events", "On SSE: WS"), ("strip-upgrade", "Server-Sent Events", "On SSE: WS"),
+                      ("buffer", "WebSocket", nil)])
+    func aGameThroughAMiddleboxSettlesAndSaysWhy(middlebox: String, settled: String, note: String?) async throws {
+        let session = "ply-e2e-box-\(middlebox.prefix(5))-\(getpid())"
+        try await Self.play(session, "play --transport auto --middlebox \(middlebox) --bot random --bot-think 0-20", width: 120, height: 30)
+        defer { Self.kill(session) }
+        if let note {
+            let screen = try await Self.waitFor(session, seconds: 20) { $0.contains(note) }
+            #expect(screen.contains(note), "\(screen)")
+        }
+        let (screen, moves) = try await Self.playToTheEnd(session)
+        #expect(Self.endings.contains(where: screen.contains), "\(screen)")
+        #expect(moves >= 4)
+        let status = Self.statusBar(screen)
+        #expect(status.contains(settled) && status.contains("connected"), "\(status)")
+        let last = try await Self.quit(session)
+        #expect(last.contains("PLY-EXIT=0"), "\(last)")
+    }
+
     /// `ply replay MATCH` in a terminal steps through a stored match; piped, it prints the
     /// transcript.
     @Test func anInteractiveReplay() async throws {
