@@ -137,9 +137,10 @@ public struct Report: Sendable {
 
     var holdRows: [[String]] {
         results.holds.map { hold in
-            [hold.label, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
-             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"),
-             "\(hold.failures)" + ((hold.retriedOpens ?? 0) > 0 ? " (\(hold.retriedOpens ?? 0) tried again)" : ""),
+            let retried = hold.retriedOpens ?? 0
+            let failed = retried > 0 ? "\(hold.failures) (\(retried) tried again)" : "\(hold.failures)"
+            return [hold.label, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
+             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), failed,
              hold.leftoverDescriptors.map(String.init) ?? "-", hold.leftoverPolls.map(String.init) ?? "-",
              hold.leftoverConnections.map(String.init) ?? "-"]
         }

@@ -380,7 +380,7 @@ private func statusLine(_ state: PlayState, width: Int, now: ContinuousClock.Ins
     let transport = network.transport.abbreviation
     // From the whole bar to its bare bones; the first that fits is drawn.
     let versions: [[String]] = [
-        ["\(network.transport)", connection.long, roundTrip.long, wire, "\(totals.httpRequests) HTTP requests", "\(totals.reconnects) reconnects"],
+        ["\(network.transport)", connection.long, roundTrip.long, wire, counted(totals.httpRequests, "HTTP request"), counted(totals.reconnects, "reconnect")],
         ["\(network.transport)", connection.long, roundTrip.short + " " + sparkline(trips.recent, glyphs).dropLast(), wire,
          "\(totals.httpRequests) req", "\(totals.reconnects) reconn"],
         ["\(network.transport)", connection.long, roundTrip.short, wire, "\(totals.httpRequests) req", "\(totals.reconnects) reconn"],
@@ -401,6 +401,11 @@ private func seconds(_ duration: Duration) -> Double {
 func milliseconds(_ duration: Duration) -> String {
     let (seconds, attoseconds) = duration.components
     return String(format: "%.2f ms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+}
+
+/// "1 HTTP request", "7 HTTP requests".
+func counted(_ count: Int, _ noun: String) -> String {
+    count == 1 ? "1 \(noun)" : "\(count) \(noun)s"
 }
 
 func bytes(_ count: Int) -> String {

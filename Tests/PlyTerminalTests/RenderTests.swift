@@ -117,6 +117,10 @@ struct RenderTests {
         state.network.roundTrips = RoundTrips(count: 3, last: .microseconds(420), p50: .microseconds(380), p99: .microseconds(1200))
         let bar = " WebSocket | connected | rtt 0.42 ms (p50 0.38 ms, p99 1.20 ms) | up 1.2 kB down 56.8 kB | 7 HTTP requests | 2 reconnects "
         #expect(screenText(state, width: 140).last == bar + String(repeating: " ", count: 140 - bar.count))
+        state.network.totals.httpRequests = 1
+        state.network.totals.reconnects = 1
+        #expect(screenText(state, width: 140).last?.contains("| 1 HTTP request | 1 reconnect ") == true, "one of each, in the singular")
+        state.network.totals = totals
         let now = ContinuousClock.now
         state.network.state = .reconnecting(attempt: 3, retryAt: now + .milliseconds(1500))
         #expect(screenText(state, width: 140, now: now).last?.contains("reconnecting in 1.5 s (attempt 3)") == true)
