@@ -3,7 +3,7 @@
 # Assets/nginx.conf (or NGINX_CONF), all on free loopback ports, torn down on exit.
 # As root, PostgreSQL runs as the postgres user. After `cluster_up SERVER N`: $front is nginx's
 # port, ${instances[@]} the instances' ports, $url the database, $dir the working directory.
-# NGINX_WORKER_CONNECTIONS (4096) sizes nginx; PLY_SERVE_ARGS adds options to each instance;
+# NGINX_WORKERS (1) and NGINX_WORKER_CONNECTIONS (4096, each) size nginx; PLY_SERVE_ARGS adds options to each instance;
 # KEEP_LOGS=DIR keeps the logs (PostgreSQL's, nginx's, each instance's) there.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -54,7 +54,7 @@ cluster_up() {
         { print }' "${NGINX_CONF:-$repo/Assets/nginx.conf}" >"$dir/ply.conf"
     cat >"$dir/nginx.conf" <<CONF
 daemon off;
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 $( [ "$(id -u)" -eq 0 ] && echo "user root;" )
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;

@@ -8,12 +8,13 @@
 #   scripts/cluster-storm.sh PLY_BINARY CLIENTS OUT_DIR [ply bench options...]
 #
 # Each client holds a connection or two through nginx, and nginx two descriptors for each
-# (client and upstream): this machine's limit of 20,000 descriptors a process puts the top
-# near 5,000 clients.
+# (client and upstream): with this machine's limit of 20,000 descriptors a process, nginx runs
+# two workers (NGINX_WORKERS), and the load generator's own descriptors put the top near
+# 10,000 clients.
 set -euo pipefail
 ply=$1 clients=$2 out=$3
 shift 3
-export NGINX_WORKER_CONNECTIONS=${NGINX_WORKER_CONNECTIONS:-19000} PLY_SERVE_ARGS="--max-connections 40000 ${PLY_SERVE_ARGS:-}"
+export NGINX_WORKERS=${NGINX_WORKERS:-2} NGINX_WORKER_CONNECTIONS=${NGINX_WORKER_CONNECTIONS:-19000} PLY_SERVE_ARGS="--max-connections 40000 ${PLY_SERVE_ARGS:-}"
 ulimit -n "$(ulimit -Hn)"
 source "$(dirname "$0")/cluster-lib.sh"
 cluster_up "$ply" 2
