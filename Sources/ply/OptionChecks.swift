@@ -39,7 +39,7 @@ private extension Double {
 /// `--idle-timeout` for clients: the network's idle timeout, which the client's keep-alive
 /// timers are fitted under (`ConnectionOptions.fit(idleTimeout:)`).
 struct IdleTimeoutOption: ParsableArguments {
-    @Option(help: "The idle timeout of the network between this client and the server, in seconds (a NAT's; ply's defaults suit 30 or more): WebSocket pings, long polls and the reuse of quiet connections are kept to half of it. Event streams are kept busy by the server: ply serve --idle-timeout.")
+    @Option(help: "The idle timeout of the network between this client and the server, in seconds (a NAT's; ply's defaults suit 30 or more): WebSocket pings, long polls and the reuse of quiet connections are kept to half of it. Event streams are kept busy by the server: ply serve --idle-timeout (ply play's embedded server is fitted too).")
     var idleTimeout: Double?
 
     func validate() throws {
@@ -49,6 +49,9 @@ struct IdleTimeoutOption: ParsableArguments {
     private var duration: Duration? {
         get throws { try idleTimeout.map { try OptionCheck.seconds($0, "--idle-timeout", least: 0.2, most: 86_400) } }
     }
+
+    /// The timeout given, if any (checked by `validate`).
+    var timeout: Duration? { try? duration }
 
     /// The options with the client's timers fitted under the timeout, if one was given.
     func fitted(_ options: ConnectionOptions) -> ConnectionOptions {

@@ -88,8 +88,9 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression, middlebox] in
-                try await Self.startEmbeddedServer(latency: latency, middlebox: middlebox.flatMap(Middlebox.init(argument:)), compression: compression)
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression, middlebox, idleTimeout = network.timeout] in
+                try await Self.startEmbeddedServer(latency: latency, middlebox: middlebox.flatMap(Middlebox.init(argument:)), compression: compression,
+                                                   idleTimeout: idleTimeout)
             })
         }
         let app = TerminalApp(
@@ -118,12 +119,15 @@ struct PlayCommand: AsyncParsableCommand {
     /// A server in this process on a free loopback port, keeping its matches in memory and
     /// logging nowhere (the screen is the player's). With a latency or a middlebox, the player
     /// reaches it through ply's TCP relay, which delays each direction and plays the middlebox;
-    /// the bot connects directly.
-    static func startEmbeddedServer(latency: TCPRelay.Latency?, middlebox: Middlebox? = nil, compression: Bool = false) async throws -> EmbeddedServer {
+    /// the bot connects directly. With an idle timeout, its timers are fitted under it, as
+    /// `ply serve --idle-timeout` does.
+    static func startEmbeddedServer(latency: TCPRelay.Latency?, middlebox: Middlebox? = nil, compression: Bool = false,
+                                    idleTimeout: Duration? = nil) async throws -> EmbeddedServer {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let quiet = Logger(label: "ply.embedded") { _ in SwiftLogNoOpLogHandler() }
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0)
         configuration.compression = compression
+        if let idleTimeout { configuration.fit(idleTimeout: idleTimeout) }
         let server = PlyServer(configuration: configuration, logger: quiet, handleSignals: false) {
             continuation.yield($0)
         }
