@@ -120,7 +120,11 @@ final class KeyWatcher: @unchecked Sendable {
             let result = poll(&descriptor, 1, 100)
             guard result > 0 else { continue }
             if descriptor.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0 {
-                // The terminal is gone: nothing more will come (SIGHUP tells the loop).
+                // The terminal is gone: nothing more will come. The loop is told as by SIGHUP,
+                // which does not always come (a tmux session killed under a finished game
+                // left ply drawing to no terminal for good).
+                interrupted.store(true, ordering: .relaxed)
+                ready()
                 return
             }
             ready()

@@ -328,6 +328,22 @@ struct TmuxTests {
         try await keys(ann, "q")
         shown = try await waitFor(ann, "PLY-EXIT=")
         #expect(shown.contains("PLY-EXIT=0"), "\(shown)")
+
+        // The terminal goes away under bob's finished game (the session killed): his ply ends
+        // too, rather than drawing to no terminal for good (as it once did, found alive hours
+        // after the tests).
+        let bobPID = try await tmux(["display-message", "-p", "-t", bob, "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let plyPID = ((try? run(["pgrep", "-P", bobPID])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(Int(plyPID) != nil, "bob's ply runs under his pane's shell: '\(plyPID)'")
+        Self.kill(session)
+        var gone = false
+        for _ in 0..<100 where !gone {
+            try await Task.sleep(for: .milliseconds(50))
+            gone = !FileManager.default.fileExists(atPath: "/proc/\(plyPID)")
+                || ((try? String(contentsOfFile: "/proc/\(plyPID)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+        }
+        #expect(gone, "bob's ply (\(plyPID)) still runs with its terminal gone")
+        if !gone { _ = try? run(["kill", "-9", plyPID]) }
     }
 }
 
