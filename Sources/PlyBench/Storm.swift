@@ -43,6 +43,10 @@ public struct StormWindow: Sendable, Hashable, Codable {
     /// The server's CPU over the window, in cores (nil while it is down).
     public var serverCores: Double?
     public var serverResidentBytes: Int?
+    /// The load generator's CPU over the window (this process: every client), in cores, and
+    /// the share of the whole machine left idle (nil in results from before they were read).
+    public var loadGeneratorCores: Double?
+    public var machineIdleShare: Double?
 }
 
 /// What a storm measured.
@@ -86,6 +90,11 @@ public struct StormResult: Sendable, Codable {
     public var movesAfterFailed = 0
     public var serverPeakCores: Double?
     public var serverPeakResidentBytes: Int?
+    /// The load generator's busiest window, in cores, and the machine's idle share from the
+    /// kill until the last client was back: under a tenth, the machine (the load generator's
+    /// clients among it), not only the server, set the pace.
+    public var loadGeneratorPeakCores: Double?
+    public var machineIdleShare: Double?
     public var errorSamples: [String] = []
 }
 
@@ -96,7 +105,10 @@ private final class ServerSlot: Sendable {
     private let processes: [String]
     init(processes: [String] = []) { self.processes = processes }
     func set(_ process: ChildProcess?) { child.withLock { $0 = process } }
-    var usage: ProcessUsage? { child.withLock { $0 }?.usage ?? (processes.isEmpty ? nil : .matching(processes)) }
+    var usage: ProcessUsage? {
+        if let child = child.withLock({ $0 }) { return ProcessUsage.of(pid: child.pid, countingDescriptors: false) }
+        return processes.isEmpty ? nil : .matching(processes)
+    }
 }
 
 /// A storm's client: one seat and what it had before the kill.
@@ -216,6 +228,9 @@ extension BenchRunner {
         result.movesLost = seats.reduce(0) { $0 + max(0, $1.acknowledged - $1.connection.lastVersion) }
         result.serverPeakCores = windows.compactMap(\.serverCores).max()
         result.serverPeakResidentBytes = windows.compactMap(\.serverResidentBytes).max()
+        result.loadGeneratorPeakCores = windows.compactMap(\.loadGeneratorCores).max()
+        let idle = windows.compactMap(\.machineIdleShare)
+        result.machineIdleShare = idle.isEmpty ? nil : idle.reduce(0, +) / Double(idle.count)
 
         // Every match plays on: one more move each, from the seat to move; then each log is
         // compared with the server's.
@@ -283,6 +298,9 @@ extension BenchRunner {
         var attemptsBefore = 0
         var tick = killed
         var lastCPU: Double?
+        var lastOwnCPU = ProcessUsage.of(pid: getpid(), countingDescriptors: false)?.cpuSeconds
+        var lastSample = ContinuousClock.now
+        var lastMachine = MachineUsage.now()
         var quietWindows = 0
         while true {
             tick += StormPlan.window
@@ -299,12 +317,24 @@ extension BenchRunner {
             }
             quietWindows = attempts == attemptsBefore ? quietWindows + 1 : 0
             let usage = server.usage
-            // Processes read by name may end (an instance killed): their CPU leaves the sum.
-            let cores = usage.flatMap { now in lastCPU.map { max(0, now.cpuSeconds - $0) / (StormPlan.window / .seconds(1)) } }
+            let own = ProcessUsage.of(pid: getpid(), countingDescriptors: false)?.cpuSeconds
+            // CPU over the time since the last sample, which a busy machine makes longer than
+            // a window. Processes read by name may end (an instance killed): their CPU leaves
+            // the sum.
+            let now = ContinuousClock.now
+            let elapsed = max((now - lastSample) / .seconds(1), 0.001)
+            lastSample = now
+            let cores = usage.flatMap { now in lastCPU.map { max(0, now.cpuSeconds - $0) / elapsed } }
             lastCPU = usage?.cpuSeconds
+            let ownCores = own.flatMap { now in lastOwnCPU.map { (now - $0) / elapsed } }
+            lastOwnCPU = own
+            let machine = MachineUsage.now()
+            let idle = machine.flatMap { now in lastMachine.flatMap { MachineUsage.idleShare(from: $0, to: now) } }
+            lastMachine = machine
             let back = backAt.count { $0 != nil }
             windows.append(StormWindow(milliseconds: milliseconds, attempts: attempts - attemptsBefore, resynced: back,
-                                       serverCores: cores, serverResidentBytes: usage?.residentBytes))
+                                       serverCores: cores, serverResidentBytes: usage?.residentBytes,
+                                       loadGeneratorCores: ownCores, machineIdleShare: idle))
             attemptsBefore = attempts
             let settled = everyoneCut ? back == seats.count
                 : away == 0 && quietWindows >= 10 && tick - killed >= .seconds(3)
@@ -368,7 +398,8 @@ func waitUntil(seconds: Double = 30, _ condition: () -> Bool) async throws {
 
 extension Report {
     static let stormHeader = ["clients", "transports", "down ms", "resynced", "all back s", "back p50 / p99 ms", "attempts (failed)",
-                              "busiest 100 ms", "gave up", "moves lost", "moves after (failed)", "logs differing", "server peak cores / MiB"]
+                              "busiest 100 ms", "gave up", "moves lost", "moves after (failed)", "logs differing", "server peak cores / MiB",
+                              "load generator peak cores", "machine idle"]
 
     var stormRows: [[String]] {
         guard let storm = results.storm else { return [] }
@@ -380,7 +411,15 @@ extension Report {
             "\(storm.attempts) (\(storm.failedAttempts))", storm.busiestWindowShare.map { String(format: "%.1f%%", $0 * 100) } ?? "-",
             "\(storm.gaveUp)", "\(storm.movesLost)", "\(storm.movesAfter) (\(storm.movesAfterFailed))", "\(storm.logsDiffering)",
             "\(Self.number(storm.serverPeakCores, "%.2f")) / \(Self.mebibytes(storm.serverPeakResidentBytes))",
+            Self.number(storm.loadGeneratorPeakCores, "%.2f"), Self.number(storm.machineIdleShare.map { $0 * 100 }, "%.0f%%"),
         ]]
+    }
+
+    /// Said when the machine was nearly busy while the clients came back: then their times show
+    /// the load generator's clients as much as the server.
+    var stormWarning: String? {
+        guard let idle = results.storm?.machineIdleShare, idle < 0.1 else { return nil }
+        return String(format: "Warning: the machine was %.0f%% idle while the clients came back: the load generator's clients, not only the server, set the pace.", idle * 100)
     }
 
     /// Attempts per 100 ms from the kill, as a line of block characters (the busiest window full).
@@ -406,6 +445,7 @@ extension Report {
         return ["", "Storm: clients in live games, \(stormCrash)",
                 Self.textTable(Self.stormHeader, stormRows),
                 "Attempts per 100 ms from the kill (\(back) at \(storm.downMilliseconds) ms): |\(stormSparkline)|"]
+            + (stormWarning.map { [$0] } ?? [])
             + (storm.errorSamples.isEmpty ? [] : ["Storm errors (first few)"] + storm.errorSamples)
     }
 
@@ -422,8 +462,10 @@ extension Report {
             "A client is back (resynced) once its session is open again after its last version, which the server confirms by accepting it;",
             "\(from), at 100 ms resolution. Attempts count every reconnection try, failed ones included;",
             "`busiest 100 ms` is the largest share of them in one window. Moves lost: acknowledged versions a client no longer had once back.",
-            "Then each match played one more move and every client's log was compared with the server's.",
+            "Then each match played one more move and every client's log was compared with the server's. `load generator peak cores` is",
+            "the busiest window of this process (every client), `machine idle` the whole machine's idle share until the last client was back.",
             "", Self.markdownTable(Self.stormHeader, stormRows), "",
+        ] + (stormWarning.map { [$0, ""] } ?? []) + [
             "![The storm over time](\(chartPrefix)storm.svg)",
         ] + (storm.errorSamples.isEmpty ? [] : ["", "Errors (first few): " + storm.errorSamples.joined(separator: "; ")])
     }

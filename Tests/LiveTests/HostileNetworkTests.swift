@@ -270,6 +270,9 @@ struct HostileNetworkTests {
         #expect(storm.attempts >= 300 && storm.attempts == storm.windows.reduce(0) { $0 + $1.attempts })
         #expect(storm.downMilliseconds > 0 && storm.windows.last?.resynced == 300)
         #expect(storm.windows.contains { $0.serverCores != nil }, "the restarted server was sampled")
+        #expect((storm.loadGeneratorPeakCores ?? 0) > 0, "the load generator's clients cost CPU, and it says how much")
+        #expect(storm.machineIdleShare.map { (0...1).contains($0) } == true)
+        #expect(storm.cut == 300, "the whole server went down: every client was cut")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-storm-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let report = Report(results)
