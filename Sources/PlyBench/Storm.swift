@@ -183,7 +183,7 @@ extension BenchRunner {
 
         // The crash, and the server back on the same file and port (or the user's command).
         let killed = ContinuousClock.now
-        let server = ServerSlot(processes: plan.serverProcesses)
+        let server = ServerSlot(processes: own == nil ? plan.serverProcesses : [])
         let sampling: Task<([StormWindow], [Int?]), Never>
         if let own {
             await child?.kill(SIGKILL)
