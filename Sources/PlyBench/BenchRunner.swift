@@ -410,16 +410,16 @@ public struct BenchRunner: Sendable {
             let opened = await withTaskGroup(of: (Result<MatchConnection, any Error>, tries: Int).self) { group in
                 for _ in start..<min(start + batch, plan.hold) {
                     group.addTask {
-                        var failure: any Error = BenchError.badPlan("no try")
-                        for attempt in 1...3 {
-                            if attempt > 1 { try? await Task.sleep(for: .milliseconds(200)) }
+                        var tries = 1
+                        while true {
                             do {
-                                return (.success(try await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats)), attempt)
+                                return (.success(try await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats)), tries)
                             } catch {
-                                failure = error
+                                if tries == 3 { return (.failure(error), tries) }
                             }
+                            tries += 1
+                            try? await Task.sleep(for: .milliseconds(200))
                         }
-                        return (.failure(failure), 3)
                     }
                 }
                 var opened: [(Result<MatchConnection, any Error>, tries: Int)] = []

@@ -145,12 +145,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard !modes.isEmpty, Set(modes).count == modes.count else { throw ValidationError("--compression takes off, on, or off,on") }
         plan.compressions = modes
-        if let middlebox {
-            guard let box = Middlebox(argument: middlebox) else {
-                throw ValidationError("--middlebox takes \(Middlebox.arguments): not '\(middlebox)'")
-            }
-            plan.middlebox = box
-        }
+        plan.middlebox = try middlebox.map(OptionCheck.middlebox)
         if let idleTimeout {
             plan.idleTimeoutMilliseconds = Int(try OptionCheck.seconds(idleTimeout, "--idle-timeout", least: 0.2, most: 86_400) / .milliseconds(1))
         }

@@ -1,10 +1,17 @@
 import ArgumentParser
 import PlyClient
+import PlyRelay
 
 /// Checks of the numbers options give, where they are parsed: a value that is not finite, is
 /// negative, or is too large for what it sets gets a clear message and exit code 64
 /// (ArgumentParser's `ValidationError`), never a trap in a conversion later.
 enum OptionCheck {
+    /// `--middlebox MODE`, for ply bench and ply play alike.
+    static func middlebox(_ argument: String) throws -> Middlebox {
+        guard let box = Middlebox(argument: argument) else { throw ValidationError("--middlebox takes \(Middlebox.arguments): not '\(argument)'") }
+        return box
+    }
+
     /// A number of seconds from above zero (or zero, where allowed) to `most`, as a duration.
     static func seconds(_ value: Double, _ option: String, zeroAllowed: Bool = false, least: Double? = nil, most: Double) throws -> Duration {
         guard value.isFinite, zeroAllowed ? value >= 0 : value > 0, value >= (least ?? 0), value <= most else {

@@ -74,9 +74,7 @@ struct PlayCommand: AsyncParsableCommand {
         if server != nil, rtt.value > 0 || jitter.value > 0 || middlebox != nil {
             throw ValidationError("--rtt, --jitter and --middlebox simulate a network to the embedded server; a real server's network is real")
         }
-        if let middlebox, Middlebox(argument: middlebox) == nil {
-            throw ValidationError("--middlebox takes \(Middlebox.arguments): not '\(middlebox)'")
-        }
+        _ = try middlebox.map(OptionCheck.middlebox)
         guard isatty(STDIN_FILENO) != 0, isatty(STDOUT_FILENO) != 0 else { throw ValidationError("ply play needs a terminal") }
     }
 
@@ -88,9 +86,8 @@ struct PlayCommand: AsyncParsableCommand {
         let venue: TerminalApp.Venue = if let server, let endpoint = Endpoint(server) {
             .server(endpoint)
         } else {
-            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression, middlebox, idleTimeout = network.timeout] in
-                try await Self.startEmbeddedServer(latency: latency, middlebox: middlebox.flatMap(Middlebox.init(argument:)), compression: compression,
-                                                   idleTimeout: idleTimeout)
+            .embedded(game: game, bot: Strategy(name: bot, depth: depth)!, botThinkTime: thinkTime!, seed: seed, start: { [latency, compression, box = try? middlebox.map(OptionCheck.middlebox), idleTimeout = network.timeout] in
+                try await Self.startEmbeddedServer(latency: latency, middlebox: box ?? nil, compression: compression, idleTimeout: idleTimeout)
             })
         }
         let app = TerminalApp(

@@ -29,6 +29,8 @@ struct OptionTests {
         ["bench", "--middlebox", "idle-cut=0"],
         ["bench", "--middlebox", "strip"],
         ["bench", "--storm-restart", "true"],
+        ["play", "--middlebox", "strip"],
+        ["play", "--server", "http://127.0.0.1:1", "--middlebox", "buffer"],
         ["bench", "--storm", "10", "--storm-restart", "true"],
         ["bench", "--storm", "10", "--server", "http://127.0.0.1:1"],
         ["serve", "--max-message-bytes", "99999999999999"],
