@@ -4,19 +4,23 @@ import PlyWire
 import PlyRelay
 import NIOCore
 
-/// What the benchmark compares: each of ply's transports, and the raw TCP floor.
+/// What the benchmark compares: each of ply's transports, each transport's floor, and the raw
+/// TCP floor.
 public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringConvertible {
     /// A raw TCP relay carrying the same bytes: what any transport costs at the least.
     case floor
+    /// A transport's floor: a bare server of swift-nio's parts carrying ply's per-move pattern
+    /// over that transport, with no game (`TransportFloorServer`): what the transport costs.
+    case floorOf(Transport)
     case ply(Transport)
     /// ply's `auto`: WebSocket, then SSE, then long-polling, whichever works (behind a
     /// middlebox, what it settles on).
     case auto
 
-    /// The floor, then every transport.
-    public static var allCases: [BenchTransport] { [.floor] + Transport.allCases.map(BenchTransport.ply) }
+    /// The raw TCP floor, then each transport's floor followed by the transport.
+    public static var allCases: [BenchTransport] { [.floor] + Transport.allCases.flatMap { [.floorOf($0), .ply($0)] } }
 
-    /// `floor`, or a transport's name.
+    /// `floor`, `ws-floor` (a transport's floor), a transport's name, or `auto`.
     public init?(argument: String) {
         if argument == "floor" {
             self = .floor
@@ -24,14 +28,20 @@ public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringCon
             self = .auto
         } else if let transport = Transport(rawValue: argument) {
             self = .ply(transport)
+        } else if argument.hasSuffix("-floor"), let transport = Transport(rawValue: String(argument.dropLast(6))) {
+            self = .floorOf(transport)
         } else {
             return nil
         }
     }
 
+    /// Every argument there is, for help texts.
+    public static var arguments: [String] { ["floor"] + Transport.allCases.flatMap { ["\($0.rawValue)-floor", $0.rawValue] } + ["auto"] }
+
     public var argument: String {
         switch self {
         case .floor: "floor"
+        case .floorOf(let transport): "\(transport.rawValue)-floor"
         case .ply(let transport): transport.rawValue
         case .auto: "auto"
         }
@@ -40,21 +50,42 @@ public enum BenchTransport: Sendable, Hashable, ArgumentCodable, CustomStringCon
     public var description: String {
         switch self {
         case .floor: "raw TCP floor"
+        case .floorOf(let transport): "\(transport.description) floor"
         case .ply(let transport): transport.description
         case .auto: "auto"
         }
     }
 
-    /// The transport ply's clients use, or nil for the floor.
+    /// Whether this is a floor (raw TCP or a transport's), not ply.
+    public var isFloor: Bool {
+        switch self {
+        case .floor, .floorOf: true
+        case .ply, .auto: false
+        }
+    }
+
+    /// The floor a ply transport is measured against: its own (nil for `auto` and floors).
+    public var ownFloor: BenchTransport? {
+        if case .ply(let transport) = self { return .floorOf(transport) }
+        return nil
+    }
+
+    /// The transport a transport's floor carries (nil for the others).
+    var floorTransport: Transport? {
+        if case .floorOf(let transport) = self { return transport }
+        return nil
+    }
+
+    /// The transport ply's clients use, or nil for the floors.
     var kind: Transport? {
         if case .ply(let transport) = self { return transport }
         return nil
     }
 
-    /// How ply's clients connect, or nil for the floor.
+    /// How ply's clients connect, or nil for the floors.
     var choice: TransportChoice? {
         switch self {
-        case .floor: nil
+        case .floor, .floorOf: nil
         case .ply(let transport): .over(transport)
         case .auto: .auto
         }

@@ -216,7 +216,7 @@ public struct BenchRunner: Sendable {
     public func run(command: String, progress: @escaping @Sendable (BenchProgress) -> Void) async throws -> BenchResults {
         var results = BenchResults(date: Date(), machine: .current(), command: command, plan: plan)
         let runs = plan.transports.flatMap { transport in
-            transport == .floor ? [(transport, BenchStore?.none, false)]
+            transport.isFloor ? [(transport, BenchStore?.none, false)]
                 : plan.stores.flatMap { store in plan.compressionModes.map { (transport, Optional(store), $0) } }
         }
         let holds = Transport.allCases.flatMap { transport in plan.compressionModes.map { (BenchTransport.ply(transport), $0) } }
@@ -264,13 +264,14 @@ public struct BenchRunner: Sendable {
     /// plays every game from one address, and a benchmark must measure transports, never a limiter.
     func startServer(_ transport: BenchTransport, store: BenchStore? = .sqlite, compressed: Bool = false) async throws
         -> (host: String, port: Int, child: ChildProcess?, data: String?) {
-        if transport != .floor, let server = plan.server {
+        if !transport.isFloor, let server = plan.server {
             guard let endpoint = Endpoint(server) else { throw BenchError.badPlan("--server must look like http://HOST:PORT") }
             return (endpoint.host, endpoint.port, nil, nil)
         }
-        guard transport != .floor else {
-            let log = logDirectory?.appendingPathComponent("floor-server.log")
-            let child = try await ChildProcess.start(executable, ["floor", "--port", "0"], log: log)
+        guard !transport.isFloor else {
+            let log = logDirectory?.appendingPathComponent("\(transport.argument)-server.log")
+            let arguments = ["floor", "--port", "0"] + (transport == .floor ? [] : ["--http"])
+            let child = try await ChildProcess.start(executable, arguments, log: log)
             return ("127.0.0.1", child.port, child, nil)
         }
         // SQLite (WAL), as `ply serve` does by default, in a file of its own; or the memory store.
@@ -297,8 +298,8 @@ public struct BenchRunner: Sendable {
                           report: @escaping @Sendable (Double) -> Void) async throws -> LevelResult {
         let (host, port, child, data) = try await startServer(transport, store: store, compressed: compressed)
         // The simulated network, when there is one, sits between every client and the server.
-        let relay: TCPRelay? = if plan.latency != nil || (plan.middlebox != nil && transport != .floor) {
-            try await TCPRelay.start(to: host, port: port, latency: plan.latency, middlebox: transport == .floor ? nil : plan.middlebox)
+        let relay: TCPRelay? = if plan.latency != nil || (plan.middlebox != nil && !transport.isFloor) {
+            try await TCPRelay.start(to: host, port: port, latency: plan.latency, middlebox: transport.isFloor ? nil : plan.middlebox)
         } else {
             nil
         }
@@ -307,7 +308,7 @@ public struct BenchRunner: Sendable {
 
         let ledger = Ledger()
         let stats = WireStats()
-        let api = transport == .floor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort), options: plan.fitted(ConnectionOptions()))
+        let api = transport.isFloor ? nil : PlyAPI(endpoint: Endpoint(host: clientHost, port: clientPort), options: plan.fitted(ConnectionOptions()))
         let context = SlotContext(plan: plan, host: clientHost, port: clientPort, ledger: ledger, stats: stats, api: api, compression: compressed)
         try await Task.sleep(for: .milliseconds(300))
         let baseline = child?.usage
@@ -317,7 +318,7 @@ public struct BenchRunner: Sendable {
                 let slot = PlySlot(index: index, kind: choice, context: context)
                 return Task { await slot.run() }
             }
-            let slot = FloorSlot(index: index, level: matches, context: context)
+            let slot = FloorSlot(index: index, level: matches, transport: transport.floorTransport, context: context)
             return Task { await slot.run() }
         }
         let total = plan.warmup + plan.duration
@@ -351,9 +352,9 @@ public struct BenchRunner: Sendable {
         let (latency, acknowledgement, lag, moves, errors, rateLimited, samples) = ledger.snapshot
         let perMove = { (value: Int) -> Double? in transport == .floor || moves == 0 ? nil : Double(value) / Double(moves) }
         var result = LevelResult(
-            transport: transport, store: store, compressed: transport == .floor ? nil : compressed, matches: matches, clients: matches * (2 + (transport == .floor ? 0 : plan.spectators)),
+            transport: transport, store: store, compressed: transport.isFloor ? nil : compressed, matches: matches, clients: matches * (2 + (transport.isFloor ? 0 : plan.spectators)),
             seconds: seconds, moves: moves, movesPerSecond: Double(moves) / max(seconds, 0.001),
-            errors: errors, rateLimited: rateLimited, reconnects: transport == .floor ? nil : endTotals.reconnects - startTotals.reconnects,
+            errors: errors, rateLimited: rateLimited, reconnects: transport.isFloor ? nil : endTotals.reconnects - startTotals.reconnects,
             errorSamples: samples,
             latency: LatencySummary(latency),
             acknowledgement: transport == .floor ? nil : LatencySummary(acknowledgement),
@@ -366,7 +367,7 @@ public struct BenchRunner: Sendable {
             requestsPerMove: perMove(endTotals.httpRequests - startTotals.httpRequests),
             connectionsPerMove: perMove(endTotals.tcpConnections - startTotals.tcpConnections)
         )
-        if transport != .floor { (result.games, result.seatsEndedOn) = ledger.games }
+        if !transport.isFloor { (result.games, result.seatsEndedOn) = ledger.games }
         if let startUsage, let endUsage, moves > 0 {
             result.serverMicrosPerMove = (endUsage.cpuSeconds - startUsage.cpuSeconds) * 1e6 / Double(moves)
             result.serverCPUShare = (endUsage.cpuSeconds - startUsage.cpuSeconds) / seconds

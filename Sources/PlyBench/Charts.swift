@@ -6,11 +6,16 @@ import Foundation
 struct Charts {
     let results: BenchResults
 
-    /// The floor grey, each transport a colour of its own (in the order of `Transport.allCases`).
+    /// The raw TCP floor grey, each transport a colour of its own (in the order of
+    /// `Transport.allCases`) and its floor a lighter shade of it.
     static let colours: [BenchTransport: String] = {
         var colours: [BenchTransport: String] = [.floor: "#888888"]
         let palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
-        for (index, transport) in Transport.allCases.enumerated() { colours[.ply(transport)] = palette[index % palette.count] }
+        let lighter = ["#9ecae1", "#f4a6a6", "#98df8a", "#c5b0d5", "#ffbb78"]
+        for (index, transport) in Transport.allCases.enumerated() {
+            colours[.ply(transport)] = palette[index % palette.count]
+            colours[.floorOf(transport)] = lighter[index % lighter.count]
+        }
         colours[.auto] = palette[Transport.allCases.count % palette.count]
         return colours
     }()
@@ -18,6 +23,7 @@ struct Charts {
     var all: [(String, String)] {
         var charts = Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }
         if !results.levels.isEmpty { charts.append(("bytes-per-move.svg", bytesPerMove())) }
+        if results.levels.contains(where: { $0.serverMicrosPerMove != nil }) { charts.append(("cpu-per-move.svg", cpuPerMove())) }
         if let soak = results.soak { charts.append(("soak.svg", self.soak(soak))) }
         if let storm = results.storm { charts.append(("storm.svg", self.storm(storm))) }
         return charts
@@ -108,6 +114,46 @@ struct Charts {
 }
 
 extension Charts {
+    /// CPU per move at the busiest level, uncompressed: for each floor and each ply level, the
+    /// server's (solid) beside the load generator's (outlined), so that what each transport
+    /// costs, what ply adds to it and what measuring it cost read off one axis.
+    func cpuPerMove() -> String {
+        let candidates = results.levels.filter { $0.serverMicrosPerMove != nil && $0.compressed != true }
+        let matches = candidates.map(\.matches).max() ?? 0
+        let levels = candidates.filter { $0.matches == matches }
+        let width = max(720.0, 90 + Double(levels.count) * 72), height = 420.0, left = 70.0, top = 50.0, bottom = 130.0
+        let plotHeight = height - top - bottom
+        let high = Self.niceCeiling(max(levels.flatMap { [$0.serverMicrosPerMove ?? 0, $0.loadMicrosPerMove ?? 0] }.max() ?? 1, 1))
+        func y(_ micros: Double) -> Double { top + plotHeight - micros / high * plotHeight }
+        var svg = [
+            ##"<svg xmlns="http://www.w3.org/2000/svg" width="\##(Int(width))" height="\##(Int(height))" font-family="sans-serif" font-size="12">"##,
+            ##"<rect width="100%" height="100%" fill="white"/>"##,
+            ##"<text x="\##(left)" y="22" font-size="15" font-weight="bold">CPU per move, µs (\##(matches) matches)</text>"##,
+            ##"<text x="\##(left)" y="40" fill="#555555">solid: the server (or floor); outlined: the load generator driving it</text>"##,
+        ]
+        for step in 0...5 {
+            let value = high * Double(step) / 5
+            svg.append(##"<line x1="\##(left)" y1="\##(y(value))" x2="\##(width - 20)" y2="\##(y(value))" stroke="#dddddd"/>"##)
+            svg.append(##"<text x="\##(left - 8)" y="\##(y(value) + 4)" text-anchor="end">\##(String(format: "%.0f", value))</text>"##)
+        }
+        var x = left + 12
+        for level in levels {
+            let colour = Self.colours[level.transport] ?? "black"
+            let server = level.serverMicrosPerMove ?? 0
+            svg.append(##"<rect x="\##(x)" y="\##(y(server))" width="28" height="\##(y(0) - y(server))" fill="\##(colour)"/>"##)
+            svg.append(##"<text x="\##(x + 14)" y="\##(y(server) - 5)" text-anchor="middle" font-size="10">\##(Int(server.rounded()))</text>"##)
+            if let load = level.loadMicrosPerMove {
+                svg.append(##"<rect x="\##(x + 30)" y="\##(y(load))" width="28" height="\##(y(0) - y(load))" fill="white" stroke="\##(colour)" stroke-width="2"/>"##)
+                svg.append(##"<text x="\##(x + 44)" y="\##(y(load) - 5)" text-anchor="middle" font-size="10">\##(Int(load.rounded()))</text>"##)
+            }
+            let labelX = x + 29, labelY = y(0) + 14
+            svg.append(##"<text x="\##(labelX)" y="\##(labelY)" text-anchor="end" transform="rotate(-35 \##(labelX) \##(labelY))">\##(Self.escape(level.label))</text>"##)
+            x += 72
+        }
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+
     /// The soak over time, three panels sharing the time axis: the server's resident memory
     /// (the warm-up marked), what it held (connections, WebSockets, waiting polls, unfinished
     /// matches), and moves per second.

@@ -19,14 +19,15 @@ public struct Report: Sendable {
         value.map { String(format: format, $0) } ?? "-"
     }
 
-    /// The floor's p50 at the same level, to read every latency as a multiple of it.
+    /// The raw TCP floor's p50 at the same level, to read every latency as a multiple of it.
     func floorRatio(_ level: LevelResult) -> String {
         guard level.transport != .floor, let floor = floor(at: level.matches), floor.latency.p50 > 0, level.latency.count > 0 else { return "-" }
         return String(format: "%.1fx", level.latency.p50 / floor.latency.p50)
     }
 
-    func floor(at matches: Int) -> LevelResult? {
-        results.levels.first { $0.transport == .floor && $0.matches == matches }
+    /// The raw TCP floor's level with this many matches, or (given `of`) that floor's.
+    func floor(at matches: Int, of transport: BenchTransport = .floor) -> LevelResult? {
+        results.levels.first { $0.transport == transport && $0.matches == matches }
     }
 
     static func ratio(_ value: Double?, _ base: Double?) -> String {
@@ -34,31 +35,42 @@ public struct Report: Sendable {
         return String(format: "%.2fx", value / base)
     }
 
-    /// The ratios the targets are stated in, all within this run: each ply transport against
-    /// the raw TCP floor at the same level, and SQLite against the memory store.
-    var ratioRows: [[String]] {
-        results.levels.filter { $0.transport != .floor }.map { level in
-            let floor = floor(at: level.matches)
+    /// The ratios the targets are stated in, all within this run, server CPU per move first:
+    /// for each ply level, its transport's floor against the raw TCP floor (what the transport
+    /// costs) and ply against that floor (what ply adds); then moves per second and p99 against
+    /// that floor, SQLite against the memory store, and the load generator against the server.
+    /// `auto` and a transport without its floor in the run are held against the raw TCP floor.
+    public var ratioRows: [[String]] {
+        results.levels.filter { !$0.transport.isFloor }.map { level in
+            let tcp = floor(at: level.matches)
+            let own = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0) }
+            let base = own ?? tcp
             let memory = level.store == .sqlite
                 ? results.levels.first {
                     $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory && $0.compressed == level.compressed
                 }
                 : nil
             return [level.label, "\(level.matches)",
-                    Self.ratio(level.serverMicrosPerMove, floor?.serverMicrosPerMove),
-                    floor.map { String(format: "%.0f%%", level.movesPerSecond / max($0.movesPerSecond, 0.001) * 100) } ?? "-",
-                    Self.ratio(level.latency.p99, floor?.latency.p99),
-                    Self.ratio(level.serverMicrosPerMove, memory?.serverMicrosPerMove)]
+                    Self.number(level.serverMicrosPerMove, "%.1f"),
+                    own.map { Self.number($0.serverMicrosPerMove, "%.1f") } ?? "-",
+                    Self.ratio(own?.serverMicrosPerMove, tcp?.serverMicrosPerMove),
+                    Self.ratio(level.serverMicrosPerMove, base?.serverMicrosPerMove) + (own == nil && tcp != nil ? " (TCP)" : ""),
+                    base.map { String(format: "%.0f%%", level.movesPerSecond / max($0.movesPerSecond, 0.001) * 100) } ?? "-",
+                    Self.ratio(level.latency.p99, base?.latency.p99),
+                    Self.ratio(level.serverMicrosPerMove, memory?.serverMicrosPerMove),
+                    Self.ratio(level.loadMicrosPerMove, level.serverMicrosPerMove)]
         }
     }
 
-    static let ratioHeader = ["transport", "matches", "server CPU/move ÷ floor", "moves/s of floor", "p99 ÷ floor", "CPU/move ÷ memory store"]
+    public static let ratioHeader = ["transport", "matches", "ply server µs CPU/move", "its floor's", "its floor ÷ TCP floor (the transport)",
+                              "ply ÷ its floor (what ply adds)", "moves/s of its floor", "p99 ÷ its floor", "CPU/move ÷ memory store",
+                              "load gen ÷ server CPU/move"]
 
     /// Through a middlebox: what each transport did there (games finished, where its seats
     /// ended, what was lost and made again, and what it cost on the wire).
     public var middleboxRows: [[String]] {
         guard results.plan.middlebox != nil else { return [] }
-        return results.levels.filter { $0.transport != .floor }.map { level in
+        return results.levels.filter { !$0.transport.isFloor }.map { level in
             let endedOn = (level.seatsEndedOn ?? [:]).sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             return [level.label, "\(level.matches)", level.games.map(String.init) ?? "-", endedOn.isEmpty ? "-" : endedOn,
                     Self.number(level.movesPerSecond), "\(level.errors)", level.reconnects.map(String.init) ?? "-",

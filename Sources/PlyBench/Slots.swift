@@ -167,11 +167,14 @@ func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
     }
 }
 
-/// One pair on the raw TCP floor: the two clients play the same seeded games locally and send
-/// each move as the very JSON event ply would send, through the relay; nothing else.
+/// One pair on a floor (the raw TCP floor, or a transport's): the two clients play the same
+/// seeded games locally and send each move as the very JSON event ply would send; the floor
+/// relays it and nothing else.
 struct FloorSlot: Sendable {
     let index: Int
     let level: Int
+    /// The transport whose floor this is; nil for the raw TCP floor.
+    let transport: Transport?
     let context: SlotContext
 
     func run() async {
@@ -182,22 +185,32 @@ struct FloorSlot: Sendable {
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)
         let pair = "\(level)-\(index)-\(game)"
-        async let first = FloorLink.connect(host: context.host, port: context.port, pair: pair)
-        async let second = FloorLink.connect(host: context.host, port: context.port, pair: pair)
-        let links = try await [first, second]
-        defer {
-            for link in links { link.close() }
-            context.ledger.forget(match: key)
-        }
+        defer { context.ledger.forget(match: key) }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (offset, link) in links.enumerated() {
-                group.addTask { try await playSeat(link, seat: Seat(rawValue: offset)!, key: key, seed: seed &+ UInt64(offset)) }
+            for seat in Seat.allCases {
+                group.addTask {
+                    var connection = try await step("connect a seat") { try await connect(pair: pair) }
+                    defer { connection.close() }
+                    try await playSeat(&connection, seat: seat, key: key, seed: seed &+ UInt64(seat.rawValue))
+                }
             }
             try await group.waitForAll()
         }
     }
 
-    private func playSeat(_ link: FloorLink, seat: Seat, key: Int, seed: UInt64) async throws {
+    private func connect(pair: String) async throws -> any FloorSeat {
+        switch transport {
+        case nil: TCPFloorSeat(try await FloorLink.connect(host: context.host, port: context.port, pair: pair))
+        case .webSocket?: try await WebSocketFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
+        case .longPoll?: try await LongPollFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
+        case .serverSentEvents?: try await EventStreamFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
+        }
+    }
+
+    /// One seat: on its turn it waits its think time, plays a seeded random move and sends its
+    /// event (timing the acknowledgement where the floor gives one); otherwise it reads events,
+    /// its own moves' echoes skipped, and records each of the opponent's when it has it.
+    private func playSeat(_ connection: inout any FloorSeat, seat: Seat, key: Int, seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
         var match = try Match(game: context.plan.game)
         try match.join(name: "a")
@@ -209,22 +222,22 @@ struct FloorSlot: Sendable {
             if let setup = match.position.randomSetup(using: &setups) { try match.place(setup, by: each) }
         }
         let encoder = WireCoding.encoder
-        var frames = link.frames.makeAsyncIterator()
         var now = ContinuousClock.now
         while match.status == .playing {
             if match.turn == seat {
                 let due = now + context.think(&random)
                 context.ledger.due(match: key, version: match.version + 1, at: due)
                 try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
-                context.ledger.lagged(.now - due)
-                guard let move = match.position.legalMoves.randomElement(using: &random) else { return }
-                let event = try match.play(move, by: seat, against: match.version).first!
-                link.send(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
-                context.ledger.sent()
+                let sent = ContinuousClock.now
+                context.ledger.lagged(sent - due)
+                guard let move = match.position.legalMoves.randomElement(using: &random),
+                      let event = try match.play(move, by: seat, against: match.version).first else { return }
+                try await connection.move(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
+                if connection.acknowledges { context.ledger.acknowledged(after: .now - sent) } else { context.ledger.sent() }
             } else {
-                guard let frame = await frames.next() else { throw LevelError.connectionEnded(.closed) }
+                guard let event = try await connection.next() else { throw LevelError.connectionEnded(.closed) }
                 now = .now
-                let event = try WireCoding.decoder.decode(MatchEvent.self, from: frame)
+                guard event.version > match.version else { continue }
                 context.ledger.received(match: key, version: event.version, at: now)
                 guard case .moved(let mover, let move, _) = event.change else { continue }
                 try match.play(move, by: mover, against: match.version)

@@ -9,15 +9,20 @@ import PlyWire
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure long-polling against WebSocket (and a raw TCP floor), side by side.",
+        abstract: "Measure long-polling, SSE and WebSocket against each other and against their floors, side by side.",
         discussion: """
         For each level of concurrent matches and each transport, ply bench starts a fresh \
-        `ply serve` as a child process (or the raw TCP floor), plays seeded random games on \
+        `ply serve` as a child process (or a floor), plays seeded random games on \
         it (two bot seats per match, jittered think time), excludes a warm-up, and measures \
         move latency from when each move was due until the opponent's client had it, \
         acknowledgement round trips, bytes and requests per move at the clients' sockets, and \
         the server's CPU (the kernel's CPU clock of the process, in nanoseconds) and memory. \
         The server's rate limit is lifted, so the figures are the transports', not a limiter's. \
+        Each transport has a floor (ws-floor, sse-floor, longpoll-floor): a bare server of the \
+        same swift-nio parts carrying ply's per-move pattern with no game, no JSON and no \
+        store; the raw TCP floor (floor) relays the same bytes with no HTTP at all. The report \
+        gives each floor against the raw TCP floor (what the transport costs) and ply against \
+        its own floor (what ply adds), and the load generator's own CPU beside the server's. \
         Build with -c release for real figures.
         """
     )
@@ -33,8 +38,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Serve with this ply binary instead of this one (to compare two builds under the same load).")
     var serverExecutable: String?
 
-    @Option(help: ArgumentHelp("Transports to compare, comma-separated: floor, \(Transport.names), auto."))
-    var transports = (["floor"] + Transport.allCases.map(\.rawValue)).joined(separator: ",")
+    @Option(help: ArgumentHelp("Transports to compare, comma-separated: \(BenchTransport.arguments.joined(separator: ", "))."))
+    var transports = BenchTransport.allCases.map(\.argument).joined(separator: ",")
 
     @Option(help: "Where the server keeps matches, comma-separated: sqlite (the default store), memory. Each ply transport runs with each.")
     var stores = "sqlite"
@@ -218,19 +223,22 @@ struct BenchCommand: AsyncParsableCommand {
     }
 }
 
-/// The raw TCP floor the benchmark compares against; started by `ply bench` as a child.
+/// The floors the benchmark compares against, started by `ply bench` as children: the raw TCP
+/// relay, or with `--http` the transports' floors (`TransportFloorServer`).
 struct FloorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "floor",
-        abstract: "Run the benchmark's raw TCP relay (started by ply bench).",
+        abstract: "Run the benchmark's raw TCP relay, or with --http its transports' floors (started by ply bench).",
         shouldDisplay: false
     )
 
     @Option var host = "127.0.0.1"
     @Option var port = 0
+    @Flag(help: "Serve the transports' floors (WebSocket, long-polling, SSE) instead of the raw TCP relay.")
+    var http = false
 
     func run() async throws {
-        let channel = try await FloorServer.start(host: host, port: port)
+        let channel = try await http ? TransportFloorServer.start(host: host, port: port) : FloorServer.start(host: host, port: port)
         FileHandle.standardOutput.write(Data("ply floor listening on http://\(host):\(channel.localAddress?.port ?? port)\n".utf8))
         signal(SIGTERM) { _ in _exit(0) }
         try await channel.closeFuture.get()

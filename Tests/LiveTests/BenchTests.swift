@@ -221,6 +221,91 @@ struct BenchTests {
         }
     }
 
+    /// Each transport's floor, run by `ply floor --http` as `ply bench` runs it, carries the
+    /// same seeded games with ply's per-move pattern: every move acknowledged, a long-poll move
+    /// about three requests (the POST and both seats' polls), an SSE move one, WebSocket none;
+    /// and the report reads ply against its own floor and that floor against the TCP floor.
+    @Test func eachTransportsFloorCarriesGamesAndIsReadAgainstTheTCPFloor() async throws {
+        var plan = BenchPlan()
+        plan.transports = [.floor] + Transport.allCases.map(BenchTransport.floorOf)
+        plan.levels = [3]
+        plan.thinkMilliseconds = 1...5
+        plan.warmup = .seconds(1)
+        plan.duration = .seconds(2)
+        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
+        #expect(results.levels.map(\.transport) == plan.transports)
+        for level in results.levels {
+            #expect(level.errors == 0, "\(level.transport): \(level.errorSamples)")
+            #expect(level.moves > 0 && level.latency.count > 0, "\(level.transport)")
+            #expect(level.clients == 6)
+            #expect((level.serverMicrosPerMove ?? 0) > 0, "\(level.transport)")
+            #expect(level.games == nil && level.reconnects == nil)
+            if level.transport == .floor {
+                #expect(level.acknowledgement == nil && level.requestsPerMove == nil, "the raw TCP floor has no acknowledgement and no HTTP")
+            } else {
+                #expect(level.acknowledgement?.count == level.moves, "\(level.transport)")
+                #expect((level.bytesDownPerMove ?? 0) > (level.overheadDownPerMove ?? 0), "\(level.transport)")
+            }
+        }
+        let level = { (transport: Transport) in try #require(results.levels.first { $0.transport == .floorOf(transport) }) }
+        let webSocket = try level(.webSocket), stream = try level(.serverSentEvents), longPoll = try level(.longPoll)
+        #expect(webSocket.requestsPerMove == 0)
+        #expect((longPoll.requestsPerMove ?? 0) > 2.5 && (longPoll.requestsPerMove ?? 0) < 3.5, "\(String(describing: longPoll.requestsPerMove))")
+        #expect((stream.requestsPerMove ?? 0) > 0.9 && (stream.requestsPerMove ?? 0) < 1.5, "\(String(describing: stream.requestsPerMove))")
+
+        // ply's WebSocket at twice its floor's CPU per move: what ply adds, beside what the transport costs.
+        var withPly = results
+        var ply = webSocket
+        ply.transport = .ply(.webSocket)
+        ply.store = .sqlite
+        ply.serverMicrosPerMove = (webSocket.serverMicrosPerMove ?? 0) * 2
+        ply.loadMicrosPerMove = ply.serverMicrosPerMove.map { $0 / 4 }
+        withPly.levels.append(ply)
+        let report = Report(withPly)
+        let row = try #require(report.ratioRows.first)
+        #expect(report.ratioRows.count == 1, "floors have no row of their own")
+        let tcp = try #require(results.levels.first?.serverMicrosPerMove), floor = try #require(webSocket.serverMicrosPerMove)
+        #expect(row[3] == String(format: "%.1f", floor))
+        #expect(row[4] == String(format: "%.2fx", floor / tcp))
+        #expect(row[5] == "2.00x" && row[9] == "0.25x", "\(row)")
+        #expect(report.terminalText.contains("ply ÷ its floor (what ply adds)"))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ply-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try report.write(to: directory)
+        let chart = try String(contentsOf: directory.appendingPathComponent("cpu-per-move.svg"), encoding: .utf8)
+        #expect(chart.contains("WebSocket floor") && chart.contains("raw TCP floor"))
+    }
+
+    /// Clients no one here wrote play on the transports' floors from what `TransportFloorServer`
+    /// says of its routes: curl posts a move and polls for it, curl reads it from a stream, and
+    /// Python `websockets` gets the echo, the acknowledgement and a late reader's catch-up.
+    @Test func independentClientsUseTheTransportFloors() async throws {
+        let listener = try await TransportFloorServer.start(host: "127.0.0.1", port: 0)
+        defer { listener.close(promise: nil) }
+        let base = "http://127.0.0.1:\(try #require(listener.localAddress?.port))/floor"
+        let move = #"{"move":"4","seat":0,"type":"moved","v":4}"#
+        let (_, posted) = try await ChildProcess.run("/usr/bin/curl", ["-s", "-X", "POST", "--data-binary", move, "\(base)/c/moves"])
+        #expect(posted == #"{"type":"ack","v":1}"#)
+        let (_, polled) = try await ChildProcess.run("/usr/bin/curl", ["-s", "\(base)/c/events?after=0"])
+        #expect(polled == "[\(move)]")
+        // A poll with nothing new is held: curl gives up after a second with nothing.
+        let (held, nothing) = try await ChildProcess.run("/usr/bin/curl", ["-s", "--max-time", "1", "\(base)/c/events?after=1"])
+        #expect(held == 28 && nothing.isEmpty, "curl's timeout, not an answer: \(held) \(nothing)")
+        let (_, streamed) = try await ChildProcess.run("/usr/bin/curl", ["-s", "-N", "--max-time", "1", "\(base)/c/stream?after=0"])
+        #expect(streamed == "retry: 2000\n\nid: 1\ndata: \(move)\n\n")
+        let (_, unknown) = try await ChildProcess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "\(base)/c/nothing"])
+        #expect(unknown == "404")
+        guard IndependentClients.webSockets else {
+            Issue.record(Comment(rawValue: IndependentClients.missing))
+            return
+        }
+        let port = try #require(listener.localAddress?.port)
+        let played = try await IndependentClients.run("floor_ws.py", ["\(port)"], as: [String: [String]].self)
+        #expect(played["mover"] == [move, #"{"id":1,"type":"ack","v":1}"#])
+        #expect(played["other"] == [move])
+        #expect(played["late"] == [move])
+    }
+
     @Test func theFloorRelaysFramesBetweenAPair() async throws {
         let listener = try await FloorServer.start(host: "127.0.0.1", port: 0)
         let port = try #require(listener.localAddress?.port)

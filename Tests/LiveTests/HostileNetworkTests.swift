@@ -205,7 +205,7 @@ struct HostileNetworkTests {
             let (id, ann, bob) = try await server.startedMatch()
             // Each timer longer than the NAT's: a ping, a heartbeat, a poll's wait; the stream's
             // silence bound a few heartbeats long.
-            var options = ConnectionOptions(pollWait: .seconds(2), pingInterval: .seconds(2), streamSilence: .seconds(5),
+            let options = ConnectionOptions(pollWait: .seconds(2), pingInterval: .seconds(2), streamSilence: .seconds(5),
                                             backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             let seat = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
                                                       seat: (ann.seat, ann.token), transport: .over(transport), options: options)
