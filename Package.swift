@@ -54,7 +54,7 @@ let package = Package(
         // The rules of each game and the match (seats, turns, event log). Standard library only.
         .target(name: "PlyEngine"),
         // Commands, events, acknowledgements and errors as they cross the wire, shared by server and clients.
-        .target(name: "PlyWire", dependencies: ["PlyEngine"]),
+        .target(name: "PlyWire", dependencies: ["PlyEngine", .product(name: "NIOCore", package: "swift-nio")]),
         // Match logs made durable: a store protocol and its SQLite implementation.
         .target(
             name: "PlyStore",
@@ -193,7 +193,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PlyEngineTests", dependencies: ["PlyEngine"]),
-        .testTarget(name: "PlyWireTests", dependencies: ["PlyWire"]),
+        .testTarget(name: "PlyWireTests", dependencies: ["PlyWire", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "PlyBotsTests", dependencies: ["PlyBots"]),
         // Negotiation tables and the codecs' bounds, without a network.
         .testTarget(name: "PlyCompressionTests", dependencies: ["PlyCompression", .product(name: "NIOCore", package: "swift-nio")]),

@@ -101,10 +101,10 @@ public final class MatchAuthority: Sendable {
         var logger = logger
         logger[metadataKey: "match"] = "\(id)"
         self.logger = logger
-        let encoded = try encoded ?? match.events.map(JSONBuffer.encode)
+        let encoded = encoded ?? match.events.map { JSONBuffer.encode($0) }
         let now = clock.now
         var state = State(match: match, visible: match, encoded: encoded, tokens: tokens, lastActivity: now)
-        for event in match.events { try Self.redact(event, into: &state) }
+        for event in match.events { Self.redact(event, into: &state) }
         Self.startTurnClock(&state, now: now)
         self.state = Mutex(state)
     }
@@ -156,9 +156,9 @@ public final class MatchAuthority: Sendable {
     }
 
     /// Encodes what everyone but its audience sees of an event that not everyone may see whole.
-    private static func redact(_ event: MatchEvent, into state: inout State) throws {
+    private static func redact(_ event: MatchEvent, into state: inout State) {
         guard let audience = event.audience else { return }
-        state.redacted[event.version - 1] = Redaction(audience: audience, others: try JSONBuffer.encode(event.view(for: nil)))
+        state.redacted[event.version - 1] = Redaction(audience: audience, others: JSONBuffer.encode(event.view(for: nil)))
     }
 
     /// The seat a token acts for. Both seats are compared in constant time, whichever matches.
@@ -287,14 +287,10 @@ public final class MatchAuthority: Sendable {
                 records.append(.expects(match: id, version: before, json: state.encoded[before - 1]))
             }
             for event in state.match.events(after: before) {
-                do {
-                    let json = try JSONBuffer.encode(event)
-                    state.encoded.append(json)
-                    try Self.redact(event, into: &state)
-                    records.append(.event(match: id, version: event.version, json: json))
-                } catch {
-                    preconditionFailure("a match event failed to encode: \(error)")
-                }
+                let json = JSONBuffer.encode(event)
+                state.encoded.append(json)
+                Self.redact(event, into: &state)
+                records.append(.event(match: id, version: event.version, json: json))
             }
             records += extra
             let version = state.match.version
@@ -471,7 +467,7 @@ public final class MatchAuthority: Sendable {
                     guard event.version == after + offset + 1 else { throw MatchError.corruptLog("event \(event.version) read after \(after + offset)") }
                     try state.match.apply(event)
                     state.encoded.append(json)
-                    try Self.redact(event, into: &state)
+                    Self.redact(event, into: &state)
                 } catch {
                     // Not read again until more news comes (no loop of reads over a bad event).
                     logger.error("an event another server appended could not be applied", metadata: ["error": "\(error)"])
@@ -527,7 +523,7 @@ public final class MatchAuthority: Sendable {
             state.visible = match
             state.encoded = stored.events
             state.redacted = [:]
-            for event in match.events { try? Self.redact(event, into: &state) }
+            for event in match.events { Self.redact(event, into: &state) }
             state.tokens = stored.tokens
             // News and requests to read that came while the database was read stand: the read
             // they ask for may have begun before them (`release` reads once more). Clearing them

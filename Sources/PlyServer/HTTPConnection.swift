@@ -415,7 +415,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func answer(_ result: Result<Acknowledgement, WireError>) {
         switch result {
         case .success(let acknowledgement):
-            respond(.ok, [:], body: (try? JSONBuffer.encode(acknowledgement)) ?? ByteBuffer())
+            respond(.ok, [:], body: JSONBuffer.encode(acknowledgement))
         case .failure(let error):
             respond(error)
         }

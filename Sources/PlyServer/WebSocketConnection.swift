@@ -257,6 +257,11 @@ final class WebSocketConnection: ChannelInboundHandler {
 
     // MARK: Writing
 
+    /// The message every move sends, written without Foundation (`OutboundJSON`).
+    private func send(_ acknowledgement: Acknowledgement) {
+        write(WebSocketFrame(fin: true, opcode: .text, data: JSONBuffer.encode(acknowledgement)))
+    }
+
     private func send(_ message: some Encodable) {
         let json = (try? JSONBuffer.encode(message)) ?? ByteBuffer(string: #"{"code":"server/internal","type":"error"}"#)
         write(WebSocketFrame(fin: true, opcode: .text, data: json))
