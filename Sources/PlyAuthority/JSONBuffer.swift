@@ -24,13 +24,6 @@ public enum JSONBuffer {
 
     /// Joins already-encoded JSON values into one JSON array, copying each once.
     public static func array(_ elements: some Collection<ByteBuffer>) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: elements.reduce(2) { $0 + $1.readableBytes + 1 })
-        buffer.writeInteger(UInt8(ascii: "["))
-        for (index, element) in elements.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
-            buffer.writeImmutableBuffer(element)
-        }
-        buffer.writeInteger(UInt8(ascii: "]"))
-        return buffer
+        OutboundJSON.array(elements, allocator: allocator)
     }
 }

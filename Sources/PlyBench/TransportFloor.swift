@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import PlyWire
 import Synchronization
 
 /// The transports' floors: one bare server, on one port, carrying ply's per-move pattern over
@@ -286,17 +287,9 @@ final class FloorHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @u
         return [.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), .body(.byteBuffer(body)), .end(nil)]
     }
 
-    /// Events as one JSON array, as a long poll answers.
+    /// Events as one JSON array, as a long poll answers (as ply's server joins them).
     static func array(_ events: some Collection<ByteBuffer>) -> ByteBuffer {
-        var body = ByteBuffer()
-        body.reserveCapacity(events.reduce(2) { $0 + $1.readableBytes + 1 })
-        body.writeInteger(UInt8(ascii: "["))
-        for (index, event) in events.enumerated() {
-            if index > 0 { body.writeInteger(UInt8(ascii: ",")) }
-            body.writeImmutableBuffer(event)
-        }
-        body.writeInteger(UInt8(ascii: "]"))
-        return body
+        OutboundJSON.array(events, allocator: ByteBufferAllocator())
     }
 
     /// One event in `text/event-stream`: `id: V`, one `data:` line, a blank line.

@@ -87,6 +87,19 @@ public enum OutboundJSON {
         return object.close()
     }
 
+    /// Already-encoded JSON values joined into one JSON array (a long poll's answer), each
+    /// copied once.
+    public static func array(_ elements: some Collection<ByteBuffer>, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: elements.reduce(2) { $0 + $1.readableBytes + 1 })
+        buffer.writeInteger(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            buffer.writeImmutableBuffer(element)
+        }
+        buffer.writeInteger(UInt8(ascii: "]"))
+        return buffer
+    }
+
     /// One JSON object being written: keys given in sorted order.
     private struct Object {
         var buffer: ByteBuffer
