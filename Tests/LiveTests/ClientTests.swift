@@ -21,7 +21,8 @@ struct ClientTests {
         via endpoint: Endpoint? = nil,
         strategies: (Strategy, Strategy) = (.random, .greedy),
         thinkTime: ClosedRange<Duration>? = nil,
-        options: ConnectionOptions = ConnectionOptions(),
+        // An upgrade's bound far beyond a loaded machine's delays: these games test play, not the timer.
+        options: ConnectionOptions = ConnectionOptions(upgradeTimeout: .seconds(20)),
         duringGame: @escaping @Sendable () async throws -> Void = {}
     ) async throws -> (games: [BotGame], connections: [MatchConnection], log: [MatchEvent]) {
         let api = PlyAPI(endpoint: server.endpoint)
@@ -346,7 +347,8 @@ struct ClientTests {
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (id, ann, _) = try await server.startedMatch()
             // Bounds many heartbeats, pings or polls long: a loaded machine delays one, not all.
-            let options = ConnectionOptions(pollWait: .seconds(1), pingInterval: .seconds(1), streamSilence: .seconds(5),
+            // (A ping unanswered by the next one is a dead peer: 3 s, past a busy suite's stalls.)
+            let options = ConnectionOptions(pollWait: .seconds(1), pingInterval: .seconds(3), streamSilence: .seconds(5),
                                             backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             let watcher = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
                                                          transport: .over(transport), options: options)
