@@ -182,18 +182,17 @@ final class FloorPair: Sendable {
 
     /// Gives `event` (version `version`) to each reader, each on its own event loop.
     static func deliver(_ event: ByteBuffer, version: Int, to readers: [Reader]) {
-        var answer: ByteBuffer?
-        var chunk: ByteBuffer?
+        // Made once, for the first reader that needs each.
+        lazy var answer = FloorHTTPHandler.array([event])
+        lazy var chunk = FloorHTTPHandler.streamEvent(event, version: version)
         for reader in readers {
             switch reader {
             case .socket(let channel):
                 channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: event), promise: nil)
             case .poll(let channel):
-                if answer == nil { answer = FloorHTTPHandler.array([event]) }
-                FloorHTTPHandler.respond(on: channel, body: answer!)
+                FloorHTTPHandler.respond(on: channel, body: answer)
             case .stream(let channel):
-                if chunk == nil { chunk = FloorHTTPHandler.streamEvent(event, version: version) }
-                channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(chunk!)), promise: nil)
+                channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(chunk)), promise: nil)
             }
         }
     }
@@ -292,14 +291,9 @@ final class FloorHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @u
         OutboundJSON.array(events, allocator: ByteBufferAllocator())
     }
 
-    /// One event in `text/event-stream`: `id: V`, one `data:` line, a blank line.
+    /// One event in `text/event-stream`, framed as ply's server frames it.
     static func streamEvent(_ event: ByteBuffer, version: Int) -> ByteBuffer {
-        var chunk = ByteBuffer()
-        chunk.reserveCapacity(event.readableBytes + 24)
-        chunk.writeString("id: \(version)\ndata: ")
-        chunk.writeImmutableBuffer(event)
-        chunk.writeString("\n\n")
-        return chunk
+        OutboundJSON.streamEvent(event, id: version, allocator: ByteBufferAllocator())
     }
 }
 

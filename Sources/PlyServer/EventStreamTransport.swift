@@ -64,13 +64,7 @@ struct EventStreamTransport: Sendable {
     /// One event: `id: V`, `data: JSON`, a blank line. The JSON is one line (a JSON encoder
     /// escapes every line break inside strings), so it is one `data` field.
     static func event(_ json: ByteBuffer, id: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: json.readableBytes + 32)
-        buffer.writeStaticString("id: ")
-        buffer.writeString(String(id))
-        buffer.writeStaticString("\ndata: ")
-        buffer.writeImmutableBuffer(json)
-        buffer.writeStaticString("\n\n")
-        return buffer
+        OutboundJSON.streamEvent(json, id: id, allocator: allocator)
     }
 
     /// How long a browser waits before it reconnects, in milliseconds.

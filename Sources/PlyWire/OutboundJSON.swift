@@ -100,6 +100,17 @@ public enum OutboundJSON {
         return buffer
     }
 
+    /// One event of a `text/event-stream`: `id: V`, one `data:` line with the JSON, a blank line.
+    public static func streamEvent(_ json: ByteBuffer, id: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: json.readableBytes + 32)
+        buffer.writeStaticString("id: ")
+        buffer.writeString(String(id))
+        buffer.writeStaticString("\ndata: ")
+        buffer.writeImmutableBuffer(json)
+        buffer.writeStaticString("\n\n")
+        return buffer
+    }
+
     /// One JSON object being written: keys given in sorted order.
     private struct Object {
         var buffer: ByteBuffer
