@@ -37,7 +37,13 @@ public func update(_ state: inout PlayState, _ input: Input) -> [Effect] {
             return []
         }
         if case .joined(let seat, let name) = event.change, seat != screen.seat {
-            state.notice = .info("\(name) joined.")
+            // Why `auto` settled where it did stays in view beside the news (an opponent,
+            // ply's own bot above all, often joins a moment after the game opens).
+            if let note = screen.transportNote ?? state.network.transportNote, state.notice == .info(note) {
+                state.notice = .info("\(name) joined.  " + note)
+            } else {
+                state.notice = .info("\(name) joined.")
+            }
         } else if case .moved(let seat, let move, let result) = event.change {
             // A shot's result is news to both seats; another move clears the notice.
             if let result {

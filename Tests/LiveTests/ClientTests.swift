@@ -347,8 +347,9 @@ struct ClientTests {
             let relay = try await TCPRelay.start(to: "127.0.0.1", port: server.port)
             let (id, ann, _) = try await server.startedMatch()
             // Bounds many heartbeats, pings or polls long: a loaded machine delays one, not all.
-            // (A ping unanswered by the next one is a dead peer: 3 s, past a busy suite's stalls.)
-            let options = ConnectionOptions(pollWait: .seconds(1), pingInterval: .seconds(3), streamSilence: .seconds(5),
+            // (A ping unanswered by the next one is a dead peer: 3 s, past a busy suite's stalls;
+            // a poll is given its wait again to answer: 2 s more.)
+            let options = ConnectionOptions(pollWait: .seconds(2), pingInterval: .seconds(3), streamSilence: .seconds(5),
                                             backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(100)))
             let watcher = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: relay.port), match: id,
                                                          transport: .over(transport), options: options)

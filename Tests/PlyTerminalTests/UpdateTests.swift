@@ -184,6 +184,9 @@ struct UpdateTests {
         _ = update(&state, .opened(alone))
         #expect(state.notice == screen.transportNote.map { .info($0) })
         #expect(screenText(state).joined(separator: "\n").contains("Waiting for an opponent"))
+        // The opponent joining a moment later keeps the reason in view beside the news.
+        _ = update(&state, .event(match: "m3", MatchEvent(version: waiting.version + 1, change: .joined(seat: .second, name: "bot"))))
+        #expect(state.notice == .info("bot joined.  On SSE: WS upgrade refused (400)."))
     }
 
     /// When `auto` moves a game on by itself mid-game, the notice says where and why; a status
