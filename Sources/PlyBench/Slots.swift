@@ -69,102 +69,71 @@ struct PlySlot: Sendable {
         guard let api = context.api else { return }
         let key = SlotContext.key(slot: index, game: game)
         let seed = context.seed(slot: index, game: game)
-        var options = context.plan.fitted(ConnectionOptions(pingInterval: nil))
-        options.compression = context.compression
-        let match = try await step("create a match") { try await api.createMatch(context.plan.game).id }
-        var connections: [MatchConnection] = []
-        defer {
-            for connection in connections { connection.close() }
-            context.ledger.forget(match: key)
+        var fitted = context.plan.fitted(ConnectionOptions(pingInterval: nil))
+        fitted.compression = context.compression
+        let (context, kind, options) = (self.context, self.kind, fitted)
+        defer { context.ledger.forget(match: key) }
+        let setup = try await api.setUpMatch(context.plan.game, names: ["a", "b"]) { match, grant in
+            try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
+                                           transport: kind, options: options, stats: context.stats)
         }
-        for name in ["a", "b"] {
-            let grant = try await step("join") { try await api.join(match, name: name) }
-            connections.append(try await step("connect a seat") {
-                try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
-                                               transport: kind, options: options, stats: context.stats)
-            })
+        let seats = setup.connections.compactMap { $0 }
+        var spectators: [MatchConnection] = []
+        defer {
+            for connection in seats + spectators { connection.close() }
         }
         for _ in 0..<context.plan.spectators {
-            connections.append(try await step("connect a spectator") {
-                try await MatchConnection.open(to: context.endpoint, match: match, transport: kind, options: options, stats: context.stats)
+            spectators.append(try await SetupError.during("connect a spectator") {
+                try await MatchConnection.open(to: context.endpoint, match: setup.match, transport: kind, options: options, stats: context.stats)
             })
         }
-        let seats = Array(connections.prefix(2))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (offset, connection) in seats.enumerated() {
-                group.addTask { try await playSeat(connection, key: key, seed: seed &+ UInt64(offset)) }
+                group.addTask {
+                    var hooks = TimedSeat(context: context, key: key, seat: connection.seat, random: SeededRandom(seed: seed &+ UInt64(offset)))
+                    _ = try await connection.play(with: &hooks)
+                }
             }
-            for spectator in connections.dropFirst(2) {
+            for spectator in spectators {
                 group.addTask { for await _ in spectator.updates {} }
             }
             // The game is over when both seats have seen `ended`; spectators are then closed.
             var finished = 0
             while finished < 2, try await group.next() != nil { finished += 1 }
             context.ledger.finished(on: seats.map(\.transport))
-            for spectator in connections.dropFirst(2) { spectator.close() }
+            for spectator in spectators { spectator.close() }
             try await group.waitForAll()
         }
     }
-
-    /// One seat: on its turn it waits its think time (the move is *due* then), plays a seeded
-    /// random move and records the acknowledgement; on the opponent's move it records the latency
-    /// from when that move was due to now, when this client has it.
-    private func playSeat(_ connection: MatchConnection, key: Int, seed: UInt64) async throws {
-        var random = SeededRandom(seed: seed)
-        var replica: Match?
-        var placed = false
-        for await update in connection.updates {
-            // The benchmark's servers keep their own store: nothing is ever rolled back there.
-            guard case .event(let event) = update else { continue }
-            let now = ContinuousClock.now
-            if case .moved(let mover, _, _) = event.change, mover != connection.seat {
-                context.ledger.received(match: key, version: event.version, at: now)
-            }
-            if replica == nil { replica = try Match(replaying: [event]) } else { try replica!.apply(event) }
-            guard let match = replica else { continue }
-            if match.status == .finished { return }
-            // A game with setups (Battleship): each seat places a random one at once, and
-            // moves (measured) begin once both have.
-            if let seat = connection.seat, match.awaitsSetup(from: seat) {
-                guard !placed, let setup = match.position.randomSetup(using: &random) else { continue }
-                placed = true
-                try await connection.send(Command(.place(setup), version: match.version))
-                continue
-            }
-            guard !Seat.allCases.contains(where: match.awaitsSetup) else { continue }
-            guard match.turn == connection.seat, connection.lastVersion == match.version else { continue }
-            let due = now + context.think(&random)
-            context.ledger.due(match: key, version: match.version + 1, at: due)
-            try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
-            guard let move = match.position.legalMoves.randomElement(using: &random) else { continue }
-            let sent = ContinuousClock.now
-            context.ledger.lagged(sent - due)
-            try await connection.send(Command(.play(move), version: match.version))
-            context.ledger.acknowledged(after: .now - sent)
-        }
-        throw LevelError.connectionEnded(connection.state)
-    }
 }
 
-enum LevelError: Error, CustomStringConvertible {
-    case connectionEnded(ConnectionState)
-    case failed(step: String, error: any Error)
+/// The benchmark's part of the seat loop: seeded random moves and setups, and the clocks. On
+/// its turn the seat waits its think time (the move is *due* then) and records the
+/// acknowledgement; on the opponent's move it records the latency from when that move was due
+/// to when this client has it.
+struct TimedSeat: SeatHooks {
+    let context: SlotContext
+    let key: Int
+    let seat: Seat?
+    var random: SeededRandom
 
-    var description: String {
-        switch self {
-        case .connectionEnded(let state): "a connection ended before its game did (\(state))"
-        case .failed(let step, let error): "\(step): \(error)"
+    func observe(_ event: MatchEvent, in match: Match, at now: ContinuousClock.Instant) {
+        if case .moved(let mover, _, _) = event.change, mover != seat {
+            context.ledger.received(match: key, version: event.version, at: now)
         }
     }
-}
 
-/// Runs one step of setting up a game, naming it in any error.
-func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch {
-        throw LevelError.failed(step: name, error: error)
+    mutating func setup(for match: Match) -> String? { match.position.randomSetup(using: &random) }
+
+    mutating func move(in match: Match, turnBegan: ContinuousClock.Instant) async throws -> String? {
+        let due = turnBegan + context.think(&random)
+        context.ledger.due(match: key, version: match.version + 1, at: due)
+        try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
+        context.ledger.lagged(.now - due)
+        return match.position.legalMoves.randomElement(using: &random)
     }
+
+    func acknowledged(sentAt sent: ContinuousClock.Instant) { context.ledger.acknowledged(after: .now - sent) }
 }
 
 /// One pair on a floor (the raw TCP floor, or a transport's): the two clients play the same
@@ -189,7 +158,7 @@ struct FloorSlot: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for seat in Seat.allCases {
                 group.addTask {
-                    var connection = try await step("connect a seat") { try await connect(pair: pair) }
+                    var connection = try await SetupError.during("connect a seat") { try await connect(pair: pair) }
                     defer { connection.close() }
                     try await playSeat(&connection, seat: seat, key: key, seed: seed &+ UInt64(seat.rawValue))
                 }
@@ -235,7 +204,7 @@ struct FloorSlot: Sendable {
                 try await connection.move(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
                 if connection.acknowledges { context.ledger.acknowledged(after: .now - sent) } else { context.ledger.sent() }
             } else {
-                guard let event = try await connection.next() else { throw LevelError.connectionEnded(.closed) }
+                guard let event = try await connection.next() else { throw SeatError.connectionEnded(.closed) }
                 now = .now
                 guard event.version > match.version else { continue }
                 context.ledger.received(match: key, version: event.version, at: now)

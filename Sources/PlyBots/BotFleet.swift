@@ -111,17 +111,15 @@ public struct BotFleet: Sendable {
         var connections: [MatchConnection] = []
         defer { for connection in connections { connection.close() } }
         do {
-            let match = try await politely { try await api.createMatch(plan.game).id }
-            var players: [(MatchConnection, BotPlayer)] = []
-            for (slot, strategy) in [first, second].enumerated() {
-                let grant = try await politely { try await api.join(match, name: "\(strategy.name)-\(index)\(slot == 0 ? "a" : "b")") }
-                let connection = try await MatchConnection.open(
-                    to: plan.endpoint, match: match, seat: (grant.seat, grant.token),
-                    transport: plan.transports.choice(for: grant.seat), options: plan.options
-                )
-                connections.append(connection)
-                let seed = plan.seed &* 1_000_003 &+ UInt64(index) &* 2 &+ UInt64(slot)
-                players.append((connection, BotPlayer(strategy: strategy, seed: seed, thinkTime: plan.thinkTime)))
+            let names = [first, second].enumerated().map { slot, strategy in "\(strategy.name)-\(index)\(slot == 0 ? "a" : "b")" }
+            let plan = self.plan
+            let setup = try await api.setUpMatch(plan.game, names: names) { match, grant in
+                try await MatchConnection.open(to: plan.endpoint, match: match, seat: (grant.seat, grant.token),
+                                               transport: plan.transports.choice(for: grant.seat), options: plan.options)
+            }
+            connections = setup.connections.compactMap { $0 }
+            let players = zip(connections, [first, second]).enumerated().map { slot, pair in
+                (pair.0, BotPlayer(strategy: pair.1, seed: plan.seed &* 1_000_003 &+ UInt64(index) &* 2 &+ UInt64(slot), thinkTime: plan.thinkTime))
             }
             // Both players at once; if one fails, the other is stopped rather than left waiting
             // for a move that will never come.
@@ -171,23 +169,5 @@ extension FleetReport {
             errors += 1
             if errorSamples.count < 5 { errorSamples.append("\(error)") }
         }
-    }
-}
-
-/// Runs `call`, and while the server answers `request/rate_limited` (429 to a request, or a
-/// refused command) or `server/store_unavailable` (its shared database is out of reach, and the
-/// command was not applied; a version-checked command sent again is refused as stale if it
-/// was), waits and asks again, longer each time (from 50 ms to 2 s, jittered): a
-/// fleet on one machine slows to the server's budget for its address instead of failing its games.
-func politely<T: Sendable>(_ call: () async throws -> T) async throws -> T {
-    var wait = Duration.milliseconds(50)
-    while true {
-        do {
-            return try await call()
-        } catch let error as WireError where error.code == .rateLimited || error.code == .storeUnavailable {
-        } catch CommandError.refused(let error) where error.code == .rateLimited || error.code == .storeUnavailable {
-        }
-        try await Task.sleep(for: wait * Double.random(in: 0.5...1.5))
-        wait = min(wait * 2, .seconds(2))
     }
 }

@@ -20,24 +20,9 @@ public struct BotGame: Sendable {
     }
 }
 
-/// Why a bot stopped before its game ended.
-public enum BotError: Error, Sendable, CustomStringConvertible {
-    case connectionEnded(ConnectionState)
-    case notSeated
-    case refused(WireError)
-
-    public var description: String {
-        switch self {
-        case .connectionEnded(let state): "the connection ended before the game did (\(state))"
-        case .notSeated: "a bot needs a seat to play"
-        case .refused(let error): "the server refused a move: \(error)"
-        }
-    }
-}
-
-/// Plays one seat of a match to the end over a match connection: it keeps a replica of the
-/// match from the events, and when its seat is to move (and it has read every event that
-/// arrived) it sends its strategy's move against the latest version.
+/// Plays one seat of a match to the end over a match connection, in the seat loop every
+/// player of ply shares (`MatchConnection.play(with:)`): its brain follows the events, and
+/// when its seat is to move it thinks (for `thinkTime`) and plays its strategy's move.
 public struct BotPlayer: Sendable {
     public var strategy: Strategy
     public var seed: UInt64
@@ -51,79 +36,51 @@ public struct BotPlayer: Sendable {
     }
 
     public func play(_ connection: MatchConnection) async throws -> BotGame {
-        guard let seat = connection.seat else { throw BotError.notSeated }
-        var random = SeededRandom(seed: seed)
-        var match: Match?
-        var brain: (any Brain)?
-        var played = 0
-        var setupSent = false
-        for await update in connection.updates {
-            switch update {
-            case .event(let event):
-                if var replica = match {
-                    try replica.apply(event)
-                    match = replica
-                } else {
-                    match = try Match(replaying: [event])
-                    brain = strategy.brain(for: match!.game)
-                }
-                if let current = match { try brain?.observe(event, in: current) }
-            case .rolledBack(let version):
-                // What came after `version` never became durable: think again from the match as
-                // it was then (a fleet rolled back is placed again).
-                (match, brain) = try replay(match?.events.filter { $0.version <= version } ?? [])
-                setupSent = false
-            }
-            guard let current = match else { continue }
-            if let result = current.result {
-                connection.close()
-                return BotGame(match: connection.match, seat: seat, strategy: strategy, result: result, moves: played, log: current.events)
-            }
-            // A setup goes in as soon as the game starts, whoever is to move.
-            if current.awaitsSetup(from: seat) {
-                guard !setupSent, let setup = brain?.setup(random: &random) else { continue }
-                setupSent = true
-                do {
-                    _ = try await politely { try await connection.send(Command(.place(setup), version: current.version)) }
-                } catch CommandError.refused(let error) where error.code == .finished {
-                    continue
-                } catch CommandError.refused(let error) {
-                    throw BotError.refused(error)
-                }
-                continue
-            }
-            // Act only on the newest event, so the command carries the current version.
-            guard current.turn == seat, connection.lastVersion == current.version,
-                  let move = brain?.chooseMove(random: &random) else { continue }
-            if let thinkTime {
-                try await Task.sleep(for: .nanoseconds(Int64.random(in: thinkTime.lowerBound.nanoseconds...thinkTime.upperBound.nanoseconds, using: &random)))
-            }
-            do {
-                _ = try await politely { try await connection.send(Command(.play(move), version: current.version)) }
-                played += 1
-            } catch CommandError.refused(let error) where error.code == .staleVersion || error.code == .finished || error.code == .rolledBack {
-                // The opponent resigned or timed out meanwhile, or the server lost a move: the
-                // events (or the word of the rollback) will say so.
-                continue
-            } catch CommandError.refused(let error) {
-                throw BotError.refused(error)
-            }
-        }
-        throw BotError.connectionEnded(connection.state)
+        var hooks = BrainHooks(strategy: strategy, random: SeededRandom(seed: seed), thinkTime: thinkTime)
+        let match = try await connection.play(with: &hooks)
+        connection.close()
+        guard let seat = connection.seat, let result = match.result else { throw SeatError.connectionEnded(connection.state) }
+        return BotGame(match: connection.match, seat: seat, strategy: strategy, result: result, moves: hooks.played, log: match.events)
+    }
+}
+
+/// A bot's part of the seat loop: a brain that observes every event (and, after a rollback,
+/// the match as it was then), places its setup and chooses its moves.
+private struct BrainHooks: SeatHooks {
+    let strategy: Strategy
+    var random: SeededRandom
+    let thinkTime: ClosedRange<Duration>?
+    var brain: (any Brain)?
+    var played = 0
+
+    mutating func observe(_ event: MatchEvent, in match: Match, at: ContinuousClock.Instant) throws {
+        if brain == nil { brain = strategy.brain(for: match.game) }
+        try brain?.observe(event, in: match)
     }
 
-    /// A match and a brain that has observed it, from a log (nil for none).
-    private func replay(_ log: [MatchEvent]) throws -> (Match?, (any Brain)?) {
-        guard let first = log.first else { return (nil, nil) }
-        var match = try Match(replaying: [first])
-        var brain = strategy.brain(for: match.game)
-        try brain.observe(first, in: match)
-        for event in log.dropFirst() {
-            try match.apply(event)
-            try brain.observe(event, in: match)
+    mutating func rolledBack(to match: Match?) throws {
+        brain = nil
+        guard let match else { return }
+        var replica = try Match(replaying: Array(match.events.prefix(1)))
+        var fresh = strategy.brain(for: match.game)
+        for (index, event) in match.events.enumerated() {
+            if index > 0 { try replica.apply(event) }
+            try fresh.observe(event, in: replica)
         }
-        return (match, brain)
+        brain = fresh
     }
+
+    mutating func setup(for match: Match) -> String? { brain?.setup(random: &random) }
+
+    mutating func move(in match: Match, turnBegan: ContinuousClock.Instant) async throws -> String? {
+        guard let move = brain?.chooseMove(random: &random) else { return nil }
+        if let thinkTime {
+            try await Task.sleep(for: .nanoseconds(Int64.random(in: thinkTime.lowerBound.nanoseconds...thinkTime.upperBound.nanoseconds, using: &random)))
+        }
+        return move
+    }
+
+    mutating func acknowledged(sentAt sent: ContinuousClock.Instant) { played += 1 }
 }
 
 extension Duration {

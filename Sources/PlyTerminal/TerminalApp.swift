@@ -160,9 +160,9 @@ public final class TerminalApp {
                 if case .embedded = app.venue {
                     try await app.startGameAgainstBot(game)
                 } else if let api = app.api {
-                    let match = try await api.createMatch(game).id
-                    let grant = try await api.join(match, name: app.name)
-                    try await app.openGame(match, seat: (grant.seat, grant.token), againstBot: false)
+                    let setup = try await api.setUpMatch(game, names: [app.name]) { _, _ in nil }
+                    guard let grant = setup.grants.first else { return }
+                    try await app.openGame(setup.match, seat: (grant.seat, grant.token), againstBot: false)
                 }
             }
         case .join(let match):
@@ -228,20 +228,23 @@ public final class TerminalApp {
             api = PlyAPI(endpoint: server.endpoint, options: options)
         }
         guard let api else { return }
-        let match = try await api.createMatch(game).id
         let humanFirst = humanMovesFirst
         humanMovesFirst.toggle()
-        let first = try await api.join(match, name: humanFirst ? name : "bot")
-        let second = try await api.join(match, name: humanFirst ? "bot" : name)
-        let (human, bot) = humanFirst ? (first, second) : (second, first)
-        let botConnection = try await MatchConnection.open(to: server?.botEndpoint ?? api.endpoint, match: match, seat: (bot.seat, bot.token),
-                                                           transport: transport, options: options)
+        let botSeat: Seat = humanFirst ? .second : .first
+        let (botEndpoint, transport, options) = (server?.botEndpoint ?? api.endpoint, transport, options)
+        // The player's own connection is opened by `openGame`, with the screen's statistics.
+        let setup = try await api.setUpMatch(game, names: humanFirst ? [name, "bot"] : ["bot", name]) { match, grant in
+            guard grant.seat == botSeat else { return nil }
+            return try await MatchConnection.open(to: botEndpoint, match: match, seat: (grant.seat, grant.token), transport: transport, options: options)
+        }
+        guard let human = setup.grants.first(where: { $0.seat != botSeat }), let botConnection = setup.connections.compactMap({ $0 }).first else { return }
         gamesStarted += 1
         let player = BotPlayer(strategy: strategy, seed: seed &+ gamesStarted, thinkTime: thinkTime)
         botTask = Task.detached {
             _ = try? await player.play(botConnection)
             botConnection.close()
         }
+        let match = setup.match
         try await openGame(match, seat: (human.seat, human.token), againstBot: true)
     }
 
