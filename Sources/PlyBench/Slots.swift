@@ -190,7 +190,6 @@ struct FloorSlot: Sendable {
         for each in Seat.allCases {
             if let setup = match.position.randomSetup(using: &setups) { try match.place(setup, by: each) }
         }
-        let encoder = WireCoding.encoder
         var now = ContinuousClock.now
         while match.status == .playing {
             if match.turn == seat {
@@ -201,7 +200,7 @@ struct FloorSlot: Sendable {
                 context.ledger.lagged(sent - due)
                 guard let move = match.position.legalMoves.randomElement(using: &random),
                       let event = try match.play(move, by: seat, against: match.version).first else { return }
-                try await connection.move(try encoder.encodeAsByteBuffer(event, allocator: ByteBufferAllocator()))
+                try await connection.move(OutboundJSON.encode(event, allocator: ByteBufferAllocator()))
                 if connection.acknowledges { context.ledger.acknowledged(after: .now - sent) } else { context.ledger.sent() }
             } else {
                 guard let event = try await connection.next() else { throw SeatError.connectionEnded(.closed) }

@@ -1,7 +1,8 @@
 import NIOCore
 import PlyEngine
 
-/// The JSON of the messages sent on every move (events and acknowledgements) written straight
+/// The JSON of the messages sent on every move (events and acknowledgements from the server,
+/// commands from its clients) written straight
 /// into a buffer, without Foundation's `JSONEncoder`: the same bytes as `WireCoding.encoder`
 /// gives (keys sorted, `/` unescaped, control characters escaped as Foundation escapes them),
 /// which `OutboundJSONTests` checks for random values of every kind and for every fixture.
@@ -84,6 +85,34 @@ public enum OutboundJSON {
         object.string(acknowledgement.type)
         object.key("v")
         object.integer(acknowledgement.version)
+        return object.close()
+    }
+
+    /// A command, as `WireCoding.encoder.encode(command)` would write it: what every client
+    /// sends on every move.
+    public static func encode(_ command: Command, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var object = Object(allocator.buffer(capacity: 48))
+        // Keys in sorted order: fleet, id, move, type, v.
+        if case .place(let fleet) = command.action {
+            object.key("fleet")
+            object.string(fleet)
+        }
+        if let id = command.id {
+            object.key("id")
+            object.integer(id)
+        }
+        if case .play(let move) = command.action {
+            object.key("move")
+            object.string(move)
+        }
+        object.key("type")
+        switch command.action {
+        case .play: object.raw("\"play\"")
+        case .place: object.raw("\"place\"")
+        case .resign: object.raw("\"resign\"")
+        }
+        object.key("v")
+        object.integer(command.version)
         return object.close()
     }
 

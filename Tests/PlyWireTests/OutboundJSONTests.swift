@@ -20,6 +20,10 @@ struct OutboundJSONTests {
         String(buffer: OutboundJSON.encode(acknowledgement, allocator: ByteBufferAllocator()))
     }
 
+    static func outbound(_ command: Command) -> String {
+        String(buffer: OutboundJSON.encode(command, allocator: ByteBufferAllocator()))
+    }
+
     @Test func everyFixtureIsWrittenAsItsFixtureSays() throws {
         var checked = 0
         for fixture in WireFixtureTests.serverMessages {
@@ -30,7 +34,11 @@ struct OutboundJSONTests {
             }
             checked += 1
         }
-        #expect(checked >= 10)
+        for case (let json, .command(let command)) in WireFixtureTests.commands {
+            #expect(Self.outbound(command) == json)
+            checked += 1
+        }
+        #expect(checked >= 13)
     }
 
     /// Characters of every class the writer treats apart: plain ASCII, each escaped character,
@@ -91,6 +99,21 @@ struct OutboundJSONTests {
             let expected = try Self.codable(acknowledgement)
             #expect(Self.outbound(acknowledgement) == expected, "\(acknowledgement)")
             guard Self.outbound(acknowledgement) == expected else { return }
+        }
+    }
+
+    @Test func randomCommandsAreTheCodableBytes() throws {
+        var random = SeededRandom(seed: 0xC0D)
+        for index in 0..<3000 {
+            let action: Command.Action = switch index % 3 {
+            case 0: .play(Self.string(&random))
+            case 1: .place(Self.string(&random))
+            default: .resign
+            }
+            let command = Command(action, version: Self.integer(&random), id: Bool.random(using: &random) ? Self.integer(&random) : nil)
+            let expected = try Self.codable(command)
+            #expect(Self.outbound(command) == expected, "\(command)")
+            guard Self.outbound(command) == expected else { return }
         }
     }
 }

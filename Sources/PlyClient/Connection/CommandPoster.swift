@@ -44,7 +44,7 @@ final class CommandPoster: Sendable {
                 return state.closed ? state.link : nil
             }?.close()
         }
-        let body = try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator())
+        let body = OutboundJSON.encode(command, allocator: ByteBufferAllocator())
         let response: HTTPLink.Response
         do {
             // This attempt has what is left of the command's time, not a full timeout of its own.

@@ -142,11 +142,7 @@ final class WebSocketSession: TransportSession {
             sent.withLock { $0 = id }
             var command = command
             command.id = id
-            do {
-                link.send(text: try WireCoding.encoder.encodeAsByteBuffer(command, allocator: ByteBufferAllocator()))
-            } catch {
-                answer(id, .refused(WireError(.invalidMessage, "the command could not be encoded")))
-            }
+            link.send(text: OutboundJSON.encode(command, allocator: ByteBufferAllocator()))
         }
     }
 
