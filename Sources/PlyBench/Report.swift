@@ -360,6 +360,9 @@ public struct Report: Sendable {
             "",
             "![Bytes per move](\(chartPrefix)bytes-per-move.svg)",
         ]
+        if results.levels.contains(where: { $0.serverMicrosPerMove != nil }) {
+            lines += ["", "![Server and load generator CPU per move](\(chartPrefix)cpu-per-move.svg)"]
+        }
         if !ratioRows.isEmpty {
             lines += ["", "### Ratios within this run", "", Self.markdownTable(Self.ratioHeader, ratioRows)]
         }

@@ -275,6 +275,8 @@ struct BenchTests {
         try report.write(to: directory)
         let chart = try String(contentsOf: directory.appendingPathComponent("cpu-per-move.svg"), encoding: .utf8)
         #expect(chart.contains("WebSocket floor") && chart.contains("raw TCP floor"))
+        let markdown = try String(contentsOf: directory.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(markdown.contains("](cpu-per-move.svg)"), "the report shows the chart it wrote")
     }
 
     /// Clients no one here wrote play on the transports' floors from what `TransportFloorServer`

@@ -335,6 +335,65 @@ struct ClientTests {
         }
     }
 
+    /// The seat loop every player runs (`MatchConnection.play(with:)`): a watcher cannot play;
+    /// a move the rules refuse ends the game for that player with the server's refusal; a move
+    /// the game moved past while the seat thought (the opponent resigned) is let go, and the
+    /// loop returns the finished match, its setup and acknowledgements seen by the hooks.
+    @Test(arguments: [Transport.webSocket, .longPoll, .serverSentEvents])
+    func theSeatLoopLetsGoOfWhatTheGameMovedPastAndStopsOnOtherRefusals(_ transport: Transport) async throws {
+        /// Plays its moves in turn, running each turn's action (the opponent's doing) first.
+        struct Scripted: SeatHooks {
+            var moves: [String]
+            var actions: [@Sendable () async throws -> Void] = []
+            var acknowledged = 0
+            func setup(for match: Match) -> String? { nil }
+            mutating func move(in match: Match, turnBegan: ContinuousClock.Instant) async throws -> String? {
+                if !actions.isEmpty { try await actions.removeFirst()() }
+                return moves.isEmpty ? nil : moves.removeFirst()
+            }
+            mutating func acknowledged(sentAt sent: ContinuousClock.Instant) { acknowledged += 1 }
+        }
+        try await LiveServer.run { server in
+            let (id, ann, bob) = try await server.startedMatch()
+            let watcher = try await MatchConnection.open(to: server.endpoint, match: id, transport: .over(transport))
+            var idle = Scripted(moves: [])
+            await #expect(throws: SeatError.self) { _ = try await watcher.play(with: &idle) }
+            watcher.close()
+
+            // Column 9 does not exist: the server's refusal ends the loop.
+            let first = try await MatchConnection.open(to: server.endpoint, match: id, seat: (ann.seat, ann.token), transport: .over(transport))
+            var wrong = Scripted(moves: ["9"])
+            do {
+                _ = try await first.play(with: &wrong)
+                Issue.record("an illegal move was not refused")
+            } catch SeatError.refused(let error) {
+                #expect(error.code == .outOfRange, "\(error)")
+            }
+            first.close()
+
+            // A legal move; the opponent answers; then, as the seat thinks about its next one,
+            // the opponent resigns: the move, now against a past version, is let go, and the
+            // loop ends with the finished match.
+            let again = try await MatchConnection.open(to: server.endpoint, match: id, seat: (ann.seat, ann.token), transport: .over(transport))
+            let play = Task {
+                var hooks = Scripted(moves: ["4", "4"], actions: [
+                    {},
+                    { _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"resign","v":5}"#, token: bob.token) },
+                ])
+                let match = try await again.play(with: &hooks)
+                return (match, hooks.acknowledged)
+            }
+            try await waitFor(seconds: 20) { again.lastVersion == 4 }
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"3","type":"play","v":4}"#, token: bob.token)
+            let (match, acknowledged) = try await play.value
+            #expect(match.status == .finished)
+            #expect(match.result?.winner == .first)
+            #expect(acknowledged == 1, "the first move was taken, the second let go")
+            #expect(match.events == (try await server.log(id)))
+            again.close()
+        }
+    }
+
     /// A connection cut where no FIN comes back (a NAT that forgot it) is noticed by what
     /// should have come and did not (a stream's heartbeat, a WebSocket's pong, a poll's answer),
     /// taken for lost, and resumed with nothing missed; while those come, the same bounds never
