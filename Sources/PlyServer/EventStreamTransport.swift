@@ -16,10 +16,16 @@ import PlyWire
 /// `HTTPConnection` serves the request on its event loop and an `EventStream` writes it. Who is
 /// let in is the authority's admission step; what is here is reading the request (the
 /// credential, where to start) and the stream's wire format.
-struct EventStreamTransport: Sendable {
+final class EventStreamTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
+
+    init(authority: Authority, connections: Connections, configuration: ServerConfiguration) {
+        self.authority = authority
+        self.connections = connections
+        self.configuration = configuration
+    }
 
     /// What a stream request presents: `Authorization`, a ticket (spent here, once), or nothing
     /// (a spectator).

@@ -13,11 +13,17 @@ import PlyWire
 /// waiting poll costs no task and an event reaches it with no hop. Who is let in is the
 /// authority's admission step; what is left here is a poll's wait, one poll per seat, and a
 /// command's body.
-struct LongPollTransport: Sendable {
+final class LongPollTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
     let seatPolls = SeatPolls()
+
+    init(authority: Authority, connections: Connections, configuration: ServerConfiguration) {
+        self.authority = authority
+        self.connections = connections
+        self.configuration = configuration
+    }
 
     /// What a poll asks the admission step: its token (a spectator without one) and `after`.
     func admission(poll id: Substring, _ head: HTTPRequestHead, query: Parameters) -> Result<Admission, WireError>? {

@@ -19,9 +19,13 @@ final class WebSocketConnection: ChannelInboundHandler {
     typealias OutboundOut = WebSocketFrame
 
     private let admission: WebSocketTransport.Admission
-    private let authority: Authority
-    private let connections: Connections
-    private let configuration: ServerConfiguration
+    /// The server's transport, shared by every connection: its authority, connection table and
+    /// configuration are reached through it rather than copied into each connection (an idle
+    /// WebSocket is mostly this object and its pipeline).
+    private let transport: WebSocketTransport
+    private var authority: Authority { transport.authority }
+    private var connections: Connections { transport.connections }
+    private var configuration: ServerConfiguration { transport.configuration }
     private var logger: Logger
 
     private var context: ChannelHandlerContext?
@@ -54,17 +58,14 @@ final class WebSocketConnection: ChannelInboundHandler {
     /// goes out compressed (RSV1), control frames never (RFC 7692 6.1).
     private let deflater: MessageDeflater?
 
-    init(admission: WebSocketTransport.Admission, client: String, authority: Authority, connections: Connections, configuration: ServerConfiguration,
-         deflater: MessageDeflater? = nil, logger: Logger) {
+    init(admission: WebSocketTransport.Admission, client: String, transport: WebSocketTransport, deflater: MessageDeflater? = nil, logger: Logger) {
         self.admission = admission
         self.deflater = deflater
-        self.authority = authority
+        self.transport = transport
         self.client = client
-        self.connections = connections
-        self.configuration = configuration
         self.logger = logger
-        limiter = connections.makeRateLimiter()
-        pingLimiter = connections.makeRateLimiter()
+        limiter = transport.connections.makeRateLimiter()
+        pingLimiter = transport.connections.makeRateLimiter()
     }
 
     // MARK: Lifecycle

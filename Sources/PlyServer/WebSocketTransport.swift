@@ -19,10 +19,16 @@ import PlyWire
 /// answer says why), whom to admit (the authority's admission step), and swift-nio's upgrader
 /// for the admitted request, which answers 101 and puts swift-nio's frame codec, the frame
 /// guard, swift-nio's aggregator and a `WebSocketConnection` in the pipeline.
-struct WebSocketTransport: Sendable {
+final class WebSocketTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
+
+    init(authority: Authority, connections: Connections, configuration: ServerConfiguration) {
+        self.authority = authority
+        self.connections = connections
+        self.configuration = configuration
+    }
 
     /// What the server makes of an upgrade request.
     enum Admission: Sendable {
@@ -113,9 +119,7 @@ struct WebSocketTransport: Sendable {
     /// closed 1002, an oversized one 1009), and after them ply's frame guard (which also
     /// inflates), swift-nio's aggregator and the connection (which also deflates).
     func upgrader(for admission: Admission, head: HTTPRequestHead, client: String, logger: Logger) -> NIOTypedWebSocketServerUpgrader<Void> {
-        let connections = connections
         let configuration = configuration
-        let authority = authority
         // A refused upgrade only says why and closes: nothing to compress.
         let compression: (agreed: PerMessageDeflate, response: String)? = if case .admitted = admission { self.compression(for: head) } else { nil }
         return NIOTypedWebSocketServerUpgrader<Void>(
@@ -138,9 +142,8 @@ struct WebSocketTransport: Sendable {
                             maxAccumulatedFrameCount: configuration.maxMessageFragments,
                             maxAccumulatedFrameSize: configuration.maxMessageBytes
                         ),
-                        WebSocketConnection(admission: admission, client: client, authority: authority, connections: connections,
-                                            configuration: configuration, deflater: compression.map { MessageDeflater($0.agreed) },
-                                            logger: logger),
+                        WebSocketConnection(admission: admission, client: client, transport: self,
+                                            deflater: compression.map { MessageDeflater($0.agreed) }, logger: logger),
                     ])
                 }
             }

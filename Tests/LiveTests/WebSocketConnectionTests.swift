@@ -38,9 +38,9 @@ struct WebSocketConnectionTests {
                                     inflater: compression.map { MessageInflater($0, limit: configuration.maxMessageBytes) }),
                 NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: configuration.maxMessageFragments,
                                             maxAccumulatedFrameSize: configuration.maxMessageBytes),
-                WebSocketConnection(admission: .admitted(match, seated ? ann.seat : nil, after: 3), client: "local", authority: authority,
-                                    connections: connections, configuration: configuration, deflater: compression.map(MessageDeflater.init),
-                                    logger: quiet),
+                WebSocketConnection(admission: .admitted(match, seated ? ann.seat : nil, after: 3), client: "local",
+                                    transport: WebSocketTransport(authority: authority, connections: connections, configuration: configuration),
+                                    deflater: compression.map(MessageDeflater.init), logger: quiet),
             ])
         }
         return (channel, match, ann, try await outbound(channel))
