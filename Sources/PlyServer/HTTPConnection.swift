@@ -384,6 +384,28 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A poll that waits or a stream that stays open keeps of its request only what its answer
+    /// still needs (the version, the method, whether the connection is kept alive, the plan,
+    /// the origin's verdict, gzip): its header list and URI, most of an idle connection's
+    /// request, are let go.
+    private func slimExchange() {
+        guard case .serving(let exchange) = current else { return }
+        let head = exchange.head
+        var slim = HTTPRequestHead(version: head.version, method: head.method, uri: "")
+        // What `isKeepAlive` reads: HTTP/1.1 is kept alive unless it says `close`, 1.0 only if
+        // it says `keep-alive`.
+        if head.isKeepAlive != (head.version.major == 1 && head.version.minor >= 1) {
+            slim.headers.add(name: "Connection", value: head.isKeepAlive ? "keep-alive" : "close")
+        }
+        let plan: Plan = switch exchange.plan {
+        case .poll(let match): .poll(match: Substring(String(match)))
+        case .stream(let match): .stream(match: Substring(String(match)))
+        case let other: other
+        }
+        current = .serving(Exchange(head: slim, plan: plan, origin: exchange.origin, asksToUpgrade: exchange.asksToUpgrade,
+                                    acceptsGzip: exchange.acceptsGzip, body: nil, tooLarge: exchange.tooLarge))
+    }
+
     /// Answers a request the admission step refused.
     private func refuse(_ admitted: Result<Admission, WireError>) {
         if case .failure(let error) = admitted { respond(error) }
@@ -423,6 +445,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     private func wait(_ match: MatchAuthority, after: Int, seat: Seat?, timeout: Duration) {
         guard let context else { return }
+        slimExchange()
         let waiter = PollWaiter(match: match, after: after, seat: seat, handler: self, eventLoop: context.eventLoop)
         self.waiter = waiter
         connections.pollStarted()
@@ -465,6 +488,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         if admission.match.status == .finished, admission.after >= admission.match.version {
             return respond(.noContent, [:], body: nil)
         }
+        slimExchange()
         var headers = EventStreamTransport.headers
         if configuration.compression { headers.add(name: "Vary", value: "Accept-Encoding") }
         if exchange.acceptsGzip, let gzip = try? BodyCompression.GzipStream(windowBits: configuration.compressionWindowBits) {

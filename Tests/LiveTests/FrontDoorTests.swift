@@ -182,6 +182,31 @@ struct FrontDoorTests {
          405, ("Allow", "GET, OPTIONS"), true),
     ]
 
+    /// A poll that waits (and an open stream) keeps only what its answer needs of its request:
+    /// the answer still says what the request asked of the connection, on either HTTP version,
+    /// and the connection stays open or closes as it says.
+    @Test(arguments: [("HTTP/1.0", "keep-alive", true), ("HTTP/1.0", nil, false), ("HTTP/1.1", "close", false), ("HTTP/1.1", nil, true)])
+    func aHeldPollIsAnsweredWithTheKeepAliveItsRequestAskedFor(version: String, connection: String?, staysOpen: Bool) async throws {
+        try await LiveServer.run { server in
+            let (id, ann, _) = try await server.startedMatch()
+            let client = try await RawClient.connect(port: server.port)
+            try await client.send("GET /matches/\(id)/events?after=3&wait=20 \(version)\r\nHost: x\r\n" + (connection.map { "Connection: \($0)\r\n" } ?? "") + "\r\n")
+            // The poll is held (no event after 3 yet) until the first move.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(client.text.isEmpty, "answered before any news: \(client.text)")
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"4","type":"play","v":3}"#, token: ann.token)
+            try await waitFor(seconds: 20) { !Self.responses(client.text).isEmpty }
+            let answer = try #require(Self.responses(client.text).first)
+            #expect(answer.status == 200, "\(client.text)")
+            #expect(client.text.hasPrefix(version + " 200"), "\(client.text)")
+            #expect(answer.body.contains(#""move":"4""#), "\(answer.body)")
+            let said = answer.header("Connection")?.lowercased()
+            #expect(said == (staysOpen ? (version == "HTTP/1.0" ? "keep-alive" : nil) : "close"), "\(client.text)")
+            #expect(await client.closedByServer(within: staysOpen ? 0.5 : 20) == !staysOpen)
+            client.close()
+        }
+    }
+
     @Test(arguments: badHandshakes.indices)
     func aMalformedOpeningHandshakeIsAnsweredOverHTTP(_ index: Int) async throws {
         let (name, request, status, header, closes) = Self.badHandshakes[index]
