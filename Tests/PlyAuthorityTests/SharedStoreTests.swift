@@ -53,6 +53,16 @@ struct SharedStoreTests {
         return (id, try await match.join(name: "ann"), try await match.join(name: "bob"))
     }
 
+    /// A match as authority `index` holds it, once it holds what the store holds: it may have
+    /// read the match when the news of its creation came, a moment before the joins, and a
+    /// spectator is let in on what it holds (a token or version it has not seen makes it read
+    /// the store), so it reads the store's tail first.
+    func follower(_ cluster: Cluster, _ index: Int, _ id: String) async throws -> MatchAuthority {
+        let match = try await cluster[index].admit(to: id, as: .none).get().match
+        await match.refresh()
+        return match
+    }
+
     func log(_ match: MatchAuthority) -> [String] {
         match.storedEvents(after: 0).map { String(buffer: $0) }
     }
@@ -60,11 +70,7 @@ struct SharedStoreTests {
     @Test func anotherAuthorityFollowsWhatOneWrites() async throws {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
-        // B may hold the match already, read when A's news of its creation came, and be a moment
-        // behind (a spectator is let in on what B holds; a token or version B has not seen makes
-        // it read the store): it catches up by itself.
-        try await eventually("B has both joins") { onB.version == 3 }
+        let onB = try await follower(cluster, 1, id)
         let watcher = RecordingSubscriber(after: 3)
         _ = onB.subscribe(watcher)
         _ = try await cluster[0].match(id).play("4", by: ann.seat).get()
@@ -81,7 +87,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         for round in 0..<20 {
             let version = onA.version
             guard onA.status == .playing else { break }
@@ -107,7 +113,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, bob) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         // The read a match starts when it is loaded, done before B goes deaf.
         await onB.refresh()
         cluster.connections[1].deafen()
@@ -140,7 +146,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         await onB.refresh()
         let watcher = RecordingSubscriber(after: 3)
         _ = onB.subscribe(watcher)
@@ -185,7 +191,7 @@ struct SharedStoreTests {
         let id = try await cluster[0].create(CreateMatchRequest(game: .connect4)).id
         let onA = try await cluster[0].match(id)
         _ = try await onA.join(name: "ann")
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         await onB.refresh()
         cluster.connections[1].deafen()
         let bob = try await onA.join(name: "bob")
@@ -204,7 +210,7 @@ struct SharedStoreTests {
         let cluster = Cluster(3)
         let (id, ann, bob) = try await started(cluster)
         var matches: [MatchAuthority] = []
-        for authority in cluster.authorities { matches.append(try await authority.admit(to: id, as: .none).get().match) }
+        for index in cluster.authorities.indices { matches.append(try await follower(cluster, index, id)) }
         var version = 3
         for (index, column) in ["1", "2", "1", "2", "1", "2", "1"].enumerated() {
             let ack = try await matches[index % 3].execute(Command(.play(column), version: version), by: index % 2 == 0 ? ann.seat : bob.seat)
@@ -234,7 +240,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         cluster.connections[0].loseNextAnswer(afterApplying: true)
         let first = await onA.submit(Command(.play("4"), version: 3), by: ann.seat)
         guard case .failure(let error) = first else { Issue.record("acknowledged a write whose answer was lost"); return }
@@ -253,7 +259,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         cluster.connections[0].loseNextAnswer(afterApplying: false)
         guard case .failure = await onA.submit(Command(.play("4"), version: 3), by: ann.seat) else { Issue.record("acknowledged"); return }
         #expect(onA.version == 3 && onB.version == 3 && cluster.database.events(of: id).count == 3)
@@ -270,7 +276,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, bob) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         let watchers = [RecordingSubscriber(after: 3), RecordingSubscriber(after: 3)]
         _ = onA.subscribe(watchers[0])
         _ = onB.subscribe(watchers[1])
@@ -303,7 +309,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, bob) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         _ = try await onA.play("4", by: ann.seat).get()
         try await eventually("B follows to 4") { onB.version == 4 }
         let writesBefore = cluster.connections[1].writeCount
@@ -325,7 +331,7 @@ struct SharedStoreTests {
         let cluster = Cluster(2)
         let (id, ann, bob) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         for (move, seat) in [("4", ann.seat), ("4", bob.seat), ("5", ann.seat), ("5", bob.seat)] { _ = try await onA.play(move, by: seat).get() }
         try await eventually("B follows to 7") { onB.version == 7 }
         cluster.database.forget(id, after: 4)
@@ -380,12 +386,12 @@ struct SharedStoreTests {
         cluster.connections[2].deafen()
         let (id, ann, bob) = try await started(cluster)
         let onA = try await cluster[0].match(id)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         _ = try await onA.play("4", by: ann.seat).get()
         _ = try await onA.play("4", by: bob.seat).get()
         try await eventually("B follows to 5") { onB.version == 5 }
         cluster.database.forget(id, after: 4)
-        let onC = try await cluster[2].admit(to: id, as: .none).get().match
+        let onC = try await follower(cluster, 2, id)
         #expect(onC.version == 4)
         #expect(try await onC.play("7", by: bob.seat).get().version == 5)
         try await agree(cluster, id, [onA, onB, onC])
@@ -398,7 +404,7 @@ struct SharedStoreTests {
     @Test func aWriteTheStoreCannotTakeFailsAlone() async throws {
         let cluster = Cluster(2)
         let (id, ann, _) = try await started(cluster)
-        let onB = try await cluster[1].admit(to: id, as: .none).get().match
+        let onB = try await follower(cluster, 1, id)
         cluster.connections[1].failWrites(true)
         let failed = await onB.play("4", by: ann.seat)
         guard case .failure(let error) = failed else { Issue.record("a failed write was acknowledged"); return }
