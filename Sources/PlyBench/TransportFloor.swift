@@ -183,8 +183,8 @@ final class FloorPair: Sendable {
     /// Gives `event` (version `version`) to each reader, each on its own event loop.
     static func deliver(_ event: ByteBuffer, version: Int, to readers: [Reader]) {
         // Made once, for the first reader that needs each.
-        lazy var answer = FloorHTTPHandler.array([event])
-        lazy var chunk = FloorHTTPHandler.streamEvent(event, version: version)
+        lazy var answer = OutboundJSON.array([event], allocator: ByteBufferAllocator())
+        lazy var chunk = OutboundJSON.streamEvent(event, id: version, allocator: ByteBufferAllocator())
         for reader in readers {
             switch reader {
             case .socket(let channel):
@@ -243,7 +243,7 @@ final class FloorHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @u
             respond(context, body: ByteBuffer(string: #"{"type":"ack","v":\#(version)}"#))
         case (.GET, "events"):
             let missed = pair.read(after: route.after, as: .poll(context.channel))
-            if missed.isEmpty { reading = pair } else { respond(context, body: Self.array(missed)) }
+            if missed.isEmpty { reading = pair } else { respond(context, body: OutboundJSON.array(missed, allocator: context.channel.allocator)) }
         case (.GET, "stream"):
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/event-stream")
@@ -252,7 +252,7 @@ final class FloorHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @u
             var start = ByteBuffer(string: "retry: 2000\n\n")
             reading = pair
             for (offset, event) in pair.read(after: route.after, as: .stream(context.channel)).enumerated() {
-                var chunk = Self.streamEvent(event, version: route.after + offset + 1)
+                var chunk = OutboundJSON.streamEvent(event, id: route.after + offset + 1, allocator: context.channel.allocator)
                 start.writeBuffer(&chunk)
             }
             context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(start))), promise: nil)
@@ -284,16 +284,6 @@ final class FloorHTTPHandler: ChannelInboundHandler, RemovableChannelHandler, @u
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         return [.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)), .body(.byteBuffer(body)), .end(nil)]
-    }
-
-    /// Events as one JSON array, as a long poll answers (as ply's server joins them).
-    static func array(_ events: some Collection<ByteBuffer>) -> ByteBuffer {
-        OutboundJSON.array(events, allocator: ByteBufferAllocator())
-    }
-
-    /// One event in `text/event-stream`, framed as ply's server frames it.
-    static func streamEvent(_ event: ByteBuffer, version: Int) -> ByteBuffer {
-        OutboundJSON.streamEvent(event, id: version, allocator: ByteBufferAllocator())
     }
 }
 

@@ -49,7 +49,7 @@ final class EventStream {
         let events = match.events(after: cursor, for: seat)
         for event in events {
             cursor += 1
-            connection?.writeStream(EventStreamTransport.event(event, id: cursor, allocator: allocator), flush: false)
+            connection?.writeStream(OutboundJSON.streamEvent(event, id: cursor, allocator: allocator), flush: false)
         }
         connection?.flushStream()
         if match.status == .finished, cursor >= match.version { finish(close: false) }
@@ -58,7 +58,7 @@ final class EventStream {
     func closed(_ closure: MatchClosure) {
         guard !stopped else { return }
         let error = closure.error(match: match.id).with(version: match.version)
-        if let json = try? JSONBuffer.encode(error) { connection?.writeStream(EventStreamTransport.event(json, id: cursor, allocator: allocator)) }
+        if let json = try? JSONBuffer.encode(error) { connection?.writeStream(OutboundJSON.streamEvent(json, id: cursor, allocator: allocator)) }
         finish(close: closure == .shuttingDown)
     }
 
@@ -66,7 +66,7 @@ final class EventStream {
         guard !stopped, cursor > version else { return }
         cursor = version
         if let json = try? JSONBuffer.encode(RolledBack(version: version)) {
-            connection?.writeStream(EventStreamTransport.event(json, id: version, allocator: allocator))
+            connection?.writeStream(OutboundJSON.streamEvent(json, id: version, allocator: allocator))
         }
     }
 

@@ -67,11 +67,7 @@ final class EventStreamTransport: Sendable {
     /// (nginx reads `X-Accel-Buffering`).
     static let headers: HTTPHeaders = ["Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"]
 
-    /// One event: `id: V`, `data: JSON`, a blank line. The JSON is one line (a JSON encoder
-    /// escapes every line break inside strings), so it is one `data` field.
-    static func event(_ json: ByteBuffer, id: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
-        OutboundJSON.streamEvent(json, id: id, allocator: allocator)
-    }
+    // Each event is framed by `OutboundJSON.streamEvent`, as the transports' floor frames it.
 
     /// How long a browser waits before it reconnects, in milliseconds.
     static func retry(_ after: Duration, allocator: ByteBufferAllocator) -> ByteBuffer {

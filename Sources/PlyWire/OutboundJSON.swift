@@ -2,10 +2,10 @@ import NIOCore
 import PlyEngine
 
 /// The JSON of the messages sent on every move (events and acknowledgements from the server,
-/// commands from its clients) written straight
-/// into a buffer, without Foundation's `JSONEncoder`: the same bytes as `WireCoding.encoder`
-/// gives (keys sorted, `/` unescaped, control characters escaped as Foundation escapes them),
-/// which `OutboundJSONTests` checks for random values of every kind and for every fixture.
+/// commands from its clients) written straight into a buffer, without Foundation's
+/// `JSONEncoder`: the same bytes as `WireCoding.encoder` gives (keys sorted, `/` unescaped,
+/// control characters escaped as Foundation escapes them), which `OutboundJSONTests` checks for
+/// random values of every kind and for every fixture.
 /// Decoding stays on Foundation's parser.
 public enum OutboundJSON {
     /// An event, as `WireCoding.encoder.encode(event)` would write it.
@@ -130,6 +130,8 @@ public enum OutboundJSON {
     }
 
     /// One event of a `text/event-stream`: `id: V`, one `data:` line with the JSON, a blank line.
+    /// The JSON is one line (a JSON encoder escapes every line break inside strings), so it is
+    /// one `data` field.
     public static func streamEvent(_ json: ByteBuffer, id: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: json.readableBytes + 32)
         buffer.writeStaticString("id: ")
