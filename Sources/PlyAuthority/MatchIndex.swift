@@ -54,9 +54,10 @@ struct MatchIndex {
         let index = position(of: match.serial, in: lists[status] ?? [])
         lists[status, default: []].insert(match, at: index)
         indexed[key] = status
-        if status == .finished, let list = lists[.finished], list.count > finishedKept {
-            for oldest in list.prefix(list.count - finishedKept) { indexed[ObjectIdentifier(oldest)] = nil }
-            lists[.finished]?.removeFirst(list.count - finishedKept)
+        let excess = count(.finished) - finishedKept
+        if status == .finished, excess > 0 {
+            for oldest in lists[.finished]?.prefix(excess) ?? [] { indexed[ObjectIdentifier(oldest)] = nil }
+            lists[.finished]?.removeFirst(excess)
         }
     }
 
@@ -65,14 +66,23 @@ struct MatchIndex {
         take(match, from: old)
     }
 
+    /// (Each list is changed in place: no copy of it may be held while it is, or the change
+    /// copies the whole list, once a status change: perf showed it.)
     private mutating func take(_ match: any ListedMatch, from status: MatchStatus) {
-        guard let list = lists[status] else { return }
+        guard let index = place(of: match, in: status) else { return }
+        lists[status]?.remove(at: index)
+    }
+
+    /// Where a match is in the list of a status.
+    private func place(of match: any ListedMatch, in status: MatchStatus) -> Int? {
+        guard let list = lists[status] else { return nil }
         // Serials are unique on one server; servers sharing a store may draw the same one.
         var index = position(of: match.serial, in: list)
         while index < list.count, list[index].serial == match.serial {
-            if list[index] === match { lists[status]?.remove(at: index); return }
+            if list[index] === match { return index }
             index += 1
         }
+        return nil
     }
 
     /// The newest matches of a status (or of any), newest first.

@@ -20,7 +20,7 @@ final class WebSocketSession: TransportSession {
 
     private struct State {
         var nextID = 1
-        var waiting: [Int: CheckedContinuation<CommandReply, any Error>] = [:]
+        var waiting: [Int: EventLoopPromise<CommandReply>] = [:]
         /// An error the server sent without an id: the reason for the close that follows.
         var refusal: WireError?
         var isOver = false
@@ -103,19 +103,19 @@ final class WebSocketSession: TransportSession {
 
     private func answer(_ id: Int?, _ reply: CommandReply) {
         guard let id, let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
-        waiter.resume(returning: reply)
+        waiter.succeed(reply)
     }
 
     /// Ends the session once: fails the commands still waiting and reports how it ended.
     func finish(_ end: SessionEnd) {
-        let waiting = state.withLock { state -> [CheckedContinuation<CommandReply, any Error>]? in
+        let waiting = state.withLock { state -> [EventLoopPromise<CommandReply>]? in
             guard !state.isOver else { return nil }
             state.isOver = true
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
         guard let waiting else { return }
-        for waiter in waiting { waiter.resume(throwing: SessionLost()) }
+        for waiter in waiting { waiter.fail(SessionLost()) }
         endPromise.succeed(end)
     }
 
@@ -123,27 +123,27 @@ final class WebSocketSession: TransportSession {
         guard let link = link.withLock({ $0 }) else { throw SessionLost() }
         let left = deadline - .now
         guard left > .zero else { throw CommandError.timedOut }
-        let sent = Mutex<Int?>(nil)
+        let answer = link.eventLoop.makePromise(of: CommandReply.self)
+        let id: Int? = state.withLock { state in
+            guard !state.isOver else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.waiting[id] = answer
+            return id
+        }
+        guard let id else {
+            answer.fail(SessionLost())
+            throw SessionLost()
+        }
         // No answer by the deadline: the command may or may not have been applied; its events will tell.
         let timer = link.eventLoop.scheduleTask(in: TimeAmount(left)) { [self] in
-            guard let id = sent.withLock({ $0 }), let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return }
-            waiter.resume(throwing: CommandError.timedOut)
+            state.withLock { $0.waiting.removeValue(forKey: id) }?.fail(CommandError.timedOut)
         }
         defer { timer.cancel() }
-        return try await withCheckedThrowingContinuation { continuation in
-            let id: Int? = state.withLock { state in
-                guard !state.isOver else { return nil }
-                let id = state.nextID
-                state.nextID += 1
-                state.waiting[id] = continuation
-                return id
-            }
-            guard let id else { return continuation.resume(throwing: SessionLost()) }
-            sent.withLock { $0 = id }
-            var command = command
-            command.id = id
-            link.send(text: OutboundJSON.encode(command, allocator: ByteBufferAllocator()))
-        }
+        var command = command
+        command.id = id
+        link.send(text: OutboundJSON.encode(command, allocator: ByteBufferAllocator()))
+        return try await answer.futureResult.get()
     }
 
     func close() {
