@@ -98,7 +98,13 @@ final class ConnectionDoor: ChannelDuplexHandler {
         switch activity {
         case .requestHead: enter(.busy, context: context)
         case .responseEnd: enter(.waiting(.now() + keepAliveTimeout), context: context)
-        case .webSocket: enter(.webSocket, context: context)
+        case .webSocket:
+            enter(.webSocket, context: context)
+            // Its pings keep time from now on; the door's timer would only fire to find nothing
+            // to do, and an idle WebSocket would hold it (about 160 bytes) until then.
+            timer?.cancel()
+            timer = nil
+            timerFires = nil
         }
         promise?.succeed()
     }

@@ -18,7 +18,9 @@ final class EventStream {
     private let eventLoop: any EventLoop
     private let allocator: ByteBufferAllocator
     private var subscriber: LoopSubscriber<EventStream>?
-    private var heartbeat: RepeatedTask?
+    /// The sweep that writes its heartbeats, while it is in one.
+    private var heartbeats: LoopSweeps?
+    var sweepSlot: Int?
     private var stopped = false
 
     init(_ admission: Admission, connection: HTTPConnection, eventLoop: any EventLoop, allocator: ByteBufferAllocator) {
@@ -31,16 +33,15 @@ final class EventStream {
     }
 
     /// Subscribed before the backlog is read, so that no event can slip between the two.
-    func start(retry: Duration, heartbeatEvery interval: Duration) {
+    func start(retry: Duration, heartbeats: LoopSweeps) {
         connection?.writeStream(EventStreamTransport.retry(retry, allocator: allocator))
         let subscriber = LoopSubscriber(self, eventLoop: eventLoop)
         self.subscriber = subscriber
         let (version, closure) = match.subscribe(subscriber)
         deliver(upTo: version)
         if let closure { return closed(closure) }
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let every = TimeAmount(interval)
-        heartbeat = eventLoop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in loopBound.value.beat() }
+        self.heartbeats = heartbeats
+        heartbeats.join(self, on: eventLoop)
     }
 
     /// Writes every published event after the cursor; ends the stream after the last one.
@@ -85,11 +86,16 @@ final class EventStream {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        heartbeat?.cancel()
-        heartbeat = nil
+        heartbeats?.leave(self, on: eventLoop)
+        heartbeats = nil
         if let subscriber { match.unsubscribe(subscriber) }
         subscriber = nil
     }
+}
+
+/// A stream's heartbeats come from its loop's sweep, every interval while it is open.
+extension EventStream: SweepMember {
+    func sweptInterval() { beat() }
 }
 
 /// A stream hears of its match on its event loop, through a `LoopSubscriber`.

@@ -20,11 +20,14 @@ final class EventStreamTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
+    /// Every open stream's heartbeats, one sweep per event loop.
+    let heartbeats: LoopSweeps
 
     init(authority: Authority, connections: Connections, configuration: ServerConfiguration) {
         self.authority = authority
         self.connections = connections
         self.configuration = configuration
+        heartbeats = LoopSweeps(every: configuration.streamHeartbeat)
     }
 
     /// What a stream request presents: `Authorization`, a ticket (spent here, once), or nothing

@@ -500,7 +500,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         blockedWrites = 0
         let stream = EventStream(admission, connection: self, eventLoop: context.eventLoop, allocator: context.channel.allocator)
         self.stream = stream
-        stream.start(retry: configuration.streamRetry, heartbeatEvery: configuration.streamHeartbeat)
+        stream.start(retry: configuration.streamRetry, heartbeats: eventStreams.heartbeats)
     }
 
     /// A piece of the stream's body. A reader that stops reading is dropped once more than the

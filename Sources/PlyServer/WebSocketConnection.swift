@@ -26,7 +26,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var authority: Authority { transport.authority }
     private var connections: Connections { transport.connections }
     private var configuration: ServerConfiguration { transport.configuration }
-    private var logger: Logger
+    private let logger: Logger
 
     private var context: ChannelHandlerContext?
     private var match: MatchAuthority?
@@ -43,7 +43,8 @@ final class WebSocketConnection: ChannelInboundHandler {
     private var pendingPong: ByteBuffer?
     /// The client the connection belongs to (named by a trusted proxy, or its peer).
     private let client: String
-    private var pinger: RepeatedTask?
+    /// Where the connection stands in its loop's ping sweep (`WebSocketTransport.pings`).
+    var sweepSlot: Int?
     private var awaitingPong = false
     /// The server has sent its close frame: only the client's close is awaited now.
     private var closeSent = false
@@ -86,8 +87,7 @@ final class WebSocketConnection: ChannelInboundHandler {
             self.match = match
             self.seat = seat
             cursor = after
-            logger[metadataKey: "match"] = "\(match.id)"
-            logger.debug("websocket opened", metadata: ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
+            log(.debug, "websocket opened", ["seat": "\(seat.map { "\($0.rawValue)" } ?? "spectator")", "after": "\(after)"])
             let subscriber = LoopSubscriber(self, eventLoop: context.eventLoop)
             self.subscriber = subscriber
             // Subscribed before the backlog is read, so that no event can slip between the two.
@@ -96,30 +96,26 @@ final class WebSocketConnection: ChannelInboundHandler {
             send(Welcome(seat: seat, version: version))
             deliverEvents(upTo: version)
             if let closure { return matchClosed(closure) }
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            let interval = TimeAmount(configuration.pingInterval)
-            pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in loopBound.value.pingTick() }
+            transport.pings.join(self, on: context.eventLoop)
         }
         flushIfNeeded()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // The pinger's task holds this handler: cancelled but kept, it would keep the handler,
-        // its context and with them the whole closed channel alive.
-        pinger?.cancel()
-        pinger = nil
+        // The loop's ping sweep holds this handler: kept, it would keep the handler, its context
+        // and with them the whole closed channel alive.
+        transport.pings.leave(self, on: context.eventLoop)
         closeTimer?.cancel()
         closeTimer = nil
         if let subscriber { match?.unsubscribe(subscriber) }
         subscriber = nil
         connections.closedWebSocket(context.channel)
-        logger.debug("websocket closed")
+        log(.debug, "websocket closed")
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        pinger?.cancel()
-        pinger = nil
+        transport.pings.leave(self, on: context.eventLoop)
         closeTimer?.cancel()
         closeTimer = nil
         self.context = nil
@@ -277,7 +273,7 @@ final class WebSocketConnection: ChannelInboundHandler {
                 frame.rsv1 = true
             } catch {
                 // zlib out of memory: nothing more can be sent in order on this connection.
-                logger.error("websocket dropped: its messages could not be compressed", metadata: ["error": "\(error)"])
+                log(.error, "websocket dropped: its messages could not be compressed", ["error": "\(error)"])
                 dropped = true
                 context.close(promise: nil)
                 return
@@ -290,7 +286,7 @@ final class WebSocketConnection: ChannelInboundHandler {
                 // It can resume with `after` later.
                 dropped = true
                 connections.metrics.outboundDrops.increment()
-                logger.warning("websocket dropped: the client is not reading", metadata: ["limit": "\(configuration.maxOutboundMessages)"])
+                log(.warning, "websocket dropped: the client is not reading", ["limit": "\(configuration.maxOutboundMessages)"])
                 context.close(promise: nil)
                 return
             }
@@ -315,6 +311,17 @@ final class WebSocketConnection: ChannelInboundHandler {
         context?.flush()
     }
 
+    /// Logs with the match named. (The match is not kept in the logger's metadata: setting it
+    /// copied the logger's storage, its metadata and their printed form into every connection,
+    /// about 450 bytes an idle WebSocket.)
+    private func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, _ metadata: @autoclosure () -> Logger.Metadata = [:]) {
+        logger.log(level: level, message(), metadata: {
+            var metadata = metadata()
+            if let match { metadata["match"] = "\(match.id)" }
+            return metadata
+        }())
+    }
+
     // MARK: Closing
 
     /// Starts the closing handshake: the close frame, then the client's answer or, after the
@@ -322,7 +329,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     private func close(code: WebSocketErrorCode, reason: String?) {
         guard !closeSent, let context else { return }
         closeSent = true
-        pinger?.cancel()
+        transport.pings.leave(self, on: context.eventLoop)
         var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
         data.write(webSocketErrorCode: code)
         if let reason { data.writeString(reason) }
@@ -344,7 +351,7 @@ final class WebSocketConnection: ChannelInboundHandler {
             return
         }
         closeSent = true
-        pinger?.cancel()
+        transport.pings.leave(self, on: context.eventLoop)
         var payload = frame.unmaskedData
         let reply: (code: WebSocketErrorCode, reason: String?)
         if payload.readableBytes == 0 {
@@ -379,7 +386,7 @@ final class WebSocketConnection: ChannelInboundHandler {
     }
 
     private func protocolError(_ what: String) {
-        logger.debug("websocket protocol error", metadata: ["error": "\(what)"])
+        log(.debug, "websocket protocol error", ["error": "\(what)"])
         close(code: .protocolError, reason: nil)
         flushIfNeeded()
         context?.close(promise: nil)
@@ -401,7 +408,7 @@ final class WebSocketConnection: ChannelInboundHandler {
         if case ChannelEvent.inputClosed = event {
             // The client closed its side without a close frame (1006, abnormal closure): it can
             // answer nothing more, so there is no handshake to wait for.
-            logger.debug("websocket input closed")
+            log(.debug, "websocket input closed")
             context.close(promise: nil)
         }
         if event is ChannelShouldQuiesceEvent {
@@ -445,10 +452,15 @@ final class WebSocketConnection: ChannelInboundHandler {
             flushIfNeeded()
             context.close(promise: nil)
         default:
-            logger.debug("websocket failed", metadata: ["error": "\(error)"])
+            log(.debug, "websocket failed", ["error": "\(error)"])
             context.close(promise: nil)
         }
     }
+}
+
+/// A WebSocket is pinged by its loop's sweep: every interval, unless it has closed.
+extension WebSocketConnection: SweepMember {
+    func sweptInterval() { pingTick() }
 }
 
 /// A WebSocket hears of its match on its event loop, through a `LoopSubscriber`.

@@ -23,11 +23,14 @@ final class WebSocketTransport: Sendable {
     let authority: Authority
     let connections: Connections
     let configuration: ServerConfiguration
+    /// Every open WebSocket's pings, one sweep per event loop.
+    let pings: LoopSweeps
 
     init(authority: Authority, connections: Connections, configuration: ServerConfiguration) {
         self.authority = authority
         self.connections = connections
         self.configuration = configuration
+        pings = LoopSweeps(every: configuration.pingInterval)
     }
 
     /// What the server makes of an upgrade request.
