@@ -8,6 +8,9 @@ enum ConnectionActivity {
     case requestHead
     /// A response has been written to its end.
     case responseEnd
+    /// The request in flight is held open (a waiting poll, an event stream): nothing is timed
+    /// until its response ends.
+    case holding
     /// The connection is a WebSocket now: its pings keep time from here on.
     case webSocket
 }
@@ -98,13 +101,12 @@ final class ConnectionDoor: ChannelDuplexHandler {
         switch activity {
         case .requestHead: enter(.busy, context: context)
         case .responseEnd: enter(.waiting(.now() + keepAliveTimeout), context: context)
+        case .holding:
+            enter(.busy, context: context)
+            disarm()
         case .webSocket:
             enter(.webSocket, context: context)
-            // Its pings keep time from now on; the door's timer would only fire to find nothing
-            // to do, and an idle WebSocket would hold it (about 160 bytes) until then.
-            timer?.cancel()
-            timer = nil
-            timerFires = nil
+            disarm()
         }
         promise?.succeed()
     }
@@ -124,6 +126,14 @@ final class ConnectionDoor: ChannelDuplexHandler {
             let (door, context) = loopBound.value
             door.timerFired(context: context)
         }
+    }
+
+    /// Lets the timer go when nothing will be timed for long: it would only fire to find nothing
+    /// to do, and a connection held open would keep it (about 160 bytes) until then.
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+        timerFires = nil
     }
 
     private func timerFired(context: ChannelHandlerContext) {
@@ -146,8 +156,7 @@ final class ConnectionDoor: ChannelDuplexHandler {
     }
 
     private func release() {
-        timer?.cancel()
-        timer = nil
+        disarm()
         guard admitted else { return }
         admitted = false
         connections.closed()

@@ -35,11 +35,30 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// Serves a request with Hummingbird's router (`HTTPRoutes`).
     typealias Router = @Sendable (Request, PlyRequestContext) async -> Response
 
-    /// The HTTP handlers in front of this one, which an upgrade removes.
-    struct HTTPHandlers {
-        let decoder: any RemovableChannelHandler
-        let encoder: any RemovableChannelHandler
-        let pipelining: any RemovableChannelHandler
+    /// The names of the HTTP handlers in front of this one, which an upgrade removes (found by
+    /// name, not held: three references to them were 120 bytes of every connection).
+    enum HandlerName {
+        static let decoder = "http-decoder"
+        static let encoder = "http-encoder"
+        static let pipelining = "http-pipelining"
+    }
+
+    /// What every connection of a server shares: its transports, its router and its origin
+    /// policy, one object that each connection refers to.
+    final class Services: Sendable {
+        let longPoll: LongPollTransport
+        let eventStreams: EventStreamTransport
+        let webSocket: WebSocketTransport?
+        let router: Router
+        let origins: OriginPolicy
+
+        init(longPoll: LongPollTransport, eventStreams: EventStreamTransport, webSocket: WebSocketTransport?, router: @escaping Router, origins: OriginPolicy) {
+            self.longPoll = longPoll
+            self.eventStreams = eventStreams
+            self.webSocket = webSocket
+            self.router = router
+            self.origins = origins
+        }
     }
 
     /// What the route table made of a request's head.
@@ -81,12 +100,12 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
         case closing
     }
 
-    private let longPoll: LongPollTransport
-    private let eventStreams: EventStreamTransport
-    private let webSocket: WebSocketTransport?
-    private let router: Router
-    private let handlers: HTTPHandlers
-    private let origins: OriginPolicy
+    private let services: Services
+    private var longPoll: LongPollTransport { services.longPoll }
+    private var eventStreams: EventStreamTransport { services.eventStreams }
+    private var webSocket: WebSocketTransport? { services.webSocket }
+    private var router: Router { services.router }
+    private var origins: OriginPolicy { services.origins }
     private let logger: Logger
     private var connections: Connections { longPoll.connections }
     private var configuration: ServerConfiguration { longPoll.configuration }
@@ -112,16 +131,10 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// connections): nothing more will come, so close once nothing is owed.
     private var inputEnded = false
 
-    init(longPoll: LongPollTransport, eventStreams: EventStreamTransport, webSocket: WebSocketTransport?, router: @escaping Router,
-         handlers: HTTPHandlers, origins: OriginPolicy, logger: Logger) {
-        self.longPoll = longPoll
-        self.eventStreams = eventStreams
-        self.webSocket = webSocket
-        self.router = router
-        self.handlers = handlers
-        self.origins = origins
+    init(services: Services, logger: Logger) {
+        self.services = services
         self.logger = logger
-        limiter = longPoll.connections.makeRateLimiter()
+        limiter = services.longPoll.connections.makeRateLimiter()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -446,6 +459,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
     private func wait(_ match: MatchAuthority, after: Int, seat: Seat?, timeout: Duration) {
         guard let context else { return }
         slimExchange()
+        context.triggerUserOutboundEvent(ConnectionActivity.holding, promise: nil)
         let waiter = PollWaiter(match: match, after: after, seat: seat, handler: self, eventLoop: context.eventLoop)
         self.waiter = waiter
         connections.pollStarted()
@@ -496,6 +510,7 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
             headers.add(name: "Content-Encoding", value: "gzip")
         }
         writeHead(.ok, headers, for: exchange)
+        context.triggerUserOutboundEvent(ConnectionActivity.holding, promise: nil)
         connections.streamStarted()
         blockedWrites = 0
         let stream = EventStream(admission, connection: self, eventLoop: context.eventLoop, allocator: context.channel.allocator)
@@ -606,12 +621,12 @@ final class HTTPConnection: ChannelInboundHandler, RemovableChannelHandler {
                 case .success(let headers):
                     self.current = .upgrading([])
                     let pipeline = context.pipeline.syncOperations
-                    pipeline.removeHandler(self.handlers.pipelining).assumeIsolated()
-                        .flatMap { pipeline.removeHandler(self.handlers.decoder) }
+                    pipeline.removeHandler(name: HandlerName.pipelining).assumeIsolated()
+                        .flatMap { pipeline.removeHandler(name: HandlerName.decoder) }
                         .flatMap { () -> EventLoopFuture<Void> in
                             self.writeHead(.switchingProtocols, headers, for: exchange, informational: true)
                             context.flush()
-                            return pipeline.removeHandler(self.handlers.encoder)
+                            return pipeline.removeHandler(name: HandlerName.encoder)
                         }
                         .flatMap { upgrader.upgrade(channel: channel, upgradeRequest: head) }
                         .whenComplete { upgraded in

@@ -22,13 +22,16 @@ struct PlyChildChannel: ServerChildChannel {
         let channel: any Channel
     }
 
-    let router: HTTPConnection.Router
-    let webSocket: WebSocketTransport?
-    let longPoll: LongPollTransport
-    let eventStreams: EventStreamTransport
+    let services: HTTPConnection.Services
     let connections: Connections
-    let configuration: ServerConfiguration
-    let origins: OriginPolicy
+
+    init(router: @escaping HTTPConnection.Router, webSocket: WebSocketTransport?, longPoll: LongPollTransport, eventStreams: EventStreamTransport,
+         connections: Connections, origins: OriginPolicy) {
+        services = HTTPConnection.Services(longPoll: longPoll, eventStreams: eventStreams, webSocket: webSocket, router: router, origins: origins)
+        self.connections = connections
+    }
+
+    private var configuration: ServerConfiguration { services.longPoll.configuration }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
@@ -43,14 +46,12 @@ struct PlyChildChannel: ServerChildChannel {
             decoderLimits.maxHeaderFieldCount = limits.maxHeaderFieldCount
             // The decoder hands on what it holds after an upgrade request (the start of the
             // WebSocket's frames) when an upgrade removes it.
-            let handlers = HTTPConnection.HTTPHandlers(
-                decoder: ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)),
-                encoder: HTTPResponseEncoder(),
-                pipelining: HTTPServerPipelineHandler()
-            )
-            try channel.pipeline.syncOperations.addHandlers([handlers.decoder, handlers.encoder, handlers.pipelining])
-            try channel.pipeline.syncOperations.addHandler(HTTPConnection(longPoll: longPoll, eventStreams: eventStreams, webSocket: webSocket, router: router,
-                                                                          handlers: handlers, origins: origins, logger: logger))
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: decoderLimits)),
+                                name: HTTPConnection.HandlerName.decoder)
+            try pipeline.addHandler(HTTPResponseEncoder(), name: HTTPConnection.HandlerName.encoder)
+            try pipeline.addHandler(HTTPServerPipelineHandler(), name: HTTPConnection.HandlerName.pipelining)
+            try pipeline.addHandler(HTTPConnection(services: services, logger: logger))
             return Value(channel: channel)
         }
     }

@@ -118,7 +118,7 @@ public struct PlyServer: Sendable {
             responder: responder,
             server: HTTPServerBuilder { _ in
                 PlyChildChannel(router: serve, webSocket: webSocket, longPoll: longPoll, eventStreams: eventStreams, connections: connections,
-                                configuration: configuration, origins: origins)
+                                origins: origins)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },

@@ -184,7 +184,7 @@ struct EventStreamTests {
         let child = PlyChildChannel(router: { _, _ in WireError(.notFound, "no router here").response }, webSocket: nil,
                                     longPoll: LongPollTransport(authority: authority, connections: connections, configuration: configuration),
                                     eventStreams: EventStreamTransport(authority: authority, connections: connections, configuration: configuration),
-                                    connections: connections, configuration: configuration, origins: OriginPolicy(allowed: []))
+                                    connections: connections, origins: OriginPolicy(allowed: []))
         let channel = NIOAsyncTestingChannel()
         let quiet = logger
         try await channel.testingEventLoop.executeInContext { _ = child.setup(channel: channel, logger: quiet) }
