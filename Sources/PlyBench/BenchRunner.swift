@@ -219,7 +219,12 @@ public struct BenchRunner: Sendable {
             transport.isFloor ? [(transport, BenchStore?.none, false)]
                 : plan.stores.flatMap { store in plan.compressionModes.map { (transport, Optional(store), $0) } }
         }
-        let holds = Transport.allCases.flatMap { transport in plan.compressionModes.map { (BenchTransport.ply(transport), $0) } }
+        // Each transport's floor in the run holds as many idle readers first: what a connection
+        // costs a bare server of the same parts, beside what it costs ply.
+        let holds = Transport.allCases.flatMap { transport in
+            (plan.transports.contains(.floorOf(transport)) ? [(BenchTransport.floorOf(transport), false)] : [])
+                + plan.compressionModes.map { (BenchTransport.ply(transport), $0) }
+        }
         let steps = Double(plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1) + (plan.storm == nil ? 0 : 1))
         var done = 0.0
         for level in plan.levels {
@@ -388,33 +393,45 @@ public struct BenchRunner: Sendable {
     /// held by the server) and reads what they cost the server; attacks its door if the plan
     /// says so; lets everything go and reads what the server still holds.
     private func runHold(_ transport: BenchTransport, compressed: Bool, report: @escaping @Sendable (Double) -> Void) async throws -> HoldResult {
-        guard let kind = transport.kind else { throw BenchError.badPlan("the floor holds no clients") }
         let (host, port, child, data) = try await startServer(transport, compressed: compressed)
         let endpoint = Endpoint(host: host, port: port)
         let api = PlyAPI(endpoint: endpoint)
-        let match = try await api.createMatch(plan.game).id
+        let stats = WireStats()
+        let open: @Sendable () async throws -> HeldClient
+        let match: String?
+        switch transport {
+        case .floorOf(let kind):
+            match = nil
+            open = { try await HeldClient.floorReader(kind, to: endpoint, pair: "held", stats: stats) }
+        case .ply(let kind):
+            let id = try await api.createMatch(plan.game).id
+            match = id
+            let options = {
+                var options = plan.fitted(ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5))))
+                options.compression = compressed
+                return options
+            }()
+            open = { HeldClient(try await MatchConnection.open(to: endpoint, match: id, transport: .over(kind), options: options, stats: stats)) }
+        case .floor, .auto:
+            throw BenchError.badPlan("\(transport) holds no clients")
+        }
         try await Task.sleep(for: .milliseconds(500))
         let baseline = child?.usage
         let started = ContinuousClock.now
-        let options = {
-            var options = plan.fitted(ConnectionOptions(pollWait: .seconds(60), pingInterval: nil, backoff: Backoff(initial: .seconds(1), maximum: .seconds(5))))
-            options.compression = compressed
-            return options
-        }()
-        let stats = WireStats()
-        var connections: [MatchConnection] = []
+        var connections: [HeldClient] = []
         var failures = 0, retried = 0
         var failureSamples: [String] = []
         let batch = 250
-        let share = plan.attack == nil ? 0.8 : 0.3
+        let attacked = plan.attack != nil && match != nil
+        let share = attacked ? 0.3 : 0.8
         for start in stride(from: 0, to: plan.hold, by: batch) {
-            let opened = await withTaskGroup(of: (Result<MatchConnection, any Error>, tries: Int).self) { group in
+            let opened = await withTaskGroup(of: (Result<HeldClient, any Error>, tries: Int).self) { group in
                 for _ in start..<min(start + batch, plan.hold) {
                     group.addTask {
                         var tries = 1
                         while true {
                             do {
-                                return (.success(try await MatchConnection.open(to: endpoint, match: match, transport: .over(kind), options: options, stats: stats)), tries)
+                                return (.success(try await open()), tries)
                             } catch {
                                 if tries == 3 { return (.failure(error), tries) }
                             }
@@ -423,7 +440,7 @@ public struct BenchRunner: Sendable {
                         }
                     }
                 }
-                var opened: [(Result<MatchConnection, any Error>, tries: Int)] = []
+                var opened: [(Result<HeldClient, any Error>, tries: Int)] = []
                 for await outcome in group { opened.append(outcome) }
                 return opened
             }
@@ -441,7 +458,7 @@ public struct BenchRunner: Sendable {
         let secondsToConnect = (ContinuousClock.now - started) / .seconds(1)
         // Let the polls settle into their held state, then read the server's memory.
         try await Task.sleep(for: .seconds(2))
-        let held = connections.filter { $0.state == .connected }.count
+        let held = connections.filter { $0.isActive() }.count
         let usage = child?.usage
         var result = HoldResult(transport: transport, compressed: compressed, requested: plan.hold, held: held, secondsToConnect: secondsToConnect,
                                 serverBytesPerClient: nil, failures: failures)
@@ -450,13 +467,15 @@ public struct BenchRunner: Sendable {
         if let baseline, let usage, held > 0 {
             result.serverBytesPerClient = Double(usage.residentBytes - baseline.residentBytes) / Double(held)
         }
-        if let duration = plan.attack {
+        if let duration = plan.attack, let match, let kind = transport.kind {
             report(0.8)
-            result.attack = try await attack(kind, endpoint: endpoint, api: api, match: match, child: child, held: connections, for: duration)
+            result.attack = try await attack(kind, endpoint: endpoint, api: api, match: match, child: child,
+                                             held: connections.compactMap(\.connection), for: duration)
         }
         report(0.95)
         for connection in connections { connection.close() }
-        try await readLeftovers(into: &result, api: api, child: child, baseline: baseline)
+        // A floor has no /health: what it still holds is not read.
+        if match != nil { try await readLeftovers(into: &result, api: api, child: child, baseline: baseline) }
         await api.close()
         await stopServer(child, data: data)
         return result

@@ -216,3 +216,59 @@ struct EventStreamFloorSeat: FloorSeat {
         poster.link.close()
     }
 }
+
+/// An idle client held to measure what a connection costs its server (`--hold`): one of ply's
+/// spectators, or a reader of a floor's pair on one connection (a WebSocket open, a poll
+/// waiting, a stream open), as ply's idle spectators are on ply.
+struct HeldClient: Sendable {
+    /// The spectator, when the server is ply's.
+    let connection: MatchConnection?
+    let isActive: @Sendable () -> Bool
+    let close: @Sendable () -> Void
+
+    init(_ connection: MatchConnection) {
+        self.connection = connection
+        isActive = { connection.state == .connected }
+        close = { connection.close() }
+    }
+
+    private init(isActive: @escaping @Sendable () -> Bool, close: @escaping @Sendable () -> Void) {
+        connection = nil
+        self.isActive = isActive
+        self.close = close
+    }
+
+    /// Set once a floor reader's connection ended, or its poll was answered.
+    private final class Ended: Sendable {
+        let flag = Atomic<Bool>(false)
+        func set() { flag.store(true, ordering: .relaxed) }
+        var isSet: Bool { flag.load(ordering: .relaxed) }
+    }
+
+    static func floorReader(_ transport: Transport, to endpoint: Endpoint, pair: String, stats: WireStats) async throws -> HeldClient {
+        let ended = Ended()
+        switch transport {
+        case .webSocket:
+            let link = try await WebSocketLink.connect(to: endpoint, path: "/floor/\(pair)/ws?after=0", headers: FloorToken.headers,
+                                                       maxFrameSize: FloorLimits.maxMessageBytes, stats: stats) { event in
+                if case .closed = event { ended.set() }
+            }
+            return HeldClient(isActive: { !ended.isSet }, close: { link.close() })
+        case .longPoll:
+            let link = try await HTTPLink.connect(to: endpoint, stats: stats)
+            let answer: EventLoopFuture<HTTPLink.Response> = link.send(.GET, "/floor/\(pair)/events?after=0", headers: FloorToken.headers,
+                                                                        timeout: .seconds(3600))
+            answer.whenComplete { _ in ended.set() }
+            return HeldClient(isActive: { !ended.isSet && link.isActive }, close: { link.close() })
+        case .serverSentEvents:
+            let link = try await EventStreamLink.open(to: endpoint, path: "/floor/\(pair)/stream?after=0", headers: FloorToken.headers,
+                                                      stats: stats) { update in
+                switch update {
+                case .refused, .ended, .closed: ended.set()
+                case .item, .opened: break
+                }
+            }
+            return HeldClient(isActive: { !ended.isSet && link.isActive }, close: { link.close() })
+        }
+    }
+}

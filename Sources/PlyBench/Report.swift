@@ -147,18 +147,25 @@ public struct Report: Sendable {
         }
     }
 
-    var holdRows: [[String]] {
+    public var holdRows: [[String]] {
         results.holds.map { hold in
             let retried = hold.retriedOpens ?? 0
             let failed = retried > 0 ? "\(hold.failures) (\(retried) tried again)" : "\(hold.failures)"
             return [hold.label, "\(hold.held) of \(hold.requested)", String(format: "%.1f", hold.secondsToConnect),
-             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), failed,
+             Self.number(hold.serverBytesPerClient.map { $0 / 1024 }, "%.1f"), Self.ratio(hold.serverBytesPerClient, floorHold(of: hold)?.serverBytesPerClient), failed,
              hold.leftoverDescriptors.map(String.init) ?? "-", hold.leftoverPolls.map(String.init) ?? "-",
              hold.leftoverConnections.map(String.init) ?? "-"]
         }
     }
 
-    static let holdHeader = ["transport", "idle clients held", "s to connect", "server KiB/client", "failed to connect",
+    /// The hold of a ply hold's transport's floor, in the same run: its memory per client is
+    /// what the transport's connection costs a bare server.
+    public func floorHold(of hold: HoldResult) -> HoldResult? {
+        guard let own = hold.transport.ownFloor else { return nil }
+        return results.holds.first { $0.transport == own }
+    }
+
+    static let holdHeader = ["transport", "idle clients held", "s to connect", "server KiB/client", "÷ its floor", "failed to connect",
                              "descriptors left", "polls left", "connections left"]
 
     var attackRows: [[String]] {
@@ -309,6 +316,7 @@ public struct Report: Sendable {
             "- Machine: \(results.machine.cpu), \(results.machine.cores) cores, \(String(format: "%.0f", results.machine.memoryGiB)) GiB, Linux \(results.machine.kernel)",
         ]
         if !results.levels.isEmpty { lines += levelMarkdown(chartPrefix: chartPrefix) }
+        lines += holdMarkdown()
         if let soak = results.soak { lines += soakMarkdown(soak, chartPrefix: chartPrefix) }
         lines += stormMarkdown(chartPrefix: chartPrefix)
         return lines.joined(separator: "\n") + "\n"
@@ -379,8 +387,17 @@ public struct Report: Sendable {
         }
         if let warning = limiterWarning { lines += ["", "**\(warning)**"] }
         if !limitWarnings.isEmpty { lines += [""] + limitWarnings.map { "- \($0)" } }
+        return lines
+    }
+
+    /// The idle clients held and the attack on the door, if the run held any (with or without
+    /// levels).
+    private func holdMarkdown() -> [String] {
+        var lines: [String] = []
         if !results.holds.isEmpty {
             lines += ["", "### Idle clients held", "",
+                      "Each transport's floor (a bare server of the same swift-nio parts) held as many idle readers first, one",
+                      "connection each, as ply's spectators are: `÷ its floor` is ply's server memory per client over its floor's.",
                       "Once they were let go, `descriptors left` is the server's open descriptors beyond its count before",
                       "they came; `polls left` and `connections left` are what its `/health` still counted (its own request included).",
                       "", Self.markdownTable(Self.holdHeader, holdRows)]

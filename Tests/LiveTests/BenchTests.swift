@@ -227,6 +227,30 @@ struct BenchTests {
         }
     }
 
+    /// `--hold` in a run with the transports' floors: each floor holds its idle readers first (a
+    /// WebSocket open, a poll waiting, a stream open), then ply its spectators, and the report
+    /// reads ply's memory per client against its own floor's.
+    @Test func idleClientsAreHeldOnEachTransportsFloorBesidePly() async throws {
+        var plan = BenchPlan()
+        plan.transports = Transport.allCases.flatMap { [.floorOf($0), .ply($0)] }
+        plan.levels = []
+        plan.hold = 20
+        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
+        #expect(results.holds.map(\.transport) == plan.transports)
+        for hold in results.holds {
+            #expect(hold.held == 20, "\(hold.label): \(hold.failures) failed to open (\(hold.failureSamples ?? []))")
+            #expect(hold.serverBytesPerClient != nil, "\(hold.label): the server's memory was read")
+        }
+        let report = Report(results)
+        for kind in Transport.allCases {
+            let ply = try #require(results.holds.first { $0.transport == .ply(kind) })
+            #expect(report.floorHold(of: ply)?.transport == .floorOf(kind))
+            #expect(ply.leftoverPolls == 0 && ply.leftoverConnections == 1, "\(ply.label)")
+        }
+        #expect(report.markdown().contains("÷ its floor"))
+        #expect(report.holdRows.filter { $0[0].hasSuffix("floor") }.allSatisfy { $0[4] == "-" }, "a floor is not held against itself")
+    }
+
     /// Each transport's floor, run by `ply floor --http` as `ply bench` runs it, carries the
     /// same seeded games with ply's per-move pattern: every move acknowledged, a long-poll move
     /// about three requests (the POST and both seats' polls), an SSE move one, WebSocket none;
