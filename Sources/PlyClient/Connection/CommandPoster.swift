@@ -37,29 +37,64 @@ final class CommandPoster: Sendable {
 
     func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
         let link = try await commandLink()
-        defer {
-            state.withLock { state in
-                state.inFlight = false
-                state.lastAnswer = .now
-                return state.closed ? state.link : nil
-            }?.close()
-        }
-        let body = OutboundJSON.encode(command, allocator: ByteBufferAllocator())
+        defer { answered() }
         let response: HTTPLink.Response
         do {
             // This attempt has what is left of the command's time, not a full timeout of its own.
             let left = deadline - .now
             guard left > .zero else { throw CommandError.timedOut }
-            response = try await link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body, timeout: TimeAmount(left))
+            response = try await post(command, on: link, within: left).get()
         } catch CommandError.timedOut {
             throw CommandError.timedOut
         } catch {
             throw SessionLost(reason: "the command connection dropped")
         }
+        return try Self.reply(to: response)
+    }
+
+    /// `send` with no task, on a command connection already open and fresh; nil otherwise
+    /// (`send` opens one).
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
+        let reuse = options.keptAliveReuse
+        let link = state.withLock { state -> HTTPLink? in
+            guard !state.closed, !state.inFlight, let link = state.link, link.isActive, ContinuousClock.now - state.lastAnswer < reuse else { return nil }
+            state.inFlight = true
+            return link
+        }
+        guard let link else { return nil }
+        let left = deadline - .now
+        guard left > .zero else {
+            answered()
+            return link.eventLoop.makeFailedFuture(CommandError.timedOut)
+        }
+        return post(command, on: link, within: left)
+            .flatMapErrorThrowing { error in
+                if case CommandError.timedOut = error { throw error }
+                throw SessionLost(reason: "the command connection dropped")
+            }
+            .flatMapThrowing { response in try Self.reply(to: response) }
+            .always { [self] _ in answered() }
+    }
+
+    private func post(_ command: Command, on link: HTTPLink, within left: Duration) -> EventLoopFuture<HTTPLink.Response> {
+        let body = OutboundJSON.encode(command, allocator: ByteBufferAllocator())
+        return link.send(.POST, "/matches/\(match)/commands", headers: authorization, body: body, timeout: TimeAmount(left))
+    }
+
+    /// A command's answer is in: the link is free again, or closed if the poster was.
+    private func answered() {
+        state.withLock { state in
+            state.inFlight = false
+            state.lastAnswer = .now
+            return state.closed ? state.link : nil
+        }?.close()
+    }
+
+    private static func reply(to response: HTTPLink.Response) throws -> CommandReply {
         if response.status == .ok, let ack = try? WireCoding.decoder.decode(Acknowledgement.self, from: response.body) {
             return .ack(ack)
         }
-        if case .refused(let error) = Self.end(for: response) { return .refused(error) }
+        if case .refused(let error) = end(for: response) { return .refused(error) }
         throw SessionLost(reason: "the server is unavailable (\(response.status.code))")
     }
 

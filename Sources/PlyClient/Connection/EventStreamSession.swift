@@ -106,6 +106,13 @@ final class EventStreamSession: TransportSession {
         }
     }
 
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
+        commands.sendNow(command, before: deadline)?.flatMapErrorThrowing { [self] error in
+            if let lost = error as? SessionLost { finish(.lost(lost.reason)) }
+            throw error
+        }
+    }
+
     /// The match has ended and its stream with it: the stream's connection goes, the session
     /// (and its connection for commands) stays until closed.
     private func streamOver() {

@@ -134,6 +134,13 @@ final class LongPollSession: TransportSession {
         }
     }
 
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
+        commands.sendNow(command, before: deadline)?.flatMapErrorThrowing { [self] error in
+            if let lost = error as? SessionLost { finish(.lost(lost.reason)) }
+            throw error
+        }
+    }
+
     /// Ends the session once, closing both connections.
     func finish(_ end: SessionEnd) {
         let first = state.withLock { state -> Bool in

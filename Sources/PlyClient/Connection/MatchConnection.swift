@@ -60,7 +60,13 @@ public final class MatchConnection: Sendable {
     /// Every event of the match after the version the connection started from, in order; and,
     /// from servers sharing a database, word that events after a version never became durable
     /// (they are dropped from `log`; the events after that version that follow are the match's).
+    /// (With an update handler, `updates` carries nothing: the handler has them.)
     public let updates: AsyncStream<MatchUpdate>
+    /// What is handed each update as it is delivered, on the session's event loop, in order,
+    /// and nil once the connection has ended: the updates' other way, for a reader that acts
+    /// where they are read (`SeatDriver`) rather than in a task of its own.
+    public typealias UpdateHandler = @Sendable (MatchUpdate?) -> Void
+    private let handler: UpdateHandler?
     /// Each change of `state`, newest kept when the reader is slow.
     public let states: AsyncStream<ConnectionState>
 
@@ -92,14 +98,16 @@ public final class MatchConnection: Sendable {
     }
 
     private init(endpoint: Endpoint, match: String, seat: Seat?, token: String?, transport: TransportChoice,
-                 after: Int, options: ConnectionOptions, stats: WireStats) {
+                 after: Int, options: ConnectionOptions, stats: WireStats, handler: UpdateHandler?) {
         self.endpoint = endpoint
+        self.handler = handler
         self.match = match
         self.seat = seat
         self.token = token
         self.options = options
         self.stats = stats
         (updates, eventContinuation) = AsyncStream.makeStream()
+        if handler != nil { eventContinuation.finish() }
         (states, stateContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(8))
         // `auto` starts past what the process has learned to avoid on the way to this server
         // (the last transport is always kept).
@@ -128,10 +136,11 @@ public final class MatchConnection: Sendable {
         transport: TransportChoice = .over(.webSocket),
         after: Int = 0,
         options: ConnectionOptions = ConnectionOptions(),
-        stats: WireStats = WireStats()
+        stats: WireStats = WireStats(),
+        onUpdate handler: UpdateHandler? = nil
     ) async throws -> MatchConnection {
         let connection = MatchConnection(endpoint: endpoint, match: match, seat: seat?.seat, token: seat?.token,
-                                         transport: transport, after: after, options: options, stats: stats)
+                                         transport: transport, after: after, options: options, stats: stats, handler: handler)
         let session: any TransportSession
         do {
             session = try await connection.openSession()
@@ -177,13 +186,17 @@ public final class MatchConnection: Sendable {
     private func deliver(_ news: SessionNews) {
         switch news {
         case .events(let batch):
-            core.withLock { core in
+            let accepted = core.withLock { core -> [MatchEvent] in
+                var accepted: [MatchEvent] = []
                 for event in batch where event.version == core.lastVersion + 1 {
                     core.lastVersion = event.version
                     core.log.append(event)
-                    eventContinuation.yield(.event(event))
+                    if handler == nil { eventContinuation.yield(.event(event)) } else { accepted.append(event) }
                 }
+                return accepted
             }
+            // Handed on outside the lock: the handler may ask the connection anything.
+            if let handler { for event in accepted { handler(.event(event)) } }
         case .rolledBack(let version):
             rollBack(to: version)
         }
@@ -191,12 +204,14 @@ public final class MatchConnection: Sendable {
 
     /// Drops what was delivered after a version the server says never became durable.
     private func rollBack(to version: Int) {
-        core.withLock { core in
-            guard core.lastVersion > version else { return }
+        let rolledBack = core.withLock { core -> Bool in
+            guard core.lastVersion > version else { return false }
             core.lastVersion = max(version, 0)
             core.log.removeAll { $0.version > version }
-            eventContinuation.yield(.rolledBack(to: version))
+            if handler == nil { eventContinuation.yield(.rolledBack(to: version)) }
+            return true
         }
+        if rolledBack { handler?(.rolledBack(to: version)) }
     }
 
     // MARK: Sessions
@@ -420,20 +435,22 @@ public final class MatchConnection: Sendable {
 
     /// Ends the connection for good: no more events or states, waiting commands fail.
     private func shutDown(_ final: ConnectionState) {
-        let (session, waiters) = core.withLock { core in
+        let (session, waiters, first) = core.withLock { core in
+            let first = !core.isClosed
             core.isClosed = true
             core.state = final
             defer {
                 core.session = nil
                 core.waitingForSession.removeAll()
             }
-            return (core.session, core.waitingForSession.values)
+            return (core.session, core.waitingForSession.values, first)
         }
         session?.close()
         for waiter in waiters { waiter.resume() }
         stateContinuation.yield(final)
         stateContinuation.finish()
         eventContinuation.finish()
+        if first { handler?(nil) }
     }
 
     /// Closes the connection.
@@ -453,6 +470,13 @@ public final class MatchConnection: Sendable {
     /// command sent while another is on its way is not sent, and fails with `CommandError.busy`.
     @discardableResult
     public func send(_ command: Command) async throws -> Acknowledgement {
+        try await send(command, lostOnce: false)
+    }
+
+    /// `send`; `lostOnce` when the command was sent already and its connection lost before the
+    /// answer (`sendNow` failed with `SessionLost`): it may have been applied, which a refusal
+    /// as stale will then be checked against.
+    func send(_ command: Command, lostOnce: Bool) async throws -> Acknowledgement {
         let busy = core.withLock { core in
             defer { core.commandInFlight = true }
             return core.commandInFlight
@@ -461,7 +485,7 @@ public final class MatchConnection: Sendable {
         defer { core.withLock { $0.commandInFlight = false } }
 
         let deadline = ContinuousClock.now + options.commandTimeout
-        var wasLost = false
+        var wasLost = lostOnce
         var lost: (any TransportSession)?
         while true {
             let session = try await currentSession(before: deadline, replacing: lost)
@@ -496,6 +520,41 @@ public final class MatchConnection: Sendable {
                 lost = session
             }
         }
+    }
+
+    /// `send` with no task, when it can be: the command goes out at once on the current session
+    /// and the future has its acknowledgement. Nil when it cannot (another command on its way,
+    /// no session, a command connection still to open): `send` then. The future fails with
+    /// `CommandError.refused` as `send` throws, and with `SessionLost` when the connection went
+    /// before the answer came (`send(_:lostOnce:)` then finds out whether it was applied).
+    func sendNow(_ command: Command) -> EventLoopFuture<Acknowledgement>? {
+        let session = core.withLock { core -> (any TransportSession)? in
+            guard !core.isClosed, !core.commandInFlight, let session = core.session else { return nil }
+            core.commandInFlight = true
+            return session
+        }
+        guard let session else { return nil }
+        let started = ContinuousClock.now
+        guard let reply = session.sendNow(command, before: started + options.commandTimeout) else {
+            core.withLock { $0.commandInFlight = false }
+            return nil
+        }
+        return reply
+            .always { [self] _ in core.withLock { $0.commandInFlight = false } }
+            .flatMapThrowing { [self] reply in
+                switch reply {
+                case .ack(let ack):
+                    stats.recordRoundTrip(.now - started)
+                    return ack
+                case .refused(let error):
+                    // As in `send`: a rollback is dropped at once and ends the session.
+                    if error.code == .rolledBack, let version = error.version {
+                        rollBack(to: version)
+                        session.finish(.refused(error))
+                    }
+                    throw CommandError.refused(error)
+                }
+            }
     }
 
     /// The session to send on: the current one unless it is `lost`, else the next one, waiting

@@ -35,6 +35,10 @@ protocol TransportSession: AnyObject, Sendable {
     /// Sends a command and returns the server's answer; throws `SessionLost` if the connection
     /// goes first, and `CommandError.timedOut` if no answer comes by the deadline.
     func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply
+    /// Sends a command at once, with no task: the future has the server's answer, or fails as
+    /// `send` throws. Nil when the session cannot send at once (its command connection is not
+    /// open yet): `send` then.
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>?
     /// Ends the session once, as `end` says, closing its connections.
     func finish(_ end: SessionEnd)
     func close()

@@ -120,9 +120,14 @@ final class WebSocketSession: TransportSession {
     }
 
     func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
-        guard let link = link.withLock({ $0 }) else { throw SessionLost() }
+        guard let answer = sendNow(command, before: deadline) else { throw SessionLost() }
+        return try await answer.get()
+    }
+
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
+        guard let link = link.withLock({ $0 }) else { return nil }
         let left = deadline - .now
-        guard left > .zero else { throw CommandError.timedOut }
+        guard left > .zero else { return link.eventLoop.makeFailedFuture(CommandError.timedOut) }
         let answer = link.eventLoop.makePromise(of: CommandReply.self)
         let id: Int? = state.withLock { state in
             guard !state.isOver else { return nil }
@@ -133,17 +138,17 @@ final class WebSocketSession: TransportSession {
         }
         guard let id else {
             answer.fail(SessionLost())
-            throw SessionLost()
+            return answer.futureResult
         }
         // No answer by the deadline: the command may or may not have been applied; its events will tell.
         let timer = link.eventLoop.scheduleTask(in: TimeAmount(left)) { [self] in
             state.withLock { $0.waiting.removeValue(forKey: id) }?.fail(CommandError.timedOut)
         }
-        defer { timer.cancel() }
+        answer.futureResult.whenComplete { _ in timer.cancel() }
         var command = command
         command.id = id
         link.send(text: OutboundJSON.encode(command, allocator: ByteBufferAllocator()))
-        return try await answer.futureResult.get()
+        return answer.futureResult
     }
 
     func close() {

@@ -101,6 +101,9 @@ public final class HTTPLink: Sendable {
     /// Whether the TCP connection is still open.
     public var isActive: Bool { channel.isActive }
 
+    /// The connection's event loop, where its answers complete.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Sends one request and waits for the whole response; closes the connection if it takes
     /// longer than `timeout`.
     public func send(

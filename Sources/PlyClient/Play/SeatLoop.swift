@@ -43,45 +43,90 @@ public enum SeatError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// The seat loop's state and rules, whoever drives it (`MatchConnection.play(with:)` in a task,
+/// `SeatDriver` on the connection's event loop): a replica of the match from the events; its
+/// setup placed as soon as the game starts, whoever is to move; and once every setup is in, a
+/// move when the seat is to move on the newest version.
+struct SeatState {
+    let seat: Seat
+    private(set) var replica: Match?
+    private(set) var setupSent = false
+
+    init(seat: Seat) {
+        self.seat = seat
+    }
+
+    /// What the seat is to do after an update.
+    enum Step {
+        /// Nothing yet: wait for the next update.
+        case wait
+        /// The game is over, as the replica finished.
+        case finished(Match)
+        /// Place the seat's setup in this match (once, unless a rollback undoes it).
+        case place(Match)
+        /// Move in this match: the seat is to move on its newest version.
+        case move(Match)
+    }
+
+    /// Takes an update into the replica (the hooks see it), and says what to do now.
+    /// `newest` is the last version the connection has delivered (nil: this update's): a move
+    /// is made only on it, so that its command carries the current version.
+    mutating func take(_ update: MatchUpdate, hooks: inout some SeatHooks, at now: ContinuousClock.Instant, newest: Int?) throws -> Step {
+        switch update {
+        case .event(let event):
+            if replica == nil { replica = try Match(replaying: [event]) } else { try replica?.apply(event) }
+            if let match = replica { try hooks.observe(event, in: match, at: now) }
+        case .rolledBack(let version):
+            let kept = replica?.events.filter { $0.version <= version } ?? []
+            replica = kept.isEmpty ? nil : try Match(replaying: kept)
+            setupSent = false
+            try hooks.rolledBack(to: replica)
+        }
+        guard let match = replica else { return .wait }
+        if match.status == .finished { return .finished(match) }
+        if match.awaitsSetup(from: seat) { return setupSent ? .wait : .place(match) }
+        guard !Seat.allCases.contains(where: match.awaitsSetup), match.turn == seat, newest ?? match.version == match.version else { return .wait }
+        return .move(match)
+    }
+
+    /// The setup has been sent (not before the hooks gave one).
+    mutating func placed() {
+        setupSent = true
+    }
+
+    /// What the server may refuse a setup or a move for that is let go: the game moved on
+    /// meanwhile, and the events say how.
+    static let placeLetGo: Set<ErrorCode> = [.finished]
+    static let moveLetGo: Set<ErrorCode> = [.staleVersion, .finished, .rolledBack]
+}
+
 extension MatchConnection {
     /// Plays this connection's seat to the end of its game and returns the match as it
-    /// finished. The seat keeps a replica of the match from the events; places its setup as
-    /// soon as the game starts, whoever is to move; and once every setup is in, when its seat is
-    /// to move and it has read every event that arrived, sends its hooks' move against the
-    /// latest version. A command the server refuses because the game moved on meanwhile (the
-    /// opponent resigned or timed out, a version went stale or was rolled back) is let go: the
-    /// events say what happened. Rate limits and a store out of reach are waited out
-    /// (`politely`); any other refusal ends the game with `SeatError.refused`.
+    /// finished, with the seat loop's rules (`SeatState`). A command the server refuses
+    /// because the game moved on meanwhile (the opponent resigned or timed out, a version
+    /// went stale or was rolled back) is let go: the events say what happened. Rate limits and
+    /// a store out of reach are waited out (`politely`); any other refusal ends the game with
+    /// `SeatError.refused`.
     public func play(with hooks: inout some SeatHooks) async throws -> Match {
         guard let seat else { throw SeatError.notSeated }
-        var replica: Match?
-        var setupSent = false
+        var loop = SeatState(seat: seat)
         for await update in updates {
             let now = ContinuousClock.now
-            switch update {
-            case .event(let event):
-                if replica == nil { replica = try Match(replaying: [event]) } else { try replica?.apply(event) }
-                if let match = replica { try hooks.observe(event, in: match, at: now) }
-            case .rolledBack(let version):
-                let kept = replica?.events.filter { $0.version <= version } ?? []
-                replica = kept.isEmpty ? nil : try Match(replaying: kept)
-                setupSent = false
-                try hooks.rolledBack(to: replica)
-            }
-            guard let match = replica else { continue }
-            if match.status == .finished { return match }
-            if match.awaitsSetup(from: seat) {
-                guard !setupSent, let setup = hooks.setup(for: match) else { continue }
-                setupSent = true
-                _ = try await settle(Command(.place(setup), version: match.version), letting: [.finished])
+            switch try loop.take(update, hooks: &hooks, at: now, newest: lastVersion) {
+            case .wait:
                 continue
-            }
-            // Act only on the newest event, so the command carries the current version.
-            guard !Seat.allCases.contains(where: match.awaitsSetup), match.turn == seat, lastVersion == match.version,
-                  let move = try await hooks.move(in: match, turnBegan: now) else { continue }
-            let sent = ContinuousClock.now
-            if try await settle(Command(.play(move), version: match.version), letting: [.staleVersion, .finished, .rolledBack]) {
-                hooks.acknowledged(sentAt: sent)
+            case .finished(let match):
+                return match
+            case .place(let match):
+                guard let setup = hooks.setup(for: match) else { continue }
+                loop.placed()
+                _ = try await settle(Command(.place(setup), version: match.version), letting: SeatState.placeLetGo)
+            case .move(let match):
+                guard let move = try await hooks.move(in: match, turnBegan: now) else { continue }
+                let sent = ContinuousClock.now
+                if try await settle(Command(.play(move), version: match.version), letting: SeatState.moveLetGo) {
+                    hooks.acknowledged(sentAt: sent)
+                }
             }
         }
         throw SeatError.connectionEnded(state)
@@ -89,9 +134,9 @@ extension MatchConnection {
 
     /// Sends a command politely; true when it was taken, false when refused with one of the
     /// codes let go.
-    private func settle(_ command: Command, letting codes: Set<ErrorCode>) async throws -> Bool {
+    func settle(_ command: Command, letting codes: Set<ErrorCode>, lostOnce: Bool = false) async throws -> Bool {
         do {
-            _ = try await politely { try await send(command) }
+            _ = try await politely { try await send(command, lostOnce: lostOnce) }
             return true
         } catch CommandError.refused(let error) where codes.contains(error.code) {
             return false
