@@ -97,9 +97,19 @@ public final class FloorLink: Sendable {
         self.frames = frames
     }
 
-    /// Connects, names the pair and returns once the partner is there too.
-    public static func connect(host: String, port: Int, pair: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> FloorLink {
+    /// Connects, names the pair and returns once the partner is there too. Frames go to
+    /// `frames`, or, given `onFrame`, to it as each is read (on the link's event loop; nil once
+    /// the connection ended) and `frames` has none.
+    public static func connect(host: String, port: Int, pair: String, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                               onFrame: (@Sendable (ByteBuffer?) -> Void)? = nil) async throws -> FloorLink {
         let (frames, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        let deliver: @Sendable (ByteBuffer?) -> Void
+        if let onFrame {
+            continuation.finish()
+            deliver = onFrame
+        } else {
+            deliver = { frame in if let frame { continuation.yield(frame) } else { continuation.finish() } }
+        }
         let ready = group.any().makePromise(of: Void.self)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -108,7 +118,7 @@ public final class FloorLink: Sendable {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LengthFieldBasedFrameDecoder(lengthFieldBitLength: .twoBytes)),
                         LengthFieldPrepender(lengthFieldBitLength: .twoBytes),
-                        FloorClientHandler(ready: ready, continuation: continuation),
+                        FloorClientHandler(ready: ready, deliver: deliver),
                     ])
                 }
             }
@@ -134,12 +144,12 @@ private final class FloorClientHandler: ChannelInboundHandler, @unchecked Sendab
     typealias InboundIn = ByteBuffer
 
     private let ready: EventLoopPromise<Void>
-    private let continuation: AsyncStream<ByteBuffer>.Continuation
+    private let deliver: @Sendable (ByteBuffer?) -> Void
     private var paired = false
 
-    init(ready: EventLoopPromise<Void>, continuation: AsyncStream<ByteBuffer>.Continuation) {
+    init(ready: EventLoopPromise<Void>, deliver: @escaping @Sendable (ByteBuffer?) -> Void) {
         self.ready = ready
-        self.continuation = continuation
+        self.deliver = deliver
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -148,11 +158,11 @@ private final class FloorClientHandler: ChannelInboundHandler, @unchecked Sendab
             ready.succeed()
             return
         }
-        continuation.yield(unwrapInboundIn(data))
+        deliver(unwrapInboundIn(data))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        continuation.finish()
+        deliver(nil)
         ready.fail(ChannelError.ioOnClosedChannel)
         context.fireChannelInactive()
     }

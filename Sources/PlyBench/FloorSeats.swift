@@ -7,18 +7,22 @@ import PlyEngine
 import PlyWire
 import Synchronization
 
-/// One seat's connection to a floor, used by one task: the events the floor relays to it, and
-/// its moves out. The links are ply's own clients' (`WebSocketLink`, `HTTPLink`,
-/// `EventStreamLink`), so a floor's bytes and requests are counted as ply's are.
-protocol FloorSeat {
-    /// Whether `move` waits for the floor's acknowledgement (the raw TCP floor sends none).
+/// One seat's connection to a floor, driven where it is read: what the floor relays to it goes
+/// to its receiver as each message is read, on the connection's event loop; moves go out with
+/// `move`. The links are ply's own clients' (`WebSocketLink`, `HTTPLink`, `EventStreamLink`),
+/// so a floor's bytes and requests are counted as ply's are.
+protocol FloorSeat: Sendable {
+    /// Whether a move is acknowledged (the raw TCP floor sends none).
     var acknowledges: Bool { get }
-    /// The next event, the seat's own moves' echoes among them; nil when the connection ended.
-    mutating func next() async throws -> MatchEvent?
-    /// Sends a move's event.
-    func move(_ event: ByteBuffer) async throws
+    /// Sends a move's event; the future completes with the floor's acknowledgement, or nil where
+    /// the floor gives none.
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void>?
     func close()
 }
+
+/// Where a floor seat hands what it reads: each event, the seat's own moves' echoes among
+/// them, and nil once its connection has ended.
+typealias FloorReceiver = @Sendable (MatchEvent?) -> Void
 
 /// What a floor's seats send as their `Authorization`: a header of the length of ply's seat
 /// tokens', so that requests weigh what ply's do (the floor reads none).
@@ -41,43 +45,39 @@ enum FloorSeatError: Error, CustomStringConvertible {
 /// A seat on the raw TCP floor: each frame is an event; moves are not acknowledged.
 struct TCPFloorSeat: FloorSeat {
     let link: FloorLink
-    private var frames: AsyncStream<ByteBuffer>.Iterator
 
-    init(_ link: FloorLink) {
-        self.link = link
-        frames = link.frames.makeAsyncIterator()
+    static func connect(host: String, port: Int, pair: String, receive: @escaping FloorReceiver) async throws -> TCPFloorSeat {
+        TCPFloorSeat(link: try await FloorLink.connect(host: host, port: port, pair: pair) { frame in
+            receive(frame.flatMap { try? WireCoding.decoder.decode(MatchEvent.self, from: $0) })
+        })
     }
 
     var acknowledges: Bool { false }
 
-    mutating func next() async throws -> MatchEvent? {
-        guard let frame = await frames.next() else { return nil }
-        return try WireCoding.decoder.decode(MatchEvent.self, from: frame)
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void>? {
+        link.send(event)
+        return nil
     }
-
-    func move(_ event: ByteBuffer) async throws { link.send(event) }
 
     func close() { link.close() }
 }
 
 /// A seat on the WebSocket floor: one socket; a move is answered with its echo, then an
-/// acknowledgement, which `move` waits for.
+/// acknowledgement.
 struct WebSocketFloorSeat: FloorSeat {
-    /// The acknowledgement awaited, filled on the socket's event loop.
+    /// The acknowledgement awaited.
     private final class Waiter: Sendable {
-        let pending = Mutex<CheckedContinuation<Void, any Error>?>(nil)
+        let pending = Mutex<EventLoopPromise<Void>?>(nil)
 
         func resume(_ result: Result<Void, any Error>) {
-            pending.withLock { $0.take() }?.resume(with: result)
+            pending.withLock { $0.take() }?.completeWith(result)
         }
     }
 
     private let link: WebSocketLink
     private let waiter: Waiter
-    private var messages: AsyncStream<ByteBuffer>.Iterator
 
-    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats) async throws -> WebSocketFloorSeat {
-        let (messages, continuation) = AsyncStream<ByteBuffer>.makeStream()
+    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats, receive: @escaping FloorReceiver) async throws -> WebSocketFloorSeat {
         let waiter = Waiter()
         let ack = Array(#"{"id":"#.utf8)
         let link = try await WebSocketLink.connect(to: endpoint, path: "/floor/\(pair)/ws?after=0", headers: FloorToken.headers,
@@ -86,29 +86,24 @@ struct WebSocketFloorSeat: FloorSeat {
             case .text(let text) where text.readableBytesView.starts(with: ack):
                 waiter.resume(.success(()))
             case .text(let text):
-                continuation.yield(text)
+                receive(try? WireCoding.decoder.decode(MatchEvent.self, from: text))
             case .binary:
                 break
             case .closed:
                 waiter.resume(.failure(FloorSeatError.closed))
-                continuation.finish()
+                receive(nil)
             }
         }
-        return WebSocketFloorSeat(link: link, waiter: waiter, messages: messages.makeAsyncIterator())
+        return WebSocketFloorSeat(link: link, waiter: waiter)
     }
 
     var acknowledges: Bool { true }
 
-    mutating func next() async throws -> MatchEvent? {
-        guard let message = await messages.next() else { return nil }
-        return try WireCoding.decoder.decode(MatchEvent.self, from: message)
-    }
-
-    func move(_ event: ByteBuffer) async throws {
-        try await withCheckedThrowingContinuation { continuation in
-            waiter.pending.withLock { $0 = continuation }
-            link.send(text: event)
-        }
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void>? {
+        let acknowledged = link.eventLoop.makePromise(of: Void.self)
+        waiter.pending.withLock { $0 = acknowledged }
+        link.send(text: event)
+        return acknowledged.futureResult
     }
 
     func close() {
@@ -123,59 +118,44 @@ struct FloorMovePoster: Sendable {
     let link: HTTPLink
     let pair: String
 
-    func move(_ event: ByteBuffer) async throws {
-        let response = try await link.send(.POST, "/floor/\(pair)/moves", headers: FloorToken.headers, body: event)
-        guard response.status == .ok else { throw FloorSeatError.refused(response.status) }
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void> {
+        let response: EventLoopFuture<HTTPLink.Response> = link.send(.POST, "/floor/\(pair)/moves", headers: FloorToken.headers, body: event)
+        return response.flatMapThrowing { response in
+            guard response.status == .ok else { throw FloorSeatError.refused(response.status) }
+        }
     }
 }
 
 /// A seat on the long-poll floor: one connection that polls (each answer asked again at once,
-/// from the count of events had), one for moves.
+/// from the count of events had, where it is read), one for moves.
 struct LongPollFloorSeat: FloorSeat {
-    private let poller: Task<Void, Never>
     private let pollLink: HTTPLink
     private let poster: FloorMovePoster
-    private var answers: AsyncThrowingStream<[MatchEvent], any Error>.Iterator
-    private var batch: [MatchEvent] = []
 
-    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats) async throws -> LongPollFloorSeat {
+    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats, receive: @escaping FloorReceiver) async throws -> LongPollFloorSeat {
         async let pollLink = HTTPLink.connect(to: endpoint, stats: stats)
         async let moveLink = HTTPLink.connect(to: endpoint, stats: stats)
         let (polls, moves) = try await (pollLink, moveLink)
-        let (answers, continuation) = AsyncThrowingStream<[MatchEvent], any Error>.makeStream()
-        let poller = Task {
-            var had = 0
-            do {
-                while !Task.isCancelled {
-                    let response = try await polls.send(.GET, "/floor/\(pair)/events?after=\(had)", headers: FloorToken.headers, timeout: .seconds(60))
-                    guard response.status == .ok else { throw FloorSeatError.refused(response.status) }
-                    let events = try WireCoding.decoder.decode([MatchEvent].self, from: response.body)
-                    had += events.count
-                    continuation.yield(events)
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
+        poll(polls, pair: pair, after: 0, receive: receive)
+        return LongPollFloorSeat(pollLink: polls, poster: FloorMovePoster(link: moves, pair: pair))
+    }
+
+    private static func poll(_ link: HTTPLink, pair: String, after had: Int, receive: @escaping FloorReceiver) {
+        let answer: EventLoopFuture<HTTPLink.Response> = link.send(.GET, "/floor/\(pair)/events?after=\(had)", headers: FloorToken.headers,
+                                                                    timeout: .seconds(60))
+        answer.whenComplete { result in
+            guard case .success(let response) = result, response.status == .ok,
+                  let events = try? WireCoding.decoder.decode([MatchEvent].self, from: response.body) else { return receive(nil) }
+            for event in events { receive(event) }
+            poll(link, pair: pair, after: had + events.count, receive: receive)
         }
-        return LongPollFloorSeat(poller: poller, pollLink: polls, poster: FloorMovePoster(link: moves, pair: pair),
-                                 answers: answers.makeAsyncIterator())
     }
 
     var acknowledges: Bool { true }
 
-    mutating func next() async throws -> MatchEvent? {
-        while batch.isEmpty {
-            guard let answer = try await answers.next() else { return nil }
-            batch = answer.reversed()
-        }
-        return batch.popLast()
-    }
-
-    func move(_ event: ByteBuffer) async throws { try await poster.move(event) }
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void>? { poster.move(event) }
 
     func close() {
-        poller.cancel()
         pollLink.close()
         poster.link.close()
     }
@@ -185,31 +165,24 @@ struct LongPollFloorSeat: FloorSeat {
 struct EventStreamFloorSeat: FloorSeat {
     private let stream: EventStreamLink
     private let poster: FloorMovePoster
-    private var data: AsyncStream<String>.Iterator
 
-    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats) async throws -> EventStreamFloorSeat {
-        let (data, continuation) = AsyncStream<String>.makeStream()
+    static func connect(to endpoint: Endpoint, pair: String, stats: WireStats, receive: @escaping FloorReceiver) async throws -> EventStreamFloorSeat {
         async let moveLink = HTTPLink.connect(to: endpoint, stats: stats)
         async let streamLink = EventStreamLink.open(to: endpoint, path: "/floor/\(pair)/stream?after=0", headers: FloorToken.headers,
                                                     stats: stats) { update in
             switch update {
-            case .item(.event(let event)): continuation.yield(event.data)
+            case .item(.event(let event)): receive(try? WireCoding.decoder.decode(MatchEvent.self, from: Data(event.data.utf8)))
             case .item, .opened: break
-            case .refused, .ended, .closed: continuation.finish()
+            case .refused, .ended, .closed: receive(nil)
             }
         }
         let (stream, moves) = try await (streamLink, moveLink)
-        return EventStreamFloorSeat(stream: stream, poster: FloorMovePoster(link: moves, pair: pair), data: data.makeAsyncIterator())
+        return EventStreamFloorSeat(stream: stream, poster: FloorMovePoster(link: moves, pair: pair))
     }
 
     var acknowledges: Bool { true }
 
-    mutating func next() async throws -> MatchEvent? {
-        guard let text = await data.next() else { return nil }
-        return try WireCoding.decoder.decode(MatchEvent.self, from: Data(text.utf8))
-    }
-
-    func move(_ event: ByteBuffer) async throws { try await poster.move(event) }
+    func move(_ event: ByteBuffer) -> EventLoopFuture<Void>? { poster.move(event) }
 
     func close() {
         stream.close()

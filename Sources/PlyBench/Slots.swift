@@ -1,9 +1,11 @@
 import Foundation
 import NIOCore
 import NIOFoundationCompat
+import NIOPosix
 import PlyClient
 import PlyEngine
 import PlyWire
+import Synchronization
 
 /// What every slot of a level shares.
 struct SlotContext: Sendable {
@@ -85,9 +87,16 @@ struct PlySlot: Sendable {
         fitted.compression = context.compression
         let (context, kind, options) = (self.context, self.kind, fitted)
         defer { context.ledger.forget(match: key) }
+        // Each seat is played where its events are read (`SeatDriver`): no task per seat and move.
+        let drivers = Mutex<[Seat: SeatDriver<TimedSeat>]>([:])
         let setup = try await api.setUpMatch(context.plan.game, names: ["a", "b"]) { match, grant in
-            try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
-                                           transport: kind, options: options, stats: context.stats)
+            let driver = SeatDriver(seat: grant.seat, hooks: TimedSeat(context: context, key: key, seat: grant.seat,
+                                                                      random: SeededRandom(seed: seed &+ UInt64(grant.seat.rawValue))))
+            drivers.withLock { $0[grant.seat] = driver }
+            let connection = try await MatchConnection.open(to: context.endpoint, match: match, seat: (grant.seat, grant.token),
+                                                            transport: kind, options: options, stats: context.stats, onUpdate: driver.onUpdate)
+            driver.attach(connection)
+            return connection
         }
         let seats = setup.connections.compactMap { $0 }
         var spectators: [MatchConnection] = []
@@ -99,19 +108,17 @@ struct PlySlot: Sendable {
                 try await MatchConnection.open(to: context.endpoint, match: setup.match, transport: kind, options: options, stats: context.stats)
             })
         }
+        let driven = drivers.withLock { Array($0.values) }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for (offset, connection) in seats.enumerated() {
-                group.addTask {
-                    var hooks = TimedSeat(context: context, key: key, seat: connection.seat, random: SeededRandom(seed: seed &+ UInt64(offset)))
-                    _ = try await connection.play(with: &hooks)
-                }
+            for driver in driven {
+                group.addTask { _ = try await driver.play() }
             }
             for spectator in spectators {
                 group.addTask { for await _ in spectator.updates {} }
             }
             // The game is over when both seats have seen `ended`; spectators are then closed.
             var finished = 0
-            while finished < 2, try await group.next() != nil { finished += 1 }
+            while finished < driven.count, try await group.next() != nil { finished += 1 }
             context.ledger.finished(on: seats.map(\.transport))
             for spectator in spectators { spectator.close() }
             try await group.waitForAll()
@@ -120,10 +127,10 @@ struct PlySlot: Sendable {
 }
 
 /// The benchmark's part of the seat loop: seeded random moves and setups, and the clocks. On
-/// its turn the seat waits its think time (the move is *due* then) and records the
-/// acknowledgement; on the opponent's move it records the latency from when that move was due
+/// its turn the seat draws its think time (the move is *due* then, and sent then) and records
+/// the acknowledgement; on the opponent's move it records the latency from when that move was due
 /// to when this client has it.
-struct TimedSeat: SeatHooks {
+struct TimedSeat: ScheduledSeatHooks {
     let context: SlotContext
     let key: Int
     let seat: Seat?
@@ -137,13 +144,14 @@ struct TimedSeat: SeatHooks {
 
     mutating func setup(for match: Match) -> String? { match.position.randomSetup(using: &random) }
 
-    mutating func move(in match: Match, turnBegan: ContinuousClock.Instant) async throws -> String? {
+    mutating func scheduledMove(in match: Match, turnBegan: ContinuousClock.Instant) -> (move: String, due: ContinuousClock.Instant)? {
         let due = turnBegan + context.think(&random)
         context.ledger.due(match: key, version: match.version + 1, at: due)
-        try await SlotContext.wait(until: due)
-        context.ledger.lagged(.now - due)
-        return match.position.legalMoves.randomElement(using: &random)
+        guard let move = match.position.legalMoves.randomElement(using: &random) else { return nil }
+        return (move, due)
     }
+
+    func sending(due: ContinuousClock.Instant, at now: ContinuousClock.Instant) { context.ledger.lagged(now - due) }
 
     func acknowledged(sentAt sent: ContinuousClock.Instant) { context.ledger.acknowledged(after: .now - sent) }
 }
@@ -170,29 +178,55 @@ struct FloorSlot: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for seat in Seat.allCases {
                 group.addTask {
-                    var connection = try await SetupError.during("connect a seat") { try await connect(pair: pair) }
+                    let driver = try FloorSeatDriver(context: context, key: key, seat: seat, seed: seed &+ UInt64(seat.rawValue))
+                    let connection = try await SetupError.during("connect a seat") { try await connect(pair: pair, receive: driver.receive) }
                     defer { connection.close() }
-                    try await playSeat(&connection, seat: seat, key: key, seed: seed &+ UInt64(seat.rawValue))
+                    driver.attach(connection)
+                    try await driver.play()
                 }
             }
             try await group.waitForAll()
         }
     }
 
-    private func connect(pair: String) async throws -> any FloorSeat {
+    private func connect(pair: String, receive: @escaping FloorReceiver) async throws -> any FloorSeat {
         switch transport {
-        case nil: TCPFloorSeat(try await FloorLink.connect(host: context.host, port: context.port, pair: pair))
-        case .webSocket?: try await WebSocketFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
-        case .longPoll?: try await LongPollFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
-        case .serverSentEvents?: try await EventStreamFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats)
+        case nil: try await TCPFloorSeat.connect(host: context.host, port: context.port, pair: pair, receive: receive)
+        case .webSocket?: try await WebSocketFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats, receive: receive)
+        case .longPoll?: try await LongPollFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats, receive: receive)
+        case .serverSentEvents?: try await EventStreamFloorSeat.connect(to: context.endpoint, pair: pair, stats: context.stats, receive: receive)
         }
     }
+}
 
-    /// One seat: on its turn it waits its think time, plays a seeded random move and sends its
-    /// event (timing the acknowledgement where the floor gives one); otherwise it reads events,
-    /// its own moves' echoes skipped, and records each of the opponent's when it has it.
-    private func playSeat(_ connection: inout any FloorSeat, seat: Seat, key: Int, seed: UInt64) async throws {
-        var random = SeededRandom(seed: seed)
+/// One seat of a floor's pair, driven where its connection is read, as ply's seats are
+/// (`SeatDriver`): on its turn it draws its think time, and when the move is due (at once, or
+/// on a timer of the event loop) plays a seeded random move and sends its event, timing the
+/// acknowledgement where the floor gives one; each of the opponent's moves it records when it
+/// has it, its own moves' echoes skipped.
+final class FloorSeatDriver: Sendable {
+    private struct State: Sendable {
+        var match: Match
+        var random: SeededRandom
+        var connection: (any FloorSeat)?
+        /// When the seat's turn began, if it began before its connection was attached or while
+        /// its last move's acknowledgement was awaited (one move at a time, as ply's seats send
+        /// one command at a time).
+        var turnBegan: ContinuousClock.Instant?
+        var awaitingAcknowledgement = false
+        var done = false
+    }
+
+    private let context: SlotContext
+    private let key: Int
+    private let seat: Seat
+    private let state: Mutex<State>
+    private let finished: EventLoopPromise<Void>
+
+    init(context: SlotContext, key: Int, seat: Seat, seed: UInt64) throws {
+        self.context = context
+        self.key = key
+        self.seat = seat
         var match = try Match(game: context.plan.game)
         try match.join(name: "a")
         try match.join(name: "b")
@@ -202,26 +236,120 @@ struct FloorSlot: Sendable {
         for each in Seat.allCases {
             if let setup = match.position.randomSetup(using: &setups) { try match.place(setup, by: each) }
         }
-        var now = ContinuousClock.now
-        while match.status == .playing {
-            if match.turn == seat {
-                let due = now + context.think(&random)
-                context.ledger.due(match: key, version: match.version + 1, at: due)
-                try await SlotContext.wait(until: due)
-                let sent = ContinuousClock.now
-                context.ledger.lagged(sent - due)
-                guard let move = match.position.legalMoves.randomElement(using: &random),
-                      let event = try match.play(move, by: seat, against: match.version).first else { return }
-                try await connection.move(OutboundJSON.encode(event, allocator: ByteBufferAllocator()))
-                if connection.acknowledges { context.ledger.acknowledged(after: .now - sent) } else { context.ledger.sent() }
-            } else {
-                guard let event = try await connection.next() else { throw SeatError.connectionEnded(.closed) }
-                now = .now
-                guard event.version > match.version else { continue }
-                context.ledger.received(match: key, version: event.version, at: now)
-                guard case .moved(let mover, let move, _) = event.change else { continue }
-                try match.play(move, by: mover, against: match.version)
+        state = Mutex(State(match: match, random: SeededRandom(seed: seed)))
+        finished = MultiThreadedEventLoopGroup.singleton.any().makePromise(of: Void.self)
+    }
+
+    var receive: FloorReceiver { { [self] event in received(event) } }
+
+    /// The seat's connection: if the seat is to move (the game's first move, or an opponent's
+    /// move read before it), its turn is taken now.
+    func attach(_ connection: any FloorSeat) {
+        let turnBegan = state.withLock { state -> ContinuousClock.Instant? in
+            guard !state.done else { return nil }
+            state.connection = connection
+            defer { state.turnBegan = nil }
+            return state.match.status == .playing && state.match.turn == seat ? state.turnBegan ?? .now : nil
+        }
+        if let turnBegan { turn(began: turnBegan) }
+    }
+
+    /// Waits for the seat's game to end; cancelled (its partner failed), it ends it.
+    func play() async throws {
+        try await finished.futureResult.awaitEnding { [self] in end(.failure(CancellationError())) }
+    }
+
+    private func received(_ event: MatchEvent?) {
+        let now = ContinuousClock.now
+        let outcome = state.withLock { state -> Result<Bool, any Error>? in
+            guard !state.done else { return nil }
+            guard let event else { return .failure(SeatError.connectionEnded(.closed)) }
+            guard event.version > state.match.version else { return nil }
+            context.ledger.received(match: key, version: event.version, at: now)
+            guard case .moved(let mover, let move, _) = event.change else { return nil }
+            do {
+                try state.match.play(move, by: mover, against: state.match.version)
+            } catch {
+                return .failure(error)
+            }
+            guard state.match.status == .playing else { return .success(false) }
+            guard state.match.turn == seat else { return nil }
+            guard state.connection != nil, !state.awaitingAcknowledgement else {
+                state.turnBegan = now
+                return nil
+            }
+            return .success(true)
+        }
+        switch outcome {
+        case nil: break
+        case .success(true): turn(began: now)
+        case .success(false): end(.success(()))
+        case .failure(let error): end(.failure(error))
+        }
+    }
+
+    private func turn(began: ContinuousClock.Instant) {
+        let due = state.withLock { state in
+            let due = began + context.think(&state.random)
+            context.ledger.due(match: key, version: state.match.version + 1, at: due)
+            return due
+        }
+        let wait = due - .now
+        guard wait > .zero else { return move(due: due) }
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+        loop.scheduleTask(in: TimeAmount(wait)) { [self] in move(due: due) }
+    }
+
+    private func move(due: ContinuousClock.Instant) {
+        let sent = ContinuousClock.now
+        let made = state.withLock { state -> Result<(event: MatchEvent, connection: any FloorSeat, over: Bool)?, any Error> in
+            guard !state.done, let connection = state.connection else { return .success(nil) }
+            context.ledger.lagged(sent - due)
+            do {
+                guard let move = state.match.position.legalMoves.randomElement(using: &state.random),
+                      let event = try state.match.play(move, by: seat, against: state.match.version).first else { return .success(nil) }
+                state.awaitingAcknowledgement = connection.acknowledges
+                return .success((event, connection, state.match.status != .playing))
+            } catch {
+                return .failure(error)
             }
         }
+        let move: (event: MatchEvent, connection: any FloorSeat, over: Bool)
+        switch made {
+        case .success(let made?): move = made
+        case .success(nil): return end(.success(()))
+        case .failure(let error): return end(.failure(error))
+        }
+        guard let acknowledged = move.connection.move(OutboundJSON.encode(move.event, allocator: ByteBufferAllocator())) else {
+            context.ledger.sent()
+            if move.over { end(.success(())) }
+            return
+        }
+        acknowledged.whenComplete { [self] result in
+            switch result {
+            case .success:
+                context.ledger.acknowledged(after: .now - sent)
+                if move.over { return end(.success(())) }
+                // The opponent's move may have come before the acknowledgement: its turn now.
+                let turnBegan = state.withLock { state -> ContinuousClock.Instant? in
+                    state.awaitingAcknowledgement = false
+                    defer { state.turnBegan = nil }
+                    return state.done ? nil : state.turnBegan
+                }
+                if let turnBegan { turn(began: turnBegan) }
+            case .failure(let error):
+                end(.failure(error))
+            }
+        }
+    }
+
+    private func end(_ result: Result<Void, any Error>) {
+        let first = state.withLock { state -> Bool in
+            guard !state.done else { return false }
+            state.done = true
+            state.connection = nil
+            return true
+        }
+        if first { finished.completeWith(result) }
     }
 }

@@ -400,6 +400,62 @@ struct ClientTests {
         }
     }
 
+    /// The same seat loop driven from the connection's event loop (`SeatDriver`, the
+    /// benchmark's seats): a move the rules refuse ends the game with the server's refusal; a
+    /// legal move is sent when it is due, on the version it was chosen on, and acknowledged; a
+    /// move still being thought about when the opponent resigns is dropped, and the driver
+    /// returns the finished match.
+    @Test(arguments: [Transport.webSocket, .longPoll, .serverSentEvents])
+    func theDrivenSeatLoopPlaysByTheSameRules(_ transport: Transport) async throws {
+        struct Scripted: ScheduledSeatHooks {
+            var moves: [(String, Duration)]
+            var acknowledged = 0
+            var lateness: [Duration] = []
+            func setup(for match: Match) -> String? { nil }
+            mutating func scheduledMove(in match: Match, turnBegan: ContinuousClock.Instant) -> (move: String, due: ContinuousClock.Instant)? {
+                guard !moves.isEmpty else { return nil }
+                let (move, think) = moves.removeFirst()
+                return (move, turnBegan + think)
+            }
+            mutating func sending(due: ContinuousClock.Instant, at now: ContinuousClock.Instant) { lateness.append(now - due) }
+            mutating func acknowledged(sentAt sent: ContinuousClock.Instant) { acknowledged += 1 }
+        }
+        @Sendable func driven(_ hooks: Scripted, _ id: String, _ grant: SeatGrant, _ port: Int) async throws -> (PlyClient.SeatDriver<Scripted>, MatchConnection) {
+            let driver = PlyClient.SeatDriver(seat: grant.seat, hooks: hooks)
+            let connection = try await MatchConnection.open(to: Endpoint(host: "127.0.0.1", port: port), match: id, seat: (grant.seat, grant.token),
+                                                            transport: .over(transport), onUpdate: driver.onUpdate)
+            driver.attach(connection)
+            return (driver, connection)
+        }
+        try await LiveServer.run { server in
+            let (id, ann, bob) = try await server.startedMatch()
+            // Column 9 does not exist: the server's refusal ends the game for the driver.
+            let (wrong, first) = try await driven(Scripted(moves: [("9", .zero)]), id, ann, server.port)
+            do {
+                _ = try await wrong.play()
+                Issue.record("an illegal move was not refused")
+            } catch SeatError.refused(let error) {
+                #expect(error.code == .outOfRange, "\(error)")
+            }
+            first.close()
+
+            // A legal move after 200 ms of thought; the opponent answers; the next move is still
+            // being thought about (a minute) when the opponent resigns.
+            let (driver, again) = try await driven(Scripted(moves: [("4", .milliseconds(200)), ("4", .seconds(60))]), id, ann, server.port)
+            try await waitFor(seconds: 20) { again.lastVersion == 4 }
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"move":"3","type":"play","v":4}"#, token: bob.token)
+            try await waitFor(seconds: 20) { again.lastVersion == 5 }
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"resign","v":5}"#, token: bob.token)
+            let match = try await driver.play()
+            #expect(match.status == .finished)
+            #expect(match.result?.winner == .first)
+            #expect(driver.hooks.acknowledged == 1 && driver.hooks.moves.isEmpty, "the first move taken, the second chosen and dropped")
+            #expect(driver.hooks.lateness.count == 1 && driver.hooks.lateness.allSatisfy { $0 >= .zero }, "sent when due, not before")
+            #expect(match.events == (try await server.log(id)))
+            again.close()
+        }
+    }
+
     /// A connection cut where no FIN comes back (a NAT that forgot it) is noticed by what
     /// should have come and did not (a stream's heartbeat, a WebSocket's pong, a poll's answer),
     /// taken for lost, and resumed with nothing missed; while those come, the same bounds never
