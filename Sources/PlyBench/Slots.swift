@@ -51,18 +51,6 @@ struct SlotContext: Sendable {
         }
     }
 
-    /// Waits until a move is due. One already due (no think time, or a late turn) costs no
-    /// sleep: a sleep until an instant past still hands the task to the timer and back, which
-    /// perf showed at 2% of the load generator when saturating. Alike for ply's seats and the
-    /// floors'.
-    static func wait(until due: ContinuousClock.Instant) async throws {
-        if due > .now {
-            try await Task.sleep(until: due, tolerance: .zero, clock: .continuous)
-        } else {
-            try Task.checkCancellation()
-        }
-    }
-
     /// A key for a match in the ledger, unique across slots and games.
     static func key(slot: Int, game: Int) -> Int { slot << 24 | (game & 0xFF_FFFF) }
 }
@@ -294,10 +282,7 @@ final class FloorSeatDriver: Sendable {
             context.ledger.due(match: key, version: state.match.version + 1, at: due)
             return due
         }
-        let wait = due - .now
-        guard wait > .zero else { return move(due: due) }
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
-        loop.scheduleTask(in: TimeAmount(wait)) { [self] in move(due: due) }
+        Due.run(at: due) { [self] in move(due: due) }
     }
 
     private func move(due: ContinuousClock.Instant) {

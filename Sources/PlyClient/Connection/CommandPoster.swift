@@ -153,3 +153,27 @@ final class CommandPoster: Sendable {
         }
     }
 }
+
+/// A session whose commands are `CommandPoster`'s POSTs (long-polling, SSE): a command whose
+/// connection is lost ends the session, which then reconnects.
+protocol PostingSession: TransportSession {
+    var commands: CommandPoster { get }
+}
+
+extension PostingSession {
+    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
+        do {
+            return try await commands.send(command, before: deadline)
+        } catch let lost as SessionLost {
+            finish(.lost(lost.reason))
+            throw lost
+        }
+    }
+
+    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
+        commands.sendNow(command, before: deadline)?.flatMapErrorThrowing { [self] error in
+            if let lost = error as? SessionLost { finish(.lost(lost.reason)) }
+            throw error
+        }
+    }
+}

@@ -9,14 +9,14 @@ import Synchronization
 /// connection of its own delivers events as they come, in version order; commands are POSTs
 /// on a second connection, as in long-polling (`CommandPoster`). A seat's stream carries its
 /// token in `Authorization` (a browser, which cannot, uses a stream ticket).
-final class EventStreamSession: TransportSession {
+final class EventStreamSession: PostingSession {
     let kind = Transport.serverSentEvents
     let ended: EventLoopFuture<SessionEnd>
     private let endPromise: EventLoopPromise<SessionEnd>
     /// Completes once the stream has begun (its first bytes, `retry:`, have come: a proxy that
     /// holds streamed bodies never gets this far), or fails with the server's refusal.
     private let admitted: EventLoopPromise<Void>
-    private let commands: CommandPoster
+    let commands: CommandPoster
     private let link = Mutex<EventStreamLink?>(nil)
     private let state = Mutex<(isOver: Bool, lastWasEnd: Bool, streamOver: Bool)>((false, false, false))
 
@@ -94,22 +94,6 @@ final class EventStreamSession: TransportSession {
         case .closed:
             admitted.fail(LinkError.connectionClosed)
             if !state.withLock({ $0.streamOver }) { finish(.lost("the connection dropped")) }
-        }
-    }
-
-    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
-        do {
-            return try await commands.send(command, before: deadline)
-        } catch let lost as SessionLost {
-            finish(.lost(lost.reason))
-            throw lost
-        }
-    }
-
-    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
-        commands.sendNow(command, before: deadline)?.flatMapErrorThrowing { [self] error in
-            if let lost = error as? SessionLost { finish(.lost(lost.reason)) }
-            throw error
         }
     }
 

@@ -10,7 +10,7 @@ import Synchronization
 /// connection, each answer handled on the event loop and followed at once by the next poll;
 /// commands go over a second connection, opened when the first command is sent. A seat's
 /// polls carry its token, so the server keeps one poll per seat.
-final class LongPollSession: TransportSession {
+final class LongPollSession: PostingSession {
     let kind = Transport.longPoll
     let ended: EventLoopFuture<SessionEnd>
     private let endPromise: EventLoopPromise<SessionEnd>
@@ -21,7 +21,7 @@ final class LongPollSession: TransportSession {
     private let stats: WireStats
     private let sink: EventSink
     private let pollLink: HTTPLink
-    private let commands: CommandPoster
+    let commands: CommandPoster
     private let state: Mutex<State>
 
     private struct State {
@@ -123,22 +123,6 @@ final class LongPollSession: TransportSession {
     /// An error answer to a poll: a refusal for good, or a reason to come back later.
     private static func end(for response: HTTPLink.Response) -> SessionEnd {
         CommandPoster.end(for: response)
-    }
-
-    func send(_ command: Command, before deadline: ContinuousClock.Instant) async throws -> CommandReply {
-        do {
-            return try await commands.send(command, before: deadline)
-        } catch let lost as SessionLost {
-            finish(.lost(lost.reason))
-            throw lost
-        }
-    }
-
-    func sendNow(_ command: Command, before deadline: ContinuousClock.Instant) -> EventLoopFuture<CommandReply>? {
-        commands.sendNow(command, before: deadline)?.flatMapErrorThrowing { [self] error in
-            if let lost = error as? SessionLost { finish(.lost(lost.reason)) }
-            throw error
-        }
     }
 
     /// Ends the session once, closing both connections.
