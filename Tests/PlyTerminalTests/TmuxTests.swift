@@ -40,9 +40,28 @@ let tmuxAvailable = (try? run(["tmux", "-V"])) != nil
 /// tmux on a server of its own, so the tests never touch a person's sessions. It waits for the
 /// command on a dispatch thread: blocking in `waitpid` on one of Swift's few cooperative threads
 /// would stall every other test in the process.
+///
+/// The tests share that server, and tmux ends a server when its last session ends: a session
+/// started by one test just as another test's last session ends reaches a server on its way
+/// out and fails with "server exited unexpectedly" (or "lost server"). Nothing was started
+/// then, so starting it again, on the next server, is safe; only `new-session` can meet this.
 @discardableResult
 func tmux(_ arguments: [String]) async throws -> String {
-    try await background(["tmux", "-L", "ply-tests"] + arguments)
+    var attempt = 0
+    while true {
+        do {
+            return try await background(["tmux", "-L", "ply-tests"] + arguments)
+        } catch let failure as CommandFailure where arguments.first == "new-session" && attempt < 5
+            && tmuxServerWasEnding(failure.output) {
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
+
+/// Whether tmux failed because the server it reached was exiting (see `tmux(_:)`).
+func tmuxServerWasEnding(_ output: String) -> Bool {
+    output.contains("server exited unexpectedly") || output.contains("lost server")
 }
 
 /// `ply play` as a person uses it: in a terminal (tmux), typing keys, reading the screen.
