@@ -98,6 +98,9 @@ public final class SQLiteStore: MatchStore {
         _ = try await connection.query("PRAGMA foreign_keys=ON")
         // Another process holding a lock (a backup, a second reader) makes a write wait, not fail.
         _ = try await connection.query("PRAGMA busy_timeout=5000")
+        // A statement's journal (kept while a multi-row statement runs inside a transaction, so
+        // that a failing one can be undone alone) in memory, not in a temporary file.
+        _ = try await connection.query("PRAGMA temp_store=MEMORY")
         let version = try await connection.query("PRAGMA user_version").first?.column("user_version")?.integer ?? 0
         if version > Self.schemaVersion {
             throw StoreError("the file was written by a newer ply (schema \(version), this ply knows \(Self.schemaVersion))")
@@ -163,18 +166,22 @@ public final class SQLiteStore: MatchStore {
 
     public func write(_ batch: [StoreRecord], completion: @escaping @Sendable (Result<StoreReceipt, any Error>) -> Void) {
         guard !batch.isEmpty else { return completion(.success(StoreReceipt())) }
-        let claims = batch.compactMap { record -> (String, Int)? in
+        let asked = batch.compactMap { record -> (String, Int)? in
             if case .match(let id, let serial) = record { (id, serial) } else { nil }
         }
+        // An id a batch asks for twice is taken, as in the memory store (neither is written).
+        var seen = Set<String>(), repeated = Set<String>()
+        for (id, _) in asked where !seen.insert(id).inserted { repeated.insert(id) }
+        let twice = repeated, claims = twice.isEmpty ? asked : asked.filter { !twice.contains($0.0) }
         let written: EventLoopFuture<StoreReceipt>
-        if claims.isEmpty {
+        if claims.isEmpty && twice.isEmpty {
             // The common case (moves): usually one multi-row INSERT, atomic on its own.
             let statements = Self.statements(for: batch)
             written = (statements.count == 1 ? run(statements) : transaction { self.run(statements) }).map { StoreReceipt() }
         } else {
             // New matches claim their ids first; a taken id leaves that match's records out.
             written = transaction {
-                self.claim(claims[...], taken: []).flatMap { taken in
+                self.claim(claims[...], taken: twice).flatMap { taken in
                     let rest = batch.filter { record in
                         if case .match = record { return false }
                         return !taken.contains(record.matchID)
@@ -186,12 +193,17 @@ public final class SQLiteStore: MatchStore {
         written.whenComplete { completion($0.mapError { $0 }) }
     }
 
-    /// Inserts each new match whose id is free; returns the ids that were taken.
+    /// Inserts each new match whose id is free, as many to a statement as one may carry;
+    /// returns the ids that were taken (asked for and not inserted).
     private func claim(_ claims: ArraySlice<(String, Int)>, taken: Set<String>) -> EventLoopFuture<Set<String>> {
-        guard let (id, serial) = claims.first else { return connection.eventLoop.makeSucceededFuture(taken) }
-        let sql = "INSERT INTO matches (id, serial) VALUES (?, ?) ON CONFLICT(id) DO NOTHING RETURNING id"
-        return connection.query(sql, [.text(id), .integer(serial)]).flatMap { rows in
-            self.claim(claims.dropFirst(), taken: rows.isEmpty ? taken.union([id]) : taken)
+        guard !claims.isEmpty else { return connection.eventLoop.makeSucceededFuture(taken) }
+        let chunk = claims.prefix(Self.rowsPerStatement)
+        let values = chunk.flatMap { [SQLiteData.text($0.0), .integer($0.1)] }
+        let (sql, binds) = Self.inserts("INSERT INTO matches (id, serial) VALUES", columns: 2, values)[0]
+        return connection.query(sql + " ON CONFLICT(id) DO NOTHING RETURNING id", binds).flatMap { rows in
+            let inserted = Set(rows.compactMap { $0.column("id")?.string })
+            let refused = chunk.lazy.map(\.0).filter { !inserted.contains($0) }
+            return self.claim(claims.dropFirst(chunk.count), taken: taken.union(refused))
         }
     }
 
@@ -210,9 +222,19 @@ public final class SQLiteStore: MatchStore {
         var statements: [(String, [SQLiteData])] = []
         statements += inserts("INSERT INTO seats (match, seat, token) VALUES", columns: 3, tokens)
         statements += inserts("INSERT INTO events (match, version, event) VALUES", columns: 3, events)
-        for id in expired { statements.append(("UPDATE matches SET expired = 1 WHERE id = ?", [id])) }
-        for id in finished { statements.append(("UPDATE matches SET finished = 1 WHERE id = ?", [id])) }
+        statements += marks("expired", expired)
+        statements += marks("finished", finished)
         return statements
+    }
+
+    /// UPDATEs setting a mark (`expired`, `finished`) on the listed matches, as many to a
+    /// statement as one may carry.
+    private static func marks(_ column: String, _ ids: [SQLiteData]) -> [(String, [SQLiteData])] {
+        stride(from: 0, to: ids.count, by: rowsPerStatement).map { start in
+            let chunk = Array(ids[start..<min(start + rowsPerStatement, ids.count)])
+            let list = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            return ("UPDATE matches SET \(column) = 1 WHERE id IN (\(list))", chunk)
+        }
     }
 
     /// Runs statements one after the other on the store's thread.
