@@ -109,6 +109,11 @@ public struct BenchPlan: Sendable, Codable {
     public var stores: [BenchStore] = [.sqlite]
     /// Concurrent matches per level.
     public var levels: [Int] = [1, 10, 100, 1000]
+    /// How many times every level of every run is measured, the rounds interleaved (each
+    /// round measures all of them once before the next begins), so that a ratio between two
+    /// runs compares measurements made minutes apart, not a whole run apart, and its spread
+    /// over the rounds is known; nil (in runs before it was chosen) is one round.
+    public var rounds: Int?
     /// Whether each ply transport runs uncompressed, compressed (`ply serve --compression on`,
     /// the clients asking for it), or both in one run; nil in runs before it was chosen (off).
     public var compressions: [Bool]?

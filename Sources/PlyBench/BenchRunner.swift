@@ -43,6 +43,8 @@ public struct LevelResult: Sendable, Codable {
     /// Whether the server and clients compressed (nil for the floor, and in runs before it was chosen).
     public var compressed: Bool?
     public var matches: Int
+    /// Which of the plan's rounds this measurement was (from 1); nil when the plan had one.
+    public var round: Int?
     /// Connected clients: two seats per match plus spectators.
     public var clients: Int
     public var seconds: Double
@@ -100,7 +102,17 @@ public struct LevelResult: Sendable, Codable {
 
     /// The transport, and the store and compression when they are not the default.
     public var label: String {
+        configuration + (round.map { " · round \($0)" } ?? "")
+    }
+
+    /// The transport, store and compression, without the round.
+    public var configuration: String {
         transport.description + (store == .memory ? " (memory store)" : "") + (compressed == true ? ", compressed" : "")
+    }
+
+    /// Whether the two were measured with the same transport, store, compression and matches.
+    func isSameConfiguration(as other: LevelResult) -> Bool {
+        transport == other.transport && store == other.store && compressed == other.compressed && matches == other.matches
     }
 }
 
@@ -225,16 +237,22 @@ public struct BenchRunner: Sendable {
             (plan.transports.contains(.floorOf(transport)) ? [(BenchTransport.floorOf(transport), false)] : [])
                 + plan.compressionModes.map { (BenchTransport.ply(transport), $0) }
         }
-        let steps = Double(plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1) + (plan.storm == nil ? 0 : 1))
+        let rounds = plan.rounds ?? 1
+        let steps = Double(rounds * plan.levels.count * runs.count + (plan.holds ? holds.count : 0) + (plan.soak == nil ? 0 : 1) + (plan.storm == nil ? 0 : 1))
         var done = 0.0
-        for level in plan.levels {
-            for (transport, store, compressed) in runs {
-                let report: @Sendable (Double) -> Void = { [done] part in
-                    let name = "\(transport)" + (store == .memory ? " (memory)" : "") + (compressed ? ", compressed" : "")
-                    progress(BenchProgress(step: "\(name) · \(level) matches", fraction: (done + part) / steps))
+        for round in 1...rounds {
+            for level in plan.levels {
+                for (transport, store, compressed) in runs {
+                    let report: @Sendable (Double) -> Void = { [done] part in
+                        let name = "\(transport)" + (store == .memory ? " (memory)" : "") + (compressed ? ", compressed" : "")
+                        let of = rounds > 1 ? " · round \(round) of \(rounds)" : ""
+                        progress(BenchProgress(step: "\(name) · \(level) matches\(of)", fraction: (done + part) / steps))
+                    }
+                    var result = try await runLevel(transport, store: store, compressed: compressed, matches: level, report: report)
+                    result.round = rounds > 1 ? round : nil
+                    results.levels.append(result)
+                    done += 1
                 }
-                results.levels.append(try await runLevel(transport, store: store, compressed: compressed, matches: level, report: report))
-                done += 1
             }
         }
         if plan.holds {

@@ -20,10 +20,13 @@ struct Charts {
         return colours
     }()
 
+    /// The levels drawn: with several rounds, the first (the tables give every round).
+    private var levels: [LevelResult] { results.levels.filter { ($0.round ?? 1) == 1 } }
+
     var all: [(String, String)] {
-        var charts = Set(results.levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }
-        if !results.levels.isEmpty { charts.append(("bytes-per-move.svg", bytesPerMove())) }
-        if results.levels.contains(where: { $0.serverMicrosPerMove != nil }) { charts.append(("cpu-per-move.svg", cpuPerMove())) }
+        var charts = Set(levels.map(\.matches)).sorted().map { ("latency-\($0).svg", latency(matches: $0)) }
+        if !levels.isEmpty { charts.append(("bytes-per-move.svg", bytesPerMove())) }
+        if levels.contains(where: { $0.serverMicrosPerMove != nil }) { charts.append(("cpu-per-move.svg", cpuPerMove())) }
         if let soak = results.soak { charts.append(("soak.svg", self.soak(soak))) }
         if let storm = results.storm { charts.append(("storm.svg", self.storm(storm))) }
         return charts
@@ -39,7 +42,7 @@ struct Charts {
     }
 
     func latency(matches: Int) -> String {
-        let levels = results.levels.filter { $0.matches == matches && !$0.latency.curve.isEmpty }
+        let levels = levels.filter { $0.matches == matches && !$0.latency.curve.isEmpty }
         let width = 720.0, height = 420.0, left = 70.0, right = 170.0, top = 40.0, bottom = 50.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
         let values = levels.flatMap { $0.latency.curve.map { $0[1] } }.filter { $0 > 0 }
@@ -80,7 +83,7 @@ struct Charts {
     /// Bytes per move up and down, overhead and payload, for each transport at the busiest level
     /// where both transports ran.
     func bytesPerMove() -> String {
-        let candidates = results.levels.filter { $0.bytesUpPerMove != nil && $0.moves > 0 }
+        let candidates = levels.filter { $0.bytesUpPerMove != nil && $0.moves > 0 }
         let matches = candidates.map(\.matches).max() ?? 0
         let levels = candidates.filter { $0.matches == matches && $0.store != .memory }
         let width = 720.0, height = 360.0, left = 70.0, top = 50.0, bottom = 60.0
@@ -118,7 +121,7 @@ extension Charts {
     /// server's (solid) beside the load generator's (outlined), so that what each transport
     /// costs, what ply adds to it and what measuring it cost read off one axis.
     func cpuPerMove() -> String {
-        let candidates = results.levels.filter { $0.serverMicrosPerMove != nil && $0.compressed != true }
+        let candidates = levels.filter { $0.serverMicrosPerMove != nil && $0.compressed != true }
         let matches = candidates.map(\.matches).max() ?? 0
         let levels = candidates.filter { $0.matches == matches }
         let width = max(720.0, 90 + Double(levels.count) * 72), height = 420.0, left = 70.0, top = 50.0, bottom = 130.0

@@ -21,14 +21,64 @@ public struct Report: Sendable {
 
     /// The raw TCP floor's p50 at the same level, to read every latency as a multiple of it.
     func floorRatio(_ level: LevelResult) -> String {
-        guard level.transport != .floor, let floor = floor(at: level.matches), floor.latency.p50 > 0, level.latency.count > 0 else { return "-" }
+        guard level.transport != .floor, let floor = floor(at: level.matches, round: level.round), floor.latency.p50 > 0,
+              level.latency.count > 0 else { return "-" }
         return String(format: "%.1fx", level.latency.p50 / floor.latency.p50)
     }
 
-    /// The raw TCP floor's level with this many matches, or (given `of`) that floor's.
-    func floor(at matches: Int, of transport: BenchTransport = .floor) -> LevelResult? {
-        results.levels.first { $0.transport == transport && $0.matches == matches }
+    /// The raw TCP floor's level with this many matches, or (given `of`) that floor's, in the
+    /// same round.
+    func floor(at matches: Int, of transport: BenchTransport = .floor, round: Int? = nil) -> LevelResult? {
+        results.levels.first { $0.transport == transport && $0.matches == matches && $0.round == round }
     }
+
+    /// The same level with the memory store, in the same round, for a level on SQLite.
+    func memoryStore(of level: LevelResult) -> LevelResult? {
+        guard level.store == .sqlite else { return nil }
+        return results.levels.first {
+            $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory && $0.compressed == level.compressed
+                && $0.round == level.round
+        }
+    }
+
+    /// The ratios of one ply level that the targets are stated in: server CPU a move against its
+    /// transport's floor's (or the raw TCP floor's), against the memory store's, and the load
+    /// generator's against the server's.
+    func targetRatios(of level: LevelResult) -> (overFloor: Double?, overMemory: Double?, loadOverServer: Double?) {
+        let base = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0, round: level.round) }
+            ?? floor(at: level.matches, round: level.round)
+        func over(_ value: Double?, _ base: Double?) -> Double? {
+            guard let value, let base, base > 0 else { return nil }
+            return value / base
+        }
+        return (over(level.serverMicrosPerMove, base?.serverMicrosPerMove),
+                over(level.serverMicrosPerMove, memoryStore(of: level)?.serverMicrosPerMove),
+                over(level.loadMicrosPerMove, level.serverMicrosPerMove))
+    }
+
+    /// With several rounds: each ply configuration's target ratios over the rounds, as their
+    /// median and the lowest and highest round.
+    public var roundRows: [[String]] {
+        guard results.levels.contains(where: { $0.round != nil }) else { return [] }
+        var configurations: [LevelResult] = []
+        for level in results.levels where !level.transport.isFloor && !configurations.contains(where: { $0.isSameConfiguration(as: level) }) {
+            configurations.append(level)
+        }
+        return configurations.map { configuration in
+            let rounds = results.levels.filter { $0.isSameConfiguration(as: configuration) }.map(targetRatios)
+            func spread(_ values: [Double]) -> String {
+                guard !values.isEmpty else { return "-" }
+                let sorted = values.sorted()
+                let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+                return String(format: "%.2fx (%.2f-%.2f)", median, sorted[0], sorted[sorted.count - 1])
+            }
+            return [configuration.configuration, "\(configuration.matches)", "\(rounds.count)",
+                    spread(rounds.compactMap(\.overFloor)), spread(rounds.compactMap(\.overMemory)), spread(rounds.compactMap(\.loadOverServer))]
+        }
+    }
+
+    public static let roundHeader = ["transport", "matches", "rounds", "ply ÷ its floor: median (lowest-highest)",
+                                     "CPU/move ÷ memory store", "load gen ÷ server CPU/move"]
 
     static func ratio(_ value: Double?, _ base: Double?) -> String {
         guard let value, let base, base > 0 else { return "-" }
@@ -42,23 +92,19 @@ public struct Report: Sendable {
     /// `auto` and a transport without its floor in the run are held against the raw TCP floor.
     public var ratioRows: [[String]] {
         results.levels.filter { !$0.transport.isFloor }.map { level in
-            let tcp = floor(at: level.matches)
-            let own = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0) }
+            let tcp = floor(at: level.matches, round: level.round)
+            let own = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0, round: level.round) }
             let base = own ?? tcp
-            let memory = level.store == .sqlite
-                ? results.levels.first {
-                    $0.transport == level.transport && $0.matches == level.matches && $0.store == .memory && $0.compressed == level.compressed
-                }
-                : nil
+            let ratios = targetRatios(of: level)
+            func times(_ ratio: Double?) -> String { ratio.map { String(format: "%.2fx", $0) } ?? "-" }
             return [level.label, "\(level.matches)",
                     Self.number(level.serverMicrosPerMove, "%.1f"),
                     own.map { Self.number($0.serverMicrosPerMove, "%.1f") } ?? "-",
                     Self.ratio(own?.serverMicrosPerMove, tcp?.serverMicrosPerMove),
-                    Self.ratio(level.serverMicrosPerMove, base?.serverMicrosPerMove) + (own == nil && tcp != nil ? " (TCP)" : ""),
+                    times(ratios.overFloor) + (own == nil && tcp != nil ? " (TCP)" : ""),
                     base.map { String(format: "%.0f%%", level.movesPerSecond / max($0.movesPerSecond, 0.001) * 100) } ?? "-",
                     Self.ratio(level.latency.p99, base?.latency.p99),
-                    Self.ratio(level.serverMicrosPerMove, memory?.serverMicrosPerMove),
-                    Self.ratio(level.loadMicrosPerMove, level.serverMicrosPerMove)]
+                    times(ratios.overMemory), times(ratios.loadOverServer)]
         }
     }
 
@@ -87,13 +133,14 @@ public struct Report: Sendable {
         results.levels.filter { $0.compressed == true }.compactMap { level in
             guard let plain = results.levels.first(where: {
                 $0.transport == level.transport && $0.store == level.store && $0.matches == level.matches && $0.compressed != true
+                    && $0.round == level.round
             }) else { return nil }
             func change(_ off: Double?, _ on: Double?, _ format: String = "%.0f") -> String {
                 guard let off, let on else { return "-" }
                 return String(format: "\(format) → \(format)", off, on) + (off > 0 ? String(format: " (%+.0f%%)", (on / off - 1) * 100) : "")
             }
-            return [level.transport.description + (level.store == .memory ? " (memory store)" : ""), "\(level.matches)",
-                    change(plain.bytesUpPerMove, level.bytesUpPerMove), change(plain.bytesDownPerMove, level.bytesDownPerMove),
+            return [level.transport.description + (level.store == .memory ? " (memory store)" : "") + (level.round.map { " · round \($0)" } ?? ""),
+                    "\(level.matches)", change(plain.bytesUpPerMove, level.bytesUpPerMove), change(plain.bytesDownPerMove, level.bytesDownPerMove),
                     change(plain.serverMicrosPerMove, level.serverMicrosPerMove, "%.1f"),
                     change(plain.loadMicrosPerMove, level.loadMicrosPerMove, "%.1f"),
                     change(plain.latency.p50 / 1000, level.latency.p50 / 1000, "%.3f"),
@@ -270,7 +317,10 @@ public struct Report: Sendable {
             ]
         }
         if !ratioRows.isEmpty {
-            parts += ["", "Ratios within this run", Self.textTable(Self.ratioHeader, ratioRows)]
+            parts += ["", "Ratios within this run" + (roundRows.isEmpty ? "" : ", each within its round"), Self.textTable(Self.ratioHeader, ratioRows)]
+        }
+        if !roundRows.isEmpty {
+            parts += ["", "Ratios over the rounds", Self.textTable(Self.roundHeader, roundRows)]
         }
         if !compressionRows.isEmpty {
             parts += ["", "Compression: each transport off and on, in this run", Self.textTable(Self.compressionHeader, compressionRows)]
@@ -372,7 +422,13 @@ public struct Report: Sendable {
             lines += ["", "![Server and load generator CPU per move](\(chartPrefix)cpu-per-move.svg)"]
         }
         if !ratioRows.isEmpty {
-            lines += ["", "### Ratios within this run", "", Self.markdownTable(Self.ratioHeader, ratioRows)]
+            lines += ["", "### Ratios within this run" + (roundRows.isEmpty ? "" : ", each within its round"), "",
+                      Self.markdownTable(Self.ratioHeader, ratioRows)]
+        }
+        if !roundRows.isEmpty {
+            lines += ["", "### Ratios over the rounds", "",
+                      "Each round measured every level once before the next began; a ratio is read within its round. The charts draw the first round.", "",
+                      Self.markdownTable(Self.roundHeader, roundRows)]
         }
         if !compressionRows.isEmpty {
             lines += ["", "### Compression off and on", "",

@@ -74,6 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds measured per level.")
     var duration = 10.0
 
+    @Option(help: "Measure every level of every transport this many times, in interleaved rounds; the ratio table is read within each round and a table gives each ratio's median and spread over the rounds.")
+    var rounds = 1
+
     @Option(help: "The seed: the same seed plays the same games on every transport.")
     var seed: UInt64 = 1
 
@@ -164,6 +167,8 @@ struct BenchCommand: AsyncParsableCommand {
         plan.spectators = spectators
         plan.warmup = try OptionCheck.seconds(warmup, "--warmup", zeroAllowed: true, most: 86_400)
         plan.duration = try OptionCheck.seconds(duration, "--duration", most: 86_400)
+        try OptionCheck.count(rounds, "--rounds", in: 1...100)
+        plan.rounds = rounds > 1 ? rounds : nil
         plan.seed = seed
         plan.rttMilliseconds = rtt.value
         plan.jitterMilliseconds = jitter.value

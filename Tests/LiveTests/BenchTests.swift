@@ -309,6 +309,51 @@ struct BenchTests {
         #expect(markdown.contains("](cpu-per-move.svg)"), "the report shows the chart it wrote")
     }
 
+    /// `--rounds`: every level of every run is measured once a round, the rounds one after the
+    /// other, and each ratio is read within its round (a level against its floor and the memory
+    /// store of the same round, never of another), with the median and spread over the rounds.
+    @Test func roundsAreInterleavedAndEachRatioIsReadWithinItsRound() async throws {
+        var plan = BenchPlan()
+        plan.transports = [.floor, .ply(.webSocket)]
+        plan.stores = [.memory, .sqlite]
+        plan.levels = [2]
+        plan.rounds = 2
+        plan.thinkMilliseconds = 20...40
+        plan.warmup = .milliseconds(500)
+        plan.duration = .seconds(1)
+        let results = try await BenchRunner(plan: plan, executable: DurabilityTests.ply).run(command: "test") { _ in }
+        #expect(results.levels.map(\.round) == [1, 1, 1, 2, 2, 2])
+        #expect(results.levels.map(\.configuration) == ["raw TCP floor", "WebSocket (memory store)", "WebSocket"] + ["raw TCP floor", "WebSocket (memory store)", "WebSocket"],
+                "\(results.levels.map(\.configuration))")
+        for level in results.levels { #expect(level.moves > 0 && level.errors == 0, "\(level.label): \(level.errorSamples)") }
+
+        // Set figures whose ratios differ by round: read across rounds, they would not be these.
+        var set = results
+        for (index, cpu) in [10.0, 100, 150, 20, 200, 220].enumerated() {
+            set.levels[index].serverMicrosPerMove = cpu
+            set.levels[index].loadMicrosPerMove = cpu / 2
+        }
+        let report = Report(set)
+        let rows = report.ratioRows
+        #expect(rows.map { $0[0] } == ["WebSocket (memory store) · round 1", "WebSocket · round 1", "WebSocket (memory store) · round 2", "WebSocket · round 2"])
+        #expect(rows.map { $0[5] } == ["10.00x (TCP)", "15.00x (TCP)", "10.00x (TCP)", "11.00x (TCP)"])
+        #expect(rows.map { $0[8] } == ["-", "1.50x", "-", "1.10x"])
+        #expect(report.roundRows == [
+            ["WebSocket (memory store)", "2", "2", "10.00x (10.00-10.00)", "-", "0.50x (0.50-0.50)"],
+            ["WebSocket", "2", "2", "13.00x (11.00-15.00)", "1.30x (1.10-1.50)", "0.50x (0.50-0.50)"],
+        ])
+        #expect(report.terminalText.contains("Ratios over the rounds"))
+        #expect(report.markdown().contains("### Ratios over the rounds"))
+        // A run of one round has no round table, and its rows no round.
+        var single = results
+        single.levels = Array(results.levels.prefix(3)).map { level in var level = level; level.round = nil; return level }
+        #expect(Report(single).roundRows.isEmpty)
+        #expect(Report(single).ratioRows.map { $0[0] } == ["WebSocket (memory store)", "WebSocket"])
+        // The rounds survive results.json.
+        let decoded = try JSONDecoder().decode(BenchResults.self, from: try JSONEncoder().encode(results))
+        #expect(decoded.levels.map(\.round) == [1, 1, 1, 2, 2, 2] && decoded.plan.rounds == 2)
+    }
+
     /// Clients no one here wrote play on the transports' floors from what `TransportFloorServer`
     /// says of its routes: curl posts a move and polls for it, curl reads it from a stream, and
     /// Python `websockets` gets the echo, the acknowledgement and a late reader's catch-up.

@@ -47,6 +47,8 @@ struct OptionTests {
         ["bench", "--warmup", "-1"],
         ["bench", "--attack", "nan"],
         ["bench", "--levels", "0"],
+        ["bench", "--rounds", "0"],
+        ["bench", "--rounds", "101"],
         ["bench", "--soak", "9999999999999999h"],
         ["bench", "--rtt", "99999999999999ms"],
         ["bot", "--think", "1-99999999999999"],
