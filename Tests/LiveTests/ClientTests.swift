@@ -400,6 +400,32 @@ struct ClientTests {
         }
     }
 
+    /// Once a seat has the match's last event, its session asks for nothing more: a long poll
+    /// after it would wait out its whole `wait` (25 s) for nothing, at the server, for every
+    /// finished game (an event stream is ended by the server). Commands still go, and are
+    /// answered as after the end.
+    @Test(arguments: [Transport.longPoll, .serverSentEvents])
+    func aSeatAsksForNothingAfterItsMatchsLastEvent(_ transport: Transport) async throws {
+        try await LiveServer.run { server in
+            let (id, ann, bob) = try await server.startedMatch()
+            let connection = try await MatchConnection.open(to: server.endpoint, match: id, seat: (ann.seat, ann.token), transport: .over(transport))
+            _ = try await server.request(.post, "/matches/\(id)/commands", body: #"{"type":"resign","v":3}"#, token: bob.token)
+            let last = try #require(try await server.log(id).last)
+            try await waitFor(seconds: 20) { connection.lastVersion == last.version }
+            // The old client polled again at once, from the answer's own completion.
+            try await Task.sleep(for: .milliseconds(500))
+            let health = server.server.health()
+            #expect(health.waitingPolls == 0 && health.streams == 0, "\(health)")
+            do {
+                _ = try await connection.send(.play("4"))
+                Issue.record("a move after the end was taken")
+            } catch CommandError.refused(let error) {
+                #expect(error.code == .finished, "\(error)")
+            }
+            connection.close()
+        }
+    }
+
     /// The same seat loop driven from the connection's event loop (`SeatDriver`, the
     /// benchmark's seats): a move the rules refuse ends the game with the server's refusal; a
     /// legal move is sent when it is due, on the version it was chosen on, and acknowledged; a

@@ -28,6 +28,9 @@ final class LongPollSession: PostingSession {
         /// The version of the last event received.
         var cursor: Int
         var isOver = false
+        /// The match's last event (`ended`) came: nothing can follow it, so no poll is sent
+        /// after it (it would wait out its whole `wait` for nothing); commands still go.
+        var pollsOver = false
     }
 
     private init(endpoint: Endpoint, match: String, token: String?, after: Int, options: ConnectionOptions,
@@ -80,7 +83,13 @@ final class LongPollSession: PostingSession {
             if case .refused(let error) = end { throw error }
             throw SessionLost()
         }
-        poll()
+        pollAgain()
+    }
+
+    /// Sends the next poll, or, once the match has ended, lets the poll's connection go (the
+    /// session, and its connection for commands, stays until closed).
+    private func pollAgain() {
+        if state.withLock({ $0.pollsOver }) { pollLink.close() } else { poll() }
     }
 
     /// Sends the next poll; its answer is handled on the event loop, which sends the one after.
@@ -92,7 +101,7 @@ final class LongPollSession: PostingSession {
             .whenComplete { [self] result in
                 switch result {
                 case .success(let response):
-                    if let end = handle(response) { finish(end) } else { poll() }
+                    if let end = handle(response) { finish(end) } else { pollAgain() }
                 case .failure(let error):
                     finish(.lost("\(error)"))
                 }
@@ -114,7 +123,11 @@ final class LongPollSession: PostingSession {
             return .lost("the server sent a poll answer that is not ply JSON")
         }
         if let last = events.last {
-            state.withLock { $0.cursor = max($0.cursor, last.version) }
+            let ended = if case .ended = last.change { true } else { false }
+            state.withLock { state in
+                state.cursor = max(state.cursor, last.version)
+                if ended { state.pollsOver = true }
+            }
             sink(.events(events))
         }
         return nil
