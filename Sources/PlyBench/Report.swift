@@ -473,12 +473,13 @@ public struct Report: Sendable {
         String(format: "%g s", duration / .seconds(1))
     }
 
-    /// `results.csv`: one row per transport and level.
+    /// `results.csv`: one row per transport and level (and round, the last column, empty when
+    /// the run had one).
     public var csv: String {
         let header = "transport,store,compressed,matches,clients,seconds,moves,moves_per_s,errors,p50_us,p90_us,p99_us,p999_us,max_us,mean_us,"
             + "ack_p50_us,ack_p99_us,up_bytes_per_move,down_bytes_per_move,up_overhead_per_move,down_overhead_per_move,"
             + "requests_per_move,connections_per_move,server_us_per_move,server_cpu_share,server_rss_bytes,server_bytes_per_client,"
-            + "load_us_per_move,load_cpu_share,machine_idle_share"
+            + "load_us_per_move,load_cpu_share,machine_idle_share,round"
         func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "" }
         let rows = results.levels.map { level in
             [level.transport.argument, level.store?.rawValue ?? "", level.compressed.map { $0 ? "on" : "off" } ?? "", "\(level.matches)", "\(level.clients)", value(level.seconds), "\(level.moves)",
@@ -488,7 +489,7 @@ public struct Report: Sendable {
              value(level.bytesDownPerMove), value(level.overheadUpPerMove), value(level.overheadDownPerMove),
              value(level.requestsPerMove), value(level.connectionsPerMove), value(level.serverMicrosPerMove),
              value(level.serverCPUShare), level.serverResidentBytes.map(String.init) ?? "", value(level.serverBytesPerClient),
-             value(level.loadMicrosPerMove), value(level.loadCPUShare), value(level.machineIdleShare)]
+             value(level.loadMicrosPerMove), value(level.loadCPUShare), value(level.machineIdleShare), level.round.map(String.init) ?? ""]
                 .joined(separator: ",")
         }
         return ([header] + rows).joined(separator: "\n") + "\n"

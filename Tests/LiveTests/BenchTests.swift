@@ -344,6 +344,8 @@ struct BenchTests {
         ])
         #expect(report.terminalText.contains("Ratios over the rounds"))
         #expect(report.markdown().contains("### Ratios over the rounds"))
+        #expect(report.csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).last ?? "" }
+            == ["1", "1", "1", "2", "2", "2"])
         // A run of one round has no round table, and its rows no round.
         var single = results
         single.levels = Array(results.levels.prefix(3)).map { level in var level = level; level.round = nil; return level }
