@@ -101,9 +101,10 @@ public struct LevelResult: Sendable, Codable {
     }
 
     /// The transport, and the store and compression when they are not the default.
-    public var label: String {
-        configuration + (round.map { " · round \($0)" } ?? "")
-    }
+    public var label: String { configuration + roundSuffix }
+
+    /// " · round N" with several rounds, else nothing.
+    var roundSuffix: String { round.map { " · round \($0)" } ?? "" }
 
     /// The transport, store and compression, without the round.
     public var configuration: String {

@@ -41,12 +41,17 @@ public struct Report: Sendable {
         }
     }
 
+    /// A ply level's transport's own floor and the raw TCP floor, at its matches and in its round.
+    func floors(of level: LevelResult) -> (own: LevelResult?, tcp: LevelResult?) {
+        (level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0, round: level.round) }, floor(at: level.matches, round: level.round))
+    }
+
     /// The ratios of one ply level that the targets are stated in: server CPU a move against its
     /// transport's floor's (or the raw TCP floor's), against the memory store's, and the load
     /// generator's against the server's.
     func targetRatios(of level: LevelResult) -> (overFloor: Double?, overMemory: Double?, loadOverServer: Double?) {
-        let base = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0, round: level.round) }
-            ?? floor(at: level.matches, round: level.round)
+        let (own, tcp) = floors(of: level)
+        let base = own ?? tcp
         func over(_ value: Double?, _ base: Double?) -> Double? {
             guard let value, let base, base > 0 else { return nil }
             return value / base
@@ -92,8 +97,7 @@ public struct Report: Sendable {
     /// `auto` and a transport without its floor in the run are held against the raw TCP floor.
     public var ratioRows: [[String]] {
         results.levels.filter { !$0.transport.isFloor }.map { level in
-            let tcp = floor(at: level.matches, round: level.round)
-            let own = level.transport.ownFloor.flatMap { floor(at: level.matches, of: $0, round: level.round) }
+            let (own, tcp) = floors(of: level)
             let base = own ?? tcp
             let ratios = targetRatios(of: level)
             func times(_ ratio: Double?) -> String { ratio.map { String(format: "%.2fx", $0) } ?? "-" }
@@ -139,7 +143,7 @@ public struct Report: Sendable {
                 guard let off, let on else { return "-" }
                 return String(format: "\(format) → \(format)", off, on) + (off > 0 ? String(format: " (%+.0f%%)", (on / off - 1) * 100) : "")
             }
-            return [level.transport.description + (level.store == .memory ? " (memory store)" : "") + (level.round.map { " · round \($0)" } ?? ""),
+            return [level.transport.description + (level.store == .memory ? " (memory store)" : "") + level.roundSuffix,
                     "\(level.matches)", change(plain.bytesUpPerMove, level.bytesUpPerMove), change(plain.bytesDownPerMove, level.bytesDownPerMove),
                     change(plain.serverMicrosPerMove, level.serverMicrosPerMove, "%.1f"),
                     change(plain.loadMicrosPerMove, level.loadMicrosPerMove, "%.1f"),

@@ -174,7 +174,7 @@ public final class SQLiteStore: MatchStore {
         for (id, _) in asked where !seen.insert(id).inserted { repeated.insert(id) }
         let twice = repeated, claims = twice.isEmpty ? asked : asked.filter { !twice.contains($0.0) }
         let written: EventLoopFuture<StoreReceipt>
-        if claims.isEmpty && twice.isEmpty {
+        if asked.isEmpty {
             // The common case (moves): usually one multi-row INSERT, atomic on its own.
             let statements = Self.statements(for: batch)
             written = (statements.count == 1 ? run(statements) : transaction { self.run(statements) }).map { StoreReceipt() }
